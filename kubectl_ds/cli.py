@@ -1,0 +1,62 @@
+"""The `kubectl ds` entry point, and THE place where errors become `error: ...` and exit codes.
+
+Imports stay light: `kubectl ds --help` must not load the kubernetes client.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from kubectl_ds import __version__
+from kubectl_ds.commands.common import kube_flag_options
+from kubectl_ds.commands.explain import explain_command
+from kubectl_ds.errors import DsError, ExitCode
+
+MAIN_HELP = """Explain and roll out DaemonSets.
+
+\b
+Examples:
+  kubectl ds explain -n logging fluentd
+  kubectl ds explain -n logging fluentd --problems -o wide
+  kubectl ds explain -f fluentd.yaml
+"""
+
+
+@click.group(help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "--version", prog_name="kubectl-ds")
+@kube_flag_options
+def cli(**_: Any) -> None:
+    """The group only carries the kubectl flags; subcommands read them from the root context."""
+
+
+cli.add_command(explain_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_cli(argv))
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code; never lets a traceback reach the user."""
+    try:
+        result = cli.main(args=argv, prog_name="kubectl ds", standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version
+        return int(done.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except click.ClickException as error:
+        error.show()
+        return int(error.exit_code)
+    except DsError as error:
+        click.echo(f"error: {error.message}", err=True)
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)  # the reader (e.g. `| head`) went away; nothing left to say
+    return int(result or 0)

@@ -1,0 +1,62 @@
+"""kubectl's connection flags, accepted before and after the subcommand (kubectl passes everything
+after `ds` to us and refuses flags before it), and the lazy way to a cluster."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from kubectl_ds.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_KUBE_FLAG_NAMES = ("kubeconfig", "context", "cluster", "user", "namespace", "request_timeout")
+
+
+def kube_flag_options(func: F) -> F:
+    """Add --kubeconfig, --context, --cluster, --user, -n/--namespace and --request-timeout."""
+    options = [
+        click.option("--kubeconfig", metavar="PATH", help="Path to the kubeconfig file (default: $KUBECONFIG, "
+                     "then ~/.kube/config)."),
+        click.option("--context", metavar="NAME", help="The kubeconfig context to use."),
+        click.option("--cluster", metavar="NAME", help="The kubeconfig cluster to use."),
+        click.option("--user", metavar="NAME", help="The kubeconfig user to use."),
+        click.option("-n", "--namespace", metavar="NS", help="Namespace of the DaemonSet (default: the "
+                     "context's namespace, else default)."),
+        click.option("--request-timeout", metavar="DURATION",
+                     help="Time to wait for each API request, e.g. 30s, 2m or 10 (seconds); 0 waits forever."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def parse_duration(text: str, *, flag: str) -> float:
+    """kubectl-style durations: a plain number of seconds, or a sequence like 1m30s, 500ms, 2h."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value)
+    if not parts or "".join(number + unit for number, unit in parts) != value:
+        raise UsageError(f'invalid duration "{text}" for {flag}; use e.g. 30s, 1m30s or 10')
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def merged_kube_flags(ctx: click.Context, local: dict[str, Any]) -> Any:
+    """KubeFlags from the group's flags overridden by the subcommand's."""
+    from kubectl_ds.kube.config import KubeFlags
+
+    group: dict[str, Any] = (ctx.find_root().params or {})
+    values = {name: local.get(name) if local.get(name) is not None else group.get(name)
+              for name in _KUBE_FLAG_NAMES}
+    timeout = values.pop("request_timeout")
+    seconds = parse_duration(timeout, flag="--request-timeout") if timeout else None
+    return KubeFlags(request_timeout=seconds or None, **values)
+
+
+def pop_kube_flags(params: dict[str, Any]) -> dict[str, Any]:
+    return {name: params.pop(name, None) for name in _KUBE_FLAG_NAMES}

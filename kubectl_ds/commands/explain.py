@@ -1,0 +1,293 @@
+"""`kubectl ds explain`: flags -> ExplainOptions -> validate() -> run(options, reader, ...).
+
+run() fetches in stages so that it reads only what the answer needs: the DaemonSet, the nodes and
+the DaemonSet's pods always; the other pods only when a wanted node lacks an available DaemonSet pod;
+scheduling events only when a DaemonSet pod is Pending. It never writes to the cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import click
+
+from kubectl_ds import resources as r
+from kubectl_ds.commands.common import kube_flag_options, merged_kube_flags, pop_kube_flags
+from kubectl_ds.errors import ExitCode, Forbidden, NotFound, UsageError
+from kubectl_ds.placement.report import (
+    Assessment,
+    add_scheduler_checks,
+    assess_nodes,
+    nodes_to_check,
+    other_pods_on_nodes,
+    summarize,
+)
+from kubectl_ds.placement.requests import ParseQuantity
+from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
+from kubectl_ds.placement.scheduling import events_for
+from kubectl_ds.reader import ClusterReader
+from kubectl_ds.render import ExplainView, render_json, render_table, render_yaml
+
+OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
+
+
+@dataclass(frozen=True)
+class ExplainOptions:
+    name: str | None
+    namespace: str
+    nodes: tuple[str, ...] = ()
+    problems_only: bool = False
+    output: str = "table"
+    from_files: tuple[str, ...] = ()
+    manifest: str | None = None
+    exit_code: bool = False
+
+    def validate(self) -> None:
+        if self.output not in OUTPUT_FORMATS:
+            raise UsageError(f'unknown output format "{self.output}" for -o; use one of: {", ".join(OUTPUT_FORMATS)}')
+        if not self.name and not self.manifest:
+            raise UsageError("name the DaemonSet to explain (kubectl ds explain NAME), "
+                             "or pass a manifest with -f/--filename")
+        if sum(1 for path in self.from_files if path == "-") + (self.manifest == "-") > 1:
+            raise UsageError("standard input (-) can be read only once: use it for either --from-file or -f")
+
+
+@dataclass(frozen=True)
+class ExplainResult:
+    text: str
+    exit_code: ExitCode
+
+
+def run(
+    options: ExplainOptions,
+    reader: ClusterReader,
+    *,
+    now: datetime,
+    parse_quantity: ParseQuantity,
+    manifest: dict[str, Any] | None = None,
+    arrow: str = "→",
+) -> ExplainResult:
+    omitted: list[str] = []
+    daemonset, live = _target(options, reader, manifest)
+    namespace = r.namespace(daemonset) or options.namespace
+    selector = r.spec(daemonset).get("selector") or {}
+    nodes = _select_nodes(reader.list_nodes(), options.nodes)
+
+    pods = _daemonset_pods(reader, live, namespace, selector, omitted)
+    revisions = _revisions(reader, live, namespace, selector, omitted, what_if=manifest is not None)
+    messages = _scheduler_messages(reader, pods or [], namespace, omitted)
+    assessment = assess_nodes(daemonset, nodes, pods, revisions, now=now, scheduler_messages=messages)
+    assessment = _with_scheduler_checks(assessment, reader, parse_quantity, omitted, owner=live,
+                                        every_wanted_node=manifest is not None)
+
+    source = ""
+    if manifest is not None:
+        state = "the applied DaemonSet's pods shown as old" if live else "not applied yet"
+        source = f'DaemonSet "{r.name(daemonset)}" from {options.manifest} ({state})'
+    view = ExplainView(namespace=namespace, name=r.name(daemonset), assessment=assessment,
+                       summary=summarize(assessment), omitted=tuple(omitted), source=source)
+    return ExplainResult(text=_render(view, options, arrow), exit_code=_exit_code(view, options))
+
+
+def _target(options: ExplainOptions, reader: ClusterReader, manifest: dict[str, Any] | None) -> tuple[
+    dict[str, Any], dict[str, Any] | None
+]:
+    """The DaemonSet to explain, and the applied one whose pods and revisions we read."""
+    if manifest is None:
+        assert options.name is not None  # validate() guarantees it
+        live = reader.get_daemonset(namespace=options.namespace, name=options.name)
+        return live, live
+    if options.name and options.name != r.name(manifest):
+        raise UsageError(f'NAME "{options.name}" does not match the manifest\'s DaemonSet "{r.name(manifest)}"; '
+                         "drop NAME or fix the manifest")
+    namespace = r.namespace(manifest) or options.namespace
+    try:
+        live = reader.get_daemonset(namespace=namespace, name=r.name(manifest))
+    except NotFound:
+        live = None
+    return manifest, live
+
+
+def _select_nodes(nodes: list[dict[str, Any]], wanted: Sequence[str]) -> list[dict[str, Any]]:
+    if not wanted:
+        return nodes
+    by_name = {r.name(node): node for node in nodes}
+    missing = [name for name in wanted if name not in by_name]
+    if missing:
+        raise NotFound(f'node "{missing[0]}" not found; kubectl get nodes lists them')
+    return [by_name[name] for name in dict.fromkeys(wanted)]
+
+
+def _daemonset_pods(reader: ClusterReader, live: dict[str, Any] | None, namespace: str,
+                    selector: dict[str, Any], omitted: list[str]) -> list[dict[str, Any]] | None:
+    """The pods the DaemonSet controls: by controller ownerReference, not by label alone."""
+    if live is None:
+        return []
+    try:
+        candidates = reader.list_daemonset_pods(namespace=namespace, selector=selector)
+    except Forbidden as error:
+        omitted.append(f"pod states left out: {error.message}")
+        return None
+    return [pod for pod in candidates if r.is_controlled_by(pod, live)]
+
+
+def _revisions(reader: ClusterReader, live: dict[str, Any] | None, namespace: str, selector: dict[str, Any],
+               omitted: list[str], *, what_if: bool) -> RevisionIndex:
+    if live is None:
+        return RevisionIndex(by_hash={}, current_hash=None, current_revision=None, template_generation=None)
+    try:
+        index = index_revisions(live, reader.list_controller_revisions(namespace=namespace, selector=selector))
+    except Forbidden as error:
+        omitted.append(f"revision numbers left out: {error.message}")
+        index = index_revisions(live, [])
+    if what_if:
+        # The manifest is a new template: no existing pod runs it yet.
+        return RevisionIndex(by_hash=index.by_hash, current_hash=None, current_revision=None,
+                             template_generation=None)
+    return index
+
+
+def _scheduler_messages(reader: ClusterReader, pods: Sequence[dict[str, Any]], namespace: str,
+                        omitted: list[str]) -> dict[str, str]:
+    pending = [pod for pod in pods
+               if r.status(pod).get("phase") == "Pending" and not r.spec(pod).get("nodeName")]
+    if not pending:
+        return {}
+    try:
+        events = reader.list_scheduling_events(namespace=namespace)
+    except Forbidden as error:
+        omitted.append(f"scheduler events left out: {error.message}")
+        events = []
+    return events_for(pending, events)
+
+
+def _with_scheduler_checks(assessment: Assessment, reader: ClusterReader, parse_quantity: ParseQuantity,
+                           omitted: list[str], *, owner: dict[str, Any] | None,
+                           every_wanted_node: bool) -> Assessment:
+    names = nodes_to_check(assessment, every_wanted_node=every_wanted_node)
+    if not names:
+        return assessment
+    try:
+        active = reader.list_active_pods()
+    except Forbidden as error:
+        omitted.append(f"resource and host-port checks left out: {error.message}")
+        return assessment
+    # "Other pods" are those this DaemonSet does not own; a manifest's pods would replace the live ones.
+    others = other_pods_on_nodes(active, owner, names)
+    return add_scheduler_checks(assessment, others, parse_quantity)
+
+
+def _render(view: ExplainView, options: ExplainOptions, arrow: str) -> str:
+    renderers: dict[str, Callable[[], str]] = {
+        "json": lambda: render_json(view, problems_only=options.problems_only),
+        "yaml": lambda: render_yaml(view, problems_only=options.problems_only),
+        "wide": lambda: render_table(view, wide=True, problems_only=options.problems_only, arrow=arrow),
+        "table": lambda: render_table(view, problems_only=options.problems_only, arrow=arrow),
+    }
+    return renderers[options.output]()
+
+
+def _exit_code(view: ExplainView, options: ExplainOptions) -> ExitCode:
+    if options.exit_code and view.summary.unhealthy_wanted:
+        return ExitCode.UNHEALTHY
+    return ExitCode.OK
+
+
+# --- the click command -------------------------------------------------------------------------------
+
+EXPLAIN_HELP = """Explain, node by node, whether a DaemonSet's pod should run there, whether one does, and why not.
+
+\b
+For every node: the controller's verdict (nodeName, nodeSelector, required node affinity, taints
+with the automatic DaemonSet tolerations), the pod's state and revision, and the scheduler-side
+blockers a wanted pod still meets (insufficient cpu/memory/pods, host-port conflicts, the
+FailedScheduling message). Read-only: it never writes to the cluster.
+
+\b
+Examples:
+  # Why does fluentd not run on every node?
+  kubectl ds explain -n logging fluentd
+\b
+  # Only the nodes that need attention, with the labels and taints that mattered
+  kubectl ds explain -n logging fluentd --problems -o wide
+\b
+  # Offline, from a dump
+  kubectl get nodes,pods,ds,controllerrevisions,events -A -o yaml > dump.yaml
+  kubectl ds explain -n logging fluentd --from-file dump.yaml
+\b
+  # What-if: where would this manifest run, before kubectl apply?
+  kubectl ds explain -f fluentd.yaml
+\b
+  # In CI: exit 3 unless every node that should run the pod has a ready, up-to-date one
+  kubectl ds explain -n logging fluentd --exit-code -o json
+"""
+
+
+@click.command("explain", help=EXPLAIN_HELP, short_help="Explain where a DaemonSet's pods run, and why not.")
+@click.argument("name", required=False)
+@click.option("--node", "nodes", multiple=True, metavar="NODE", help="Only this node (repeatable).")
+@click.option("--problems", "problems_only", is_flag=True, help="Only the nodes that need attention.")
+@click.option("-o", "--output", default="table", metavar="FORMAT", show_default=True,
+              help="table, wide, json or yaml.")
+@click.option("--from-file", "from_files", multiple=True, metavar="PATH",
+              help="Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster "
+                   "(repeatable; - for stdin).")
+@click.option("-f", "--filename", "manifest", metavar="MANIFEST",
+              help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin).")
+@click.option("--exit-code", is_flag=True, help="Exit 3 when a node that should run the pod lacks a ready, "
+              "up-to-date one.")
+@kube_flag_options
+@click.pass_context
+def explain_command(ctx: click.Context, **params: Any) -> int:
+    flags = merged_kube_flags(ctx, pop_kube_flags(params))
+    return execute(flags, params)
+
+
+def execute(flags: Any, params: dict[str, Any]) -> int:
+    """Resolve where to read from, run, print; returns the exit code."""
+    from datetime import timezone
+
+    from kubectl_ds.dump import DumpReader, read_manifest
+
+    from_files = tuple(params["from_files"])
+    options = ExplainOptions(name=params["name"], namespace=flags.namespace or "default",
+                             nodes=tuple(params["nodes"]), problems_only=params["problems_only"],
+                             output=params["output"], from_files=from_files, manifest=params["manifest"],
+                             exit_code=params["exit_code"])
+    options.validate()
+    manifest = read_manifest(params["manifest"]) if params["manifest"] else None
+    reader: ClusterReader
+    if from_files:
+        reader = DumpReader.from_files(from_files)
+    else:
+        from kubectl_ds.kube.cluster import Cluster
+        from kubectl_ds.kube.config import resolve
+
+        resolved = resolve(flags)
+        reader = Cluster.connect(flags, resolved)
+        options = replace(options, namespace=resolved.namespace)
+    result = run(options, reader, now=datetime.now(timezone.utc), parse_quantity=_parse_quantity,
+                 manifest=manifest, arrow=_arrow())
+    click.echo(result.text, nl=False)
+    return int(result.exit_code)
+
+
+def _parse_quantity(value: Any) -> Any:
+    from kubectl_ds.kube.quantity import parse_quantity
+
+    return parse_quantity(value)
+
+
+def _arrow() -> str:
+    """→ where the terminal can print it, -> elsewhere."""
+    import sys
+
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "→".encode(encoding)
+    except (LookupError, UnicodeEncodeError):
+        return "->"
+    return "→"

@@ -1,0 +1,69 @@
+"""Our error hierarchy and exit codes. Pure: raised anywhere, turned into `error: ...` only in cli.py."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, documented in the README."""
+
+    OK = 0
+    ERROR = 1  # the command could not do its job (cluster, input or config problem)
+    USAGE = 2  # bad flags or arguments (click's own code for usage errors)
+    UNHEALTHY = 3  # `explain --exit-code`: a node that should run the pod has no ready, up-to-date pod
+    INTERRUPTED = 130  # Ctrl-C / SIGINT, as shells report it
+
+
+class DsError(Exception):
+    """An error with a one-line, user-facing message and the exit code it maps to."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(DsError):
+    """Conflicting or invalid flags."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InputError(DsError):
+    """A dump or manifest file that cannot be used."""
+
+
+class ConfigError(DsError):
+    """Kubeconfig problems: missing, unreadable, unknown context."""
+
+
+class ApiError(DsError):
+    """The API server answered with an error (or did not answer)."""
+
+
+class NotFound(ApiError):
+    """The object does not exist."""
+
+
+class Forbidden(ApiError):
+    """RBAC denied a verb on a resource."""
+
+    def __init__(self, message: str, *, verb: str, resource: str, namespace: str | None) -> None:
+        super().__init__(message)
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+
+
+class Unauthorized(ApiError):
+    """The credentials were rejected (401)."""
+
+
+class Unreachable(ApiError):
+    """No connection to the API server."""
+
+
+class RequestTimeout(ApiError):
+    """The API server did not answer in time."""

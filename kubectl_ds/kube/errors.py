@@ -1,0 +1,91 @@
+"""Translate HTTP answers and client exceptions into our errors, with kubectl-like messages that say
+what was attempted and what to do next."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from kubectl_ds.errors import (
+    ApiError,
+    ConfigError,
+    DsError,
+    Forbidden,
+    NotFound,
+    RequestTimeout,
+    Unauthorized,
+    Unreachable,
+)
+
+# Resource names as kubectl prints them in "not found" messages.
+_SINGULAR = {"daemonsets": "daemonset", "pods": "pod", "nodes": "node",
+             "controllerrevisions": "controllerrevision", "events": "event", "namespaces": "namespace"}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What a request tried to do, for the message if it fails."""
+
+    verb: str  # get, list, patch, ...
+    resource: str  # plural, e.g. "daemonsets"
+    namespace: str | None = None
+    name: str | None = None
+
+    def scope(self) -> str:
+        return f' in namespace "{self.namespace}"' if self.namespace else ""
+
+
+def _server_message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body.decode("utf-8", "replace").strip()[:200]
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def error_for_status(status: int, body: bytes, attempt: Attempt, server: str) -> DsError:
+    message = _server_message(body)
+    if status == 404 and attempt.name:
+        kind = _SINGULAR.get(attempt.resource, attempt.resource)
+        return NotFound(f'{kind} "{attempt.name}" not found{attempt.scope()}')
+    if status == 401:
+        return Unauthorized(f"the API server at {server} rejected the credentials (401 Unauthorized); "
+                            "log in again or refresh the kubeconfig's token")
+    if status == 403:
+        target = f"{attempt.verb} {attempt.resource}{attempt.scope() or ' at the cluster scope'}"
+        return Forbidden(f"forbidden: RBAC does not allow you to {target} ({message}); "
+                         f"ask for '{attempt.verb}' on {attempt.resource}",
+                         verb=attempt.verb, resource=attempt.resource, namespace=attempt.namespace)
+    if status == 404:
+        return NotFound(f"the API server has no {attempt.resource} API ({message or 'not found'})")
+    detail = f": {message}" if message else ""
+    return ApiError(f"{attempt.verb} {attempt.resource}{attempt.scope()} failed with HTTP {status}{detail}")
+
+
+def error_for_exception(error: BaseException, attempt: Attempt, server: str, timeout: float | None) -> DsError:
+    """Map urllib3/client exceptions (imported lazily by the caller) by class name, so this module
+    stays importable without them."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    reason = getattr(error, "reason", None)
+    reason_names = {cls.__name__ for cls in type(reason).__mro__} if reason is not None else set()
+    if names & {"ReadTimeoutError", "TimeoutError", "ConnectTimeoutError"} or reason_names & {
+            "ReadTimeoutError", "ConnectTimeoutError", "TimeoutError"}:
+        after = f" after {timeout:g}s" if timeout else ""
+        return RequestTimeout(f"the API server at {server} did not answer{after} while trying to "
+                              f"{attempt.verb} {attempt.resource}; retry, or raise --request-timeout")
+    if "ConfigException" in names:
+        return ConfigError(f"kubeconfig cannot be used: {error}")
+    if names & {"MaxRetryError", "NewConnectionError", "ProtocolError", "ConnectionError", "SSLError"}:
+        cause = _root_cause(error)
+        return Unreachable(f"cannot reach the API server at {server}: {cause}; check that the cluster is "
+                           "running and the kubeconfig context points at it")
+    return ApiError(f"{attempt.verb} {attempt.resource}{attempt.scope()} failed: {error}")
+
+
+def _root_cause(error: BaseException) -> str:
+    reason = getattr(error, "reason", None) or error
+    text = str(reason)
+    # urllib3 wraps the socket error as "<object>: Failed to establish a new connection: [Errno 111] ..."
+    if "Failed to establish a new connection:" in text:
+        text = text.split("Failed to establish a new connection:", 1)[1].strip()
+    return text.rstrip("')\"")

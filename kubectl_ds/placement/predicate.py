@@ -1,0 +1,107 @@
+"""Pure. The DaemonSet controller's placement predicate, NodeShouldRunDaemonPod, with every reason.
+
+The controller stops at the first failing rule; we evaluate all of them so that fixing one never
+reveals another. The verdict flags still follow the controller exactly (daemonset-semantics.md §2.2):
+nodeName → nodeSelector + required node affinity → taints (NoSchedule/NoExecute, with the automatic
+DaemonSet tolerations) → an untolerated NoExecute taint alone decides "do not keep running".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubectl_ds import resources as r
+from kubectl_ds.placement import reasons as codes
+from kubectl_ds.placement.reasons import Reason
+from kubectl_ds.placement.selectors import match_required_affinity, node_selector_mismatches
+from kubectl_ds.placement.taints import (
+    BLOCKING_EFFECTS,
+    NO_EXECUTE,
+    daemonset_pod_tolerations,
+    toleration_for,
+    untolerated_taints,
+)
+from kubectl_ds.resources import Obj
+
+
+@dataclass(frozen=True)
+class NodeVerdict:
+    """The controller's view of one node, with named results instead of bare booleans."""
+
+    node: str
+    fits_node_name: bool
+    fits_node_selector: bool
+    fits_node_affinity: bool
+    fits_taints: bool
+    should_run: bool
+    should_continue_running: bool
+    reasons: tuple[Reason, ...]
+
+
+def node_should_run_daemon_pod(daemonset: Obj, node: Obj) -> NodeVerdict:
+    """(shouldRun, shouldContinueRunning) for `node`, plus every rule that keeps the pod off it."""
+    pod_spec = r.template_pod_spec(daemonset)
+    node_name = r.name(node)
+    reasons: list[Reason] = []
+
+    pinned = str(pod_spec.get("nodeName") or "")
+    fits_node_name = not pinned or pinned == node_name
+    if not fits_node_name:
+        reasons.append(Reason(
+            code=codes.NODE_NAME, rule=f"spec.nodeName={pinned}",
+            message=f"template spec.nodeName={pinned}: pods only go to node {pinned}",
+            hint="remove spec.nodeName from the pod template to run on every node"))
+
+    mismatches = node_selector_mismatches(pod_spec.get("nodeSelector"), r.labels(node))
+    for mismatch in mismatches:
+        reasons.append(Reason(
+            code=codes.NODE_SELECTOR, rule=mismatch.rule, message=mismatch.message,
+            hint=f"kubectl label node {{node}} {mismatch.key}={mismatch.wanted} --overwrite"))
+
+    affinity = match_required_affinity(pod_spec, node)
+    if not affinity.matched:
+        reasons.append(Reason(
+            code=codes.NODE_AFFINITY, rule=affinity.rule, message=affinity.message,
+            hint="label the node so that one nodeSelectorTerm matches, or widen the DaemonSet's affinity"))
+
+    tolerations = daemonset_pod_tolerations(pod_spec.get("tolerations") or [],
+                                            host_network=bool(pod_spec.get("hostNetwork")))
+    untolerated = untolerated_taints(r.node_taints(node), tolerations, BLOCKING_EFFECTS)
+    for taint in untolerated:
+        code = codes.TAINT_NO_EXECUTE if taint.effect == NO_EXECUTE else codes.TAINT_NO_SCHEDULE
+        consequence = "running pods are evicted" if taint.effect == NO_EXECUTE else "no new pod is created"
+        reasons.append(Reason(
+            code=code, rule=f"taint {taint}", message=f"taint {taint} not tolerated: {consequence}",
+            hint=f"add toleration {toleration_for(taint)} or: kubectl taint node {{node}} {taint}-"))
+
+    fits_affinity = not mismatches and affinity.matched
+    fits_taints = not untolerated
+    if not fits_node_name or not fits_affinity:
+        should_run = should_continue = False
+    elif not fits_taints:
+        # Only an untolerated NoExecute taint makes the controller delete a pod that already runs.
+        should_run = False
+        should_continue = not any(taint.effect == NO_EXECUTE for taint in untolerated)
+    else:
+        should_run = should_continue = True
+    return NodeVerdict(
+        node=node_name, fits_node_name=fits_node_name, fits_node_selector=not mismatches,
+        fits_node_affinity=affinity.matched, fits_taints=fits_taints, should_run=should_run,
+        should_continue_running=should_continue, reasons=tuple(reasons) + tuple(node_facts(node)))
+
+
+def node_facts(node: Obj) -> list[Reason]:
+    """Node states that matter to an operator but that the controller ignores by design."""
+    facts = []
+    if not r.is_node_ready(node):
+        ready = r.node_condition(node, "Ready")
+        state = f"Ready={ready.get('status')}" if ready else "no Ready condition"
+        facts.append(Reason(code=codes.NODE_NOT_READY, rule="node not ready",
+                            message=f"node is not ready ({state}); the controller ignores conditions, "
+                                    "only taints keep DaemonSet pods away"))
+    if r.is_node_cordoned(node):
+        facts.append(Reason(code=codes.NODE_CORDONED, rule="node cordoned",
+                            message="node is cordoned; DaemonSet pods tolerate "
+                                    "node.kubernetes.io/unschedulable and still run here"))
+    return facts
+

@@ -1,0 +1,21 @@
+"""Pure. What `explain` reads, as a protocol: the live cluster (kube.Cluster) and a dump
+(dump.DumpReader) both provide it, so the command never knows which one it talks to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class ClusterReader(Protocol):
+    def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]: ...
+
+    def list_nodes(self) -> list[dict[str, Any]]: ...
+
+    def list_daemonset_pods(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+    def list_active_pods(self) -> list[dict[str, Any]]: ...
+
+    def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+    def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]: ...

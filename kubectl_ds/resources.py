@@ -1,0 +1,102 @@
+"""Pure. Accessors for the fields we read from objects as the API returns them (camelCase JSON dicts).
+
+Nothing here builds client models: objects stay the dicts that `kubectl get -o json` shows, and these
+helpers only read them, tolerating missing fields the way the API omits empty ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Obj = Mapping[str, Any]
+
+# Pod label the controller writes with the hash of the template revision the pod was created from.
+REVISION_HASH_LABEL = "controller-revision-hash"
+# Legacy label/annotation pair: the apiserver counts template changes in this DaemonSet annotation.
+TEMPLATE_GENERATION_LABEL = "pod-template-generation"
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
+CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
+
+
+def metadata(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def name(obj: Obj) -> str:
+    return str(metadata(obj).get("name") or "")
+
+
+def namespace(obj: Obj) -> str:
+    return str(metadata(obj).get("namespace") or "")
+
+
+def uid(obj: Obj) -> str:
+    return str(metadata(obj).get("uid") or "")
+
+
+def labels(obj: Obj) -> Mapping[str, str]:
+    return metadata(obj).get("labels") or {}
+
+
+def annotations(obj: Obj) -> Mapping[str, str]:
+    return metadata(obj).get("annotations") or {}
+
+
+def spec(obj: Obj) -> Obj:
+    return obj.get("spec") or {}
+
+
+def status(obj: Obj) -> Obj:
+    return obj.get("status") or {}
+
+
+def qualified_name(obj: Obj) -> str:
+    """`namespace/name`, the way kubectl names a namespaced object in messages."""
+    ns = namespace(obj)
+    return f"{ns}/{name(obj)}" if ns else name(obj)
+
+
+def pod_template(daemonset: Obj) -> Obj:
+    return spec(daemonset).get("template") or {}
+
+
+def template_pod_spec(daemonset: Obj) -> Obj:
+    return spec(pod_template(daemonset))
+
+
+def controller_owner_uid(obj: Obj) -> str | None:
+    """The uid of the owner reference marked `controller: true`, if any."""
+    for ref in metadata(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid") or "")
+    return None
+
+
+def is_controlled_by(obj: Obj, owner: Obj) -> bool:
+    owner_uid = uid(owner)
+    return bool(owner_uid) and controller_owner_uid(obj) == owner_uid
+
+
+def node_taints(node: Obj) -> list[Obj]:
+    return list(spec(node).get("taints") or [])
+
+
+def node_condition(node: Obj, condition_type: str) -> Obj | None:
+    for condition in status(node).get("conditions") or []:
+        if condition.get("type") == condition_type:
+            return condition  # type: ignore[no-any-return]
+    return None
+
+
+def is_node_ready(node: Obj) -> bool:
+    ready = node_condition(node, "Ready")
+    return ready is not None and ready.get("status") == "True"
+
+
+def is_node_cordoned(node: Obj) -> bool:
+    return bool(spec(node).get("unschedulable"))
+
+
+def kind_of(obj: Obj) -> str:
+    return str(obj.get("kind") or "")
