@@ -183,7 +183,7 @@ def to_data(view: ExplainView, *, problems_only: bool = False) -> dict[str, Any]
             "status": {"desiredNumberScheduled": counts.desired, "currentNumberScheduled": counts.current,
                        "numberReady": counts.ready, "updatedNumberScheduled": counts.updated,
                        "numberAvailable": counts.available, "numberMisscheduled": counts.misscheduled},
-            "text": summary_line(summary),
+            "text": summary_line(summary, arrow="->"),
         },
         "nodes": [_node_data(node) for node in nodes],
         "omitted": list(view.omitted),

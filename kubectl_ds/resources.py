@@ -39,7 +39,7 @@ def labels(obj: Obj) -> Mapping[str, str]:
     return metadata(obj).get("labels") or {}
 
 
-def annotations(obj: Obj) -> Mapping[str, str]:
+def annotations_of(obj: Obj) -> Mapping[str, str]:
     return metadata(obj).get("annotations") or {}
 
 

@@ -105,10 +105,9 @@ def _target(options: ExplainOptions, reader: ClusterReader, manifest: dict[str, 
                          "drop NAME or fix the manifest")
     namespace = r.namespace(manifest) or options.namespace
     try:
-        live = reader.get_daemonset(namespace=namespace, name=r.name(manifest))
+        return manifest, reader.get_daemonset(namespace=namespace, name=r.name(manifest))
     except NotFound:
-        live = None
-    return manifest, live
+        return manifest, None
 
 
 def _select_nodes(nodes: list[dict[str, Any]], wanted: Sequence[str]) -> list[dict[str, Any]]:
@@ -241,7 +240,7 @@ Examples:
               "up-to-date one.")
 @kube_flag_options
 @click.pass_context
-def explain_command(ctx: click.Context, **params: Any) -> int:
+def explain_command(ctx: click.Context, /, **params: Any) -> int:
     flags = merged_kube_flags(ctx, pop_kube_flags(params))
     return execute(flags, params)
 

@@ -63,7 +63,7 @@ class Cluster:
         result: dict[str, Any] = self.request("GET", path, Attempt("get", resource, namespace, name))
         return result
 
-    def list(self, group: str, resource: str, *, namespace: str | None = None,
+    def list_all(self, group: str, resource: str, *, namespace: str | None = None,
              selector: Mapping[str, Any] | None = None, field_selector: str | None = None) -> list[dict[str, Any]]:
         """Every item, following `continue` tokens page by page."""
         path = _collection(group, resource, namespace)
@@ -89,18 +89,18 @@ class Cluster:
         return self.get(_APPS, "daemonsets", namespace=namespace, name=name)
 
     def list_nodes(self) -> list[dict[str, Any]]:
-        return self.list(_CORE, "nodes")
+        return self.list_all(_CORE, "nodes")
 
     def list_daemonset_pods(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return self.list(_CORE, "pods", namespace=namespace, selector=selector)
+        return self.list_all(_CORE, "pods", namespace=namespace, selector=selector)
 
     def list_active_pods(self) -> list[dict[str, Any]]:
         """Every non-terminal pod in the cluster, in one paginated list (not one request per node)."""
-        return self.list(_CORE, "pods", field_selector="status.phase!=Succeeded,status.phase!=Failed")
+        return self.list_all(_CORE, "pods", field_selector="status.phase!=Succeeded,status.phase!=Failed")
 
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return self.list(_APPS, "controllerrevisions", namespace=namespace, selector=selector)
+        return self.list_all(_APPS, "controllerrevisions", namespace=namespace, selector=selector)
 
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]:
-        return self.list(_CORE, "events", namespace=namespace,
+        return self.list_all(_CORE, "events", namespace=namespace,
                          field_selector="involvedObject.kind=Pod,reason=FailedScheduling")

@@ -125,8 +125,9 @@ def assess_nodes(
         verdict = node_should_run_daemon_pod(daemonset, node)
         pods = oldest_first(grouped.get(r.name(node), []))
         pod_reports = tuple(_pod_report(pod, revisions, min_ready, now) for pod in pods)
+        pod_reasons: list[Reason] = []
         if daemonset_pods is None:
-            state, pod_reasons = UNKNOWN, []
+            state = UNKNOWN
         else:
             state, pod_reasons = _pod_state(daemonset, verdict, pods, pod_reports, revisions,
                                              scheduler_messages or {})

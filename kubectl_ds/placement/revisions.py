@@ -53,7 +53,7 @@ def index_revisions(daemonset: Obj, revisions: Iterable[Obj]) -> RevisionIndex:
     owned = owned_revisions(daemonset, revisions)
     by_hash = {revision_hash(rev): int(rev.get("revision") or 0) for rev in owned}
     current = owned[-1] if owned else None
-    generation = r.annotations(daemonset).get(r.TEMPLATE_GENERATION_ANNOTATION)
+    generation = r.annotations_of(daemonset).get(r.TEMPLATE_GENERATION_ANNOTATION)
     return RevisionIndex(
         by_hash=by_hash,
         current_hash=revision_hash(current) if current else None,
