@@ -27,12 +27,24 @@ class CliResult:
 Invoke = Callable[..., CliResult]
 
 
+class TerminalOutput(io.StringIO):
+    """Captured output that, like a terminal, declares an encoding (StringIO has none)."""
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__()
+        self._encoding = encoding
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._encoding
+
+
 @pytest.fixture
 def invoke(monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run `kubectl ds ARGS...` in-process; stdin can be given as text."""
 
-    def run(*args: str, stdin: str = "") -> CliResult:
-        out, err = io.StringIO(), io.StringIO()
+    def run(*args: str, stdin: str = "", encoding: str = "utf-8") -> CliResult:
+        out, err = TerminalOutput(encoding), TerminalOutput(encoding)
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = run_cli(list(args))

@@ -254,8 +254,13 @@ def _outdated(daemonset: Obj, rep: PodReport, revisions: RevisionIndex) -> Reaso
     strategy = (r.spec(daemonset).get("updateStrategy") or {}).get("type") or "RollingUpdate"
     have = f"revision {rep.revision}" if rep.revision is not None else "an unknown revision"
     want = f"revision {revisions.current_revision}" if revisions.current_revision is not None else "the new template"
-    hint = (f"updateStrategy is OnDelete: delete the pod to update it (kubectl delete pod -n {rep.namespace} "
-            f"{rep.name})" if strategy == "OnDelete" else "the rolling update has not reached the node yet")
+    if revisions.current_revision is None:
+        hint = "applying the new template replaces this pod"
+    elif strategy == "OnDelete":
+        hint = ("updateStrategy is OnDelete: delete the pod to update it "
+                f"(kubectl delete pod -n {rep.namespace} {rep.name})")
+    else:
+        hint = "the rolling update has not reached the node yet"
     return Reason(code=codes.POD_OUTDATED, rule="old revision",
                   message=f"pod {rep.name} runs {have}, current is {want}", hint=hint)
 
