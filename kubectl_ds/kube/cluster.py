@@ -7,6 +7,7 @@ through ApiClient.param_serialize/call_api and decodes the body itself.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +37,8 @@ class Cluster:
 
     @classmethod
     def connect(cls, flags: KubeFlags, resolved: ResolvedConfig | None = None) -> Cluster:
+        # urllib3 logs each retry as a WARNING; our own one-line error is what the user should see.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
         resolved = resolved or resolve(flags)
         return cls(new_api_client(resolved), server=resolved.server, request_timeout=flags.request_timeout)
 

@@ -68,6 +68,9 @@ def error_for_exception(error: BaseException, attempt: Attempt, server: str, tim
     names = {cls.__name__ for cls in type(error).__mro__}
     reason = getattr(error, "reason", None)
     reason_names = {cls.__name__ for cls in type(reason).__mro__} if reason is not None else set()
+    if "NewConnectionError" in names | reason_names:  # urllib3 makes it a ConnectTimeoutError subclass
+        return Unreachable(f"cannot reach the API server at {server}: {_root_cause(error)}; check that the "
+                           "cluster is running and the kubeconfig context points at it")
     if names & {"ReadTimeoutError", "TimeoutError", "ConnectTimeoutError"} or reason_names & {
             "ReadTimeoutError", "ConnectTimeoutError", "TimeoutError"}:
         after = f" after {timeout:g}s" if timeout else ""
