@@ -238,3 +238,21 @@ def test_manifest_what_if_against_live_nodes(invoke: Invoke, cluster: tuple[ApiS
     # 3Gi does not fit next to postgres on the 2Gi node-7; the 8Gi nodes still fit it.
     assert "InsufficientResources" in short["node-7"]
     assert "InsufficientResources" not in short["node-1"]
+
+
+def test_user_and_cluster_flags_override_the_context(invoke: Invoke, cluster: tuple[ApiServer, str],
+                                                      tmp_path: Path) -> None:
+    server, _ = cluster
+    path = Path(server.write_kubeconfig(str(tmp_path / "kc"), token="expired", namespace="logging"))
+    config = yaml.safe_load(path.read_text())
+    config["users"].append({"name": "admin", "user": {"token": "test-token"}})
+    config["clusters"].append({"name": "live", "cluster": {"server": server.url}})
+    config["clusters"][0]["cluster"]["server"] = "http://127.0.0.1:9"  # the context's own cluster is dead
+    path.write_text(yaml.safe_dump(config))
+    assert invoke("explain", "fluentd", "--kubeconfig", str(path)).exit_code == 1
+    result = invoke("explain", "fluentd", "--kubeconfig", str(path), "--user", "admin", "--cluster", "live",
+                    "--node", "node-1")
+    assert result.exit_code == 0, result.stderr
+    assert "fluentd-1abc" in result.stdout
+    unknown = invoke("explain", "fluentd", "--kubeconfig", str(path), "--user", "nobody")
+    assert (unknown.exit_code, unknown.stderr) == (1, 'error: user "nobody" not found in the kubeconfig\n')
