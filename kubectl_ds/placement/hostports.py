@@ -46,7 +46,10 @@ def host_ports(pod_spec: Obj) -> list[HostPort]:
     """The host ports a pod claims, normalised as the scheduler normalises them."""
     host_network = bool(pod_spec.get("hostNetwork"))
     ports = []
-    containers = list(pod_spec.get("initContainers") or []) + list(pod_spec.get("containers") or [])
+    # Run-once init containers have exited before the pod runs; only sidecars (restartPolicy Always)
+    # hold their ports (scheduler util GetHostPorts).
+    sidecars = [c for c in pod_spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+    containers = sidecars + list(pod_spec.get("containers") or [])
     for container in containers:
         for port in container.get("ports") or []:
             number = int(port.get("hostPort") or 0)

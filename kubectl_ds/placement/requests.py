@@ -35,7 +35,8 @@ class Shortfall:
     @property
     def message(self) -> str:
         if self.resource == "pods":
-            return (f"too many pods: {int(self.allocatable - self.free)} pods already on the node, "
+            count = int(self.allocatable - self.free)
+            return (f"too many pods: {count} {'pod' if count == 1 else 'pods'} already on the node, "
                     f"allocatable pods {int(self.allocatable)}")
         return (f"insufficient {self.resource}: requests {format_quantity(self.resource, self.requested)}, "
                 f"free {format_quantity(self.resource, max(self.free, Decimal(0)))} "
@@ -88,8 +89,10 @@ def resource_shortfalls(pod_spec: Obj, node: Obj, other_pods: Iterable[Obj], par
     for pod in others:
         used = _add(used, pod_requests(r.spec(pod), parse))
     shortfalls = []
-    if "pods" in allocatable and len(others) + 1 > allocatable["pods"]:
-        shortfalls.append(Shortfall("pods", Decimal(1), allocatable["pods"] - len(others), allocatable["pods"]))
+    # The scheduler checks the pod count even for a pod that requests nothing; no figure means 0.
+    allowed_pods = allocatable.get("pods", Decimal(0))
+    if len(others) + 1 > allowed_pods:
+        shortfalls.append(Shortfall("pods", Decimal(1), allowed_pods - len(others), allowed_pods))
     for resource, requested in sorted(pod_requests(pod_spec, parse).items()):
         if requested <= 0 or resource == "pods":
             continue

@@ -47,7 +47,9 @@ def target_node_reasons(message: str) -> list[str]:
     """The reasons in a FailedScheduling message that concern the pod's own node."""
     body = message.split(" preemption:", 1)[0].strip()
     body = _HEAD.sub("", body).rstrip(".")
-    parts = [part.strip() for part in body.split(",") if part.strip()]
+    # Items are "<count> <reason>" joined by ", "; a reason may itself hold a comma
+    # ("node(s) had taint {k: v}, that the pod didn't tolerate"), so split only before a count.
+    parts = [part.strip() for part in re.split(r",\s+(?=\d+ )", body) if part.strip()]
     return [_COUNTED.sub("", part) for part in parts if not _NOISE.search(part)]
 
 

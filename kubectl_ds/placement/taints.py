@@ -48,9 +48,10 @@ class Taint:
                    effect=str(taint.get("effect") or ""))
 
     def __str__(self) -> str:
-        """Taint.ToString: key=value:Effect, key:Effect."""
-        text = f"{self.key}={self.value}" if self.value else self.key
-        return f"{text}:{self.effect}" if self.effect else text
+        """Taint.ToString: key=value:Effect, key:Effect, key=value: or key."""
+        if self.value:
+            return f"{self.key}={self.value}:{self.effect}"
+        return f"{self.key}:{self.effect}" if self.effect else self.key
 
 
 def daemonset_pod_tolerations(tolerations: Sequence[Obj], *, host_network: bool) -> list[Obj]:
