@@ -5,11 +5,15 @@ It serves core/v1 nodes, namespaces, pods and events, and apps/v1 daemonsets and
 with paths, status bodies, resourceVersions, selectors, pagination, watches, patches and RBAC denials
 that behave like the real API server's, so code tested here behaves the same way against a cluster.
 
+It listens on one port for both plain HTTP (`url`) and TLS (`https_url`): kubectl (client-go) never
+sends a bearer token over plain HTTP, so kubeconfigs meant for kubectl are written with tls=True.
+
 Deliberate simplifications, each of them documented where it happens:
-  * no validation beyond names, namespaces and preconditions; defaulting covers DaemonSets and
-    pod specs only, and only for writes made through HTTP;
-  * no garbage collection, admission or controllers (hook in through add_listener);
-  * JSON only (no protobuf or YAML bodies); server-side apply answers 415.
+  * validation covers names, namespaces, metadata types and preconditions only; defaulting covers
+    DaemonSets and pod specs, for writes through HTTP (and add(defaults=True));
+  * no garbage collection, admission or controllers (hook those in through add_listener);
+  * JSON only (no protobuf or YAML bodies); server-side apply answers 415; no deletecollection;
+  * OpenAPI v3 is a stub, just enough for kubectl apply; OpenAPI v2 answers 404.
 
 Standard library only, so it works wherever the tests run.
 """
@@ -28,6 +32,8 @@ import re
 import select
 import socket
 import socketserver
+import ssl
+import tempfile
 import threading
 import time
 import uuid
@@ -50,6 +56,42 @@ SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitComm
 TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 # The real server picks a random timeout between --min-request-timeout (1800s) and twice that.
 DEFAULT_WATCH_TIMEOUT = 1800.0
+# A CA and a serving certificate for IP 127.0.0.1 and localhost, valid 2000-2100, made for this fixture
+# (as Go's httptest embeds one). kubectl only sends credentials over TLS, so kubeconfigs written with
+# tls=True point at https:// on the same port and trust this CA. The key protects nothing but tests.
+TEST_CA_PEM = """\
+-----BEGIN CERTIFICATE-----
+MIIBbDCCARKgAwIBAgICEAAwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRZmFrZS1h
+cGlzZXJ2ZXItY2EwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBwx
+GjAYBgNVBAMMEWZha2UtYXBpc2VydmVyLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAEXJVs2cLIZPtzRrOTzmnpiwKzcXNtfLKHA0P13I7thF/Zv3W1+OndVFcz
+d1j7iXRDxhl0qwx2L6KFL2JVoAl5jKNCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNV
+HQ8BAf8EBAMCAQYwHQYDVR0OBBYEFJ7ZqPz6JetXXKENj9qW7f5Dj6aDMAoGCCqG
+SM49BAMCA0gAMEUCIQCmdgzEdB2p6vtlcOyMyfFBFhyRLtlHNRxaWD3nM/llcQIg
+EXQzJ8bdEWtbL7my4NH+Ct1yosYnDER/ysWo5eGvrgU=
+-----END CERTIFICATE-----
+"""
+_TLS_CERT_PEM = """\
+-----BEGIN CERTIFICATE-----
+MIIBuTCCAWCgAwIBAgICEAEwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRZmFrZS1h
+cGlzZXJ2ZXItY2EwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBkx
+FzAVBgNVBAMMDmZha2UtYXBpc2VydmVyMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcD
+QgAEcdzs2bmE55hYNFcLedwWroJYpjRdLtwridhh0z6M72kF0WIkVSye/L04r6XD
+6yCMBf4vubauYgYmfwV5yJlBd6OBkjCBjzAMBgNVHRMBAf8EAjAAMA4GA1UdDwEB
+/wQEAwIHgDATBgNVHSUEDDAKBggrBgEFBQcDATAaBgNVHREEEzARhwR/AAABggls
+b2NhbGhvc3QwHQYDVR0OBBYEFCvhtlZcaryjA5pwQ/jthh0IslDuMB8GA1UdIwQY
+MBaAFJ7ZqPz6JetXXKENj9qW7f5Dj6aDMAoGCCqGSM49BAMCA0cAMEQCIAKVefT6
+4xYtV9HNk3wXI5HEjfT0xHTOsdkUwvwRMjDOAiAZnIhpn3pcNaTpC4z0hc4BjpJI
+yCv2+pT5rG60IE9LKw==
+-----END CERTIFICATE-----
+"""
+_TLS_KEY_PEM = """\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3zj5zCRYvNHddkJl
+6Muc7bh2y3zAyLUROZW9qEx5k+ehRANCAARx3OzZuYTnmFg0Vwt53BauglimNF0u
+3CuJ2GHTPozvaQXRYiRVLJ78vTivpcPrIIwF/i+5tq5iBiZ/BXnImUF3
+-----END PRIVATE KEY-----
+"""
 # How often blocked threads re-check for a stopping server or a vanished client.
 _POLL = 0.05
 
@@ -452,7 +494,7 @@ def _json_equal(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
+    return bool(a == b)
 
 
 def _json_add(doc: Any, tokens: list[str], value: Any) -> Any:
@@ -665,6 +707,45 @@ def apply_defaults(res: Resource, obj: Obj) -> None:
             _default_pod_spec(template_spec)
 
 
+def check_decodable(res: Resource, obj: Obj) -> None:
+    """The type errors the real server's JSON decoding catches in metadata (labels are strings, ...)."""
+    meta = obj.get("metadata")
+    if meta is None:
+        return
+    problem = None
+    if not isinstance(meta, dict):
+        problem = f"cannot unmarshal {_json_type(meta)} into Go struct field {res.kind}.metadata of type v1.ObjectMeta"
+    else:
+        for field_name in ("labels", "annotations"):
+            value = meta.get(field_name)
+            if value is not None and not isinstance(value, dict):
+                problem = (f"cannot unmarshal {_json_type(value)} into Go struct field ObjectMeta.metadata."
+                           f"{field_name} of type map[string]string")
+            elif isinstance(value, dict):
+                wrong = next((v for v in value.values() if not isinstance(v, str)), None)
+                if wrong is not None:
+                    problem = (f"cannot unmarshal {_json_type(wrong)} into Go struct field ObjectMeta.metadata."
+                               f"{field_name} of type string")
+        for field_name in ("name", "namespace", "generateName", "resourceVersion", "uid"):
+            if meta.get(field_name) is not None and not isinstance(meta[field_name], str):
+                problem = (f"cannot unmarshal {_json_type(meta[field_name])} into Go struct field ObjectMeta."
+                           f"metadata.{field_name} of type string")
+    if problem:
+        raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: json: {problem}')
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else "null"
+
+
 def _meta(obj: Obj) -> Obj:
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
@@ -757,7 +838,8 @@ class ApiServer:
         self.page_size_cap = page_size_cap
         self.graceful_pod_deletion = graceful_pod_deletion
         self.fault_hang_seconds = fault_hang_seconds
-        self.url = ""
+        self.url = ""  # http://127.0.0.1:PORT once started
+        self.https_url = ""  # the same port, over TLS (see TEST_CA_PEM)
         self.requests: list[Request] = []
         self.listener_errors: list[BaseException] = []
 
@@ -769,7 +851,7 @@ class ApiServer:
         self._history_floor = 0  # every change with rv > floor is still in _history
         self._listeners: list[Listener] = []
         self._pending: deque[tuple[str, Obj]] = deque()  # changes not yet handed to listeners
-        self._dispatch_lock = threading.RLock()
+        self._dispatch_lock = threading.Lock()
         self._dispatching = threading.local()
         self._snapshots: OrderedDict[str, tuple[int, list[Obj]]] = OrderedDict()
 
@@ -788,8 +870,9 @@ class ApiServer:
             return self
         self._stopping.clear()
         self._httpd = _HttpServer(self)
-        host, port = self._httpd.server_address[:2]
+        host, port = self._httpd.server_name, self._httpd.server_port
         self.url = f"http://{host}:{port}"
+        self.https_url = f"https://{host}:{port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": _POLL},
                                         name=f"fake-apiserver-{port}", daemon=True)
         self._thread.start()
@@ -827,16 +910,20 @@ class ApiServer:
 
     # --- seeding and inspecting state -------------------------------------------------------------
 
-    def add(self, obj: Obj) -> Obj:
+    def add(self, obj: Obj, *, defaults: bool = False) -> Obj:
         """Store a copy as if it had been created; returns the stored copy.
 
         Fills what the server would: apiVersion/kind, uid, resourceVersion, creationTimestamp,
         namespace `default` for namespaced kinds, and for DaemonSets generation 1 and the template
         generation annotation; values already present are kept so tests can seed any state.
-        Unlike creation through HTTP, no defaulting is applied. Raises ValueError if it exists.
+        Field defaulting (a DaemonSet's updateStrategy, a pod spec's restartPolicy, ...) happens only
+        with defaults=True, so hand-written fixtures stay exactly as written unless asked.
+        Raises ValueError if the object exists.
         """
         res = resolve_resource(str(obj.get("kind", "")))
         new = copy.deepcopy(obj)
+        if defaults:
+            apply_defaults(res, new)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta = _meta(new)
         if not meta.get("name"):
@@ -854,14 +941,16 @@ class ApiServer:
         self._dispatch()
         return stored
 
-    def load(self, objs: Iterable[Obj] | Obj) -> None:
+    def load(self, objs: Iterable[Obj] | Obj, *, defaults: bool = False) -> None:
         """add() each object; accepts a `kind: List` (or any `*List`) dict as well as an iterable."""
         if isinstance(objs, dict):
             objs = objs.get("items", []) if "items" in objs else [objs]
         for obj in objs:
-            self.add(obj)
+            self.add(obj, defaults=defaults)
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        """A copy of the stored object, or None. kind may be "daemonsets", "DaemonSet", "ds", ...;
+        namespace None means "default" for namespaced kinds and is ignored for cluster-scoped ones."""
         res = resolve_resource(kind)
         with self._lock:
             found = self._objects[res.plural].get((namespace or "default", name) if res.namespaced else ("", name))
@@ -971,22 +1060,26 @@ class ApiServer:
 
     def write_kubeconfig(self, path: str | os.PathLike[str], *, context: str = "test",
                          namespace: str | None = None, token: str | None = None, user: str = "test-user",
-                         extra_contexts: dict[str, dict[str, Any]] | None = None) -> str:
+                         extra_contexts: dict[str, dict[str, Any]] | None = None, tls: bool = False) -> str:
         """Write a kubeconfig whose current context points at this server with a bearer token.
 
+        The server is `url` (plain HTTP), or with tls=True `https_url` with the test CA embedded as
+        certificate-authority-data. Use tls=True for kubectl: client-go never sends credentials over
+        plain HTTP, so kubectl would be answered 401. The Python client works either way.
         extra_contexts maps a context name to optional "namespace", "token", "user" and "server"
         (a context with its own token gets its own user entry, with its own server its own cluster).
         """
         if not self.url:
             raise RuntimeError("start() the server before writing a kubeconfig")
-        clusters = {context: self.url}
+        ca = TEST_CA_PEM if tls else None
+        clusters: dict[str, tuple[str, str | None]] = {context: (self.https_url if tls else self.url, ca)}
         users = {user: token if token is not None else self.token}
         contexts = {context: (context, user, namespace)}
         for name, spec in (extra_contexts or {}).items():
             cluster = context
             if spec.get("server"):
                 cluster = name
-                clusters[name] = spec["server"]
+                clusters[name] = (spec["server"], ca if spec["server"].startswith("https:") else None)
             context_user = spec.get("user") or user
             if spec.get("token") is not None:
                 context_user = spec.get("user") or f"{name}-user"
@@ -998,7 +1091,7 @@ class ApiServer:
         return os.fspath(path)
 
     # ==============================================================================================
-    # Storage (callers hold self._lock)
+    # Storage: _commit and the update strategy run under self._lock; _dispatch runs after releasing it
     # ==============================================================================================
 
     def _scope(self, res: Resource, meta: Obj, namespace: str | None) -> None:
@@ -1024,26 +1117,40 @@ class ApiServer:
         return copy.deepcopy(new)
 
     def _dispatch(self) -> None:
-        """Hand queued changes to listeners; called after releasing self._lock."""
+        """Hand queued changes to listeners; called after releasing self._lock.
+
+        One thread delivers at a time. A thread that finds another one delivering leaves its change
+        to it rather than waiting: a listener may then call this server, even over HTTP, without
+        deadlocking (its request's change is delivered once the listener returns).
+        """
         if getattr(self._dispatching, "active", False):
-            return  # a listener wrote; the loop below, further up this thread's stack, delivers it
-        with self._dispatch_lock:
+            return  # a listener wrote; the loop further up this thread's stack delivers it
+        while True:
+            if not self._dispatch_lock.acquire(blocking=False):
+                return  # the delivering thread re-checks the queue after letting go of the lock
             self._dispatching.active = True
             try:
-                while True:
-                    with self._lock:
-                        if not self._pending:
-                            return
-                        event_type, obj = self._pending.popleft()
-                        listeners = list(self._listeners)
-                    for listener in listeners:
-                        try:
-                            listener(event_type, copy.deepcopy(obj))
-                        except Exception as error:  # a broken listener must not break the write
-                            log.exception("listener %r failed on %s", listener, event_type)
-                            self.listener_errors.append(error)
+                self._deliver_pending()
             finally:
                 self._dispatching.active = False
+                self._dispatch_lock.release()
+            with self._lock:
+                if not self._pending:
+                    return
+
+    def _deliver_pending(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                event_type, obj = self._pending.popleft()
+                listeners = list(self._listeners)
+            for listener in listeners:
+                try:
+                    listener(event_type, copy.deepcopy(obj))
+                except Exception as error:  # a broken listener must not break the write
+                    log.exception("listener %r failed on %s", listener, event_type)
+                    self.listener_errors.append(error)
 
     def _store_update(self, res: Resource, old: Obj, new: Obj, *, subresource: str | None,
                       server_side: bool = False, dry_run: bool = False) -> Obj:
@@ -1053,10 +1160,10 @@ class ApiServer:
             return copy.deepcopy(old)
         if dry_run:
             return new
-        meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get(
-                "deletionGracePeriodSeconds"):
-            return self._commit(res, "DELETED", new, old)  # the last finalizer is gone
+        meta, old_meta = new["metadata"], old["metadata"]
+        if (old_meta.get("deletionTimestamp") and old_meta.get("finalizers") and not meta.get("finalizers")
+                and not meta.get("deletionGracePeriodSeconds")):
+            return self._commit(res, "DELETED", new, old)  # the last finalizer of a deleted object is gone
         return self._commit(res, "MODIFIED", new, old)
 
     @staticmethod
@@ -1116,7 +1223,7 @@ class ApiServer:
         meta.setdefault("annotations", {})[TEMPLATE_GENERATION] = str(new_tg)
 
     # ==============================================================================================
-    # Verbs, as served over HTTP
+    # Verbs, as served over HTTP (called by _Handler; each raises ApiError for a failure answer)
     # ==============================================================================================
 
     def _lookup(self, res: Resource, namespace: str | None, name: str) -> Obj:
@@ -1125,11 +1232,11 @@ class ApiServer:
             raise not_found(res, name)
         return found
 
-    def api_get(self, target: _Target) -> Obj:
+    def _api_get(self, target: _Target) -> Obj:
         with self._lock:
             return copy.deepcopy(self._lookup(target.res, target.namespace, target.name or ""))
 
-    def api_list(self, res: Resource, namespace: str | None, query: dict[str, str]) -> Obj:
+    def _api_list(self, res: Resource, namespace: str | None, query: dict[str, str]) -> Obj:
         label_text, field_text = query.get("labelSelector", ""), query.get("fieldSelector", "")
         try:
             by_labels = parse_label_selector(label_text)
@@ -1140,16 +1247,17 @@ class ApiServer:
         page_size = min(x for x in (limit, self.page_size_cap) if x) if limit else 0
         with self._lock:
             if query.get("continue"):
-                rv, items, offset = self._resume(res, namespace, query["continue"])
+                snapshot_id, offset = self._resume(res, namespace, query["continue"])
+                rv, items = self._snapshots[snapshot_id]
             else:
-                rv, offset = self._rv, 0
-                items = [copy.deepcopy(obj) for key, obj in sorted(self._objects[res.plural].items())
+                snapshot_id, rv, offset = None, self._rv, 0
+                items = [obj for key, obj in sorted(self._objects[res.plural].items())
                          if (namespace is None or key[0] == namespace) and by_labels(obj) and by_fields(obj)]
-            page = items[offset:offset + page_size] if page_size else items[offset:]
+            page = [copy.deepcopy(obj) for obj in (items[offset:offset + page_size] if page_size else items[offset:])]
             end = offset + len(page)
             metadata: Obj = {"resourceVersion": str(rv)}
             if end < len(items):
-                metadata["continue"] = self._remember(res, namespace, rv, items, end)
+                metadata["continue"] = self._remember(res, namespace, snapshot_id, rv, items, end)
                 if not label_text and not field_text:
                     metadata["remainingItemCount"] = len(items) - end
         for item in page:
@@ -1158,17 +1266,25 @@ class ApiServer:
             item.pop("kind", None)
         return {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": metadata, "items": page}
 
-    def _remember(self, res: Resource, namespace: str | None, rv: int, items: list[Obj], offset: int) -> str:
-        """Keep the full result so later pages are a consistent snapshot, as etcd gives."""
-        snapshot_id = uuid.uuid4().hex
-        self._snapshots[snapshot_id] = (rv, items)
+    def _remember(self, res: Resource, namespace: str | None, snapshot_id: str | None, rv: int,
+                  items: list[Obj], offset: int) -> str:
+        """Keep the full result so later pages are a consistent snapshot, as etcd gives.
+
+        Stored objects are never mutated in place (every write stores a new dict), so keeping
+        references is enough.
+        """
+        if snapshot_id is None:
+            snapshot_id = uuid.uuid4().hex
+            self._snapshots[snapshot_id] = (rv, items)
+        self._snapshots.move_to_end(snapshot_id)
         while len(self._snapshots) > 64:
             self._snapshots.popitem(last=False)
         payload = {"v": 1, "id": snapshot_id, "rv": rv, "start": offset, "resource": res.plural,
                    "namespace": namespace or ""}
         return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
-    def _resume(self, res: Resource, namespace: str | None, token: str) -> tuple[int, list[Obj], int]:
+    def _resume(self, res: Resource, namespace: str | None, token: str) -> tuple[str, int]:
+        """The snapshot and offset a continue token names."""
         try:
             payload = json.loads(base64.urlsafe_b64decode(token.encode()))
             snapshot_id, offset = str(payload["id"]), int(payload["start"])
@@ -1180,13 +1296,13 @@ class ApiServer:
         if snapshot_id not in self._snapshots:
             raise ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent "
                            "list result. You can start a new list without the continue parameter.")
-        rv, items = self._snapshots[snapshot_id]
-        return rv, copy.deepcopy(items), offset
+        return snapshot_id, offset
 
-    def api_create(self, res: Resource, namespace: str | None, body: Any, *, dry_run: bool) -> Obj:
+    def _api_create(self, res: Resource, namespace: str | None, body: Any, *, dry_run: bool) -> Obj:
         if not isinstance(body, dict):
             raise bad_request(f"the body of the request was in an unknown format - expected a {res.kind} object")
         self._check_type(res, body)
+        check_decodable(res, body)
         new = copy.deepcopy(body)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta = _meta(new)
@@ -1217,9 +1333,12 @@ class ApiServer:
 
     @staticmethod
     def _prepare_create(res: Resource, new: Obj) -> None:
-        """The create strategies: status starts empty, DaemonSets start at generation 1."""
+        """The create strategies: status starts fresh, DaemonSets start at generation 1."""
         if res.plural == "pods":
             new["status"] = {"phase": "Pending"}
+        elif res.plural == "namespaces":
+            new["spec"] = {"finalizers": ["kubernetes"]}
+            new["status"] = {"phase": "Active"}
         elif res.plural == "daemonsets":
             new["metadata"]["generation"] = 1
             annotations = new["metadata"].setdefault("annotations", {})
@@ -1239,14 +1358,15 @@ class ApiServer:
                               f"version ({res.api_version})" if kind == res.kind else
                               f"{kind} in version \"{res.version}\" cannot be handled as a {res.kind}")
 
-    def api_replace(self, target: _Target, body: Any, *, dry_run: bool) -> Obj:
+    def _api_replace(self, target: _Target, body: Any, *, dry_run: bool) -> Obj:
         res, name = target.res, target.name or ""
         if not isinstance(body, dict):
             raise bad_request(f"the body of the request was in an unknown format - expected a {res.kind} object")
         self._check_type(res, body)
-        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-        if meta.get("name") and meta["name"] != name:
-            raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
+        check_decodable(res, body)
+        meta: Obj = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
+        if meta.get("name") != name:
+            raise bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on the URL "
                               f"({name})")
         if res.namespaced and meta.get("namespace") and meta["namespace"] != target.namespace:
             raise bad_request("the namespace of the provided object does not match the namespace sent on "
@@ -1261,7 +1381,7 @@ class ApiServer:
         self._dispatch()
         return stored
 
-    def api_patch(self, target: _Target, content_type: str, body: Any, *, dry_run: bool) -> Obj:
+    def _api_patch(self, target: _Target, content_type: str, body: Any, *, dry_run: bool) -> Obj:
         res, name = target.res, target.name or ""
         with self._lock:
             old = self._lookup(res, target.namespace, name)
@@ -1282,8 +1402,9 @@ class ApiServer:
                 raise bad_request(str(error)) from None
             if not isinstance(patched, dict):
                 raise bad_request("the patch turned the object into something that is not an object")
+            check_decodable(res, patched)
             # A resourceVersion in the patched result is a precondition, as on a PUT.
-            patched_meta = patched.get("metadata") if isinstance(patched.get("metadata"), dict) else {}
+            patched_meta: Obj = patched["metadata"] if isinstance(patched.get("metadata"), dict) else {}
             self._check_preconditions(res, old, uid=patched_meta.get("uid"),
                                       rv=patched_meta.get("resourceVersion"))
             if target.subresource != "status":
@@ -1301,7 +1422,7 @@ class ApiServer:
         if rv and str(rv) != meta.get("resourceVersion"):
             raise conflict(res, name, _MODIFIED)
 
-    def api_delete(self, target: _Target, options: Obj, *, dry_run: bool) -> tuple[int, Obj]:
+    def _api_delete(self, target: _Target, options: Obj, *, dry_run: bool) -> tuple[int, Obj]:
         res, name = target.res, target.name or ""
         with self._lock:
             old = self._lookup(res, target.namespace, name)
@@ -1357,19 +1478,19 @@ class ApiServer:
             return int(grace)
         return int(spec.get("terminationGracePeriodSeconds", 30))
 
-    def api_evict(self, target: _Target, body: Any) -> Obj:
+    def _api_evict(self, target: _Target, body: Any) -> Obj:
         if not isinstance(body, dict) or body.get("kind", "Eviction") != "Eviction":
             raise bad_request("the body of the request was in an unknown format - expected an Eviction")
         name = (body.get("metadata") or {}).get("name")
         if name and name != target.name:
             raise bad_request("name in URL does not match name in Eviction object")
         options = body.get("deleteOptions") or {}
-        self.api_delete(_Target(target.res, target.namespace, target.name, None), options, dry_run=False)
+        self._api_delete(_Target(target.res, target.namespace, target.name, None), options, dry_run=False)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     # --- watches ----------------------------------------------------------------------------------
 
-    def watch_events(self, res: Resource, namespace: str | None, name: str | None, query: dict[str, str],
+    def _watch_events(self, res: Resource, namespace: str | None, name: str | None, query: dict[str, str],
                      deadline: float, client_gone: Callable[[], bool]) -> Iterator[Obj]:
         """Yield watch events (dicts with type and object) until the deadline, stop, or a gone client."""
         try:
@@ -1419,7 +1540,7 @@ class ApiServer:
 
     # --- authorization ----------------------------------------------------------------------------
 
-    def authorize(self, verb: str, target: _Target) -> None:
+    def _authorize(self, verb: str, target: _Target) -> None:
         resource = target.res.plural + (f"/{target.subresource}" if target.subresource else "")
         with self._aux_lock:
             denied = any(d.blocks(verb, resource, target.namespace) for d in self._denials)
@@ -1432,7 +1553,7 @@ class ApiServer:
                    else target.res.group_resource)
         raise ApiError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(target.res, target.name))
 
-    def take_fault(self, method: str, request_target: str) -> _Fault | None:
+    def _take_fault(self, method: str, request_target: str) -> _Fault | None:
         with self._aux_lock:
             for fault in self._faults:
                 if fault.matches(method, request_target):
@@ -1442,13 +1563,13 @@ class ApiServer:
                     return fault
         return None
 
-    def record(self, request: Request) -> None:
+    def _record(self, request: Request) -> None:
         with self._aux_lock:
             self.requests.append(request)
 
     # --- discovery --------------------------------------------------------------------------------
 
-    def discovery(self, path: str) -> Obj | None:
+    def _discovery(self, path: str) -> Obj | None:
         """The discovery documents kubectl and client-go read, or None for other paths."""
         if path == "/version":
             return dict(SERVER_VERSION)
@@ -1464,6 +1585,11 @@ class ApiServer:
             return _resource_list("", "v1")
         if path == "/apis/apps/v1":
             return _resource_list("apps", "v1")
+        if path == "/openapi/v3":
+            return {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={_OPENAPI_HASH}"}
+                              for gv in ("api/v1", "apis/apps/v1")}}
+        if path in ("/openapi/v3/api/v1", "/openapi/v3/apis/apps/v1"):
+            return _openapi_v3(path.removeprefix("/openapi/v3/"))
         return None
 
 
@@ -1522,13 +1648,49 @@ def _resource_list(group: str, version: str) -> Obj:
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
 
-def _kubeconfig_yaml(clusters: dict[str, str], users: dict[str, str],
+_OPENAPI_HASH = "fake-apiserver-1"
+_OPENAPI_WRITE_PARAMETERS = [
+    {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+    for name in ("dryRun", "fieldManager", "fieldValidation")
+]
+
+
+def _openapi_v3(group_version_path: str) -> Obj:
+    """Just enough OpenAPI v3 for kubectl apply/create/patch.
+
+    kubectl reads it to learn that PATCH supports the fieldValidation parameter (so it validates
+    server-side instead of downloading the v2 schema, which this server does not have). The PATCH
+    operations declare no request body, so kubectl computes strategic merge patches from its
+    built-in types rather than from schemas.
+    """
+    prefix = "/" + group_version_path
+    paths: Obj = {}
+    for res in RESOURCES:
+        if f"{res.group}/{res.version}".lstrip("/") != group_version_path.removeprefix("api/").removeprefix(
+                "apis/"):
+            continue
+        gvk = {"group": res.group, "version": res.version, "kind": res.kind}
+        collection = f"{prefix}/namespaces/{{namespace}}/{res.plural}" if res.namespaced else f"{prefix}/{res.plural}"
+
+        def operation(action: str, gvk: Obj = gvk, res: Resource = res) -> Obj:
+            return {"operationId": f"{action}{res.kind}", "parameters": list(_OPENAPI_WRITE_PARAMETERS),
+                    "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk}
+
+        paths[collection] = {"post": operation("post")}
+        paths[f"{collection}/{{name}}"] = {"put": operation("put"), "patch": operation("patch")}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
+            "paths": paths, "components": {"schemas": {}}}
+
+
+def _kubeconfig_yaml(clusters: dict[str, tuple[str, str | None]], users: dict[str, str],
                      contexts: dict[str, tuple[str, str, str | None]], current: str) -> str:
     """A kubeconfig in plain YAML; scalars are JSON strings, which YAML reads as double-quoted."""
     q = json.dumps
     lines = ["apiVersion: v1", "kind: Config", "preferences: {}", "clusters:"]
-    for name, server in clusters.items():
+    for name, (server, ca) in clusters.items():
         lines += [f"- name: {q(name)}", "  cluster:", f"    server: {q(server)}"]
+        if ca:
+            lines.append(f"    certificate-authority-data: {base64.b64encode(ca.encode()).decode()}")
     lines.append("users:")
     for name, token in users.items():
         lines += [f"- name: {q(name)}", "  user:", f"    token: {q(token)}"]
@@ -1539,6 +1701,165 @@ def _kubeconfig_yaml(clusters: dict[str, str], users: dict[str, str],
             lines.append(f"    namespace: {q(namespace)}")
     lines.append(f"current-context: {q(current)}")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables: server-side printing for kubectl's human-readable output
+# --------------------------------------------------------------------------------------------------
+
+Column = tuple[str, str, int]  # name, type, priority (1 = only with -o wide)
+Printer = Callable[[Obj], list[Any]]
+
+
+def human_duration(seconds: float) -> str:
+    """k8s.io/apimachinery/pkg/util/duration.HumanDuration, as the AGE column shows it."""
+    if seconds < -1:
+        return "<invalid>"
+    s = max(int(seconds), 0)
+    minutes, hours, days = s // 60, s // 3600, s // 86400
+    if s < 120:
+        return f"{s}s"
+    if minutes < 10:
+        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 192:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if hours < 24 * 365 * 2:
+        return f"{days}d"
+    years = days // 365
+    if years < 8:
+        return f"{years}y{days % 365}d" if days % 365 else f"{years}y"
+    return f"{years}y"
+
+
+def _age(obj: Obj, field_name: str = "creationTimestamp") -> str:
+    stamp = (obj.get("metadata") or {}).get(field_name) or obj.get(field_name)
+    if not stamp:
+        return "<unknown>"
+    try:
+        then = datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return "<unknown>"
+    return human_duration((_now() - then).total_seconds())
+
+
+def _joined(mapping: Any) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((mapping or {}).items())) or "<none>"
+
+
+def _pod_cells(pod: Obj) -> list[Any]:
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    reason = status.get("reason") or status.get("phase") or "Unknown"
+    for container in statuses:
+        state = container.get("state") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
+        reason = waiting.get("reason") or terminated.get("reason") or reason
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    return [pod["metadata"]["name"], f"{ready}/{len(spec.get('containers') or [])}", reason, str(restarts),
+            _age(pod), status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
+            status.get("nominatedNodeName") or "<none>", "<none>"]
+
+
+def _node_cells(node: Obj) -> list[Any]:
+    meta, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    state = {"True": "Ready", "False": "NotReady"}.get(str(ready), "Unknown")
+    if spec.get("unschedulable"):
+        state += ",SchedulingDisabled"
+    roles = sorted(key.split("/", 1)[1] for key in meta.get("labels") or {}
+                   if key.startswith("node-role.kubernetes.io/"))
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    info = status.get("nodeInfo") or {}
+    return [meta["name"], state, ",".join(roles) or "<none>", _age(node), info.get("kubeletVersion", ""),
+            addresses.get("InternalIP", "<none>"), addresses.get("ExternalIP", "<none>"),
+            info.get("osImage", "<unknown>"), info.get("kernelVersion", "<unknown>"),
+            info.get("containerRuntimeVersion", "<unknown>")]
+
+
+def _daemonset_cells(ds: Obj) -> list[Any]:
+    spec, status = ds.get("spec") or {}, ds.get("status") or {}
+    pod_spec = (spec.get("template") or {}).get("spec") or {}
+    containers = pod_spec.get("containers") or []
+    selector = spec.get("selector") or {}
+    return [ds["metadata"]["name"], int(status.get("desiredNumberScheduled") or 0),
+            int(status.get("currentNumberScheduled") or 0), int(status.get("numberReady") or 0),
+            int(status.get("updatedNumberScheduled") or 0), int(status.get("numberAvailable") or 0),
+            _joined(pod_spec.get("nodeSelector")), _age(ds), ",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers), _joined(selector.get("matchLabels"))]
+
+
+def _event_cells(event: Obj) -> list[Any]:
+    involved = event.get("involvedObject") or {}
+    last = event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp")
+    return [_age({"t": last}, "t"), event.get("type", ""), event.get("reason", ""),
+            f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}", event.get("message", "")]
+
+
+def _revision_cells(revision: Obj) -> list[Any]:
+    owner = next((o for o in revision["metadata"].get("ownerReferences") or [] if o.get("controller")), None)
+    controller = "<none>"
+    if owner:
+        group = str(owner.get("apiVersion", "")).rpartition("/")[0]
+        controller = f"{str(owner.get('kind', '')).lower()}{'.' + group if group else ''}/{owner.get('name')}"
+    return [revision["metadata"]["name"], controller, revision.get("revision", 0), _age(revision)]
+
+
+_TABLES: dict[str, tuple[list[Column], Printer]] = {
+    "pods": ([("Name", "string", 0), ("Ready", "string", 0), ("Status", "string", 0), ("Restarts", "string", 0),
+              ("Age", "string", 0), ("IP", "string", 1), ("Node", "string", 1), ("Nominated Node", "string", 1),
+              ("Readiness Gates", "string", 1)], _pod_cells),
+    "nodes": ([("Name", "string", 0), ("Status", "string", 0), ("Roles", "string", 0), ("Age", "string", 0),
+               ("Version", "string", 0), ("Internal-IP", "string", 1), ("External-IP", "string", 1),
+               ("OS-Image", "string", 1), ("Kernel-Version", "string", 1), ("Container-Runtime", "string", 1)],
+              _node_cells),
+    "daemonsets": ([("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0),
+                    ("Ready", "integer", 0), ("Up-to-date", "integer", 0), ("Available", "integer", 0),
+                    ("Node Selector", "string", 0), ("Age", "string", 0), ("Containers", "string", 1),
+                    ("Images", "string", 1), ("Selector", "string", 1)], _daemonset_cells),
+    "namespaces": ([("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
+                   lambda ns: [ns["metadata"]["name"], (ns.get("status") or {}).get("phase", "Active"), _age(ns)]),
+    "events": ([("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),
+                ("Object", "string", 0), ("Message", "string", 0)], _event_cells),
+    "controllerrevisions": ([("Name", "string", 0), ("Controller", "string", 0), ("Revision", "integer", 0),
+                             ("Age", "string", 0)], _revision_cells),
+}
+
+
+def to_table(res: Resource, objects: list[Obj], list_meta: Obj, query: dict[str, str],
+             *, with_columns: bool = True) -> Obj:
+    """A meta.k8s.io/v1 Table of objects; rows carry what `includeObject` asks (default: metadata)."""
+    columns, printer = _TABLES[res.plural]
+    include = query.get("includeObject", "Metadata")
+    rows = []
+    for obj in objects:
+        row: Obj = {"cells": printer(obj)}
+        if include == "Object":
+            row["object"] = {"apiVersion": res.api_version, "kind": res.kind, **obj}
+        elif include != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": obj.get("metadata", {})}
+        rows.append(row)
+    definitions = [{"name": name, "type": kind, "format": "name" if name == "Name" else "",
+                    "description": name, "priority": priority} for name, kind, priority in columns]
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
+            "columnDefinitions": definitions if with_columns else [], "rows": rows}
+
+
+def _table_event(res: Resource, event: Obj, query: dict[str, str]) -> Obj:
+    if event["type"] == "ERROR":
+        return event
+    obj = event["object"]
+    table = to_table(res, [obj], {"resourceVersion": obj["metadata"].get("resourceVersion", "")}, query)
+    return {"type": event["type"], "object": table}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1585,19 +1906,60 @@ _PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                 "application/strategic-merge-patch+json")
 
 
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_alpn_protocols(["http/1.1"])  # Go clients offer h2 first; this server speaks HTTP/1.1
+    # load_cert_chain only reads files; they are needed for the duration of the call only.
+    with tempfile.TemporaryDirectory(prefix="fake-apiserver-") as directory:
+        cert, key = os.path.join(directory, "tls.crt"), os.path.join(directory, "tls.key")
+        for path, text in ((cert, _TLS_CERT_PEM), (key, _TLS_KEY_PEM)):
+            with open(path, "w", encoding="ascii") as handle:
+                handle.write(text)
+        context.load_cert_chain(cert, key)
+    return context
+
+
 class _HttpServer(ThreadingHTTPServer):
+    """Plain HTTP and HTTPS on one port: a connection whose first byte opens a TLS handshake gets TLS."""
+
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 resets connections when many clients start at once
 
     def __init__(self, api: ApiServer) -> None:
         self.api = api
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._tls = _tls_context()
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            first = request.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if first != b"\x16":  # not a TLS ClientHello (or an empty connection): plain HTTP
+            super().finish_request(request, client_address)
+            return
+        try:
+            wrapped = self._tls.wrap_socket(request, server_side=True)  # detaches `request`
+        except (ssl.SSLError, OSError) as error:
+            log.debug("TLS handshake failed: %s", error)
+            return
+        with self._connections_lock:
+            self._connections.discard(request)
+            self._connections.add(wrapped)
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(wrapped)
+            wrapped.close()
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, a DNS round trip that tests do not need.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -1621,6 +1983,9 @@ class _Handler(BaseHTTPRequestHandler):
     """One connection; each request is parsed, checked (faults, authn, authz) and routed."""
 
     protocol_version = "HTTP/1.1"  # keep-alive and chunked watch streams
+    # Headers and body go out in separate writes; with Nagle's algorithm the second one waits for
+    # the client's delayed ACK, adding ~40 ms to every request.
+    disable_nagle_algorithm = True
     server: _HttpServer
     server_version = "fake-kube-apiserver"
 
@@ -1654,15 +2019,14 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         self._request = Request(method, path, query, 0, content_type)
         raw = self._read_body()
-        fault = self.api.take_fault(method, self.path)
+        fault = self.api._take_fault(method, self.path)
         if fault is not None and isinstance(fault.status, str):
             self._fail_connection(fault.status)
             return
         try:
-            self._request.body = self._decode(raw)
             if fault is not None:
                 raise _fault_error(int(fault.status), path)
-            self._route(method, path, query)
+            self._route(method, path, query, raw)
         except ApiError as error:
             self._send_json(error.code, error.status(), error.headers)
         except (BrokenPipeError, ConnectionResetError):
@@ -1673,7 +2037,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -1694,7 +2058,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fail_connection(self, how: str) -> None:
         """The "timeout" and "drop" faults: no response at all."""
-        self.api.record(self._request)
+        self.api._record(self._request)
         self.close_connection = True
         if how == "timeout":
             deadline = time.monotonic() + self.api.fault_hang_seconds
@@ -1702,17 +2066,24 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(_POLL)
 
     def _client_gone(self) -> bool:
-        """True once the peer closed its end; clients send nothing more while awaiting an answer."""
+        """True once the peer closed its end; clients send nothing more while awaiting an answer.
+
+        Over TLS the close arrives as an alert record, so any readable byte counts as gone.
+        """
         try:
             readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            if not readable:
+                return False
+            if isinstance(self.connection, ssl.SSLSocket):
+                return True
+            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
         except (OSError, ValueError):
             return True
 
     def _send_json(self, code: int, body: Obj, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
         self._request.status = code
-        self.api.record(self._request)  # before the body goes out, so a returning client sees it
+        self.api._record(self._request)  # before the body goes out, so a returning client sees it
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Cache-Control", "no-cache, private")
@@ -1724,24 +2095,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routing ----------------------------------------------------------------------------------
 
-    def _route(self, method: str, path: str, query: dict[str, str]) -> None:
+    def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
         if path in ("/healthz", "/livez", "/readyz"):
             self._send_text(200, "ok")
             return
         self._authenticate()
-        document = self.api.discovery(path.rstrip("/") or "/") if method == "GET" else None
+        self._request.body = self._decode(raw)  # after authentication, as on the real server
+        document = self.api._discovery(path.rstrip("/") or "/") if method == "GET" else None
         if document is not None:
             self._send_json(200, document)
             return
         target, legacy_watch = parse_target(path)
         watch = legacy_watch or query.get("watch", "").lower() in ("1", "true")
-        self.api.authorize(_verb(method, target, watch), target)
+        self.api._authorize(_verb(method, target, watch), target)
         self._dispatch_verb(method, target, query, watch)
 
     def _send_text(self, code: int, text: str) -> None:
         data = text.encode()
         self._request.status = code
-        self.api.record(self._request)
+        self.api._record(self._request)
         self.send_response(code)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -1751,6 +2123,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _authenticate(self) -> None:
         scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or credential.strip() != self.api.token:
+            if not scheme and not isinstance(self.connection, ssl.SSLSocket) and "kubectl" in (
+                    self.headers.get("User-Agent") or ""):
+                log.warning("kubectl sent no credentials: it only does so over TLS; write the kubeconfig "
+                            "with write_kubeconfig(..., tls=True)")
             raise ApiError(401, "Unauthorized", "Unauthorized")
 
     def _dispatch_verb(self, method: str, target: _Target, query: dict[str, str], watch: bool) -> None:
@@ -1759,30 +2135,41 @@ class _Handler(BaseHTTPRequestHandler):
         if target.subresource == "eviction":
             if method != "POST":
                 raise method_not_allowed()
-            self._send_json(201, api.api_evict(target, body))
+            self._send_json(201, api._api_evict(target, body))
         elif watch and method == "GET":
             self._stream_watch(target, query)
         elif target.name is None:
             if method == "GET":
-                self._send_json(200, api.api_list(target.res, target.namespace, query))
+                listed = api._api_list(target.res, target.namespace, query)
+                if self._wants_table():
+                    listed = to_table(target.res, listed["items"], listed["metadata"], query)
+                self._send_json(200, listed)
             elif method == "POST" and (target.namespace is not None or not target.res.namespaced):
-                self._send_json(201, api.api_create(target.res, target.namespace, body, dry_run=dry_run))
+                self._send_json(201, api._api_create(target.res, target.namespace, body, dry_run=dry_run))
             else:
                 raise method_not_allowed()
         elif method == "GET":
-            self._send_json(200, api.api_get(target))
+            found = api._api_get(target)
+            if self._wants_table() and target.subresource is None:
+                found = to_table(target.res, [found], {"resourceVersion": api.resource_version}, query)
+            self._send_json(200, found)
         elif method == "PUT":
-            self._send_json(200, api.api_replace(target, body, dry_run=dry_run))
+            self._send_json(200, api._api_replace(target, body, dry_run=dry_run))
         elif method == "PATCH":
-            self._send_json(200, api.api_patch(target, self._patch_type(), body, dry_run=dry_run))
+            self._send_json(200, api._api_patch(target, self._patch_type(), body, dry_run=dry_run))
         elif method == "DELETE" and target.subresource is None:
             options = dict(body) if isinstance(body, dict) else {}
             if "gracePeriodSeconds" in query:
                 options["gracePeriodSeconds"] = _int_param(query, "gracePeriodSeconds")
-            code, result = api.api_delete(target, options, dry_run=dry_run or options.get("dryRun") == ["All"])
+            code, result = api._api_delete(target, options, dry_run=dry_run or options.get("dryRun") == ["All"])
             self._send_json(code, result)
         else:
             raise method_not_allowed()
+
+    def _wants_table(self) -> bool:
+        """kubectl's human-readable output asks for server-side printing (a meta.k8s.io Table)."""
+        accept = (self.headers.get("Accept") or "").replace(" ", "")
+        return "as=Table" in accept and "g=meta.k8s.io" in accept
 
     def _patch_type(self) -> str:
         content_type = self._request.content_type
@@ -1796,10 +2183,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream_watch(self, target: _Target, query: dict[str, str]) -> None:
         timeout = float(query.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
-        events = self.api.watch_events(target.res, target.namespace, target.name, query,
+        events = self.api._watch_events(target.res, target.namespace, target.name, query,
                                        time.monotonic() + timeout, self._client_gone)
+        if self._wants_table():
+            events = (_table_event(target.res, event, query) for event in events)
         self._request.status = 200
-        self.api.record(self._request)
+        self.api._record(self._request)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Cache-Control", "no-cache, private")
@@ -1814,6 +2203,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client went away; nothing to clean up
+        except Exception:  # headers are out: an error body can no longer be sent, so cut the stream
+            log.exception("fake apiserver failed while streaming a watch on %s", self.path)
 
 
 def _verb(method: str, target: _Target, watch: bool) -> str:
