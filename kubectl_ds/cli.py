@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; never lets a traceback reach the user."""
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["__complete"]:
+        return complete(words[1:])
     try:
         result = cli.main(args=argv, prog_name="kubectl ds", standalone_mode=False)
     except click.exceptions.Exit as done:  # --help, --version
@@ -63,3 +66,17 @@ def run_cli(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return int(ExitCode.OK)  # the reader (e.g. `| head`) went away; nothing left to say
     return int(result or 0)
+
+
+def complete(words: list[str]) -> int:
+    """kubectl's plugin completion protocol (cobra's `__complete`): one candidate a line, then
+    `:<directive>` (0: default, 4: no file completion). kubectl calls it through a `kubectl_complete-ds`
+    script on PATH that runs `kubectl-ds __complete "$@"` (see the README)."""
+    from click.shell_completion import ShellComplete
+
+    args, incomplete = words[:-1], (words[-1] if words else "")
+    items = ShellComplete(cli, {}, "kubectl ds", "_KUBECTL_DS_COMPLETE").get_completions(args, incomplete)
+    for item in items:
+        click.echo(f"{item.value}\t{item.help}" if item.help else item.value)
+    click.echo(":0" if any(item.type == "file" for item in items) else ":4")
+    return 0

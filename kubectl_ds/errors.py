@@ -12,6 +12,7 @@ class ExitCode(enum.IntEnum):
     ERROR = 1  # the command could not do its job (cluster, input or config problem)
     USAGE = 2  # bad flags or arguments (click's own code for usage errors)
     UNHEALTHY = 3  # `explain --exit-code`: a node that should run the pod has no ready, up-to-date pod
+    HALTED = 4  # a managed rollout stopped on a failure (new pods not available, budget exhausted, changed)
     INTERRUPTED = 130  # Ctrl-C / SIGINT, as shells report it
 
 
@@ -67,3 +68,25 @@ class Unreachable(ApiError):
 
 class RequestTimeout(ApiError):
     """The API server did not answer in time."""
+
+
+class Conflict(ApiError):
+    """409: the object changed since we read it (or already exists)."""
+
+
+class TooManyRequests(ApiError):
+    """429: e.g. an eviction refused because a PodDisruptionBudget allows no disruption now."""
+
+
+class ServerError(ApiError):
+    """5xx: the API server (or something behind it) failed; worth retrying."""
+
+
+class RolloutHalted(DsError):
+    """A managed rollout stopped on a failure; the DaemonSet stays parked."""
+
+    exit_code = ExitCode.HALTED
+
+
+# Errors a write or read may be retried on, with backoff.
+TRANSIENT = (ServerError, RequestTimeout, Unreachable, TooManyRequests)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -75,16 +75,21 @@ class Cluster:
             base.append(("labelSelector", selector_query(selector)))
         if field_selector:
             base.append(("fieldSelector", field_selector))
+        return self._pages(path, base, Attempt("list", resource, namespace))[0]
+
+    def _pages(self, path: str, base: list[tuple[str, str]], attempt: Attempt) -> tuple[list[dict[str, Any]], str]:
+        """All items of a paginated list, and the list's resourceVersion (where a watch can start)."""
         items: list[dict[str, Any]] = []
-        token = ""
-        attempt = Attempt("list", resource, namespace)
+        token = version = ""
         while True:
             query = base + ([("continue", token)] if token else [])
             page = self.request("GET", path, attempt, query=query)
             items.extend(page.get("items") or [])
-            token = (page.get("metadata") or {}).get("continue") or ""
+            metadata = page.get("metadata") or {}
+            version = version or str(metadata.get("resourceVersion") or "")
+            token = metadata.get("continue") or ""
             if not token:
-                return items
+                return items, version
 
     # --- what explain reads (the ClusterReader protocol) ----------------------------------------------
 
@@ -107,3 +112,77 @@ class Cluster:
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]:
         return self.list_all(_CORE, "events", namespace=namespace,
                          field_selector="involvedObject.kind=Pod,reason=FailedScheduling")
+
+    # --- what rollouts write and watch (the RolloutCluster protocol) ---------------------------------
+
+    def patch_daemonset(self, *, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch; a metadata.resourceVersion inside it makes it conditional (409 if stale)."""
+        path = f"{_collection(_APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
+        result: dict[str, Any] = self.request("PATCH", path, Attempt("patch", "daemonsets", namespace, name),
+                                              body=dict(patch), content_type="application/merge-patch+json")
+        return result
+
+    def replace_daemonset(self, daemonset: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT the whole object; its metadata.resourceVersion makes it fail with 409 if anyone changed it."""
+        metadata = daemonset.get("metadata") or {}
+        namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+        path = f"{_collection(_APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
+        result: dict[str, Any] = self.request("PUT", path, Attempt("update", "daemonsets", namespace, name),
+                                              body=dict(daemonset), content_type="application/json")
+        return result
+
+    def list_controller_revisions_of(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return self.list_controller_revisions(namespace=namespace, selector=selector)
+
+    def evict_pod(self, *, namespace: str, name: str) -> None:
+        """The Eviction API, so PodDisruptionBudgets are respected (429 when one forbids it now)."""
+        path = f"{_collection(_CORE, 'pods', namespace)}/{quote(name, safe='')}/eviction"
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        self.request("POST", path, Attempt("create", "pods/eviction", namespace, name), body=body,
+                     content_type="application/json")
+
+    def delete_pod(self, *, namespace: str, name: str, uid: str | None = None) -> None:
+        path = f"{_collection(_CORE, 'pods', namespace)}/{quote(name, safe='')}"
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if uid:
+            body["preconditions"] = {"uid": uid}  # never delete a replacement that reuses the name
+        self.request("DELETE", path, Attempt("delete", "pods", namespace, name), body=body,
+                     content_type="application/json")
+
+    def list_pods_versioned(self, *, namespace: str, selector: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
+        base = [("limit", str(PAGE_SIZE)), ("labelSelector", selector_query(selector))]
+        return self._pages(_collection(_CORE, "pods", namespace), base, Attempt("list", "pods", namespace))
+
+    def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
+                   timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Pod events ("ADDED"/"MODIFIED"/"DELETED", pod) after `resource_version`, for at most `timeout`s.
+
+        Waiting on a watch instead of re-listing is what keeps a rollout of 1,000 nodes from listing pods
+        in a tight loop. The stream simply ends on any failure (410 Gone, a dropped connection, an ERROR
+        event): the caller then re-lists, which is always correct. Closing the generator closes the stream.
+        """
+        seconds = max(1, int(timeout))
+        query = [("watch", "1"), ("labelSelector", selector_query(selector)), ("timeoutSeconds", str(seconds))]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        raw = None
+        try:
+            serialized = self._client.param_serialize(
+                method="GET", resource_path=_collection(_CORE, "pods", namespace), query_params=query,
+                header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+            response = self._client.call_api(*serialized, _request_timeout=(10, seconds + 5))
+            raw = response.response
+            if response.status >= 400:
+                return
+            for line in raw:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
+                    return
+                yield str(event["type"]), event.get("object") or {}
+        except Exception:  # noqa: BLE001 - a broken watch only means "re-list now"
+            return
+        finally:
+            if raw is not None:
+                raw.close()

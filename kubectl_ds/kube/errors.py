@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from kubectl_ds.errors import (
     ApiError,
     ConfigError,
+    Conflict,
     DsError,
     Forbidden,
     NotFound,
     RequestTimeout,
+    ServerError,
+    TooManyRequests,
     Unauthorized,
     Unreachable,
 )
@@ -59,7 +62,14 @@ def error_for_status(status: int, body: bytes, attempt: Attempt, server: str) ->
     if status == 404:
         return NotFound(f"the API server has no {attempt.resource} API ({message or 'not found'})")
     detail = f": {message}" if message else ""
-    return ApiError(f"{attempt.verb} {attempt.resource}{attempt.scope()} failed with HTTP {status}{detail}")
+    text = f"{attempt.verb} {attempt.resource}{attempt.scope()} failed with HTTP {status}{detail}"
+    if status == 409:
+        return Conflict(text)
+    if status == 429:
+        return TooManyRequests(text)
+    if status >= 500:
+        return ServerError(text)
+    return ApiError(text)
 
 
 def error_for_exception(error: BaseException, attempt: Attempt, server: str, timeout: float | None) -> DsError:

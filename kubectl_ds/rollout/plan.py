@@ -1,0 +1,404 @@
+"""Pure. A managed, step-wise rollout plan: which nodes get the new pod template, in which steps.
+
+The plugin parks the DaemonSet with updateStrategy OnDelete and replaces pods node by node itself, so the
+plan must respect the same budget the controller would (update.go rollingUpdate, daemonset-semantics.md
+§8.1–8.3): nodes that are already unavailable use up budget, and old pods that are not available anyway
+are replaced first and for free.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kubectl_ds import resources as r
+from kubectl_ds.errors import UsageError
+from kubectl_ds.labelselector import selector_matches, selector_query
+from kubectl_ds.placement.hostports import host_ports
+from kubectl_ds.placement.pods import is_available, is_ready, is_terminating, parse_time, pods_by_node
+from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod
+from kubectl_ds.placement.report import natural_key
+from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
+from kubectl_ds.placement.revisions import RevisionIndex
+from kubectl_ds.resources import Obj
+from kubectl_ds.rollout.budget import (
+    MAX_UNAVAILABLE_FLAG,
+    Budget,
+    IntOrPercent,
+    check_not_over_100_percent,
+    compute_budget,
+    parse_int_or_percent,
+    scaled,
+    validate_rolling_update,
+)
+
+STEP_SIZE_FLAG = "--step-size"
+CANARY_FLAG = "--canary"
+PARTITION_FLAG = "--partition"
+
+# Warning codes (stable: scripts and JSON output may match on them).
+HOST_PORT_WITH_SURGE = "HostPortWithSurge"
+NOT_READY_USES_BUDGET = "NotReadyUsesBudget"
+NO_SURGE_HEADROOM = "NoSurgeHeadroom"
+EXCLUDED_NODES = "ExcludedNodes"
+CANARY_MATCHES_NO_NODE = "CanaryMatchesNoNode"
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What the user asked for. Defaults are the API's own (maxUnavailable 1, maxSurge 0)."""
+
+    max_unavailable: int | str = 1
+    max_surge: int | str = 0
+    step_size: int | str | None = None  # None: as many nodes as the budget allows
+    canary: Mapping[str, Any] | None = None  # a LabelSelector ({"matchLabels": {...}}) picking the canary nodes
+    partition: int = 0  # leave this many nodes (the last ones in the order) on the old revision
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int  # from 1
+    nodes: tuple[str, ...]
+    canary: bool = False
+
+
+@dataclass(frozen=True)
+class PlanWarning:
+    code: str
+    message: str
+    nodes: tuple[str, ...] = ()
+
+
+Warning = PlanWarning  # the name the rollout command uses; PlanWarning avoids shadowing the builtin elsewhere
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    create_only: tuple[str, ...]  # wanted nodes without a pod: the controller creates the new pod there anyway
+    already_unavailable: tuple[str, ...]  # wanted nodes the controller counts as unavailable right now (§8.2)
+    partitioned: tuple[str, ...]  # nodes that need the update but stay on the old revision (--partition)
+    budget: Budget
+    surge: bool
+    warnings: tuple[PlanWarning, ...]
+    desired: int
+    step_size: int = 0  # available nodes per step (steps after the first)
+    first_step_allowance: int = 0  # available nodes the first step may take, after what is already unavailable
+
+    @property
+    def nodes_to_update(self) -> tuple[str, ...]:
+        return tuple(node for step in self.steps for node in step.nodes)
+
+
+# --- options ---------------------------------------------------------------------------------------------
+
+def parse_canary(text: str) -> dict[str, Any]:
+    """`key=value,key2=value2` → {"matchLabels": {...}} (an empty value is allowed: it matches `key=`)."""
+    usage = f'invalid {CANARY_FLAG} "{text}": expected key=value[,key=value...]'
+    labels: dict[str, str] = {}
+    for pair in text.split(","):
+        key, sep, value = pair.strip().partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or value.startswith("="):
+            raise UsageError(usage)
+        if labels.get(key, value) != value:
+            raise UsageError(f'invalid {CANARY_FLAG} "{text}": label {key} is given two values')
+        labels[key] = value
+    return {"matchLabels": labels}
+
+
+def validate_plan_options(options: PlanOptions) -> None:
+    """Raise UsageError, naming the flag, for any option the plan cannot use."""
+    validate_rolling_update(options.max_unavailable, options.max_surge)
+    if options.step_size is not None:
+        _parse_step_size(options.step_size)
+    if options.partition < 0:
+        raise UsageError(f'invalid {PARTITION_FLAG} "{options.partition}": must be greater than or equal to 0')
+
+
+def _parse_step_size(value: int | str) -> IntOrPercent:
+    parsed = parse_int_or_percent(value, field=STEP_SIZE_FLAG)
+    check_not_over_100_percent(parsed, field=STEP_SIZE_FLAG)
+    if parsed.is_zero:
+        raise UsageError(f'invalid {STEP_SIZE_FLAG} "{value}": must be greater than 0')
+    return parsed
+
+
+# --- what each wanted node holds --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _NodePods:
+    """The live (not terminating) DaemonSet pods on a wanted node, as update.go findUpdatedPodsOnNode sees them."""
+
+    name: str
+    new: int
+    old: int
+    new_available: bool
+    old_available: bool
+
+    @property
+    def duplicates(self) -> bool:
+        # More than one new or one old pod: the controller counts the node unavailable and lets manage() prune.
+        return self.new > 1 or self.old > 1
+
+    @property
+    def empty(self) -> bool:
+        return self.new == 0 and self.old == 0
+
+    @property
+    def needs_update(self) -> bool:
+        return self.old > 0
+
+    @property
+    def unavailable(self) -> bool:
+        """§8.2: empty, mid-transition, duplicated, or its only pod is not available."""
+        if self.duplicates or self.empty or (self.new and self.old):
+            return True
+        return not (self.new_available if self.new else self.old_available)
+
+    @property
+    def surging(self) -> bool:
+        """§8.3: the node uses surge budget while its new pod, next to the old one, is not available yet."""
+        return self.duplicates or (self.new == 1 and self.old == 1 and not self.new_available)
+
+
+def _node_pods(name: str, pods: Sequence[Obj], revisions: RevisionIndex, min_ready: int, now: datetime) -> _NodePods:
+    live = [pod for pod in pods if not is_terminating(pod)]  # terminating pods count as nothing
+    new = [pod for pod in live if revisions.is_updated(pod)]
+    old = [pod for pod in live if not revisions.is_updated(pod)]
+    return _NodePods(name=name, new=len(new), old=len(old),
+                     new_available=any(is_available(pod, min_ready, now) for pod in new),
+                     old_available=any(is_available(pod, min_ready, now) for pod in old))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    name: str
+    canary: bool
+    cost: int  # 1 if replacing it makes an available node unavailable; 0 if it is unavailable already
+
+
+def _order(candidates: Iterable[_Candidate]) -> list[_Candidate]:
+    """The rollout order.
+
+    1. Canary nodes first (they get their own step or steps).
+    2. Then nodes that are already unavailable (an old pod that is not available, a node mid-transition or
+       with duplicate pods): replacing them costs no budget, and the controller replaces them first too.
+    3. Then the rest, by node name in natural order (node-2 before node-10).
+    Within the canary group the same rule applies. The order is total, so the plan is stable across runs.
+    """
+    return sorted(candidates, key=lambda c: (not c.canary, c.cost, natural_key(c.name), c.name))
+
+
+def _chunk(ordered: Sequence[_Candidate], step_size: int, first_capacity: int) -> list[Step]:
+    """Cut the order into steps of at most `step_size` available nodes (`first_capacity` for the first).
+
+    Already-unavailable nodes cost nothing, so they join whichever step reaches them. Canary and non-canary
+    nodes never share a step. If the first step could take no available node and none of the leading nodes
+    is unavailable, it is an ordinary step that must wait for the budget (the NotReadyUsesBudget warning).
+    """
+    step_size = max(step_size, 1)
+    capacity = first_capacity if first_capacity > 0 or (ordered and ordered[0].cost == 0) else step_size
+    steps: list[Step] = []
+    current: list[_Candidate] = []
+    used = 0
+    for candidate in ordered:
+        crosses_group = bool(current) and current[-1].canary != candidate.canary
+        if current and (crosses_group or used + candidate.cost > capacity):
+            steps.append(Step(len(steps) + 1, tuple(c.name for c in current), canary=current[0].canary))
+            current, used, capacity = [], 0, step_size
+        current.append(candidate)
+        used += candidate.cost
+    if current:
+        steps.append(Step(len(steps) + 1, tuple(c.name for c in current), canary=current[0].canary))
+    return steps
+
+
+# --- the plan ----------------------------------------------------------------------------------------------
+
+def plan_rollout(
+    daemonset: Obj,
+    nodes: Sequence[Obj],
+    pods: Iterable[Obj],
+    revisions: RevisionIndex,
+    options: PlanOptions,
+    *,
+    now: datetime,
+    parse_quantity: ParseQuantity | None = None,
+    other_pods_by_node: Mapping[str, Sequence[Obj]] | None = None,
+) -> Plan:
+    """Plan the rollout of the DaemonSet's current template over `nodes`, given its `pods`.
+
+    `parse_quantity` and `other_pods_by_node` (pods not owned by the DaemonSet, bound to each node) are only
+    needed for the NoSurgeHeadroom check; without them it is skipped.
+    """
+    validate_plan_options(options)
+    grouped = pods_by_node(pods)
+    min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
+    verdicts = {r.name(node): node_should_run_daemon_pod(daemonset, node) for node in nodes}
+    by_name = {r.name(node): node for node in nodes}
+    names = sorted(by_name, key=natural_key)
+
+    wanted = [_node_pods(name, grouped.get(name, []), revisions, min_ready, now)
+              for name in names if verdicts[name].should_run]
+    budget = compute_budget(options.max_unavailable, options.max_surge, len(wanted),
+                            [node.name for node in wanted if node.empty])
+    surge = scaled(parse_int_or_percent(options.max_surge, field="maxSurge"), 1) > 0
+    limit = budget.max_surge if surge else budget.max_unavailable
+    requested = limit if options.step_size is None else scaled(_parse_step_size(options.step_size), len(wanted))
+    step_size = min(requested, limit)
+
+    already_unavailable = tuple(node.name for node in wanted if node.unavailable)
+    # What uses budget: every unavailable node without surge (§8.2); with surge only nodes whose new pod
+    # is not available yet next to the old one (§8.3) — empty and not-ready nodes surge for free.
+    using_budget = tuple(node.name for node in wanted if node.surging) if surge else already_unavailable
+    first_allowance = min(step_size, max(0, limit - len(using_budget)))
+
+    canary = options.canary
+    candidates = _order(
+        _Candidate(node.name, canary=canary is not None and selector_matches(canary, r.labels(by_name[node.name])),
+                   cost=0 if node.unavailable else 1)
+        for node in wanted if node.needs_update)
+    kept = len(candidates) - min(options.partition, len(candidates))
+    steps = _chunk(candidates[:kept], step_size, first_allowance)
+
+    warnings = [
+        *_host_port_warning(daemonset, surge),
+        *_budget_warning(using_budget, limit, first_allowance, surge),
+        *_headroom_warning(daemonset, steps, by_name, grouped, surge, parse_quantity, other_pods_by_node),
+        *_excluded_warning(names, verdicts, grouped, revisions),
+        *_canary_warning(canary, candidates),
+    ]
+    return Plan(
+        steps=tuple(steps),
+        create_only=tuple(node.name for node in wanted if node.empty),
+        already_unavailable=already_unavailable,
+        partitioned=tuple(c.name for c in candidates[kept:]),
+        budget=budget, surge=surge, warnings=tuple(warnings), desired=len(wanted),
+        step_size=step_size, first_step_allowance=first_allowance,
+    )
+
+
+# --- pre-flight warnings -----------------------------------------------------------------------------------
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _host_port_warning(daemonset: Obj, surge: bool) -> list[PlanWarning]:
+    ports = host_ports(r.template_pod_spec(daemonset))  # includes hostNetwork containerPorts
+    if not surge or not ports:
+        return []
+    listed = ", ".join(str(port) for port in ports)
+    noun = "host port" if len(ports) == 1 else "host ports"
+    return [PlanWarning(HOST_PORT_WITH_SURGE,
+                        f"the pod template claims {noun} {listed}: the surge pod cannot bind the same host port "
+                        f"next to the old one; the rollout would deadlock; use {MAX_UNAVAILABLE_FLAG} instead")]
+
+
+def _budget_warning(using_budget: Sequence[str], limit: int, allowance: int, surge: bool) -> list[PlanWarning]:
+    if not using_budget:
+        return []
+    if surge:
+        what = (f"already surging: {_count(len(using_budget), 'node')} with a new pod that is not available yet, "
+                f"against a budget of {_count(limit, 'surge pod')}")
+    else:
+        what = (f"already unavailable: {_count(len(using_budget), 'node')}, "
+                f"against a budget of {_count(limit, 'unavailable node')}")
+    then = (f"the first step takes at most {_count(allowance, 'available node')}" if allowance
+            else "no available node is taken until they are available again")
+    return [PlanWarning(NOT_READY_USES_BUDGET, f"{what}; {then}", tuple(using_budget))]
+
+
+def _headroom_warning(
+    daemonset: Obj,
+    steps: Sequence[Step],
+    nodes: Mapping[str, Obj],
+    grouped: Mapping[str, Sequence[Obj]],
+    surge: bool,
+    parse_quantity: ParseQuantity | None,
+    other_pods_by_node: Mapping[str, Sequence[Obj]] | None,
+) -> list[PlanWarning]:
+    """With surge the new pod must fit next to the old one (and everything else on the node)."""
+    if not surge or parse_quantity is None or other_pods_by_node is None:
+        return []
+    pod_spec = r.template_pod_spec(daemonset)
+    short: dict[str, str] = {}
+    for step in steps:
+        for name in step.nodes:
+            neighbours = [*other_pods_by_node.get(name, []),
+                          *(pod for pod in grouped.get(name, []) if not is_terminating(pod))]
+            shortfalls = resource_shortfalls(pod_spec, nodes[name], neighbours, parse_quantity)
+            if shortfalls:
+                short[name] = "; ".join(shortfall.message for shortfall in shortfalls)
+    if not short:
+        return []
+    first = next(iter(short))
+    return [PlanWarning(NO_SURGE_HEADROOM,
+                        f"the surge pod does not fit next to the old one on {_count(len(short), 'node')} "
+                        f"({first}: {short[first]}): it would stay Pending and the step would not finish; "
+                        f"use {MAX_UNAVAILABLE_FLAG} instead", tuple(short))]
+
+
+def _excluded_warning(names: Sequence[str], verdicts: Mapping[str, NodeVerdict],
+                      grouped: Mapping[str, Sequence[Obj]], revisions: RevisionIndex) -> list[PlanWarning]:
+    """Nodes that should not run the new template but still hold an old pod: the plan never touches them."""
+    deleted: list[str] = []
+    kept: list[str] = []
+    for name in names:
+        verdict = verdicts[name]
+        old = [pod for pod in grouped.get(name, []) if not is_terminating(pod) and not revisions.is_updated(pod)]
+        if verdict.should_run or not old:
+            continue
+        # (False, False): manage() deletes the pod; (False, True), e.g. a NoSchedule taint: it keeps running.
+        (kept if verdict.should_continue_running else deleted).append(name)
+    if not deleted and not kept:
+        return []
+    parts = []
+    if deleted:
+        parts.append(f"the controller deletes it on {', '.join(deleted)}")
+    if kept:
+        parts.append(f"it keeps running there, never updated (misscheduled), on {', '.join(kept)}")
+    total = len(deleted) + len(kept)
+    return [PlanWarning(EXCLUDED_NODES,
+                        f"{_count(total, 'node')} should not run the new pod but {'has' if total == 1 else 'have'} "
+                        f"an old one: {'; '.join(parts)}", tuple(sorted([*deleted, *kept], key=natural_key)))]
+
+
+def _canary_warning(canary: Mapping[str, Any] | None, candidates: Sequence[_Candidate]) -> list[PlanWarning]:
+    if canary is None or any(c.canary for c in candidates):
+        return []
+    return [PlanWarning(CANARY_MATCHES_NO_NODE,
+                        f"{CANARY_FLAG} {selector_query(canary)} matches no node that needs the update; "
+                        "the plan has no canary step")]
+
+
+# --- timing ------------------------------------------------------------------------------------------------
+
+def observed_startup(pods: Iterable[Obj]) -> float | None:
+    """Median seconds from a pod's status.startTime to its Ready transition, over ready pods that have both."""
+    durations = []
+    for pod in pods:
+        if not is_ready(pod):
+            continue
+        started = parse_time(r.status(pod).get("startTime"))
+        ready_at = parse_time(_ready_transition(pod))
+        if started is not None and ready_at is not None:
+            durations.append((ready_at - started).total_seconds())
+    return statistics.median(durations) if durations else None
+
+
+def _ready_transition(pod: Obj) -> str | None:
+    for condition in r.status(pod).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return str(condition.get("lastTransitionTime") or "") or None
+    return None
+
+
+def estimate_seconds(plan: Plan, min_ready_seconds: int, observed_startup_seconds: float | None) -> float:
+    """A floor for the rollout's duration: each step waits for its pods to start, then minReadySeconds."""
+    per_step = max(observed_startup_seconds or 0.0, 0.0) + max(min_ready_seconds, 0)
+    return len(plan.steps) * per_step

@@ -1,0 +1,211 @@
+"""Pure. The state of a managed rollout, kept in annotations on the DaemonSet itself.
+
+Keeping it on the object (not on a laptop) is what lets any terminal read, resume or abort a rollout,
+and what makes an interrupted rollout safe: the DaemonSet stays parked (updateStrategy OnDelete), so the
+controller moves nothing, and the state says where things stand. Progress itself is never trusted from
+the annotation: which nodes are done is read from the pods (their revision hash) and the node order is
+a pure function of the nodes (rollout.plan), so a resume can neither repeat nor skip a node.
+
+Annotations (documented in the README):
+- `kubectl-ds.io/rollout`: JSON, the RolloutState below.
+- `kubectl-ds.io/original-strategy`: JSON, the updateStrategy to restore at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from kubectl_ds import resources as r
+from kubectl_ds.errors import DsError
+from kubectl_ds.resources import Obj
+
+STATE_ANNOTATION = "kubectl-ds.io/rollout"
+STRATEGY_ANNOTATION = "kubectl-ds.io/original-strategy"
+PARKED_STRATEGY: dict[str, Any] = {"type": "OnDelete"}
+SCHEMA = 1
+
+# Phases of a managed rollout.
+RUNNING = "running"  # a process drives it (see owner/heartbeat)
+PAUSED = "paused"  # stopped at a step boundary on purpose (--steps, pause, partition); resume continues
+HALTED = "halted"  # stopped by a failure; resume retries, abort rolls back
+PARKED = "parked"  # `rollout pause` on an unmanaged RollingUpdate: only parked, nothing planned
+
+FORWARD = "forward"  # towards the target revision
+ROLLBACK = "rollback"  # abort: back to the starting revision
+
+# A driver renews its heartbeat at least this often; a heartbeat older than STALE_AFTER is a dead driver.
+HEARTBEAT_EVERY = timedelta(seconds=5)
+STALE_AFTER = timedelta(seconds=30)
+
+
+class StateError(DsError):
+    """The annotations do not hold a state we can use."""
+
+
+@dataclass(frozen=True)
+class RolloutOptions:
+    """The options the rollout was started with, so `resume` needs none."""
+
+    max_unavailable: int | str = 1
+    max_surge: int | str = 0
+    step_size: int | str | None = None
+    canary: str | None = None
+    partition: int = 0
+    step_timeout: float = 300.0
+    on_failure: str = "halt"  # or "abort"
+    evict: bool = True  # False: --delete, bypassing PodDisruptionBudgets
+    pause_between: float = 0.0
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    rollout_id: str
+    phase: str
+    direction: str
+    start_hash: str
+    start_revision: int
+    target_hash: str
+    target_revision: int
+    steps_done: int = 0
+    options: RolloutOptions = field(default_factory=RolloutOptions)
+    reason: str = ""  # why paused/halted
+    owner: str = ""  # "host/pid/id" of the driving process, "" when none
+    heartbeat: str = ""  # RFC 3339
+    started_at: str = ""
+    change: str = ""  # what the rollout changes, for status ("image fluentd=fluent/fluentd:v1.18")
+
+    def with_phase(self, phase: str, reason: str = "") -> RolloutState:
+        return replace(self, phase=phase, reason=reason)
+
+    def owned_by(self, owner: str, now: datetime) -> RolloutState:
+        return replace(self, owner=owner, heartbeat=rfc3339(now))
+
+    def released(self) -> RolloutState:
+        return replace(self, owner="", heartbeat="")
+
+    def driver_alive(self, now: datetime) -> bool:
+        """Whether another process still drives the rollout (its heartbeat is fresh)."""
+        if not self.owner or not self.heartbeat:
+            return False
+        beat = parse_time(self.heartbeat)
+        return beat is not None and now - beat < STALE_AFTER
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def encode(state: RolloutState) -> str:
+    data = asdict(state)
+    data["schema"] = SCHEMA
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+def decode(text: str, *, daemonset: str) -> RolloutState:
+    try:
+        data = json.loads(text)
+        if data.pop("schema", None) != SCHEMA:
+            raise ValueError("unknown schema")
+        options = RolloutOptions(**data.pop("options"))
+        return RolloutState(options=options, **data)
+    except (ValueError, TypeError, KeyError) as error:
+        raise StateError(f'the {STATE_ANNOTATION} annotation of daemonset "{daemonset}" is not a state this '
+                         f"version understands ({error}); remove it with: kubectl annotate ds {daemonset} "
+                         f"{STATE_ANNOTATION}- {STRATEGY_ANNOTATION}-") from error
+
+
+def read_state(daemonset: Obj) -> RolloutState | None:
+    text = r.annotations_of(daemonset).get(STATE_ANNOTATION)
+    return decode(text, daemonset=r.name(daemonset)) if text else None
+
+
+def original_strategy(daemonset: Obj) -> dict[str, Any] | None:
+    text = r.annotations_of(daemonset).get(STRATEGY_ANNOTATION)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise StateError(f'the {STRATEGY_ANNOTATION} annotation of daemonset "{r.name(daemonset)}" is not JSON') \
+            from error
+    return value if isinstance(value, dict) else None
+
+
+def is_parked(daemonset: Obj) -> bool:
+    strategy = r.spec(daemonset).get("updateStrategy") or {}
+    return strategy.get("type") == "OnDelete"
+
+
+# --- transforms: each returns the new object, written back whole (PUT) with its resourceVersion --------
+# A PUT of the object we read fails with 409 if anyone changed it meanwhile, which is the precondition
+# every rollout write needs; and unlike a merge patch it can drop template keys (a removed nodeSelector).
+
+def _copy(daemonset: Obj) -> dict[str, Any]:
+    copied: dict[str, Any] = json.loads(json.dumps(daemonset))
+    return copied
+
+
+def _annotations(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.setdefault("metadata", {})
+    if not isinstance(metadata.get("annotations"), dict):
+        metadata["annotations"] = {}
+    annotations: dict[str, Any] = metadata["annotations"]
+    return annotations
+
+
+def parked(daemonset: Obj, state: RolloutState | None, template: Obj | None = None) -> dict[str, Any]:
+    """Park the DaemonSet, remember its strategy and (optionally) change its template — in ONE write, so
+    there is no moment at which the controller could roll the change out by itself."""
+    result = _copy(daemonset)
+    annotations = _annotations(result)
+    if STRATEGY_ANNOTATION not in annotations:
+        strategy = result.get("spec", {}).get("updateStrategy") or {"type": "RollingUpdate"}
+        annotations[STRATEGY_ANNOTATION] = json.dumps(strategy, sort_keys=True)
+    if state is not None:
+        annotations[STATE_ANNOTATION] = encode(state)
+    result.setdefault("spec", {})["updateStrategy"] = dict(PARKED_STRATEGY)
+    if template is not None:
+        result["spec"]["template"] = _copy(template)
+    return result
+
+
+def with_state(daemonset: Obj, state: RolloutState) -> dict[str, Any]:
+    result = _copy(daemonset)
+    _annotations(result)[STATE_ANNOTATION] = encode(state)
+    return result
+
+
+def surging(daemonset: Obj, max_surge: int) -> dict[str, Any]:
+    """Hand one surge step to the controller: only it can run a second pod on a node."""
+    result = _copy(daemonset)
+    result.setdefault("spec", {})["updateStrategy"] = {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": 0}}
+    return result
+
+
+def reparked(daemonset: Obj) -> dict[str, Any]:
+    result = _copy(daemonset)
+    result.setdefault("spec", {})["updateStrategy"] = dict(PARKED_STRATEGY)
+    return result
+
+
+def finished(daemonset: Obj) -> dict[str, Any]:
+    """Restore the original strategy and remove our annotations, in one write."""
+    result = _copy(daemonset)
+    strategy = original_strategy(daemonset) or {"type": "RollingUpdate",
+                                                  "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+    result.setdefault("spec", {})["updateStrategy"] = strategy
+    annotations = _annotations(result)
+    annotations.pop(STATE_ANNOTATION, None)
+    annotations.pop(STRATEGY_ANNOTATION, None)
+    return result
