@@ -1506,7 +1506,17 @@ class ApiServer:
 
         rv_text = query.get("resourceVersion", "")
         with self._lock:
-            if rv_text in ("", "0"):
+            if query.get("sendInitialEvents") == "true":
+                # Streaming lists (client-go's WatchListClient, on by default in kubectl >= 1.34): ADDED for
+                # what exists now, then a BOOKMARK annotated "k8s.io/initial-events-end", then changes.
+                last = self._rv
+                initial = [{"type": "ADDED", "object": copy.deepcopy(obj)}
+                           for _, obj in sorted(self._objects[res.plural].items()) if selected(obj)]
+                initial.append({"type": "BOOKMARK", "object": {
+                    "kind": res.kind, "apiVersion": res.api_version,
+                    "metadata": {"resourceVersion": str(last),
+                                 "annotations": {"k8s.io/initial-events-end": "true"}}}})
+            elif rv_text in ("", "0"):
                 # "Get state and start at most recent": synthetic ADDED events for what exists now.
                 last = self._rv
                 initial = [{"type": "ADDED", "object": copy.deepcopy(obj)}
