@@ -1,6 +1,7 @@
-"""`kubectl ds rollout ...`: the read-only rollout commands (history so far).
+"""`kubectl ds rollout ...`: plan, start, resume, step, pause, abort, status, history, undo, restart.
 
-Each command: flags -> options -> validate -> run(options, reader) -> text.
+Each command: flags -> options -> validate -> run(...) -> text. The driving loop is rollout.runner; the
+decisions are the pure rollout.plan/budget/state modules.
 """
 
 from __future__ import annotations
@@ -17,12 +18,23 @@ from kubectl_ds.errors import UsageError
 from kubectl_ds.reader import ClusterReader
 from kubectl_ds.rollout.history import NO_HISTORY, history, history_rows, select_revision
 
-ROLLOUT_HELP = """Roll DaemonSets out step by step (read-only parts so far: history).
+ROLLOUT_HELP = """Roll DaemonSets out step by step, with pause, resume and abort from any terminal.
+
+\b
+A managed rollout parks the DaemonSet (updateStrategy OnDelete, the original kept in an annotation), so
+the controller moves nothing by itself, then replaces pods node by node within --max-unavailable (or
+lets the controller surge --max-surge nodes per step). Interrupt it at any moment: the DaemonSet stays
+parked and `rollout resume` continues from any terminal.
 
 \b
 Examples:
+  kubectl ds rollout plan -n logging fluentd --image fluentd=fluent/fluentd:v1.17 --canary pool=canary
+  kubectl ds rollout start -n logging fluentd --image fluentd=fluent/fluentd:v1.17 --max-unavailable 2
+  kubectl ds rollout status -n logging fluentd --watch
+  kubectl ds rollout pause -n logging fluentd
+  kubectl ds rollout resume -n logging fluentd
+  kubectl ds rollout abort -n logging fluentd
   kubectl ds rollout history -n logging fluentd
-  kubectl ds rollout history -n logging fluentd --revision 2
 """
 
 
@@ -109,3 +121,318 @@ def history_command(ctx: click.Context, /, **params: Any) -> int:
                              output=options.output)
     click.echo(run_history(options, Cluster.connect(flags, resolved)), nl=False)
     return 0
+
+
+# --- the managed rollout commands ----------------------------------------------------------------------
+
+def plan_flag_options(func: Any) -> Any:
+    options = [
+        click.option("--max-unavailable", default=None, metavar="N|P%",
+                     help="Nodes that may be without an available pod at once (default 1)."),
+        click.option("--max-surge", default=None, metavar="N|P%",
+                     help="Nodes that may run a second (new) pod at once; the controller picks them (default 0)."),
+        click.option("--step-size", default=None, metavar="N|P%", help="Nodes per step (default: the budget)."),
+        click.option("--canary", default=None, metavar="SELECTOR",
+                     help="Nodes matching these labels (key=value,...) form the first step."),
+        click.option("--partition", type=int, default=0, help="Leave this many nodes on the old revision."),
+        click.option("--step-timeout", default="5m", metavar="DURATION",
+                     help="Halt when a step's new pods are not available in time (default 5m)."),
+        click.option("--on-failure", default="halt", metavar="halt|abort",
+                     help="On a failing step: stay parked (halt) or roll back (abort)."),
+        click.option("--delete", "use_delete", is_flag=True,
+                     help="Delete old pods instead of evicting them (bypasses PodDisruptionBudgets)."),
+        click.option("--pause-between", default="0s", metavar="DURATION", help="Wait this long between steps."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def change_options(func: Any) -> Any:
+    options = [
+        click.option("--image", "images", multiple=True, metavar="CONTAINER=IMAGE",
+                     help="Set a container's image (repeatable)."),
+        click.option("--restart", is_flag=True, help="Restart every pod (as kubectl rollout restart does)."),
+        click.option("-f", "--filename", "manifest", default=None, metavar="MANIFEST",
+                     help="Roll out the pod template of this DaemonSet manifest."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _rollout_options(params: dict[str, Any]) -> Any:
+    from kubectl_ds.commands.common import parse_duration
+    from kubectl_ds.rollout.state import RolloutOptions
+
+    return RolloutOptions(
+        max_unavailable=_int_or_percent(params["max_unavailable"], 0 if params["max_surge"] else 1),
+        max_surge=_int_or_percent(params["max_surge"], 0),
+        step_size=_int_or_percent(params["step_size"], None),
+        canary=params["canary"], partition=params["partition"],
+        step_timeout=parse_duration(params["step_timeout"], flag="--step-timeout"),
+        on_failure=params["on_failure"], evict=not params["use_delete"],
+        pause_between=parse_duration(params["pause_between"], flag="--pause-between"))
+
+
+def _int_or_percent(value: str | None, default: Any) -> Any:
+    if value is None:
+        return default
+    text = str(value).strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _change(params: dict[str, Any]) -> Any:
+    from kubectl_ds.dump import read_manifest
+    from kubectl_ds.rollout.runner import Change, image_flags
+
+    chosen = [bool(params["images"]), bool(params["restart"]), bool(params["manifest"])]
+    if sum(chosen) != 1:
+        raise UsageError("say what to roll out with exactly one of --image CONTAINER=IMAGE, --restart or -f MANIFEST")
+    if params["images"]:
+        images = image_flags(params["images"])
+        return Change(images=images, description="image " + ", ".join(f"{c}={i}" for c, i in images))
+    if params["restart"]:
+        return Change(restart=True, description="restart")
+    manifest = read_manifest(params["manifest"])
+    return Change(template=r.pod_template(manifest), description=f"pod template from {params['manifest']}")
+
+
+def _connect(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, str, str]:
+    from kubectl_ds.kube.cluster import Cluster
+    from kubectl_ds.kube.config import resolve
+
+    flags = merged_kube_flags(ctx, pop_kube_flags(params))
+    resolved = resolve(flags)
+    return Cluster.connect(flags, resolved), resolved.namespace, params["name"]
+
+
+def _rollout(cluster: Any, namespace: str, name: str, *, confirm: bool = False) -> Any:
+    import sys
+    import time
+    from datetime import datetime, timezone
+
+    from kubectl_ds.rollout.runner import Driver, Rollout
+
+    asker = None
+    if confirm:
+        if not sys.stdin.isatty():
+            raise UsageError("--confirm asks before each step and needs a terminal; drop it, or use --steps N")
+        asker = lambda question: click.confirm(question, default=True)  # noqa: E731
+    driver = Driver(cluster=cluster, clock=lambda: datetime.now(timezone.utc), sleep=time.sleep,
+                    say=lambda line: click.echo(line), confirm=asker)
+    return Rollout(driver, namespace=namespace, name=name)
+
+
+def _finish(outcome: Any) -> int:
+    click.echo(outcome.message)
+    return 0
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM ends a rollout the way Ctrl-C does: parked, ownership released, resumable."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@rollout_group.command("plan", short_help="Show the steps a rollout would take (read-only).")
+@click.argument("name")
+@change_options
+@plan_flag_options
+@click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
+@kube_flag_options
+@click.pass_context
+def plan_command(ctx: click.Context, /, **params: Any) -> int:
+    """Show, without changing anything, the ordered steps of a managed rollout and its pre-flight checks:
+    nodes that will not get the pod (and why), nodes already unavailable, hostPort with --max-surge,
+    surge headroom, and an estimated duration.
+
+    \b
+    Examples:
+      kubectl ds rollout plan -n logging fluentd --image fluentd=fluent/fluentd:v1.17
+      kubectl ds rollout plan -n logging fluentd --restart --canary pool=canary --step-size 10%
+    """
+    output = params.pop("output")
+    if output not in ("table", "json"):
+        raise UsageError(f'unknown output format "{output}" for -o; use one of: table, json')
+    cluster, namespace, name = _connect(ctx, params)
+    from kubectl_ds.commands.rollout_read import plan_view
+
+    text = plan_view(cluster, namespace, name, _change(params), _rollout_options(params), output=output)
+    click.echo(text, nl=False)
+    return 0
+
+
+@rollout_group.command("start", short_help="Begin a managed, step-wise rollout.")
+@click.argument("name")
+@change_options
+@plan_flag_options
+@click.option("--steps", type=int, default=None, help="Stop (successfully, parked) after this many steps.")
+@click.option("--confirm", is_flag=True, help="Ask before each step (needs a terminal).")
+@click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
+@kube_flag_options
+@click.pass_context
+def start_command(ctx: click.Context, /, **params: Any) -> int:
+    """Change the pod template and roll it out node by node: park the DaemonSet (OnDelete), then per step
+    evict the old pods (PodDisruptionBudgets apply) and wait until the new ones are available. A failing
+    step halts the rollout (exit 4), parked; --on-failure abort rolls back instead.
+
+    \b
+    Examples:
+      kubectl ds rollout start -n logging fluentd --image fluentd=fluent/fluentd:v1.17
+      kubectl ds rollout start -n logging fluentd --restart --canary pool=canary --steps 1
+      kubectl ds rollout start -n logging fluentd -f fluentd.yaml --max-surge 1 --max-unavailable 0
+    """
+    steps, confirm, dry_run = params.pop("steps"), params.pop("confirm"), params.pop("dry_run")
+    cluster, namespace, name = _connect(ctx, params)
+    change, options = _change(params), _rollout_options(params)
+    rollout = _rollout(cluster, namespace, name, confirm=confirm)
+    _sigterm_as_interrupt()
+    return _finish(rollout.start(change, options, steps=steps, dry_run=dry_run))
+
+
+def _continue_command(verb: str, doc: str, *, one_step: bool = False) -> Any:
+    @click.argument("name")
+    @click.option("--force", is_flag=True, help="Take over from a driver whose heartbeat is not yet stale.")
+    @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
+    @kube_flag_options
+    @click.pass_context
+    def command(ctx: click.Context, /, **params: Any) -> int:
+        steps = 1 if one_step else params.pop("steps", None)
+        confirm = params.pop("confirm", False)
+        force, dry_run = params.pop("force"), params.pop("dry_run")
+        cluster, namespace, name = _connect(ctx, params)
+        rollout = _rollout(cluster, namespace, name, confirm=confirm)
+        _sigterm_as_interrupt()
+        if verb == "abort":
+            return _finish(rollout.abort(force=force, dry_run=dry_run, steps=steps))
+        return _finish(rollout.resume(steps=steps, force=force, dry_run=dry_run))
+
+    command.__doc__ = doc
+    if not one_step:
+        command = click.option("--steps", type=int, default=None, help="Stop after this many steps.")(command)
+        command = click.option("--confirm", is_flag=True, help="Ask before each step (needs a terminal).")(command)
+    return command
+
+
+rollout_group.command("resume", short_help="Continue a managed rollout (or un-park a paused one).")(
+    _continue_command("resume", """Continue a managed rollout from where the pods say it is, from any terminal.
+    A DaemonSet parked by `rollout pause` gets its original updateStrategy back.
+
+    \b
+    Examples:
+      kubectl ds rollout resume -n logging fluentd
+      kubectl ds rollout resume -n logging fluentd --steps 2
+    """))
+rollout_group.command("step", short_help="Run one step of a managed rollout.")(
+    _continue_command("step", """Run exactly one step of a managed rollout, then stop (parked).
+
+    \b
+    Examples:
+      kubectl ds rollout step -n logging fluentd
+    """, one_step=True))
+rollout_group.command("abort", short_help="Roll every node back to the starting revision.")(
+    _continue_command("abort", """Return every node to the revision the rollout started from, with the same
+    budget, then restore the original updateStrategy.
+
+    \b
+    Examples:
+      kubectl ds rollout abort -n logging fluentd
+    """))
+
+
+@rollout_group.command("pause", short_help="Pause a rollout (managed or the controller's own).")
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
+@kube_flag_options
+@click.pass_context
+def pause_command(ctx: click.Context, /, **params: Any) -> int:
+    """Pause a managed rollout at the next step boundary; or park a DaemonSet that the controller is
+    rolling (RollingUpdate) right now — the pause kubectl lacks for DaemonSets.
+
+    \b
+    Examples:
+      kubectl ds rollout pause -n logging fluentd
+    """
+    dry_run = params.pop("dry_run")
+    cluster, namespace, name = _connect(ctx, params)
+    return _finish(_rollout(cluster, namespace, name).pause(dry_run=dry_run))
+
+
+@rollout_group.command("status", short_help="Per-node rollout progress.")
+@click.argument("name")
+@click.option("-w", "--watch", is_flag=True, help="Keep watching until the rollout is done.")
+@click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
+@kube_flag_options
+@click.pass_context
+def status_command(ctx: click.Context, /, **params: Any) -> int:
+    """Show the rollout's progress: step k of N, paused or halted and why (managed), kubectl's message
+    (RollingUpdate) or the updated count (OnDelete), and every node's revision state with the reasons of
+    nodes that are stuck.
+
+    \b
+    Examples:
+      kubectl ds rollout status -n logging fluentd
+      kubectl ds rollout status -n logging fluentd --watch
+    """
+    watch, output = params.pop("watch"), params.pop("output")
+    if output not in ("table", "json"):
+        raise UsageError(f'unknown output format "{output}" for -o; use one of: table, json')
+    cluster, namespace, name = _connect(ctx, params)
+    from kubectl_ds.commands.rollout_read import show_status
+
+    return show_status(cluster, namespace, name, watch=watch, output=output)
+
+
+@rollout_group.command("undo", short_help="Roll back to an earlier revision.")
+@click.argument("name")
+@click.option("--to-revision", type=int, default=0, help="The revision to go back to (default: the previous one).")
+@click.option("--managed", is_flag=True, help="Roll back step by step, as a managed rollout.")
+@plan_flag_options
+@click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
+@kube_flag_options
+@click.pass_context
+def undo_command(ctx: click.Context, /, **params: Any) -> int:
+    """Roll back to an earlier revision, as kubectl rollout undo does; with --managed, step by step.
+
+    \b
+    Examples:
+      kubectl ds rollout undo -n logging fluentd
+      kubectl ds rollout undo -n logging fluentd --to-revision 3 --managed --max-unavailable 2
+    """
+    to_revision, managed, dry_run = params.pop("to_revision"), params.pop("managed"), params.pop("dry_run")
+    cluster, namespace, name = _connect(ctx, params)
+    from kubectl_ds.rollout.runner import undo
+
+    return _finish(undo(cluster, namespace, name, to_revision=to_revision, dry_run=dry_run,
+                        managed=_rollout(cluster, namespace, name) if managed else None,
+                        options=_rollout_options(params)))
+
+
+@rollout_group.command("restart", short_help="Restart every pod of a DaemonSet.")
+@click.argument("name")
+@click.option("--managed", is_flag=True, help="Restart step by step, as a managed rollout.")
+@plan_flag_options
+@click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
+@kube_flag_options
+@click.pass_context
+def restart_command(ctx: click.Context, /, **params: Any) -> int:
+    """Restart every pod, as kubectl rollout restart does (the controller rolls it); with --managed, step
+    by step.
+
+    \b
+    Examples:
+      kubectl ds rollout restart -n logging fluentd
+      kubectl ds rollout restart -n logging fluentd --managed --canary pool=canary
+    """
+    managed, dry_run = params.pop("managed"), params.pop("dry_run")
+    cluster, namespace, name = _connect(ctx, params)
+    from kubectl_ds.rollout.runner import restart
+
+    return _finish(restart(cluster, namespace, name, dry_run=dry_run,
+                           managed=_rollout(cluster, namespace, name) if managed else None,
+                           options=_rollout_options(params)))

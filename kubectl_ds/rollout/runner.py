@@ -75,7 +75,7 @@ class Change:
 
     images: tuple[tuple[str, str], ...] = ()  # (container, image)
     restart: bool = False
-    template: Obj | None = None  # from a manifest (-f)
+    template: Pod | None = None  # from a manifest (-f)
     description: str = ""
 
     def apply(self, daemonset: Obj, now: datetime) -> Obj:
@@ -727,3 +727,69 @@ def image_flags(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
             raise DsError(f'invalid --image "{value}": use CONTAINER=IMAGE, e.g. --image fluentd=fluent/fluentd:v1.17')
         pairs.append((container, image))
     return tuple(pairs)
+
+
+# --- kubectl's own (controller-driven) undo and restart, optionally managed ---------------------------
+
+def restart(cluster: RolloutCluster, namespace: str, name: str, *, dry_run: bool, managed: Rollout | None,
+            options: RolloutOptions) -> Outcome:
+    """kubectl rollout restart: set the template annotation restartedAt; the controller rolls it (or we do)."""
+    if managed is not None:
+        return managed.start(Change(restart=True, description="restart"), options, dry_run=dry_run)
+    daemonset = cluster.get_daemonset(namespace=namespace, name=name)
+    _refuse_if_parked(daemonset, name, "restart")
+    if dry_run:
+        return Outcome(f"daemonset.apps/{name} restarted (dry run): would set the pod template annotation "
+                       f"{RESTARTED_AT}")
+    now = datetime.now().astimezone()
+    updated = json.loads(json.dumps(daemonset))
+    template = updated["spec"]["template"].setdefault("metadata", {})
+    annotations = template.setdefault("annotations", {})
+    if annotations.get(RESTARTED_AT) == st.rfc3339(now):
+        raise DsError(f"failed to create patch for {name}: if restart has already been triggered within the past "
+                      "second, please wait before attempting to trigger another")
+    annotations[RESTARTED_AT] = st.rfc3339(now)
+    cluster.replace_daemonset(updated)
+    return Outcome(f"daemonset.apps/{name} restarted")
+
+
+def undo(cluster: RolloutCluster, namespace: str, name: str, *, to_revision: int, dry_run: bool,
+         managed: Rollout | None, options: RolloutOptions) -> Outcome:
+    """kubectl rollout undo, with its messages: back to `to_revision` (0: the previous revision)."""
+    daemonset = cluster.get_daemonset(namespace=namespace, name=name)
+    revisions = owned_revisions(daemonset, cluster.list_controller_revisions(
+        namespace=namespace, selector=r.spec(daemonset).get("selector") or {}))
+    if to_revision < 0:
+        raise DsError(f"unable to find specified revision {to_revision} in history")
+    if to_revision == 0:
+        if len(revisions) <= 1:
+            raise DsError("no last revision to roll back to")
+        chosen = revisions[-2]
+    else:
+        matching = [rev for rev in revisions if int(rev.get("revision") or 0) == to_revision]
+        if not matching:
+            raise DsError(f"unable to find specified revision {to_revision} in history")
+        chosen = matching[0]
+    number = int(chosen.get("revision") or 0)
+    template = revision_template(chosen)
+    if revisions and revision_hash(chosen) == revision_hash(revisions[-1]):
+        return Outcome(f"daemonset.apps/{name} skipped rollback (current template already matches revision "
+                       f"{number})")
+    if managed is not None:
+        return managed.start(Change(template=template, description=f"rollback to revision {number}"), options,
+                             dry_run=dry_run)
+    _refuse_if_parked(daemonset, name, "undo")
+    if dry_run:
+        images = ", ".join(c.get("image", "") for c in (template.get("spec") or {}).get("containers") or [])
+        return Outcome(f"daemonset.apps/{name} will roll back to revision {number} (images: {images}) (dry run)")
+    updated = json.loads(json.dumps(daemonset))
+    updated["spec"]["template"] = template
+    cluster.replace_daemonset(updated)
+    return Outcome(f"daemonset.apps/{name} rolled back")
+
+
+def _refuse_if_parked(daemonset: Obj, name: str, verb: str) -> None:
+    state = st.read_state(daemonset)
+    if state is not None:
+        raise DsError(f'daemonset "{name}" has a managed rollout ({state.phase}); finish it (kubectl ds rollout '
+                      f"resume {name}) or abort it before {verb}, or pass --managed")
