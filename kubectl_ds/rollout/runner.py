@@ -170,9 +170,17 @@ class Rollout:
         self._check_driver(state, force)
         if dry_run:
             return Outcome(self._describe_resume(daemonset, state))
-        self._write(lambda ds: st.with_state(ds, self._state(ds, "resume").owned_by(
-            self.driver.owner, self.driver.clock()).with_phase(st.RUNNING)))
+        self._take_over()
         return self._drive(steps)
+
+    def _take_over(self) -> None:
+        """Become the driver; park again a surge step that a dead driver left with the controller."""
+        def change(ds: Obj) -> Obj:
+            current = self._state(ds, "resume")
+            base = st.reparked(ds) if current.surging else ds
+            return st.with_state(base, replace(current, surging=False).owned_by(
+                self.driver.owner, self.driver.clock()).with_phase(st.RUNNING))
+        self._write(change)
 
     def pause(self, *, dry_run: bool = False) -> Outcome:
         daemonset = self._get()
@@ -202,13 +210,15 @@ class Rollout:
         self._check_driver(state, force)
         if state.direction == st.ROLLBACK:
             return self.resume(steps=steps, force=True, dry_run=dry_run)
+        if state.surging and not dry_run:
+            self._take_over()
         if not state.start_hash:
             raise DsError(f'cannot abort the rollout of daemonset "{self.name}": its starting revision is unknown')
         template = self._template_of(daemonset, state.start_hash)
         if dry_run:
             return Outcome(f"would return daemonset {self.name} to revision {state.start_revision} "
                            f"(hash {state.start_hash}) node by node, then restore its updateStrategy")
-        rollback = replace(state, direction=st.ROLLBACK, phase=st.RUNNING, reason="",
+        rollback = replace(state, direction=st.ROLLBACK, phase=st.RUNNING, reason="", surging=False,
                            owner=self.driver.owner, heartbeat=st.rfc3339(self.driver.clock()))
         daemonset = self._write(lambda ds: st.parked(ds, rollback, template))
         self.driver.say(f"daemonset.apps/{self.name} rolling back to revision {state.start_revision}")

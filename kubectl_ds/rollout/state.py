@@ -76,6 +76,7 @@ class RolloutState:
     heartbeat: str = ""  # RFC 3339
     started_at: str = ""
     change: str = ""  # what the rollout changes, for status ("image fluentd=fluent/fluentd:v1.18")
+    surging: bool = False  # a surge step is handed to the controller (the DaemonSet is not parked meanwhile)
 
     def with_phase(self, phase: str, reason: str = "") -> RolloutState:
         return replace(self, phase=phase, reason=reason)
@@ -186,16 +187,25 @@ def with_state(daemonset: Obj, state: RolloutState) -> dict[str, Any]:
 
 
 def surging(daemonset: Obj, max_surge: int) -> dict[str, Any]:
-    """Hand one surge step to the controller: only it can run a second pod on a node."""
+    """Hand one surge step to the controller (only it can run a second pod on a node), and say so in the
+    state in the same write, so that whoever resumes after a crash knows to park it again."""
     result = _copy(daemonset)
     result.setdefault("spec", {})["updateStrategy"] = {
         "type": "RollingUpdate", "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": 0}}
+    state = read_state(daemonset)
+    if state is not None:
+        _annotations(result)[STATE_ANNOTATION] = encode(replace(state, surging=True))
     return result
 
 
 def reparked(daemonset: Obj) -> dict[str, Any]:
+    """Park again after a surge step. OnDelete keeps only the oldest pod on a node, so a surge pod that is
+    not available yet is cancelled and the old pod stays."""
     result = _copy(daemonset)
     result.setdefault("spec", {})["updateStrategy"] = dict(PARKED_STRATEGY)
+    state = read_state(daemonset)
+    if state is not None:
+        _annotations(result)[STATE_ANNOTATION] = encode(replace(state, surging=False))
     return result
 
 
