@@ -171,6 +171,9 @@ class Rollout:
         if dry_run:
             return Outcome(self._describe_resume(daemonset, state))
         self._take_over()
+        if state.direction == st.FORWARD and not state.target_hash:
+            # The driver died between the change and recording its revision: record it now.
+            self._adopt_new_revision(self._get(), state.options.step_timeout)
         return self._drive(steps)
 
     def _take_over(self) -> None:
@@ -249,14 +252,16 @@ class Rollout:
                 if self.driver.confirm is not None and not self.driver.confirm(
                         f"{label}: {', '.join(step.nodes)}. Continue?"):
                     return self._stop(st.PAUSED, "declined at the confirmation prompt")
-                self.driver.say(f"{label}: {', '.join(step.nodes)}" + (" (canary)" if step.canary else ""))
                 if plan.surge:
-                    self._surge_step(daemonset, state, plan, step.nodes)
+                    self.driver.say(f"{label}: surge {len(step.nodes)} {_plural(len(step.nodes), 'node')} "
+                                    "(the controller picks them)")
+                    updated = self._surge_step(daemonset, state, plan, step.nodes)
                 else:
-                    self._unavailable_step(daemonset, state, plan, step.nodes)
+                    self.driver.say(f"{label}: {', '.join(step.nodes)}" + (" (canary)" if step.canary else ""))
+                    updated = self._unavailable_step(daemonset, state, plan, step.nodes)
                 done_now += 1
                 self._write(lambda ds: st.with_state(ds, self._after_step(ds)))
-                self.driver.say(f"{label} done")
+                self.driver.say(f"{label} done: {', '.join(updated)} updated")
                 if state.options.pause_between > 0:
                     self._sleep_with_heartbeat(state.options.pause_between)
         except KeyboardInterrupt:
@@ -279,7 +284,7 @@ class Rollout:
         verb = "rolled back" if state.direction == st.ROLLBACK else "successfully rolled out"
         return Outcome(f'daemon set "{self.name}" {verb}; updateStrategy restored', done=True)
 
-    def _unavailable_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> None:
+    def _unavailable_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
         """Replace the old pods of `nodes`: evict (or delete), then wait for available new pods."""
         chosen = self._within_budget(daemonset, state, plan, nodes)
         pods, _ = self._pods(daemonset)
@@ -291,6 +296,7 @@ class Rollout:
                     continue
                 self._remove_pod(pod, state)
         self._wait_available(daemonset, state, chosen, state.options.step_timeout)
+        return chosen
 
     def _within_budget(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
         """The step's nodes the unavailability budget allows now; waits for room if there is none."""
@@ -313,7 +319,7 @@ class Rollout:
             pods, _ = self._pods(daemonset)
             plan = self._plan(daemonset, state, self.driver.cluster.list_nodes(), pods)
 
-    def _surge_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> None:
+    def _surge_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
         """Only the controller can run a second pod on a node: let it surge `len(nodes)` nodes, then park.
 
         The controller chooses which nodes surge. Parking again cancels a surge pod that is not yet
@@ -328,7 +334,7 @@ class Rollout:
             while True:
                 done = self._updated_available(daemonset, state)
                 if len(done) >= wanted:
-                    return
+                    return [node for node in done if node not in before]
                 self._check_failures(daemonset, state, [n for n in self._updating_nodes(daemonset, state)])
                 if self.driver.clock() >= deadline:
                     self._halt(state, f"surge step not complete after {state.options.step_timeout:g}s "
@@ -360,8 +366,15 @@ class Rollout:
         target = self._target_hash(state)
         min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
         now = self.driver.clock()
+        # A node that stopped qualifying meanwhile (NotReady taints, a label removed) gets no new pod from the
+        # controller; waiting for it would only time out. It drops out of the step, like the controller's own
+        # rolling update drops it from the desired set.
+        wanted = {r.name(node) for node in self.driver.cluster.list_nodes()
+                  if node_should_run_daemon_pod(daemonset, node).should_run}
         pending = []
         for node in nodes:
+            if node not in wanted:
+                continue
             live = [p for p in grouped.get(node, []) if not is_terminating(p)]
             new = [p for p in live if r.labels(p).get(r.REVISION_HASH_LABEL) == target]
             old = [p for p in live if r.labels(p).get(r.REVISION_HASH_LABEL) != target]
@@ -521,9 +534,11 @@ class Rollout:
             raise self._changed(state, f"its updateStrategy was changed to {strategy}")
         target = self._target_hash(state)
         current = self._current_revision(daemonset)
-        if target and current[0] and current[0] != target:
-            raise self._changed(state, f"its pod template was changed (revision {state.target_revision} -> "
-                                       f"{current[1]})")
+        observed = int(r.status(daemonset).get("observedGeneration") or 0) >= int(
+            r.metadata(daemonset).get("generation") or 0)
+        if target and current[0] and current[0] != target and observed:
+            expected = state.start_revision if state.direction == st.ROLLBACK else state.target_revision
+            raise self._changed(state, f"its pod template was changed (revision {expected} -> {current[1]})")
         return state
 
     def _changed(self, state: RolloutState, what: str) -> RolloutHalted:
@@ -582,17 +597,19 @@ class Rollout:
                                     f" within {timeout:g}s; is kube-controller-manager running? The DaemonSet stays "
                                     f"parked: kubectl ds rollout resume {self.name}")
             self.driver.sleep(0.2)
-        self._write(lambda ds: st.with_state(ds, replace(
-            self._state(ds, "resume"), target_hash=revision[0], target_revision=revision[1],
-            heartbeat=st.rfc3339(self.driver.clock()))))
+        if expect_hash is None:
+            self._write(lambda ds: st.with_state(ds, replace(
+                self._state(ds, "resume"), target_hash=revision[0], target_revision=revision[1],
+                heartbeat=st.rfc3339(self.driver.clock()))))
 
     def _target_hash(self, state: RolloutState) -> str:
-        return state.target_hash
+        """The revision the pods are driven to: the new one, or the starting one while rolling back."""
+        return st.goal_hash(state)
 
     def _index(self, daemonset: Obj, state: RolloutState) -> RevisionIndex:
         index = index_revisions(daemonset, self._revisions(daemonset))
-        return RevisionIndex(by_hash=index.by_hash, current_hash=state.target_hash,
-                             current_revision=state.target_revision, template_generation=None)
+        return RevisionIndex(by_hash=index.by_hash, current_hash=self._target_hash(state),
+                             current_revision=index.by_hash.get(self._target_hash(state)), template_generation=None)
 
     def _plan(self, daemonset: Obj, state: RolloutState, nodes: list[Obj], pods: list[Obj]) -> Plan:
         return plan_rollout(daemonset, nodes, pods, self._index(daemonset, state), plan_options(state.options),
@@ -603,15 +620,15 @@ class Rollout:
         min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
         now = self.driver.clock()
         return sorted({node for node, group in pods_by_node(pods).items()
-                       if any(r.labels(p).get(r.REVISION_HASH_LABEL) == state.target_hash
+                       if any(r.labels(p).get(r.REVISION_HASH_LABEL) == self._target_hash(state)
                               and is_available(p, min_ready, now) for p in group)
-                       and not any(r.labels(p).get(r.REVISION_HASH_LABEL) != state.target_hash
+                       and not any(r.labels(p).get(r.REVISION_HASH_LABEL) != self._target_hash(state)
                                    and not is_terminating(p) for p in group)}, key=natural_key)
 
     def _updating_nodes(self, daemonset: Obj, state: RolloutState) -> list[str]:
         pods, _ = self._pods(daemonset)
         return [node for node, group in pods_by_node(pods).items()
-                if any(r.labels(p).get(r.REVISION_HASH_LABEL) == state.target_hash for p in group)]
+                if any(r.labels(p).get(r.REVISION_HASH_LABEL) == self._target_hash(state) for p in group)]
 
     def _remove_pod(self, pod: Pod, state: RolloutState) -> None:
         """Evict (PodDisruptionBudgets apply; 429 means wait) or, with --delete, delete the old pod."""

@@ -95,6 +95,11 @@ class RolloutState:
         return beat is not None and now - beat < STALE_AFTER
 
 
+def goal_hash(state: RolloutState) -> str:
+    """The revision the pods are driven to: the new one, or the starting one while rolling back."""
+    return state.start_hash if state.direction == ROLLBACK else state.target_hash
+
+
 def rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -59,9 +59,10 @@ def rollout_status(daemonset: Obj, nodes: Sequence[Obj], pods: Sequence[Obj], re
                    now: datetime) -> StatusView:
     state = st.read_state(daemonset)
     index = index_revisions(daemonset, revisions)
-    if state is not None and state.phase != st.PARKED and state.target_hash:
-        index = RevisionIndex(by_hash=index.by_hash, current_hash=state.target_hash,
-                              current_revision=state.target_revision, template_generation=None)
+    if state is not None and state.phase != st.PARKED and st.goal_hash(state):
+        goal = st.goal_hash(state)
+        index = RevisionIndex(by_hash=index.by_hash, current_hash=goal, current_revision=index.by_hash.get(goal),
+                              template_generation=None)
     progress = node_revision_map(daemonset, nodes, pods, index, now=now)
     counts = count_states(progress)
     lines = tuple(NodeLine(p.node, p.state, p.revision, "") for p in progress)

@@ -1,0 +1,252 @@
+"""`kubectl ds rollout ...` end to end: CLI → official client → HTTP → test API server, with a simulated
+DaemonSet controller, scheduler and kubelet. The safety invariants are asserted on every stored change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubectl_ds.rollout.state import STATE_ANNOTATION, STRATEGY_ANNOTATION
+from tests.conftest import Invoke
+from tests.rollout_support import NAME, NAMESPACE, SimCluster, simulated_cluster
+
+RU1 = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, isolated_env: Path) -> SimCluster:
+    with simulated_cluster(tmp_path, nodes=5) as sim:
+        yield sim
+
+
+def rollout(invoke: Invoke, sim: SimCluster, *args: str) -> tuple[int, str, str]:
+    result = invoke("rollout", *args, "--kubeconfig", sim.kubeconfig, "-n", NAMESPACE)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_finished(sim: SimCluster, strategy: dict[str, object] = RU1) -> None:
+    daemonset = sim.daemonset()
+    annotations = daemonset["metadata"].get("annotations") or {}
+    assert STATE_ANNOTATION not in annotations and STRATEGY_ANNOTATION not in annotations
+    assert daemonset["spec"]["updateStrategy"] == strategy
+    target = sim.current_hash()
+    assert sim.pod_hashes() == {f"node-{i}": target for i in range(5)}
+
+
+def test_start_rolls_out_node_by_node_within_the_budget(invoke: Invoke, cluster: SimCluster) -> None:
+    start_hash = cluster.current_hash()
+    cluster.invariants.armed = True
+    code, out, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--step-timeout", "20s")
+    assert (code, err) == (0, "")
+    assert cluster.current_hash() != start_hash
+    assert_finished(cluster)
+    assert cluster.invariants.violations == []
+    assert out.splitlines()[0] == ("daemonset.apps/agent parked (updateStrategy OnDelete) and changed: image "
+                                   "agent=agent:v2")
+    assert "step 1 of 5: node-0" in out and "step 5 of 5: node-4" in out
+    assert out.rstrip().endswith('daemon set "agent" successfully rolled out; updateStrategy restored')
+
+
+def test_steps_stops_parked_and_resume_finishes(invoke: Invoke, cluster: SimCluster) -> None:
+    cluster.invariants.armed = True
+    code, out, _ = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "2",
+                           "--max-unavailable", "1")
+    assert code == 0
+    assert "paused: stopped after 2 steps (--steps)" in out
+    daemonset = cluster.daemonset()
+    assert daemonset["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    hashes = cluster.pod_hashes()
+    target = cluster.current_hash()
+    assert sorted(node for node, h in hashes.items() if h == target) == ["node-0", "node-1"]
+    # Parked: the controller moves nothing by itself.
+    cluster.simulator.settle()
+    assert cluster.pod_hashes() == hashes
+    status = invoke("rollout", "status", NAME, "--kubeconfig", cluster.kubeconfig)
+    assert "step 2 of 5: 2 of 5 nodes updated" in status.stdout
+    assert "paused: stopped after 2 steps (--steps)" in status.stdout
+    code, out, _ = rollout(invoke, cluster, "resume", NAME)
+    assert code == 0
+    assert "step 3 of 5: node-2" in out
+    assert_finished(cluster)
+    assert cluster.invariants.violations == []
+
+
+def test_crashing_image_halts_parked_with_the_reason(invoke: Invoke, cluster: SimCluster) -> None:
+    code, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:crash", "--step-timeout", "20s")
+    assert code == 4
+    assert err.startswith('error: rollout of daemonset "agent" halted: node-0: container agent is crash-looping')
+    assert err.endswith("the DaemonSet stays parked. Fix it and run: kubectl ds rollout resume agent, or roll back "
+                        "with: kubectl ds rollout abort agent\n")
+    daemonset = cluster.daemonset()
+    assert daemonset["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
+    assert state["phase"] == "halted"
+    # Only the first node was touched.
+    target = cluster.current_hash()
+    assert [node for node, h in cluster.pod_hashes().items() if h == target] == ["node-0"]
+
+
+def test_abort_returns_every_node_to_the_start(invoke: Invoke, cluster: SimCluster) -> None:
+    start_hash = cluster.current_hash()
+    assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "2")[0] == 0
+    cluster.invariants.armed = True
+    code, out, err = rollout(invoke, cluster, "abort", NAME)
+    assert (code, err) == (0, "")
+    assert 'daemon set "agent" rolled back; updateStrategy restored' in out
+    assert cluster.current_hash() == start_hash
+    assert_finished(cluster)
+    assert cluster.invariants.violations == []
+
+
+def test_on_failure_abort_rolls_back(invoke: Invoke, cluster: SimCluster) -> None:
+    start_hash = cluster.current_hash()
+    code, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:crash", "--on-failure", "abort")
+    assert code == 4
+    assert "failed and was rolled back" in err
+    assert cluster.current_hash() == start_hash
+    assert_finished(cluster)
+
+
+def test_surge_rollout_keeps_every_node_available(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
+    with simulated_cluster(tmp_path, nodes=5, max_unavailable=0, max_surge=1) as sim:
+        sim.invariants.armed = True
+        code, out, err = rollout(invoke, sim, "start", NAME, "--image", "agent=agent:v2", "--max-surge", "1",
+                                 "--max-unavailable", "0", "--step-timeout", "20s")
+        assert (code, err) == (0, "")
+        assert_finished(sim)
+        assert sim.invariants.violations == []
+
+
+def test_pause_parks_an_unmanaged_rolling_update_and_resume_restores_it(invoke: Invoke, cluster: SimCluster) -> None:
+    code, out, _ = rollout(invoke, cluster, "pause", NAME)
+    assert code == 0
+    assert out == ("daemonset.apps/agent paused: parked with updateStrategy OnDelete; the controller replaces no more "
+                   "pods until: kubectl ds rollout resume agent\n")
+    assert cluster.daemonset()["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    code, out, _ = rollout(invoke, cluster, "resume", NAME)
+    assert (code, out) == (0, "daemonset.apps/agent resumed: the controller continues its rolling update\n")
+    assert cluster.daemonset()["spec"]["updateStrategy"] == RU1
+
+
+def test_dry_run_changes_nothing(invoke: Invoke, cluster: SimCluster) -> None:
+    before = cluster.daemonset()["metadata"]["resourceVersion"]
+    code, out, _ = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--dry-run")
+    assert code == 0
+    assert out.startswith("would park daemonset agent (updateStrategy OnDelete")
+    assert "step 1: node-0" in out
+    assert cluster.daemonset()["metadata"]["resourceVersion"] == before
+
+
+def test_plan_lists_steps_and_preflight(invoke: Invoke, cluster: SimCluster) -> None:
+    code, out, _ = rollout(invoke, cluster, "plan", NAME, "--image", "agent=agent:v2", "--max-unavailable", "2",
+                           "--canary", "kubernetes.io/hostname=node-3")
+    assert code == 0
+    assert out.splitlines()[:5] == [
+        "Plan for daemonset.apps/agent: image agent=agent:v2",
+        "5 nodes should run the pod; 5 to update in 3 steps; up to 2 nodes without an available pod at once",
+        "  step 1 (canary): node-3",
+        "  step 2: node-0, node-1",
+        "  step 3: node-2, node-4",
+    ]
+
+
+def test_history_after_a_rollout(invoke: Invoke, cluster: SimCluster) -> None:
+    assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2")[0] == 0
+    code, out, _ = rollout(invoke, cluster, "history", NAME)
+    assert code == 0
+    assert out.splitlines()[-1].split()[:4] == ["2", "<none>", "5", "agent:"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    pytest.param(["start", NAME, "--image", "nope=x:1"],
+                 'error: container "nope" not found in daemonset "agent" (containers: agent); use --image '
+                 "CONTAINER=IMAGE\n", id="unknown-container"),
+    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "-1"],
+                 None, id="negative-budget"),
+    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "101%"], None, id="over-100-percent"),
+    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "abc"], None, id="not-a-number"),
+    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "0"], None, id="both-zero"),
+    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "1", "--max-surge", "1"], None,
+                 id="both-non-zero"),
+    pytest.param(["start", NAME], "error: say what to roll out with exactly one of --image CONTAINER=IMAGE, "
+                                  "--restart or -f MANIFEST\n", id="no-change"),
+    pytest.param(["resume", NAME], 'error: no managed rollout of daemonset "agent" to resume; start one with: '
+                                   "kubectl ds rollout start agent --image CONTAINER=IMAGE\n", id="resume-nothing"),
+    pytest.param(["abort", NAME], 'error: no managed rollout of daemonset "agent" to abort (it is finished or was '
+                                  "never started); to go back to an earlier revision use: kubectl ds rollout undo "
+                                  "agent\n", id="abort-nothing"),
+    pytest.param(["start", "ghost", "--image", "a=b"], 'error: daemonset "ghost" not found in namespace "default"\n',
+                 id="unknown-daemonset"),
+])
+def test_bad_input_is_one_line_and_changes_nothing(invoke: Invoke, cluster: SimCluster, args: list[str],
+                                                   message: str | None) -> None:
+    before = cluster.daemonset()["metadata"]["resourceVersion"]
+    code, _, err = rollout(invoke, cluster, *args)
+    assert code != 0
+    assert err.startswith("error: ") and err.count("\n") == 1
+    if message is not None:
+        assert err == message
+    assert cluster.daemonset()["metadata"]["resourceVersion"] == before
+
+
+def test_budget_messages_use_the_api_wording(invoke: Invoke, cluster: SimCluster) -> None:
+    _, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=x", "--max-unavailable", "1",
+                        "--max-surge", "1")
+    assert "may not be set when maxUnavailable is non-zero" in err
+    _, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=x", "--max-unavailable", "0")
+    assert "cannot be 0 when maxSurge is 0" in err
+    _, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=x", "--max-unavailable", "101%")
+    assert "must not be greater than 100%" in err
+
+
+def test_a_second_driver_is_refused_unless_forced(invoke: Invoke, cluster: SimCluster) -> None:
+    assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "1")[0] == 0
+    daemonset = cluster.daemonset()
+    state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
+    # Pretend another process drives it right now.
+    from datetime import datetime, timezone
+
+    state.update(phase="running", owner="kubectl-ds/other", heartbeat=datetime.now(timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"))
+    daemonset["metadata"]["annotations"][STATE_ANNOTATION] = json.dumps(state)
+    cluster.server.update_object(daemonset)
+    code, _, err = rollout(invoke, cluster, "resume", NAME)
+    assert code == 1
+    assert err.startswith('error: the rollout of daemonset "agent" is being driven by kubectl-ds/other (heartbeat ')
+    assert err.endswith("); wait for it, or take over with --force if that process is gone\n")
+    code, _, _ = rollout(invoke, cluster, "resume", NAME, "--force")
+    assert code == 0
+    assert_finished(cluster)
+
+
+def test_change_by_someone_else_halts(invoke: Invoke, cluster: SimCluster) -> None:
+    assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "1")[0] == 0
+    daemonset = cluster.daemonset()
+    daemonset["spec"]["template"]["spec"]["containers"][0]["image"] = "agent:v3"
+    cluster.server.update_object(daemonset)
+    cluster.simulator.settle()
+    code, _, err = rollout(invoke, cluster, "resume", NAME)
+    assert code == 4
+    assert "halted: changed by someone else: its pod template was changed (revision 2 -> 3)" in err
+
+
+def test_restart_and_undo_like_kubectl(invoke: Invoke, cluster: SimCluster) -> None:
+    code, out, _ = rollout(invoke, cluster, "restart", NAME)
+    assert (code, out) == (0, "daemonset.apps/agent restarted\n")
+    cluster.simulator.settle()
+    code, out, _ = rollout(invoke, cluster, "undo", NAME)
+    assert (code, out) == (0, "daemonset.apps/agent rolled back\n")
+    cluster.simulator.settle()
+    code, out, _ = rollout(invoke, cluster, "undo", NAME, "--to-revision", "3")
+    assert (code, out) == (0, "daemonset.apps/agent skipped rollback (current template already matches revision 3)\n")
+    code, _, err = rollout(invoke, cluster, "undo", NAME, "--to-revision", "9")
+    assert (code, err) == (1, "error: unable to find specified revision 9 in history\n")
+
+
+def test_status_of_a_plain_rolling_update_uses_kubectl_wording(invoke: Invoke, cluster: SimCluster) -> None:
+    code, out, _ = rollout(invoke, cluster, "status", NAME)
+    assert code == 0
+    assert out.splitlines()[0] == 'daemon set "agent" successfully rolled out'
+    assert out.splitlines()[2].split() == ["NODE", "STATE", "REVISION", "WHY"]

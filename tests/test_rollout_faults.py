@@ -1,0 +1,159 @@
+"""Randomized managed rollouts with injected faults; the safety invariants are asserted on every change.
+
+Faults: 409 conflicts and 5xx on writes, timeouts and dropped connections on reads, dropped watches, a
+node going NotReady mid-rollout, and the driving process "killed" at a random point (an exception no
+handler catches, so nothing is cleaned up — like SIGKILL), after which another driver resumes with
+--force. Whatever happens: never more nodes without an available pod than the budget, never more than
+maxSurge nodes with two pods, and in the end every node updated and the original strategy restored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubectl_ds.errors import DsError
+from kubectl_ds.kube.cluster import Cluster
+from kubectl_ds.kube.config import KubeFlags, resolve
+from kubectl_ds.rollout.runner import Change, Driver, Rollout
+from kubectl_ds.rollout.state import STATE_ANNOTATION, STRATEGY_ANNOTATION, RolloutOptions
+from tests.rollout_support import NAME, NAMESPACE, SimCluster, simulated_cluster
+
+# More seeds for a soak: KUBECTL_DS_FAULT_SEEDS=50 python -m pytest tests/test_rollout_faults.py
+SEEDS = list(range(int(os.environ.get("KUBECTL_DS_FAULT_SEEDS", "6"))))
+
+
+class Killed(BaseException):
+    """The driving process dies here: not an Exception, so no `except` in the runner cleans up."""
+
+
+def connect(sim: SimCluster) -> Cluster:
+    flags = KubeFlags(kubeconfig=sim.kubeconfig, request_timeout=2.0)
+    return Cluster.connect(flags, resolve(flags, environ={}))
+
+
+class MortalCluster(Cluster):
+    """The real adapter, except that the process dies at its `kill_at`-th write: before the request is
+    sent, or just after it landed, chosen at random."""
+
+    def __init__(self, inner: Cluster, kill_at: int, after: bool) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.kill_at, self.after, self.writes = kill_at, after, 0
+
+    def request(self, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "GET":
+            return super().request(method, path, *args, **kwargs)
+        self.writes += 1
+        if self.writes == self.kill_at and not self.after:
+            raise Killed
+        result = super().request(method, path, *args, **kwargs)
+        if self.writes == self.kill_at:
+            raise Killed
+        return result
+
+
+def driver(sim: SimCluster, *, kill_at: int | None = None, after: bool = False) -> Driver:
+    cluster = connect(sim)
+    if kill_at is not None:
+        cluster = MortalCluster(cluster, kill_at, after)
+    return Driver(cluster=cluster, clock=lambda: datetime.now(timezone.utc),
+                  sleep=lambda seconds: time.sleep(min(seconds, 0.05)), say=lambda line: None, owner="")
+
+
+def inject_random_faults(sim: SimCluster, rng: random.Random) -> None:
+    server = sim.server
+    for _ in range(rng.randint(1, 3)):
+        server.inject_fault(status=409, count=1, method="PUT", path_contains="/daemonsets/")
+    for _ in range(rng.randint(0, 2)):
+        server.inject_fault(status=rng.choice([500, 503]), count=1, method=rng.choice(["PUT", "GET", "POST"]))
+    if rng.random() < 0.5:
+        server.inject_fault(status="drop", count=rng.randint(1, 2), method="GET", path_contains="watch")
+    if rng.random() < 0.5:
+        server.inject_fault(status="timeout", count=1, method="GET", path_contains="/pods")
+
+
+def assert_final(sim: SimCluster) -> None:
+    daemonset = sim.daemonset()
+    annotations = daemonset["metadata"].get("annotations") or {}
+    assert STATE_ANNOTATION not in annotations and STRATEGY_ANNOTATION not in annotations
+    assert daemonset["spec"]["updateStrategy"]["type"] == "RollingUpdate"
+    target = sim.current_hash()
+    ready_nodes = [n["metadata"]["name"] for n in sim.server.objects("Node")
+                   if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
+    hashes = sim.pod_hashes()
+    assert {node: hashes.get(node) for node in ready_nodes} == {node: target for node in ready_nodes}
+
+
+def run_to_completion(sim: SimCluster, options: RolloutOptions, rng: random.Random, *, kill: bool) -> None:
+    # Even the smallest rollout here makes more than 8 writes (park, target, evictions, steps, finish).
+    kill_at = rng.randint(1, 8) if kill else None
+    first = Rollout(driver(sim, kill_at=kill_at, after=rng.random() < 0.5), namespace=NAMESPACE, name=NAME)
+    killed = False
+    try:
+        first.start(Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), options)
+    except Killed:
+        killed = True
+    assert killed == kill
+    # Whatever the dead driver left: nothing at all (it died before its first write), or a DaemonSet that is
+    # parked or surging under a recorded state. Either way a user runs the command again.
+    for _ in range(5):
+        daemonset = sim.daemonset()
+        state = (daemonset["metadata"].get("annotations") or {}).get(STATE_ANNOTATION)
+        rollout = Rollout(driver(sim), namespace=NAMESPACE, name=NAME)
+        try:
+            if state is None and daemonset["spec"]["template"]["spec"]["containers"][0]["image"] == "agent:v1":
+                rollout.start(Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), options)
+            elif state is not None:
+                assert json.loads(state)["phase"] in ("running", "paused", "halted")
+                rollout.resume(force=True)
+            break
+        except DsError as error:  # a fault hit this run itself; only a halt would be a failure here
+            if "halted" in str(error):
+                raise
+    sim.simulator.settle()
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+def test_unavailability_rollout_survives_faults_and_kills(tmp_path: Path, isolated_env: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    budget = rng.choice([1, 2])
+    with simulated_cluster(tmp_path, nodes=rng.randint(4, 7), max_unavailable=budget) as sim:
+        sim.invariants.armed = True
+        inject_random_faults(sim, rng)
+        if rng.random() < 0.5:
+            node = f"node-{rng.randint(0, 3)}"
+
+            def not_ready_later(event_type: str, obj: dict[str, Any], fired: list[bool] = []) -> None:  # noqa: B006
+                if not fired and obj.get("kind") == "Pod" and event_type == "DELETED":
+                    fired.append(True)
+                    sim.invariants.baseline_unavailable.add(node)  # not the rollout's doing
+                    sim.simulator.set_node_ready(node, False)
+
+            sim.server.add_listener(not_ready_later)
+        options = RolloutOptions(max_unavailable=budget, step_timeout=20.0)
+        run_to_completion(sim, options, rng, kill=rng.random() < 0.7)
+        for node in list(sim.invariants.baseline_unavailable):
+            sim.simulator.set_node_ready(node, True)
+        sim.simulator.settle()
+        assert sim.invariants.violations == []
+        assert_final(sim)
+        assert any(request.status == 409 for request in sim.server.requests)  # the faults were met
+
+
+@pytest.mark.parametrize("seed", SEEDS[:3], ids=[f"seed-{s}" for s in SEEDS[:3]])
+def test_surge_rollout_survives_faults_and_kills(tmp_path: Path, isolated_env: Path, seed: int) -> None:
+    rng = random.Random(100 + seed)
+    with simulated_cluster(tmp_path, nodes=rng.randint(4, 6), max_unavailable=0, max_surge=1) as sim:
+        sim.invariants.armed = True
+        inject_random_faults(sim, rng)
+        options = RolloutOptions(max_unavailable=0, max_surge=1, step_timeout=20.0)
+        run_to_completion(sim, options, rng, kill=rng.random() < 0.7)
+        assert sim.invariants.violations == []
+        assert_final(sim)
