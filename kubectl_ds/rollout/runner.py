@@ -128,6 +128,11 @@ class Rollout:
         self.name = name
         self._last_beat = datetime.min.replace(tzinfo=None)
         self._surging = False
+        # One pod list serves every question asked between two changes (a write, or a watch event):
+        # on 1,000 nodes that is what keeps a rollout at a few requests per node.
+        self._epoch = 0
+        self._pods_cache: tuple[int, list[Pod], str] | None = None
+        self._nodes_cache: tuple[datetime, list[Obj]] | None = None
 
     # --- entry points --------------------------------------------------------------------------------
 
@@ -238,7 +243,7 @@ class Rollout:
                 state = self._own_state(daemonset)
                 if state.phase == st.PAUSED:
                     return self._stop(st.PAUSED, state.reason or "paused")
-                nodes = self.driver.cluster.list_nodes()
+                nodes = self._nodes()
                 pods, _ = self._pods(daemonset)
                 plan = self._plan(daemonset, state, nodes, pods)
                 if not plan.steps:
@@ -317,7 +322,7 @@ class Rollout:
             daemonset = self._get()
             state = self._own_state(daemonset)
             pods, _ = self._pods(daemonset)
-            plan = self._plan(daemonset, state, self.driver.cluster.list_nodes(), pods)
+            plan = self._plan(daemonset, state, self._nodes(), pods)
 
     def _surge_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
         """Only the controller can run a second pod on a node: let it surge `len(nodes)` nodes, then park.
@@ -369,7 +374,7 @@ class Rollout:
         # A node that stopped qualifying meanwhile (NotReady taints, a label removed) gets no new pod from the
         # controller; waiting for it would only time out. It drops out of the step, like the controller's own
         # rolling update drops it from the desired set.
-        wanted = {r.name(node) for node in self.driver.cluster.list_nodes()
+        wanted = {r.name(node) for node in self._nodes()
                   if node_should_run_daemon_pod(daemonset, node).should_run}
         pending = []
         for node in nodes:
@@ -387,6 +392,7 @@ class Rollout:
         _, version = self._pods(daemonset)
         selector = r.spec(daemonset).get("selector") or {}
         started = self.driver.clock()
+        self._changed_since_listing()
         events = self.driver.cluster.watch_pods(namespace=self.namespace, selector=selector,
                                                 resource_version=version, timeout=seconds)
         try:
@@ -439,7 +445,7 @@ class Rollout:
 
     def _explain_nodes(self, daemonset: Obj, state: RolloutState, nodes: Sequence[str]) -> str:
         """The controller-side reasons (from explain) for stuck nodes, when there are any."""
-        by_name = {r.name(node): node for node in self.driver.cluster.list_nodes()}
+        by_name = {r.name(node): node for node in self._nodes()}
         notes = []
         for node in nodes[:5]:
             if node in by_name:
@@ -486,11 +492,26 @@ class Rollout:
     def _get(self) -> Obj:
         return self._retry(lambda: self.driver.cluster.get_daemonset(namespace=self.namespace, name=self.name))
 
-    def _pods(self, daemonset: Obj) -> tuple[list[Obj], str]:
+    def _pods(self, daemonset: Obj) -> tuple[list[Pod], str]:
+        if self._pods_cache is not None and self._pods_cache[0] == self._epoch:
+            return self._pods_cache[1], self._pods_cache[2]
         selector = r.spec(daemonset).get("selector") or {}
         items, version = self._retry(lambda: self.driver.cluster.list_pods_versioned(
             namespace=self.namespace, selector=selector))
-        return [pod for pod in items if r.is_controlled_by(pod, daemonset)], version
+        owned: list[Pod] = [pod for pod in items if r.is_controlled_by(pod, daemonset)]
+        self._pods_cache = (self._epoch, owned, version)
+        return owned, version
+
+    def _changed_since_listing(self) -> None:
+        self._epoch += 1
+
+    def _nodes(self) -> list[Obj]:
+        """Nodes, re-read at most every few seconds: their labels and taints change rarely, and a node
+        going NotReady matters within seconds, not milliseconds."""
+        now = self.driver.clock()
+        if self._nodes_cache is None or now - self._nodes_cache[0] > timedelta(seconds=5):
+            self._nodes_cache = (now, self._retry(lambda: self.driver.cluster.list_nodes()))
+        return self._nodes_cache[1]
 
     def _retry(self, call: Callable[[], T]) -> T:
         delay = 0.2
@@ -509,9 +530,11 @@ class Rollout:
         for _ in range(_RETRIES):
             updated = change(self._get())
             try:
-                return self._retry(lambda: self.driver.cluster.replace_daemonset(updated))  # noqa: B023
+                written = self._retry(lambda: self.driver.cluster.replace_daemonset(updated))  # noqa: B023
             except Conflict:
                 continue
+            self._changed_since_listing()
+            return written
         raise DsError(f'daemonset "{self.name}" keeps changing under us (409 Conflict {_RETRIES} times); '
                       "try again")
 
@@ -611,7 +634,7 @@ class Rollout:
         return RevisionIndex(by_hash=index.by_hash, current_hash=self._target_hash(state),
                              current_revision=index.by_hash.get(self._target_hash(state)), template_generation=None)
 
-    def _plan(self, daemonset: Obj, state: RolloutState, nodes: list[Obj], pods: list[Obj]) -> Plan:
+    def _plan(self, daemonset: Obj, state: RolloutState, nodes: Sequence[Obj], pods: Sequence[Pod]) -> Plan:
         return plan_rollout(daemonset, nodes, pods, self._index(daemonset, state), plan_options(state.options),
                             now=self.driver.clock())
 
@@ -641,6 +664,7 @@ class Rollout:
                 else:
                     self._retry(lambda: self.driver.cluster.delete_pod(
                         namespace=self.namespace, name=r.name(pod), uid=r.uid(pod) or None))
+                self._changed_since_listing()
                 return
             except NotFound:
                 return  # already gone
@@ -683,7 +707,7 @@ class Rollout:
                        f"replaces no more pods until: kubectl ds rollout resume {self.name}", paused=True)
 
     def _describe_start(self, daemonset: Obj, change: Change, options: RolloutOptions, template: Obj) -> str:
-        nodes = self.driver.cluster.list_nodes()
+        nodes = self._nodes()
         pods, _ = self._pods(daemonset)
         current = self._current_revision(daemonset)
         index = RevisionIndex(by_hash={current[0]: current[1]} if current[0] else {}, current_hash="(new)",
@@ -700,7 +724,7 @@ class Rollout:
 
     def _describe_resume(self, daemonset: Obj, state: RolloutState) -> str:
         pods, _ = self._pods(daemonset)
-        plan = self._plan(daemonset, state, self.driver.cluster.list_nodes(), pods)
+        plan = self._plan(daemonset, state, self._nodes(), pods)
         return (f"would resume the rollout of daemonset {self.name} ({state.phase}) with {len(plan.steps)} "
                 f"{_plural(len(plan.steps), 'step')} left")
 
