@@ -70,6 +70,12 @@ class RequestTimeout(ApiError):
     """The API server did not answer in time."""
 
 
+class Interrupted(DsError):
+    """Ctrl-C or SIGTERM; whatever was running has left things safe."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class Conflict(ApiError):
     """409: the object changed since we read it (or already exists)."""
 

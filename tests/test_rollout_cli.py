@@ -250,3 +250,37 @@ def test_status_of_a_plain_rolling_update_uses_kubectl_wording(invoke: Invoke, c
     assert code == 0
     assert out.splitlines()[0] == 'daemon set "agent" successfully rolled out'
     assert out.splitlines()[2].split() == ["NODE", "STATE", "REVISION", "WHY"]
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_interrupted_rollout_stays_parked_and_resumes(tmp_path: Path, isolated_env: Path, signal_name: str) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with simulated_cluster(tmp_path, nodes=5, ready_after=0.6) as sim:
+        sim.invariants.armed = True
+        command = [sys.executable, "-m", "kubectl_ds", "rollout", "start", NAME, "-n", NAMESPACE, "--kubeconfig",
+                   sim.kubeconfig, "--image", "agent=agent:v2"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # interrupt it in the middle of its second step
+            annotations = sim.daemonset()["metadata"].get("annotations") or {}
+            if json.loads(annotations.get(STATE_ANNOTATION, "{}")).get("steps_done", 0) >= 1:
+                break
+            time.sleep(0.05)
+        process.send_signal(getattr(signal, signal_name))
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, (out, err)
+        assert err == "error: interrupted\n"
+        assert "interrupted: daemonset agent is parked; continue with: kubectl ds rollout resume agent" in out
+        daemonset = sim.daemonset()
+        assert daemonset["spec"]["updateStrategy"] == {"type": "OnDelete"}
+        state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
+        assert (state["phase"], state["reason"], state["owner"]) == ("paused", "interrupted", "")
+        resumed = subprocess.run([*command[:4], "resume", *command[5:-2]], capture_output=True, text=True,
+                                 timeout=60)
+        assert resumed.returncode == 0, resumed.stderr
+        assert_finished(sim)
+        assert sim.invariants.violations == []

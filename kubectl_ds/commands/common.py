@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kubectl_ds.errors import UsageError
+from kubectl_ds.errors import Interrupted, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,3 +60,26 @@ def merged_kube_flags(ctx: click.Context, local: dict[str, Any]) -> Any:
 
 def pop_kube_flags(params: dict[str, Any]) -> dict[str, Any]:
     return {name: params.pop(name, None) for name in _KUBE_FLAG_NAMES}
+
+
+def interruptible(func: F) -> F:
+    """Ctrl-C / SIGTERM become our Interrupted error (exit 130, one line), before click turns them into
+    its own Abort with a stray blank line. SIGTERM is routed through KeyboardInterrupt so that a rollout
+    cleans up (parks, releases ownership) the same way for both."""
+    import functools
+    import signal
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def on_sigterm(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper  # type: ignore[return-value]

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from kubectl_ds import resources as r
-from kubectl_ds.commands.common import kube_flag_options, merged_kube_flags, pop_kube_flags
+from kubectl_ds.commands.common import interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
 from kubectl_ds.errors import ExitCode, Forbidden, NotFound, UsageError
 from kubectl_ds.placement.report import (
     Assessment,
@@ -240,6 +240,7 @@ Examples:
               "up-to-date one.")
 @kube_flag_options
 @click.pass_context
+@interruptible
 def explain_command(ctx: click.Context, /, **params: Any) -> int:
     flags = merged_kube_flags(ctx, pop_kube_flags(params))
     return execute(flags, params)

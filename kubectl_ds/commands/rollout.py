@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from kubectl_ds import resources as r
-from kubectl_ds.commands.common import kube_flag_options, merged_kube_flags, pop_kube_flags
+from kubectl_ds.commands.common import interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
 from kubectl_ds.errors import UsageError
 from kubectl_ds.reader import ClusterReader
 from kubectl_ds.rollout.history import NO_HISTORY, history, history_rows, select_revision
@@ -100,6 +100,7 @@ def _data(data: Any, output: str) -> str:
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table, json or yaml.")
 @kube_flag_options
 @click.pass_context
+@interruptible
 def history_command(ctx: click.Context, /, **params: Any) -> int:
     """Show the revisions of a DaemonSet (its ControllerRevisions), with change-cause, the images that
     changed, and how many pods still run each revision.
@@ -229,16 +230,6 @@ def _finish(outcome: Any) -> int:
     return 0
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM ends a rollout the way Ctrl-C does: parked, ownership released, resumable."""
-    import signal
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 @rollout_group.command("plan", short_help="Show the steps a rollout would take (read-only).")
 @click.argument("name")
 @change_options
@@ -246,6 +237,7 @@ def _sigterm_as_interrupt() -> None:
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
 @kube_flag_options
 @click.pass_context
+@interruptible
 def plan_command(ctx: click.Context, /, **params: Any) -> int:
     """Show, without changing anything, the ordered steps of a managed rollout and its pre-flight checks:
     nodes that will not get the pod (and why), nodes already unavailable, hostPort with --max-surge,
@@ -276,6 +268,7 @@ def plan_command(ctx: click.Context, /, **params: Any) -> int:
 @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
 @kube_flag_options
 @click.pass_context
+@interruptible
 def start_command(ctx: click.Context, /, **params: Any) -> int:
     """Change the pod template and roll it out node by node: park the DaemonSet (OnDelete), then per step
     evict the old pods (PodDisruptionBudgets apply) and wait until the new ones are available. A failing
@@ -291,7 +284,6 @@ def start_command(ctx: click.Context, /, **params: Any) -> int:
     cluster, namespace, name = _connect(ctx, params)
     change, options = _change(params), _rollout_options(params)
     rollout = _rollout(cluster, namespace, name, confirm=confirm)
-    _sigterm_as_interrupt()
     return _finish(rollout.start(change, options, steps=steps, dry_run=dry_run))
 
 
@@ -301,13 +293,13 @@ def _continue_command(verb: str, doc: str, *, one_step: bool = False) -> Any:
     @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
     @kube_flag_options
     @click.pass_context
+    @interruptible
     def command(ctx: click.Context, /, **params: Any) -> int:
         steps = 1 if one_step else params.pop("steps", None)
         confirm = params.pop("confirm", False)
         force, dry_run = params.pop("force"), params.pop("dry_run")
         cluster, namespace, name = _connect(ctx, params)
         rollout = _rollout(cluster, namespace, name, confirm=confirm)
-        _sigterm_as_interrupt()
         if verb == "abort":
             return _finish(rollout.abort(force=force, dry_run=dry_run, steps=steps))
         return _finish(rollout.resume(steps=steps, force=force, dry_run=dry_run))
@@ -350,6 +342,7 @@ rollout_group.command("abort", short_help="Roll every node back to the starting 
 @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
 @kube_flag_options
 @click.pass_context
+@interruptible
 def pause_command(ctx: click.Context, /, **params: Any) -> int:
     """Pause a managed rollout at the next step boundary; or park a DaemonSet that the controller is
     rolling (RollingUpdate) right now — the pause kubectl lacks for DaemonSets.
@@ -369,6 +362,7 @@ def pause_command(ctx: click.Context, /, **params: Any) -> int:
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
 @kube_flag_options
 @click.pass_context
+@interruptible
 def status_command(ctx: click.Context, /, **params: Any) -> int:
     """Show the rollout's progress: step k of N, paused or halted and why (managed), kubectl's message
     (RollingUpdate) or the updated count (OnDelete), and every node's revision state with the reasons of
@@ -396,6 +390,7 @@ def status_command(ctx: click.Context, /, **params: Any) -> int:
 @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
 @kube_flag_options
 @click.pass_context
+@interruptible
 def undo_command(ctx: click.Context, /, **params: Any) -> int:
     """Roll back to an earlier revision, as kubectl rollout undo does; with --managed, step by step.
 
@@ -420,6 +415,7 @@ def undo_command(ctx: click.Context, /, **params: Any) -> int:
 @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
 @kube_flag_options
 @click.pass_context
+@interruptible
 def restart_command(ctx: click.Context, /, **params: Any) -> int:
     """Restart every pod, as kubectl rollout restart does (the controller rolls it); with --managed, step
     by step.
