@@ -284,3 +284,68 @@ def test_interrupted_rollout_stays_parked_and_resumes(tmp_path: Path, isolated_e
         assert resumed.returncode == 0, resumed.stderr
         assert_finished(sim)
         assert sim.invariants.violations == []
+
+
+def _start_in_background(sim: SimCluster) -> tuple[object, dict[str, object]]:
+    """Drive a rollout in a thread (another "terminal"); returns the thread and where its outcome lands."""
+    import threading
+    from datetime import datetime, timezone
+
+    from kubectl_ds.kube.cluster import Cluster
+    from kubectl_ds.kube.config import KubeFlags, resolve
+    from kubectl_ds.rollout.runner import Change, Driver, Rollout
+    from kubectl_ds.rollout.state import RolloutOptions
+
+    flags = KubeFlags(kubeconfig=sim.kubeconfig)
+    driver = Driver(cluster=Cluster.connect(flags, resolve(flags, environ={})),
+                    clock=lambda: datetime.now(timezone.utc), sleep=lambda s: __import__("time").sleep(s),
+                    say=lambda line: None)
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["outcome"] = Rollout(driver, namespace=NAMESPACE, name=NAME).start(
+                Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions())
+        except Exception as error:  # noqa: BLE001 - reported to the test below
+            result["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def _steps_done(sim: SimCluster) -> int:
+    annotations = sim.daemonset()["metadata"].get("annotations") or {}
+    return int(json.loads(annotations.get(STATE_ANNOTATION, "{}")).get("steps_done", 0))
+
+
+def test_pause_from_another_terminal_stops_at_the_step_boundary(invoke: Invoke, tmp_path: Path,
+                                                                 isolated_env: Path) -> None:
+    import time
+
+    with simulated_cluster(tmp_path, nodes=5, ready_after=0.4) as sim:
+        thread, result = _start_in_background(sim)
+        deadline = time.monotonic() + 20
+        while _steps_done(sim) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        code, out, _ = rollout(invoke, sim, "pause", NAME)
+        assert (code, out) == (0, "daemonset.apps/agent will pause at the next step boundary\n")
+        thread.join(timeout=30)  # type: ignore[attr-defined]
+        assert "error" not in result
+        assert result["outcome"].paused  # type: ignore[attr-defined]
+        state = json.loads(sim.daemonset()["metadata"]["annotations"][STATE_ANNOTATION])
+        assert (state["phase"], state["reason"], state["owner"]) == ("paused", "paused by request", "")
+        assert state["steps_done"] < 5
+        assert rollout(invoke, sim, "resume", NAME)[0] == 0
+        assert_finished(sim)
+
+
+def test_status_watch_follows_a_rollout_to_the_end(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
+    with simulated_cluster(tmp_path, nodes=4, ready_after=0.2) as sim:
+        thread, result = _start_in_background(sim)
+        code, out, _ = rollout(invoke, sim, "status", NAME, "--watch")
+        thread.join(timeout=30)  # type: ignore[attr-defined]
+        assert code == 0 and "error" not in result
+        lines = out.splitlines()
+        assert len(lines) >= 2  # one line per change when not on a terminal
+        assert lines[-1].startswith('daemon set "agent" successfully rolled out | 4 updated, 0 unavailable')
