@@ -25,6 +25,11 @@ no `preemption:` suffix in FailedScheduling messages), no kubelet admission (Out
 containers or probes in the kubelet, a node without any status.allocatable has room for anything, and one
 global tick instead of per-object work queues. Pods only ever fail because of their image name. `paused`
 stops every component, not just the controller.
+
+Two deliberate deviations, both because fixtures and compressed time differ from a real cluster: pods that
+share a creationTimestamp second are ordered by creation rather than by name (see _oldest_first), and
+templates are compared and hashed in their API-defaulted form (see defaulted_template). Writes that read
+first hold the server's store lock, so listeners run by those writes must not wait on an HTTP call.
 """
 
 from __future__ import annotations

@@ -341,8 +341,14 @@ def test_pause_from_another_terminal_stops_at_the_step_boundary(invoke: Invoke, 
 
 
 def test_status_watch_follows_a_rollout_to_the_end(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
+    import time
+
     with simulated_cluster(tmp_path, nodes=4, ready_after=0.2) as sim:
         thread, result = _start_in_background(sim)
+        deadline = time.monotonic() + 10
+        while STATE_ANNOTATION not in (sim.daemonset()["metadata"].get("annotations") or {}) \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)  # watch a rollout that has begun, not the finished one before it
         code, out, _ = rollout(invoke, sim, "status", NAME, "--watch")
         thread.join(timeout=30)  # type: ignore[attr-defined]
         assert code == 0 and "error" not in result
