@@ -355,3 +355,111 @@ def test_status_watch_follows_a_rollout_to_the_end(invoke: Invoke, tmp_path: Pat
         lines = out.splitlines()
         assert len(lines) >= 2  # one line per change when not on a terminal
         assert lines[-1].startswith('daemon set "agent" successfully rolled out | 4 updated, 0 unavailable')
+
+
+def test_step_runs_exactly_one_step(invoke: Invoke, cluster: SimCluster) -> None:
+    assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "1")[0] == 0
+    code, out, _ = rollout(invoke, cluster, "step", NAME)
+    assert code == 0
+    assert "step 2 of 5: node-1" in out and "step 3" not in out
+    target = cluster.current_hash()
+    assert sorted(node for node, h in cluster.pod_hashes().items() if h == target) == ["node-0", "node-1"]
+
+
+def test_partition_leaves_the_last_nodes_on_the_old_revision(invoke: Invoke, cluster: SimCluster) -> None:
+    start_hash = cluster.current_hash()
+    code, out, _ = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--partition", "2")
+    assert code == 0
+    assert "paused: --partition: 2 nodes stay on revision 1" in out
+    hashes = cluster.pod_hashes()
+    assert [hashes[f"node-{i}"] == start_hash for i in range(5)] == [False, False, False, True, True]
+    assert cluster.daemonset()["spec"]["updateStrategy"] == {"type": "OnDelete"}  # parked until resumed
+
+
+def test_delete_bypasses_eviction(invoke: Invoke, cluster: SimCluster) -> None:
+    cluster.server.reset_requests()
+    assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--delete")[0] == 0
+    methods = {(r.method, r.path.rsplit("/", 1)[-1] == "eviction") for r in cluster.server.requests
+               if "/pods/" in r.path}
+    assert methods == {("DELETE", False)}
+    assert_finished(cluster)
+
+
+def test_eviction_refused_by_a_pdb_is_retried_then_halts(invoke: Invoke, cluster: SimCluster) -> None:
+    cluster.server.inject_fault(status=429, count=2, method="POST", path_contains="/eviction")
+    assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "1")[0] == 0
+    cluster.server.inject_fault(status=429, count=1000, method="POST", path_contains="/eviction")
+    code, _, err = rollout(invoke, cluster, "resume", NAME, "--step-timeout", "3s")
+    assert code == 4
+    assert "cannot evict pod agent-" in err and "a PodDisruptionBudget forbids it" in err
+    assert "use --delete to bypass it" in err
+
+
+@pytest.mark.parametrize(("image", "reason"), [
+    pytest.param("agent:bad", "cannot pull image agent:bad: ErrImagePull", id="image-pull-error-halts"),
+    pytest.param("agent:crash", "is crash-looping", id="crash-loop-halts"),
+])
+def test_failing_new_pods_halt_naming_node_and_reason(invoke: Invoke, cluster: SimCluster, image: str,
+                                                      reason: str) -> None:
+    code, _, err = rollout(invoke, cluster, "start", NAME, "--image", f"agent={image}", "--step-timeout", "20s")
+    assert code == 4
+    assert err.startswith('error: rollout of daemonset "agent" halted: node-0: ')
+    assert reason in err
+
+
+def test_unschedulable_new_pod_halts_with_the_scheduler_reason(invoke: Invoke, cluster: SimCluster,
+                                                               tmp_path: Path) -> None:
+    manifest = cluster.daemonset()
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"requests": {"memory": "1Ti"}}
+    path = tmp_path / "big.yaml"
+    path.write_text(json.dumps(manifest))
+    code, _, err = rollout(invoke, cluster, "start", NAME, "-f", str(path), "--step-timeout", "20s")
+    assert code == 4
+    assert "node-0: pod agent-" in err and "is Pending: Insufficient memory" in err
+
+
+def test_status_of_an_on_delete_daemonset(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
+    with simulated_cluster(tmp_path, nodes=3, strategy={"type": "OnDelete"}) as sim:
+        code, out, _ = rollout(invoke, sim, "status", NAME)
+        assert code == 0
+        assert out.splitlines()[0] == ('daemon set "agent" uses OnDelete: 3 of 3 nodes run the newest revision; old '
+                                       "pods are replaced only when deleted (or run: kubectl ds rollout start agent "
+                                       "--restart)")
+        code, out, _ = rollout(invoke, sim, "pause", NAME)
+        assert code == 1
+
+
+def test_managed_restart_and_managed_undo(invoke: Invoke, cluster: SimCluster) -> None:
+    start_hash = cluster.current_hash()
+    code, out, _ = rollout(invoke, cluster, "restart", NAME, "--managed", "--max-unavailable", "2")
+    assert code == 0 and "changed: restart" in out
+    restarted = cluster.current_hash()
+    assert restarted != start_hash
+    assert_finished(cluster)
+    code, out, _ = rollout(invoke, cluster, "undo", NAME, "--managed")
+    assert code == 0 and "changed: rollback to revision 1" in out
+    assert cluster.current_hash() == start_hash
+    assert_finished(cluster)
+
+
+def test_plan_preflight_warns_about_host_ports_with_surge(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
+    with simulated_cluster(tmp_path, nodes=3, host_port=9100) as sim:
+        code, out, _ = rollout(invoke, sim, "plan", NAME, "--image", "agent=agent:v2", "--max-surge", "1",
+                               "--max-unavailable", "0")
+        assert code == 0
+        assert "warning (HostPortWithSurge): " in out
+
+
+def test_plan_json(invoke: Invoke, cluster: SimCluster) -> None:
+    code, out, _ = rollout(invoke, cluster, "plan", NAME, "--restart", "--step-size", "40%", "-o", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert [step["nodes"] for step in data["steps"]] == [["node-0"], ["node-1"], ["node-2"], ["node-3"], ["node-4"]]
+    assert data["budget"] == {"maxUnavailable": 1, "maxSurge": 0, "desired": 5}
+
+
+def test_confirm_needs_a_terminal(invoke: Invoke, cluster: SimCluster) -> None:
+    code, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--confirm")
+    assert (code, err) == (2, "error: --confirm asks before each step and needs a terminal; drop it, or use "
+                              "--steps N\n")

@@ -163,7 +163,8 @@ class Rollout:
         self._adopt_new_revision(daemonset, options.step_timeout)
         return self._drive(steps)
 
-    def resume(self, *, steps: int | None = None, force: bool = False, dry_run: bool = False) -> Outcome:
+    def resume(self, *, steps: int | None = None, force: bool = False, dry_run: bool = False,
+               step_timeout: float | None = None) -> Outcome:
         daemonset = self._get()
         state = self._state(daemonset, "resume")
         if state.phase == st.PARKED:
@@ -175,16 +176,18 @@ class Rollout:
         self._check_driver(state, force)
         if dry_run:
             return Outcome(self._describe_resume(daemonset, state))
-        self._take_over()
+        self._take_over(step_timeout)
         if state.direction == st.FORWARD and not state.target_hash:
             # The driver died between the change and recording its revision: record it now.
             self._adopt_new_revision(self._get(), state.options.step_timeout)
         return self._drive(steps)
 
-    def _take_over(self) -> None:
+    def _take_over(self, step_timeout: float | None = None) -> None:
         """Become the driver; park again a surge step that a dead driver left with the controller."""
         def change(ds: Obj) -> Obj:
             current = self._state(ds, "resume")
+            if step_timeout is not None:
+                current = replace(current, options=replace(current.options, step_timeout=step_timeout))
             base = st.reparked(ds) if current.surging else ds
             return st.with_state(base, replace(current, surging=False).owned_by(
                 self.driver.owner, self.driver.clock()).with_phase(st.RUNNING))
@@ -206,7 +209,8 @@ class Rollout:
             message = f"daemonset.apps/{self.name} paused"
         return Outcome(message, paused=True)
 
-    def abort(self, *, force: bool = False, dry_run: bool = False, steps: int | None = None) -> Outcome:
+    def abort(self, *, force: bool = False, dry_run: bool = False, steps: int | None = None,
+              step_timeout: float | None = None) -> Outcome:
         daemonset = self._get()
         state = st.read_state(daemonset)
         if state is None:
@@ -217,7 +221,9 @@ class Rollout:
             return self.resume(dry_run=dry_run)
         self._check_driver(state, force)
         if state.direction == st.ROLLBACK:
-            return self.resume(steps=steps, force=True, dry_run=dry_run)
+            return self.resume(steps=steps, force=True, dry_run=dry_run, step_timeout=step_timeout)
+        if step_timeout is not None:
+            state = replace(state, options=replace(state.options, step_timeout=step_timeout))
         if state.surging and not dry_run:
             self._take_over()
         if not state.start_hash:
