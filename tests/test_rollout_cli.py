@@ -396,7 +396,7 @@ def test_eviction_refused_by_a_pdb_is_retried_then_halts(invoke: Invoke, cluster
 
 
 @pytest.mark.parametrize(("image", "reason"), [
-    pytest.param("agent:bad", "cannot pull image agent:bad: ErrImagePull", id="image-pull-error-halts"),
+    pytest.param("agent:bad", "cannot pull image agent:bad: ", id="image-pull-error-halts"),  # ErrImagePull or BackOff
     pytest.param("agent:crash", "is crash-looping", id="crash-loop-halts"),
 ])
 def test_failing_new_pods_halt_naming_node_and_reason(invoke: Invoke, cluster: SimCluster, image: str,
