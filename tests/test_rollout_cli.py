@@ -374,6 +374,9 @@ def test_partition_leaves_the_last_nodes_on_the_old_revision(invoke: Invoke, clu
     hashes = cluster.pod_hashes()
     assert [hashes[f"node-{i}"] == start_hash for i in range(5)] == [False, False, False, True, True]
     assert cluster.daemonset()["spec"]["updateStrategy"] == {"type": "OnDelete"}  # parked until resumed
+    code, out, _ = rollout(invoke, cluster, "resume", NAME, "--partition", "0")
+    assert code == 0 and "step 4 of 5: node-3\n" in out and "step 5 of 5: node-4\n" in out
+    assert_finished(cluster)
 
 
 def test_delete_bypasses_eviction(invoke: Invoke, cluster: SimCluster) -> None:

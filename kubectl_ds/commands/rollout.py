@@ -292,6 +292,8 @@ def _continue_command(verb: str, doc: str, *, one_step: bool = False) -> Any:
     @click.option("--force", is_flag=True, help="Take over from a driver whose heartbeat is not yet stale.")
     @click.option("--step-timeout", default=None, metavar="DURATION",
                   help="Override the rollout's --step-timeout from now on.")
+    @click.option("--partition", type=int, default=None,
+                  help="Override the rollout's --partition (e.g. 0 to finish a partitioned rollout).")
     @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
     @kube_flag_options
     @click.pass_context
@@ -302,13 +304,14 @@ def _continue_command(verb: str, doc: str, *, one_step: bool = False) -> Any:
         steps = 1 if one_step else params.pop("steps", None)
         confirm = params.pop("confirm", False)
         force, dry_run = params.pop("force"), params.pop("dry_run")
-        timeout_flag = params.pop("step_timeout")
+        timeout_flag, partition = params.pop("step_timeout"), params.pop("partition")
         step_timeout = parse_duration(timeout_flag, flag="--step-timeout") if timeout_flag else None
         cluster, namespace, name = _connect(ctx, params)
         rollout = _rollout(cluster, namespace, name, confirm=confirm)
         if verb == "abort":
             return _finish(rollout.abort(force=force, dry_run=dry_run, steps=steps, step_timeout=step_timeout))
-        return _finish(rollout.resume(steps=steps, force=force, dry_run=dry_run, step_timeout=step_timeout))
+        return _finish(rollout.resume(steps=steps, force=force, dry_run=dry_run, step_timeout=step_timeout,
+                                      partition=partition))
 
     command.__doc__ = doc
     if not one_step:

@@ -164,7 +164,7 @@ class Rollout:
         return self._drive(steps)
 
     def resume(self, *, steps: int | None = None, force: bool = False, dry_run: bool = False,
-               step_timeout: float | None = None) -> Outcome:
+               step_timeout: float | None = None, partition: int | None = None) -> Outcome:
         daemonset = self._get()
         state = self._state(daemonset, "resume")
         if state.phase == st.PARKED:
@@ -176,18 +176,24 @@ class Rollout:
         self._check_driver(state, force)
         if dry_run:
             return Outcome(self._describe_resume(daemonset, state))
-        self._take_over(step_timeout)
+        self._take_over(step_timeout, partition)
         if state.direction == st.FORWARD and not state.target_hash:
             # The driver died between the change and recording its revision: record it now.
             self._adopt_new_revision(self._get(), state.options.step_timeout)
         return self._drive(steps)
 
-    def _take_over(self, step_timeout: float | None = None) -> None:
-        """Become the driver; park again a surge step that a dead driver left with the controller."""
+    def _take_over(self, step_timeout: float | None = None, partition: int | None = None) -> None:
+        """Become the driver (with any options overridden); park again a surge step that a dead driver left
+        with the controller."""
+        if partition is not None and partition < 0:
+            raise DsError(f"invalid --partition {partition}: must be greater than or equal to 0")
+
         def change(ds: Obj) -> Obj:
             current = self._state(ds, "resume")
             if step_timeout is not None:
                 current = replace(current, options=replace(current.options, step_timeout=step_timeout))
+            if partition is not None:
+                current = replace(current, options=replace(current.options, partition=partition))
             base = st.reparked(ds) if current.surging else ds
             return st.with_state(base, replace(current, surging=False).owned_by(
                 self.driver.owner, self.driver.clock()).with_phase(st.RUNNING))
