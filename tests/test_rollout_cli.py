@@ -466,3 +466,18 @@ def test_confirm_needs_a_terminal(invoke: Invoke, cluster: SimCluster) -> None:
     code, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--confirm")
     assert (code, err) == (2, "error: --confirm asks before each step and needs a terminal; drop it, or use "
                               "--steps N\n")
+
+
+def test_failing_surge_step_parks_again_and_keeps_the_old_pods(invoke: Invoke, tmp_path: Path,
+                                                               isolated_env: Path) -> None:
+    with simulated_cluster(tmp_path, nodes=4, max_unavailable=0, max_surge=1) as sim:
+        start_hash = sim.current_hash()
+        sim.invariants.armed = True
+        code, _, err = rollout(invoke, sim, "start", NAME, "--image", "agent=agent:crash", "--max-surge", "1",
+                               "--max-unavailable", "0", "--step-timeout", "20s")
+        assert code == 4 and "is crash-looping" in err
+        assert sim.daemonset()["spec"]["updateStrategy"] == {"type": "OnDelete"}
+        sim.simulator.settle()
+        # Parking cancelled the unavailable surge pod: every node still runs its old, available pod.
+        assert sim.pod_hashes() == {f"node-{i}": start_hash for i in range(4)}
+        assert sim.invariants.violations == []

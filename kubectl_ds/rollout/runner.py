@@ -347,20 +347,30 @@ class Rollout:
         self._write(lambda ds: st.surging(ds, len(nodes)))
         self._surging = True
         try:
-            deadline = self.driver.clock() + timedelta(seconds=state.options.step_timeout)
-            while True:
-                done = self._updated_available(daemonset, state)
-                if len(done) >= wanted:
-                    return [node for node in done if node not in before]
-                self._check_failures(daemonset, state, [n for n in self._updating_nodes(daemonset, state)])
-                if self.driver.clock() >= deadline:
-                    self._halt(state, f"surge step not complete after {state.options.step_timeout:g}s "
-                                      f"({len(done)} of {wanted} nodes updated and available)")
-                self._beat()
-                self._wait_for_pods(daemonset, _WAIT_SLICE)
-        finally:
-            self._write(lambda ds: st.reparked(ds))
-            self._surging = False
+            updated = self._wait_for_surge(daemonset, state, before, wanted)
+        except (Exception, KeyboardInterrupt):
+            # Park again on any failure we live through (a killed process cannot: resume does it then).
+            if self._surging:
+                with contextlib.suppress(DsError):
+                    self._write(lambda ds: st.reparked(ds))
+                self._surging = False
+            raise
+        self._write(lambda ds: st.reparked(ds))
+        self._surging = False
+        return updated
+
+    def _wait_for_surge(self, daemonset: Obj, state: RolloutState, before: Sequence[str], wanted: int) -> list[str]:
+        deadline = self.driver.clock() + timedelta(seconds=state.options.step_timeout)
+        while True:
+            done = self._updated_available(daemonset, state)
+            if len(done) >= wanted:
+                return [node for node in done if node not in before]
+            self._check_failures(daemonset, state, self._updating_nodes(daemonset, state))
+            if self.driver.clock() >= deadline:
+                self._halt(state, f"surge step not complete after {state.options.step_timeout:g}s "
+                                  f"({len(done)} of {wanted} nodes updated and available)")
+            self._beat()
+            self._wait_for_pods(daemonset, _WAIT_SLICE)
 
     # --- waiting ----------------------------------------------------------------------------------------
 
