@@ -278,7 +278,9 @@ class Rollout:
                     updated = self._unavailable_step(daemonset, state, plan, step.nodes)
                 done_now += 1
                 self._write(lambda ds: st.with_state(ds, self._after_step(ds)))
-                self.driver.say(f"{label} done: {', '.join(updated)} updated")
+                progress = len(self._updated_available(daemonset, state))
+                self.driver.say(f"{label} done: {', '.join(updated)} updated ({progress} of {plan.desired} "
+                                f"{_plural(plan.desired, 'node')} done)")
                 if state.options.pause_between > 0:
                     self._sleep_with_heartbeat(state.options.pause_between)
         except KeyboardInterrupt:
