@@ -54,8 +54,17 @@ def run_cli(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         return int(ExitCode.INTERRUPTED)
+    except click.UsageError as error:
+        # kubectl style: one line that says what is wrong and where help is, not click's usage block.
+        command = error.ctx.command_path if error.ctx is not None else "kubectl ds"
+        message = " ".join(error.format_message().split()).rstrip(".")
+        if ". Did you mean " in message:
+            head, suggestion = message.split(". Did you mean ", 1)
+            message = f"{head} (did you mean {suggestion})"
+        click.echo(f"error: {message[:1].lower()}{message[1:]}; see '{command} --help'", err=True)
+        return int(error.exit_code)
     except click.ClickException as error:
-        error.show()
+        click.echo(f"error: {error.format_message()}", err=True)
         return int(error.exit_code)
     except DsError as error:
         click.echo(f"error: {error.message}", err=True)

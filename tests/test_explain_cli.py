@@ -230,3 +230,15 @@ def test_name_conflicting_with_manifest(invoke: Invoke, tmp_path: Path) -> None:
     result = invoke("explain", "other", "-f", str(manifest), "--from-file", DUMP)
     assert (result.exit_code, result.stderr) == (
         2, 'error: NAME "other" does not match the manifest\'s DaemonSet "agent"; drop NAME or fix the manifest\n')
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    pytest.param(["bogus"], "error: no such command 'bogus'; see 'kubectl ds --help'\n", id="unknown-command"),
+    pytest.param(["explain", "a", "b"], "error: got unexpected extra argument (b); see 'kubectl ds explain --help'\n",
+                 id="extra-argument"),
+    pytest.param(["explain", "x", "--nope"], "error: no such option '--nope' (did you mean '--node'?); see 'kubectl ds "
+                                             "explain --help'\n", id="unknown-flag"),
+])
+def test_click_usage_errors_are_one_kubectl_style_line(invoke: Invoke, args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert (result.exit_code, result.stderr) == (2, message)

@@ -199,6 +199,20 @@ def _change(params: dict[str, Any]) -> Any:
     return Change(template=r.pod_template(manifest), description=f"pod template from {params['manifest']}")
 
 
+def _validated_options(params: dict[str, Any]) -> Any:
+    from kubectl_ds.rollout.runner import validate_options
+
+    options = _rollout_options(params)
+    validate_options(options)
+    return options
+
+
+def _checked_change_and_options(params: dict[str, Any]) -> tuple[Any, Any]:
+    """Flags first: a usage error should not wait for (or depend on) the cluster."""
+    options = _validated_options(params)
+    return _change(params), options
+
+
 def _connect(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, str, str]:
     from kubectl_ds.kube.cluster import Cluster
     from kubectl_ds.kube.config import resolve
@@ -251,10 +265,11 @@ def plan_command(ctx: click.Context, /, **params: Any) -> int:
     output = params.pop("output")
     if output not in ("table", "json"):
         raise UsageError(f'unknown output format "{output}" for -o; use one of: table, json')
+    change, options = _checked_change_and_options(params)
     cluster, namespace, name = _connect(ctx, params)
     from kubectl_ds.commands.rollout_read import plan_view
 
-    text = plan_view(cluster, namespace, name, _change(params), _rollout_options(params), output=output)
+    text = plan_view(cluster, namespace, name, change, options, output=output)
     click.echo(text, nl=False)
     return 0
 
@@ -281,8 +296,8 @@ def start_command(ctx: click.Context, /, **params: Any) -> int:
       kubectl ds rollout start -n logging fluentd -f fluentd.yaml --max-surge 1 --max-unavailable 0
     """
     steps, confirm, dry_run = params.pop("steps"), params.pop("confirm"), params.pop("dry_run")
+    change, options = _checked_change_and_options(params)
     cluster, namespace, name = _connect(ctx, params)
-    change, options = _change(params), _rollout_options(params)
     rollout = _rollout(cluster, namespace, name, confirm=confirm)
     return _finish(rollout.start(change, options, steps=steps, dry_run=dry_run))
 
@@ -409,12 +424,12 @@ def undo_command(ctx: click.Context, /, **params: Any) -> int:
       kubectl ds rollout undo -n logging fluentd --to-revision 3 --managed --max-unavailable 2
     """
     to_revision, managed, dry_run = params.pop("to_revision"), params.pop("managed"), params.pop("dry_run")
+    options = _validated_options(params)
     cluster, namespace, name = _connect(ctx, params)
     from kubectl_ds.rollout.runner import undo
 
     return _finish(undo(cluster, namespace, name, to_revision=to_revision, dry_run=dry_run,
-                        managed=_rollout(cluster, namespace, name) if managed else None,
-                        options=_rollout_options(params)))
+                        managed=_rollout(cluster, namespace, name) if managed else None, options=options))
 
 
 @rollout_group.command("restart", short_help="Restart every pod of a DaemonSet.")
@@ -435,9 +450,9 @@ def restart_command(ctx: click.Context, /, **params: Any) -> int:
       kubectl ds rollout restart -n logging fluentd --managed --canary pool=canary
     """
     managed, dry_run = params.pop("managed"), params.pop("dry_run")
+    options = _validated_options(params)
     cluster, namespace, name = _connect(ctx, params)
     from kubectl_ds.rollout.runner import restart
 
     return _finish(restart(cluster, namespace, name, dry_run=dry_run,
-                           managed=_rollout(cluster, namespace, name) if managed else None,
-                           options=_rollout_options(params)))
+                           managed=_rollout(cluster, namespace, name) if managed else None, options=options))

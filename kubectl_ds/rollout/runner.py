@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from kubectl_ds import resources as r
-from kubectl_ds.errors import TRANSIENT, Conflict, DsError, NotFound, RolloutHalted, TooManyRequests
+from kubectl_ds.errors import TRANSIENT, Conflict, DsError, NotFound, RolloutHalted, TooManyRequests, UsageError
 from kubectl_ds.placement.pods import container_problem, is_available, is_terminating, pods_by_node
 from kubectl_ds.placement.predicate import node_should_run_daemon_pod
 from kubectl_ds.placement.report import natural_key
@@ -186,7 +186,7 @@ class Rollout:
         """Become the driver (with any options overridden); park again a surge step that a dead driver left
         with the controller."""
         if partition is not None and partition < 0:
-            raise DsError(f"invalid --partition {partition}: must be greater than or equal to 0")
+            raise UsageError(f"invalid --partition {partition}: must be greater than or equal to 0")
 
         def change(ds: Obj) -> Obj:
             current = self._state(ds, "resume")
@@ -786,12 +786,12 @@ def validate_options(options: RolloutOptions) -> None:
     validate_plan_options(plan_options(options))
     surge = scaled(options.max_surge, 1) > 0
     if surge and (options.canary or options.partition):
-        raise DsError("--canary and --partition need the plugin to choose the nodes, but with --max-surge the "
+        raise UsageError("--canary and --partition need the plugin to choose the nodes, but with --max-surge the "
                       "controller chooses which nodes surge; use --max-unavailable instead")
     if options.on_failure not in ("halt", "abort"):
-        raise DsError(f'invalid --on-failure "{options.on_failure}": use halt or abort')
+        raise UsageError(f'invalid --on-failure "{options.on_failure}": use halt or abort')
     if options.step_timeout <= 0:
-        raise DsError("--step-timeout must be positive")
+        raise UsageError("--step-timeout must be positive")
 
 
 def image_flags(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
@@ -799,7 +799,8 @@ def image_flags(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
     for value in values:
         container, sep, image = value.partition("=")
         if not sep or not container or not image:
-            raise DsError(f'invalid --image "{value}": use CONTAINER=IMAGE, e.g. --image fluentd=fluent/fluentd:v1.17')
+            raise UsageError(f'invalid --image "{value}": use CONTAINER=IMAGE, '
+                             "e.g. --image fluentd=fluent/fluentd:v1.17")
         pairs.append((container, image))
     return tuple(pairs)
 
