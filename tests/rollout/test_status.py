@@ -1,0 +1,56 @@
+"""`rollout status` views: kubectl's line for RollingUpdate, the managed headline and phase, the bar."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from kubectl_ds.rollout import state as st
+from kubectl_ds.rollout.state import RolloutState
+from kubectl_ds.rollout.status import one_line, progress_bar, render_status, rollout_status
+from tests.builders import NOW, make_daemonset, make_node, make_pod, make_revision, rolling_update
+
+
+def cluster(strategy: dict[str, object] | None = None) -> tuple[dict[str, object], list[dict[str, object]],
+                                                                 list[dict[str, object]], list[dict[str, object]]]:
+    daemonset = make_daemonset(strategy=strategy or rolling_update())
+    daemonset["metadata"]["generation"] = 2
+    daemonset["status"] = {"observedGeneration": 2, "desiredNumberScheduled": 3, "updatedNumberScheduled": 1,
+                           "numberAvailable": 3}
+    nodes = [make_node(f"n{i}") for i in range(3)]
+    revisions = [make_revision(daemonset, 1, "old"), make_revision(daemonset, 2, "new")]
+    pods = [make_pod("p0", node="n0", owner=daemonset, revision_hash="new"),
+            make_pod("p1", node="n1", owner=daemonset, revision_hash="old"),
+            make_pod("p2", node="n2", owner=daemonset, revision_hash="old")]
+    return daemonset, nodes, pods, revisions
+
+
+def test_rolling_update_uses_kubectls_line() -> None:
+    daemonset, nodes, pods, revisions = cluster()
+    view = rollout_status(daemonset, nodes, pods, revisions, now=NOW)
+    assert view.headline == 'Waiting for daemon set "ds" rollout to finish: 1 out of 3 new pods have been updated...'
+    assert not view.done
+    assert [(line.node, line.state, line.revision) for line in view.nodes] == [
+        ("n0", "updated", 2), ("n1", "old", 1), ("n2", "old", 1)]
+
+
+def test_managed_rollout_with_a_stale_driver_says_how_to_take_over() -> None:
+    daemonset, nodes, pods, revisions = cluster({"type": "OnDelete"})
+    state = RolloutState(rollout_id="r", phase=st.RUNNING, direction=st.FORWARD, start_hash="old", start_revision=1,
+                         target_hash="new", target_revision=2, steps_done=1, owner="kubectl-ds/gone",
+                         heartbeat=st.rfc3339(NOW - timedelta(minutes=5)), change="image foo=bar:2")
+    view = rollout_status(st.with_state(daemonset, state), nodes, pods, revisions, now=NOW)
+    assert view.headline == "managed rollout of daemonset.apps/ds: rolling out revision 2 (image foo=bar:2)"
+    assert view.detail == ("step 1 of 3: 1 of 3 nodes updated",
+                           "running, but its driver's heartbeat is stale (2024-06-01T11:55:00Z); take over with: "
+                           "kubectl ds rollout resume ds")
+    assert (view.step, view.steps, view.phase) == (1, 3, "running")
+
+
+def test_progress_bar_and_table() -> None:
+    daemonset, nodes, pods, revisions = cluster()
+    view = rollout_status(daemonset, nodes, pods, revisions, now=NOW)
+    assert progress_bar(view.counts, 9) == "[###......] 1/3 updated"
+    text = render_status(view, bar_width=9)
+    assert text.splitlines()[1] == "[###......] 1/3 updated"
+    assert text.splitlines()[3].split() == ["NODE", "STATE", "REVISION", "WHY"]
+    assert one_line(view).endswith("| 1 updated, 0 unavailable, 2 old, 0 missing")
