@@ -3,6 +3,7 @@ and kubelet simulation) and the safety invariants, checked on every stored chang
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -52,11 +53,33 @@ class Invariants:
     baseline_unavailable: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    parked_deletions: list[str] = field(default_factory=list)
+
     def __call__(self, event_type: str, obj: Obj) -> None:
         if not self.armed or obj.get("kind") not in ("Pod", "DaemonSet"):
             return
         with self.lock:
+            if obj.get("kind") == "Pod" and event_type == "DELETED":
+                self._note_parked_deletion(obj)
             self._check()
+
+    def _note_parked_deletion(self, pod: Obj) -> None:
+        """A Ready pod of an old revision deleted while the DaemonSet is parked: only the plugin may do that."""
+        daemonset = self.server.get("DaemonSet", NAMESPACE, NAME) or {}
+        if (daemonset.get("spec") or {}).get("updateStrategy", {}).get("type") != "OnDelete" or not _ready(pod):
+            return
+        state = json.loads(((daemonset.get("metadata") or {}).get("annotations") or {}).get(
+            "kubectl-ds.io/rollout", "{}"))
+        goal = state.get("start_hash") if state.get("direction") == "rollback" else state.get("target_hash")
+        if pod["metadata"].get("labels", {}).get("controller-revision-hash") != goal:
+            self.parked_deletions.append(pod["metadata"]["name"])
+
+    def moved_while_parked(self) -> list[str]:
+        """Ready old pods that went away while parked without the plugin evicting or deleting them."""
+        asked = {request.path.split("/")[6] for request in self.server.requests
+                 if "/pods/" in request.path and (request.method == "DELETE" or request.path.endswith("/eviction"))
+                 and request.status < 400}
+        return [name for name in self.parked_deletions if name not in asked]
 
     def _check(self) -> None:
         nodes = {n["metadata"]["name"]: n for n in self.server.objects("Node")}

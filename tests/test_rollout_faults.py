@@ -149,6 +149,7 @@ def test_unavailability_rollout_survives_faults_and_kills(tmp_path: Path, isolat
             sim.simulator.set_node_ready(node, True)
         sim.simulator.settle()
         assert sim.invariants.violations == []
+        assert sim.invariants.moved_while_parked() == []
         assert_final(sim)
         assert any(request.status == 409 for request in sim.server.requests)  # the faults were met
 
@@ -162,4 +163,5 @@ def test_surge_rollout_survives_faults_and_kills(tmp_path: Path, isolated_env: P
         options = RolloutOptions(max_unavailable=0, max_surge=1, step_timeout=20.0)
         run_to_completion(sim, options, rng, kill=rng.random() < 0.7)
         assert sim.invariants.violations == []
+        assert sim.invariants.moved_while_parked() == []
         assert_final(sim)
