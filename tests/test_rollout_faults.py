@@ -165,3 +165,40 @@ def test_surge_rollout_survives_faults_and_kills(tmp_path: Path, isolated_env: P
         assert sim.invariants.violations == []
         assert sim.invariants.moved_while_parked() == []
         assert_final(sim)
+
+
+@pytest.mark.parametrize("seed", SURGE_SEEDS, ids=[f"seed-{s}" for s in SURGE_SEEDS])
+def test_crashing_rollout_halts_and_aborts_back_to_the_start(tmp_path: Path, isolated_env: Path, seed: int) -> None:
+    """A new image that crash-loops: the rollout halts with at most the budget of nodes broken, and an abort
+    (after faults and perhaps a killed driver) brings every node back to the starting revision."""
+    from kubectl_ds.errors import RolloutHalted
+
+    rng = random.Random(200 + seed)
+    budget = rng.choice([1, 2])
+    with simulated_cluster(tmp_path, nodes=rng.randint(4, 6), max_unavailable=budget) as sim:
+        start = sim.current_hash()
+        sim.invariants.armed = True
+        inject_random_faults(sim, rng)
+        options = RolloutOptions(max_unavailable=budget, step_timeout=20.0)
+        kill_at = rng.randint(1, 6) if rng.random() < 0.6 else None
+        try:
+            Rollout(driver(sim, kill_at=kill_at, after=rng.random() < 0.5), namespace=NAMESPACE, name=NAME).start(
+                Change(images=(("agent", "agent:crash"),), description="image agent=agent:crash"), options)
+        except (Killed, RolloutHalted):
+            pass
+        broken = [node for node, h in sim.pod_hashes().items() if h != start]
+        assert len(broken) <= budget
+        for _ in range(5):
+            try:
+                Rollout(driver(sim), namespace=NAMESPACE, name=NAME).abort(force=True)
+                break
+            except RolloutHalted:
+                raise
+            except DsError as error:
+                if "no managed rollout" in str(error):
+                    break  # the driver died before its first write: nothing to undo
+        sim.simulator.settle()
+        assert sim.invariants.violations == []
+        assert sim.invariants.moved_while_parked() == []
+        assert sim.current_hash() == start
+        assert_final(sim)
