@@ -481,3 +481,13 @@ def test_failing_surge_step_parks_again_and_keeps_the_old_pods(invoke: Invoke, t
         # Parking cancelled the unavailable surge pod: every node still runs its old, available pod.
         assert sim.pod_hashes() == {f"node-{i}": start_hash for i in range(4)}
         assert sim.invariants.violations == []
+
+
+def test_plan_lists_other_pods_only_for_surge_and_degrades_without_rbac(invoke: Invoke, cluster: SimCluster) -> None:
+    cluster.server.reset_requests()
+    assert rollout(invoke, cluster, "plan", NAME, "--restart")[0] == 0
+    assert not any(r.path == "/api/v1/pods" for r in cluster.server.requests)
+    cluster.server.deny("list", "pods", "kube-system")  # no cluster-wide pod list any more
+    code, out, _ = rollout(invoke, cluster, "plan", NAME, "--restart", "--max-surge", "1", "--max-unavailable", "0")
+    assert code == 0
+    assert "note: surge headroom check left out: forbidden: RBAC does not allow you to list pods" in out

@@ -11,9 +11,11 @@ from typing import Any
 import click
 
 from kubectl_ds import resources as r
+from kubectl_ds.errors import Forbidden
 from kubectl_ds.kube.quantity import parse_quantity
 from kubectl_ds.placement.report import assess_nodes, other_pods_on_nodes
 from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
+from kubectl_ds.rollout.budget import scaled
 from kubectl_ds.rollout.plan import estimate_seconds, observed_startup, plan_rollout
 from kubectl_ds.rollout.runner import Change, plan_options, validate_options
 from kubectl_ds.rollout.state import RolloutOptions
@@ -39,7 +41,7 @@ def plan_view(cluster: Any, namespace: str, name: str, change: Change, options: 
     # Every current pod is "old" against the new template, whose hash does not exist yet.
     new_index = RevisionIndex(by_hash=index.by_hash, current_hash="(new)", current_revision=None,
                               template_generation=None)
-    others = other_pods_on_nodes(cluster.list_active_pods(), daemonset, [r.name(n) for n in nodes])
+    others, notes = _other_pods_for_headroom(cluster, daemonset, nodes, options)
     plan = plan_rollout(preview, nodes, pods, new_index, plan_options(options), now=now,
                         parse_quantity=parse_quantity, other_pods_by_node=others)
     startup = observed_startup(pods)
@@ -75,8 +77,22 @@ def plan_view(cluster: Any, namespace: str, name: str, change: Change, options: 
     basis = f"observed start-up {startup:.0f}s" if startup is not None else "no observed start-up time"
     lines.append(f"Estimated duration: {_duration(seconds)} ({basis}, minReadySeconds "
                  f"{int(r.spec(daemonset).get('minReadySeconds') or 0)})")
+    lines += [f"note: {note}" for note in notes]
     lines.append(f"Start it with: kubectl ds rollout start {name} -n {namespace} ...same flags")
     return "\n".join(lines) + "\n"
+
+
+def _other_pods_for_headroom(cluster: Any, daemonset: Any, nodes: list[Any], options: RolloutOptions) -> tuple[
+        dict[str, list[Any]] | None, list[str]]:
+    """Other pods per node, for the surge headroom check: only with --max-surge (a second pod needs room),
+    and left out with a note when RBAC does not allow listing pods cluster-wide."""
+    if not scaled(options.max_surge, 1):
+        return None, []
+    try:
+        active = cluster.list_active_pods()
+    except Forbidden as error:
+        return None, [f"surge headroom check left out: {error.message}"]
+    return other_pods_on_nodes(active, daemonset, [r.name(n) for n in nodes]), []
 
 
 def _duration(seconds: float) -> str:
