@@ -491,3 +491,44 @@ def test_plan_lists_other_pods_only_for_surge_and_degrades_without_rbac(invoke: 
     code, out, _ = rollout(invoke, cluster, "plan", NAME, "--restart", "--max-surge", "1", "--max-unavailable", "0")
     assert code == 0
     assert "note: surge headroom check left out: forbidden: RBAC does not allow you to list pods" in out
+
+
+def _driver(sim: SimCluster, **extra: object) -> object:
+    from datetime import datetime, timezone
+
+    from kubectl_ds.kube.cluster import Cluster
+    from kubectl_ds.kube.config import KubeFlags, resolve
+    from kubectl_ds.rollout.runner import Driver
+
+    flags = KubeFlags(kubeconfig=sim.kubeconfig)
+    defaults: dict[str, object] = {"clock": lambda: datetime.now(timezone.utc),
+                                   "sleep": lambda s: __import__("time").sleep(min(s, 0.05)), "say": lambda line: None}
+    return Driver(cluster=Cluster.connect(flags, resolve(flags, environ={})), **{**defaults, **extra})  # type: ignore
+
+
+def test_declining_the_confirmation_prompt_pauses_before_the_step(cluster: SimCluster) -> None:
+    from kubectl_ds.rollout.runner import Change, Rollout
+    from kubectl_ds.rollout.state import RolloutOptions
+
+    questions: list[str] = []
+    answers = iter([True, False])
+    driver = _driver(cluster, confirm=lambda question: questions.append(question) or next(answers))
+    outcome = Rollout(driver, namespace=NAMESPACE, name=NAME).start(  # type: ignore[arg-type]
+        Change(images=(("agent", "agent:v2"),), description="image"), RolloutOptions())
+    assert questions == ["step 1 of 5: node-0. Continue?", "step 2 of 5: node-1. Continue?"]
+    assert outcome.paused
+    state = json.loads(cluster.daemonset()["metadata"]["annotations"][STATE_ANNOTATION])
+    assert (state["phase"], state["reason"], state["steps_done"]) == ("paused", "declined at the confirmation "
+                                                                                 "prompt", 1)
+
+
+def test_pause_between_waits_between_steps_and_keeps_the_heartbeat(cluster: SimCluster) -> None:
+    from kubectl_ds.rollout.runner import Change, Rollout
+    from kubectl_ds.rollout.state import RolloutOptions
+
+    slept: list[float] = []
+    driver = _driver(cluster, sleep=lambda s: slept.append(s) or __import__("time").sleep(min(s, 0.01)))
+    Rollout(driver, namespace=NAMESPACE, name=NAME).start(  # type: ignore[arg-type]
+        Change(images=(("agent", "agent:v2"),), description="image"), RolloutOptions(pause_between=0.7), steps=2)
+    # Each pause starts with one sleep of (almost) the whole 0.7 s; nothing else sleeps between 0.5 and 0.7 s.
+    assert len([s for s in slept if 0.5 < s <= 0.7]) == 2
