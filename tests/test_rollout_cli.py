@@ -527,7 +527,7 @@ def test_pause_between_waits_between_steps_and_keeps_the_heartbeat(cluster: SimC
     from kubectl_ds.rollout.state import RolloutOptions
 
     slept: list[float] = []
-    driver = _driver(cluster, sleep=lambda s: slept.append(s) or __import__("time").sleep(min(s, 0.01)))
+    driver = _driver(cluster, sleep=lambda s: slept.append(s) or __import__("time").sleep(s if s > 0.5 else 0.01))
     Rollout(driver, namespace=NAMESPACE, name=NAME).start(  # type: ignore[arg-type]
         Change(images=(("agent", "agent:v2"),), description="image"), RolloutOptions(pause_between=0.7), steps=2)
     # Each pause starts with one sleep of (almost) the whole 0.7 s; nothing else sleeps between 0.5 and 0.7 s.
