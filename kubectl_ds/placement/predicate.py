@@ -8,6 +8,7 @@ DaemonSet tolerations) → an untolerated NoExecute taint alone decides "do not 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubectl_ds import resources as r
@@ -38,8 +39,17 @@ class NodeVerdict:
     reasons: tuple[Reason, ...]
 
 
-def node_should_run_daemon_pod(daemonset: Obj, node: Obj) -> NodeVerdict:
-    """(shouldRun, shouldContinueRunning) for `node`, plus every rule that keeps the pod off it."""
+def pod_tolerations(daemonset: Obj) -> list[Obj]:
+    """The tolerations of the pod the controller simulates: the template's plus the automatic ones."""
+    pod_spec = r.template_pod_spec(daemonset)
+    return daemonset_pod_tolerations(pod_spec.get("tolerations") or [], host_network=bool(pod_spec.get("hostNetwork")))
+
+
+def node_should_run_daemon_pod(daemonset: Obj, node: Obj, *, tolerations: Sequence[Obj] | None = None) -> NodeVerdict:
+    """(shouldRun, shouldContinueRunning) for `node`, plus every rule that keeps the pod off it.
+
+    `tolerations` (from pod_tolerations) may be computed once and passed in when judging many nodes.
+    """
     pod_spec = r.template_pod_spec(daemonset)
     node_name = r.name(node)
     reasons: list[Reason] = []
@@ -64,8 +74,8 @@ def node_should_run_daemon_pod(daemonset: Obj, node: Obj) -> NodeVerdict:
             code=codes.NODE_AFFINITY, rule=affinity.rule, message=affinity.message,
             hint="label the node so that one nodeSelectorTerm matches, or widen the DaemonSet's affinity"))
 
-    tolerations = daemonset_pod_tolerations(pod_spec.get("tolerations") or [],
-                                            host_network=bool(pod_spec.get("hostNetwork")))
+    if tolerations is None:
+        tolerations = pod_tolerations(daemonset)
     untolerated = untolerated_taints(r.node_taints(node), tolerations, BLOCKING_EFFECTS)
     for taint in untolerated:
         code = codes.TAINT_NO_EXECUTE if taint.effect == NO_EXECUTE else codes.TAINT_NO_SCHEDULE

@@ -25,7 +25,7 @@ from kubectl_ds.placement.pods import (
     oldest_first,
     pods_by_node,
 )
-from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod
+from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.reasons import Reason
 from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
 from kubectl_ds.placement.revisions import RevisionIndex
@@ -121,8 +121,9 @@ def assess_nodes(
     grouped = pods_by_node(daemonset_pods or [])
     min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
     reports = []
+    tolerations = pod_tolerations(daemonset)  # once, not per node
     for node in sorted(nodes, key=lambda node: natural_key(r.name(node))):
-        verdict = node_should_run_daemon_pod(daemonset, node)
+        verdict = node_should_run_daemon_pod(daemonset, node, tolerations=tolerations)
         pods = oldest_first(grouped.get(r.name(node), []))
         pod_reports = tuple(_pod_report(pod, revisions, min_ready, now) for pod in pods)
         pod_reasons: list[Reason] = []

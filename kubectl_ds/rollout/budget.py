@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from kubectl_ds import resources as r
 from kubectl_ds.errors import UsageError
-from kubectl_ds.placement.predicate import node_should_run_daemon_pod
+from kubectl_ds.placement.predicate import node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.resources import Obj
 
 MAX_UNAVAILABLE_FLAG = "--max-unavailable"
@@ -159,7 +159,9 @@ def compute_budget(max_unavailable: int | str, max_surge: int | str, desired: in
 
 def wanted_nodes(daemonset: Obj, nodes: Iterable[Obj]) -> list[str]:
     """Names of the nodes the controller's predicate says should run the pod (desiredNumberScheduled)."""
-    return [r.name(node) for node in nodes if node_should_run_daemon_pod(daemonset, node).should_run]
+    tolerations = pod_tolerations(daemonset)
+    return [r.name(node) for node in nodes
+            if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run]
 
 
 def updated_desired_node_counts(daemonset: Obj, nodes: Iterable[Obj],

@@ -19,7 +19,7 @@ from kubectl_ds.errors import UsageError
 from kubectl_ds.labelselector import selector_matches, selector_query
 from kubectl_ds.placement.hostports import host_ports
 from kubectl_ds.placement.pods import is_available, is_ready, is_terminating, parse_time, pods_by_node
-from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod
+from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.report import natural_key
 from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
 from kubectl_ds.placement.revisions import RevisionIndex
@@ -238,7 +238,8 @@ def plan_rollout(
     validate_plan_options(options)
     grouped = pods_by_node(pods)
     min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
-    verdicts = {r.name(node): node_should_run_daemon_pod(daemonset, node) for node in nodes}
+    tolerations = pod_tolerations(daemonset)
+    verdicts = {r.name(node): node_should_run_daemon_pod(daemonset, node, tolerations=tolerations) for node in nodes}
     by_name = {r.name(node): node for node in nodes}
     names = sorted(by_name, key=natural_key)
 

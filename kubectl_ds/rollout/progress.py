@@ -14,7 +14,7 @@ from datetime import datetime
 from kubectl_ds import resources as r
 from kubectl_ds.errors import UsageError
 from kubectl_ds.placement.pods import is_available, is_terminating, oldest_first, pods_by_node
-from kubectl_ds.placement.predicate import node_should_run_daemon_pod
+from kubectl_ds.placement.predicate import node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.report import natural_key
 from kubectl_ds.placement.revisions import RevisionIndex
 from kubectl_ds.resources import Obj
@@ -79,9 +79,10 @@ def node_revision_map(daemonset: Obj, nodes: Sequence[Obj], pods: Iterable[Obj],
     grouped = pods_by_node(pods)
     min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
     result = []
+    tolerations = pod_tolerations(daemonset)
     for node in sorted(nodes, key=lambda node: natural_key(r.name(node))):
         name = r.name(node)
-        if not node_should_run_daemon_pod(daemonset, node).should_run:
+        if not node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run:
             result.append(NodeProgress(name, EXCLUDED))
             continue
         live = oldest_first([pod for pod in grouped.get(name, []) if not is_terminating(pod)])

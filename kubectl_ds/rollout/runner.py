@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 from kubectl_ds import resources as r
 from kubectl_ds.errors import TRANSIENT, Conflict, DsError, NotFound, RolloutHalted, TooManyRequests, UsageError
 from kubectl_ds.placement.pods import container_problem, is_available, is_terminating, pods_by_node
-from kubectl_ds.placement.predicate import node_should_run_daemon_pod
+from kubectl_ds.placement.predicate import node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.report import natural_key
 from kubectl_ds.placement.revisions import RevisionIndex, index_revisions, owned_revisions, revision_hash
 from kubectl_ds.placement.scheduling import scheduler_message, short_scheduler_reason
@@ -398,8 +398,9 @@ class Rollout:
         # A node that stopped qualifying meanwhile (NotReady taints, a label removed) gets no new pod from the
         # controller; waiting for it would only time out. It drops out of the step, like the controller's own
         # rolling update drops it from the desired set.
+        tolerations = pod_tolerations(daemonset)
         wanted = {r.name(node) for node in self._nodes()
-                  if node_should_run_daemon_pod(daemonset, node).should_run}
+                  if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run}
         pending = []
         for node in nodes:
             if node not in wanted:
