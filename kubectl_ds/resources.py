@@ -17,6 +17,8 @@ REVISION_HASH_LABEL = "controller-revision-hash"
 TEMPLATE_GENERATION_LABEL = "pod-template-generation"
 TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
+# Where `kubectl ds rollout` keeps the state of a managed rollout (rollout/state.py owns its format).
+MANAGED_ROLLOUT_ANNOTATION = "kubectl-ds.io/rollout"
 
 
 def metadata(obj: Obj) -> Obj:

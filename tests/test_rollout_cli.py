@@ -532,3 +532,11 @@ def test_pause_between_waits_between_steps_and_keeps_the_heartbeat(cluster: SimC
         Change(images=(("agent", "agent:v2"),), description="image"), RolloutOptions(pause_between=0.7), steps=2)
     # Each pause starts with one sleep of (almost) the whole 0.7 s; nothing else sleeps between 0.5 and 0.7 s.
     assert len([s for s in slept if 0.5 < s <= 0.7]) == 2
+
+
+def test_explain_points_at_a_managed_rollout_for_old_pods(invoke: Invoke, cluster: SimCluster) -> None:
+    assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "1")[0] == 0
+    result = invoke("explain", NAME, "-n", NAMESPACE, "--kubeconfig", cluster.kubeconfig, "--node", "node-3")
+    assert result.exit_code == 0
+    assert ("old revision (node-3): a managed rollout is in progress (the DaemonSet is parked): kubectl ds rollout "
+            "status -n default agent") in result.stdout

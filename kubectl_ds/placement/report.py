@@ -257,6 +257,9 @@ def _outdated(daemonset: Obj, rep: PodReport, revisions: RevisionIndex) -> Reaso
     want = f"revision {revisions.current_revision}" if revisions.current_revision is not None else "the new template"
     if revisions.current_revision is None:
         hint = "applying the new template replaces this pod"
+    elif r.MANAGED_ROLLOUT_ANNOTATION in r.annotations_of(daemonset):
+        hint = (f"a managed rollout is in progress (the DaemonSet is parked): kubectl ds rollout status -n "
+                f"{r.namespace(daemonset)} {r.name(daemonset)}")
     elif strategy == "OnDelete":
         hint = ("updateStrategy is OnDelete: delete the pod to update it "
                 f"(kubectl delete pod -n {rep.namespace} {rep.name})")

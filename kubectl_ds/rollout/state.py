@@ -22,7 +22,7 @@ from kubectl_ds import resources as r
 from kubectl_ds.errors import DsError
 from kubectl_ds.resources import Obj
 
-STATE_ANNOTATION = "kubectl-ds.io/rollout"
+STATE_ANNOTATION = r.MANAGED_ROLLOUT_ANNOTATION
 STRATEGY_ANNOTATION = "kubectl-ds.io/original-strategy"
 PARKED_STRATEGY: dict[str, Any] = {"type": "OnDelete"}
 SCHEMA = 1
