@@ -1,5 +1,5 @@
-"""kubectl's connection flags, accepted before and after the subcommand (kubectl passes everything
-after `ds` to us and refuses flags before it), and the lazy way to a cluster."""
+"""What every command shares: kubectl's connection flags, accepted before and after the subcommand
+(kubectl passes everything after `ds` to us and refuses flags before it), durations, and interruption."""
 
 from __future__ import annotations
 
@@ -74,12 +74,16 @@ def interruptible(func: F) -> F:
         def on_sigterm(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
-        previous = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            previous = signal.signal(signal.SIGTERM, on_sigterm)
+        except ValueError:  # not the main thread (embedded use): leave signals alone
+            previous = None
         try:
             return func(*args, **kwargs)
         except KeyboardInterrupt:
             raise Interrupted("interrupted") from None
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
