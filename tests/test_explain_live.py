@@ -256,3 +256,34 @@ def test_user_and_cluster_flags_override_the_context(invoke: Invoke, cluster: tu
     assert "fluentd-1abc" in result.stdout
     unknown = invoke("explain", "fluentd", "--kubeconfig", str(path), "--user", "nobody")
     assert (unknown.exit_code, unknown.stderr) == (1, 'error: user "nobody" not found in the kubeconfig\n')
+
+
+def test_a_server_that_does_not_speak_json(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
+    import http.server
+    import threading
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>login</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": url}}], "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    try:
+        result = invoke("explain", "fluentd", "--kubeconfig", str(kubeconfig))
+    finally:
+        server.shutdown()
+    assert (result.exit_code, result.stderr) == (
+        1, f"error: the API server at {url} answered get daemonsets with something that is not JSON; is the "
+           "kubeconfig's server address right?\n")

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from kubectl_ds.errors import ApiError
 from kubectl_ds.kube.config import KubeFlags, ResolvedConfig, new_api_client, resolve
 from kubectl_ds.kube.errors import Attempt, error_for_exception, error_for_status
 from kubectl_ds.labelselector import selector_query
@@ -59,7 +60,11 @@ class Cluster:
             raise error_for_exception(error, attempt, self._server, self._timeout) from error
         if response.status >= 400:
             raise error_for_status(response.status, data, attempt, self._server)
-        return json.loads(data) if data else {}
+        try:
+            return json.loads(data) if data else {}
+        except ValueError as error:  # e.g. an HTML page from a proxy in front of the API server
+            raise ApiError(f"the API server at {self._server} answered {attempt.verb} {attempt.resource} with "
+                           "something that is not JSON; is the kubeconfig's server address right?") from error
 
     def get(self, group: str, resource: str, *, namespace: str | None, name: str) -> dict[str, Any]:
         path = f"{_collection(group, resource, namespace)}/{quote(name, safe='')}"
