@@ -5,6 +5,7 @@ Imports stay light: `kubectl ds --help` must not load the kubernetes client.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -74,6 +75,12 @@ def run_cli(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.OK)  # the reader (e.g. `| head`) went away; nothing left to say
+    except Exception as error:  # noqa: BLE001 - the last resort: a bug or an object we did not expect
+        if os.environ.get("KUBECTL_DS_DEBUG"):
+            raise
+        click.echo(f"error: unexpected {type(error).__name__}: {error}; this is a bug in kubectl-ds or an object "
+                   "it did not expect: please report it (KUBECTL_DS_DEBUG=1 shows the traceback)", err=True)
+        return int(ExitCode.ERROR)
     return int(result or 0)
 
 

@@ -82,6 +82,10 @@ class DumpReader:
         objects: list[dict[str, Any]] = []
         for path in paths:
             objects.extend(read_documents(path, stdin))
+        for obj in objects:
+            if r.kind_of(obj) in _KINDS and not r.name(obj):
+                raise InputError(f"a {r.kind_of(obj)} in {', '.join(paths)} has no metadata.name; "
+                                 "is this a dump written by kubectl get -o yaml?")
         reader = cls(objects, origin=", ".join(paths))
         if not reader._by_kind["Node"]:
             raise InputError(f"no Node objects in {reader.origin}; dump them too: "

@@ -18,6 +18,7 @@ from kubectl_ds.placement.report import (
     MISSING,
     RUNNING,
     UNKNOWN,
+    WOULD_CREATE,
     Assessment,
     NodeReport,
     Summary,
@@ -59,7 +60,7 @@ def status_cell(node: NodeReport) -> str:
         return "?"
     primary = node.primary_pod
     if primary is None:
-        return "Missing" if node.should_run else "-"
+        return "Missing" if node.should_run and node.state != WOULD_CREATE else "-"
     return primary.status
 
 
@@ -135,6 +136,8 @@ def _state_phrase(state: str, nodes: Sequence[tuple[str, str]], summary: Summary
         return phrase
     if state == UNKNOWN:
         return f"{count} with unknown pod state"
+    if state == WOULD_CREATE:
+        return f"{count} would get a new pod"
     label = "missing a pod" if state == MISSING else state
     shown = [name + (f" ({reason})" if reason and reason != state else "") for name, reason in nodes[:_MAX_NAMES]]
     more = f" and {count - _MAX_NAMES} more" if count > _MAX_NAMES else ""

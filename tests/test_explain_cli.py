@@ -242,3 +242,40 @@ def test_name_conflicting_with_manifest(invoke: Invoke, tmp_path: Path) -> None:
 def test_click_usage_errors_are_one_kubectl_style_line(invoke: Invoke, args: list[str], message: str) -> None:
     result = invoke(*args)
     assert (result.exit_code, result.stderr) == (2, message)
+
+
+def test_manifest_not_applied_yet_shows_where_pods_would_go(invoke: Invoke, tmp_path: Path) -> None:
+    manifest = tmp_path / "new.yaml"
+    manifest.write_text("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: newcomer}\n"
+                        "spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}},\n"
+                        "  spec: {nodeSelector: {kubernetes.io/os: windows}, containers: [{name: c, image: i}]}}}\n")
+    result = invoke("explain", "-f", str(manifest), "--from-file", DUMP, "-n", "logging")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == f'Explaining DaemonSet "newcomer" from {manifest} (not applied yet)'
+    assert rows("\n".join(result.stdout.splitlines()[1:]))["win-1"].split()[:4] == ["win-1", "yes", "-", "-"]
+    assert "; 1 would get a new pod\n" in result.stdout
+    assert "Missing" not in result.stdout and "no DaemonSet pod" not in result.stdout
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    pytest.param("kind: List\nitems:\n- kind: Node\n", "a Node in {path} has no metadata.name; is this a dump "
+                 "written by kubectl get -o yaml?", id="object-without-a-name"),
+])
+def test_malformed_objects_in_a_dump(invoke: Invoke, tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "dump.yaml"
+    path.write_text(content)
+    result = invoke("explain", "x", "--from-file", str(path))
+    assert (result.exit_code, result.stderr) == (1, f"error: {message.format(path=path)}\n")
+
+
+def test_an_unexpected_object_shape_is_a_one_line_error_not_a_traceback(invoke: Invoke, tmp_path: Path) -> None:
+    dump = yaml.safe_load(EXAMPLE_DUMP.read_text())
+    node = next(item for item in dump["items"] if item["kind"] == "Node")
+    node["spec"]["taints"] = "not-a-list"
+    path = tmp_path / "dump.yaml"
+    path.write_text(yaml.safe_dump(dump))
+    result = invoke("explain", "-n", "logging", "fluentd", "--from-file", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unexpected ")
+    assert result.stderr.endswith("please report it (KUBECTL_DS_DEBUG=1 shows the traceback)\n")
+    assert result.stderr.count("\n") == 1

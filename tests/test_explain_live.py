@@ -287,3 +287,14 @@ def test_a_server_that_does_not_speak_json(invoke: Invoke, tmp_path: Path, isola
     assert (result.exit_code, result.stderr) == (
         1, f"error: the API server at {url} answered get daemonsets with something that is not JSON; is the "
            "kubeconfig's server address right?\n")
+
+
+def test_kubeconfig_cluster_without_a_server(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c", "clusters": [{"name": "c", "cluster": {}}],
+        "users": [{"name": "u", "user": {}}], "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    result = invoke("explain", "x", "--kubeconfig", str(kubeconfig))
+    assert (result.exit_code, result.stderr) == (
+        1, 'error: cluster "c" in the kubeconfig has no server address (https://...); fix the kubeconfig or pick '
+           "another context with --context\n")

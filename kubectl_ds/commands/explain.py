@@ -79,7 +79,8 @@ def run(
     pods = _daemonset_pods(reader, live, namespace, selector, omitted)
     revisions = _revisions(reader, live, namespace, selector, omitted, what_if=manifest is not None)
     messages = _scheduler_messages(reader, pods or [], namespace, omitted)
-    assessment = assess_nodes(daemonset, nodes, pods, revisions, now=now, scheduler_messages=messages)
+    assessment = assess_nodes(daemonset, nodes, pods, revisions, now=now, scheduler_messages=messages,
+                              applied=live is not None)
     assessment = _with_scheduler_checks(assessment, reader, parse_quantity, omitted, owner=live,
                                         every_wanted_node=manifest is not None)
 
@@ -104,10 +105,11 @@ def _target(options: ExplainOptions, reader: ClusterReader, manifest: dict[str, 
         raise UsageError(f'NAME "{options.name}" does not match the manifest\'s DaemonSet "{r.name(manifest)}"; '
                          "drop NAME or fix the manifest")
     namespace = r.namespace(manifest) or options.namespace
+    placed = {**manifest, "metadata": {**r.metadata(manifest), "namespace": namespace}}  # as kubectl apply would
     try:
-        return manifest, reader.get_daemonset(namespace=namespace, name=r.name(manifest))
+        return placed, reader.get_daemonset(namespace=namespace, name=r.name(manifest))
     except NotFound:
-        return manifest, None
+        return placed, None
 
 
 def _select_nodes(nodes: list[dict[str, Any]], wanted: Sequence[str]) -> list[dict[str, Any]]:

@@ -117,8 +117,12 @@ def resolve(flags: KubeFlags, environ: Mapping[str, str] | None = None) -> Resol
     if flags.user and user_name not in users:
         raise ConfigError(f'user "{user_name}" not found in the kubeconfig')
     namespace = flags.namespace or str(context.get("namespace") or "") or "default"
+    server = str(clusters[cluster_name].get("server") or "")
+    if "://" not in server:
+        raise ConfigError(f'cluster "{cluster_name}" in the kubeconfig has no server address (https://...); '
+                          "fix the kubeconfig or pick another context with --context")
     return ResolvedConfig(paths=tuple(paths), context=context_name, namespace=namespace, cluster=cluster_name,
-                          user=user_name, server=str(clusters[cluster_name].get("server") or ""))
+                          user=user_name, server=server)
 
 
 _OVERRIDE_CONTEXT = "kubectl-ds/override"

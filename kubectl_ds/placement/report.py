@@ -44,6 +44,7 @@ FAILED = "failed"
 TERMINATING = "terminating"
 MISSING = "missing"
 UNKNOWN = "unknown"  # pods could not be listed
+WOULD_CREATE = "would get a pod"  # explaining a manifest that is not applied: no pods exist yet
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class NodeReport:
         """Wanted with one ready, available, up-to-date pod; or not wanted and empty."""
         if self.state == UNKNOWN:
             return False
+        if self.state == WOULD_CREATE:
+            return True
         if not self.should_run:
             return not self.pods
         live = [pod for pod in self.pods if not pod.terminating]
@@ -116,8 +119,10 @@ def assess_nodes(
     *,
     now: datetime,
     scheduler_messages: Mapping[str, str] | None = None,
+    applied: bool = True,
 ) -> Assessment:
-    """Verdict and pod state for every node. `daemonset_pods` None means they could not be listed."""
+    """Verdict and pod state for every node. `daemonset_pods` None means they could not be listed;
+    `applied` False means the DaemonSet does not exist yet (a what-if), so no pod is missing anywhere."""
     grouped = pods_by_node(daemonset_pods or [])
     min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
     reports = []
@@ -131,7 +136,7 @@ def assess_nodes(
             state = UNKNOWN
         else:
             state, pod_reasons = _pod_state(daemonset, verdict, pods, pod_reports, revisions,
-                                             scheduler_messages or {})
+                                             scheduler_messages or {}, applied=applied)
         reports.append(NodeReport(
             name=r.name(node), verdict=verdict, pods=pod_reports, reasons=verdict.reasons + tuple(pod_reasons),
             state=state, labels_that_matter=_labels_that_matter(daemonset, node),
@@ -192,6 +197,8 @@ def _pod_state(
     reports: Sequence[PodReport],
     revisions: RevisionIndex,
     scheduler_messages: Mapping[str, str],
+    *,
+    applied: bool = True,
 ) -> tuple[str, list[Reason]]:
     live = [(pod, rep) for pod, rep in zip(pods, reports, strict=True) if not rep.terminating]
     terminating = [rep for rep in reports if rep.terminating]
@@ -202,6 +209,8 @@ def _pod_state(
         return "", reasons
     reasons += _extra_pods(daemonset, [rep for _, rep in live])
     if not live:
+        if not applied:
+            return WOULD_CREATE, reasons
         if terminating:
             return TERMINATING, reasons  # without surge the controller waits for the pod to be gone
         reasons.append(Reason(
@@ -418,7 +427,7 @@ def summarize(assessment: Assessment) -> Summary:
 
 
 _STATE_ORDER = (RUNNING, NOT_AVAILABLE, NOT_READY, CRASH_LOOPING, IMAGE_PULL, PENDING, FAILED, TERMINATING,
-                MISSING, UNKNOWN)
+                MISSING, WOULD_CREATE, UNKNOWN)
 
 
 def _state_order(state: str) -> int:
