@@ -20,7 +20,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar
 
 from kubectl_ds import resources as r
@@ -818,7 +818,7 @@ def restart(cluster: RolloutCluster, namespace: str, name: str, *, dry_run: bool
     if dry_run:
         return Outcome(f"daemonset.apps/{name} restarted (dry run): would set the pod template annotation "
                        f"{RESTARTED_AT}")
-    now = datetime.now().astimezone()
+    now = datetime.now(timezone.utc)
     updated = json.loads(json.dumps(daemonset))
     template = updated["spec"]["template"].setdefault("metadata", {})
     annotations = template.setdefault("annotations", {})

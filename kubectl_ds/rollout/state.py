@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kubectl_ds import resources as r
@@ -101,6 +101,9 @@ def goal_hash(state: RolloutState) -> str:
 
 
 def rfc3339(moment: datetime) -> str:
+    """UTC with a Z, as the API server writes times (a naive datetime is taken as UTC already)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

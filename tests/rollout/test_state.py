@@ -88,3 +88,10 @@ def test_finish_restores_the_strategy_and_removes_every_annotation_of_ours() -> 
 def test_goal_is_the_start_revision_while_rolling_back() -> None:
     assert st.goal_hash(a_state()) == "new"
     assert st.goal_hash(a_state(direction=st.ROLLBACK)) == "old"
+
+
+def test_times_are_written_in_utc_whatever_the_local_zone() -> None:
+    from datetime import timezone as tz
+
+    local = NOW.astimezone(tz(timedelta(hours=5, minutes=30)))
+    assert st.rfc3339(local) == "2026-11-22T12:00:00Z"
