@@ -540,3 +540,60 @@ def test_explain_points_at_a_managed_rollout_for_old_pods(invoke: Invoke, cluste
     assert result.exit_code == 0
     assert ("old revision (node-3): a managed rollout is in progress (the DaemonSet is parked): kubectl ds rollout "
             "status -n default agent") in result.stdout
+
+
+def _run_on_a_terminal(command: list[str], answers: list[str], timeout: float = 30) -> tuple[int, str]:
+    """Run `command` with a pseudo-terminal as stdin/stdout (as a person would), answering each prompt."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    main, secondary = pty.openpty()
+    process = subprocess.Popen(command, stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True)
+    os.close(secondary)
+    output, pending = b"", list(answers)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+            if pending and output.rstrip().endswith(b"[Y/n]:"):
+                os.write(main, pending.pop(0).encode() + b"\n")
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=10)
+    os.close(main)
+    return process.returncode, output.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_confirm_asks_on_a_terminal_before_each_step(tmp_path: Path, isolated_env: Path) -> None:
+    import sys
+
+    with simulated_cluster(tmp_path, nodes=3) as sim:
+        code, out = _run_on_a_terminal(
+            [sys.executable, "-m", "kubectl_ds", "rollout", "start", NAME, "-n", NAMESPACE, "--kubeconfig",
+             sim.kubeconfig, "--image", "agent=agent:v2", "--confirm"], answers=["y", "n"])
+        assert code == 0, out
+        assert "step 1 of 3: node-0. Continue? [Y/n]: y" in out
+        assert "step 2 of 3: node-1. Continue? [Y/n]: n" in out
+        assert "paused: declined at the confirmation prompt" in out
+
+
+def test_status_watch_on_a_terminal_redraws_with_a_progress_bar(tmp_path: Path, isolated_env: Path) -> None:
+    import sys
+
+    with simulated_cluster(tmp_path, nodes=3) as sim:
+        code, out = _run_on_a_terminal(
+            [sys.executable, "-m", "kubectl_ds", "rollout", "status", NAME, "-n", NAMESPACE, "--kubeconfig",
+             sim.kubeconfig, "--watch"], answers=[])
+        assert code == 0, out
+        assert out.startswith("\x1b[H\x1b[2J")  # clear and redraw, not a line per change
+        assert "[########################################] 3/3 updated" in out
