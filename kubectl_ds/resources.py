@@ -80,19 +80,25 @@ def is_controlled_by(obj: Obj, owner: Obj) -> bool:
     return bool(owner_uid) and controller_owner_uid(obj) == owner_uid
 
 
+def min_ready_seconds(daemonset: Obj) -> int:
+    """spec.minReadySeconds: how long a Ready pod must stay Ready before it counts as available."""
+    return int(spec(daemonset).get("minReadySeconds") or 0)
+
+
+def condition(obj: Obj, condition_type: str) -> Obj | None:
+    """The status condition of this type (a pod's Ready or PodScheduled, a node's Ready), if reported."""
+    for item in status(obj).get("conditions") or []:
+        if item.get("type") == condition_type:
+            return item  # type: ignore[no-any-return]
+    return None
+
+
 def node_taints(node: Obj) -> list[Obj]:
     return list(spec(node).get("taints") or [])
 
 
-def node_condition(node: Obj, condition_type: str) -> Obj | None:
-    for condition in status(node).get("conditions") or []:
-        if condition.get("type") == condition_type:
-            return condition  # type: ignore[no-any-return]
-    return None
-
-
 def is_node_ready(node: Obj) -> bool:
-    ready = node_condition(node, "Ready")
+    ready = condition(node, "Ready")
     return ready is not None and ready.get("status") == "True"
 
 

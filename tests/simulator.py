@@ -57,7 +57,8 @@ from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_p
 from kubectl_ds.placement.requests import resource_shortfalls
 from kubectl_ds.placement.revisions import revision_hash
 from kubectl_ds.placement.taints import daemonset_pod_tolerations, untolerated_taints
-from kubectl_ds.rollout.budget import allows_surge, compute_budget, rolling_update_values, update_strategy_type
+from kubectl_ds.rollout.budget import compute_budget
+from kubectl_ds.strategy import allows_surge, rolling_update_values, update_strategy_type
 from tests.apiserver import ApiServer, apply_defaults, resolve_resource, rfc3339
 
 log = logging.getLogger(__name__)

@@ -293,7 +293,8 @@ def _start_in_background(sim: SimCluster) -> tuple[object, dict[str, object]]:
 
     from kubectl_ds.kube.cluster import Cluster
     from kubectl_ds.kube.config import KubeFlags, resolve
-    from kubectl_ds.rollout.runner import Change, Driver, Rollout
+    from kubectl_ds.rollout.change import Change
+    from kubectl_ds.rollout.runner import Driver, Rollout
     from kubectl_ds.rollout.state import RolloutOptions
 
     flags = KubeFlags(kubeconfig=sim.kubeconfig)
@@ -507,12 +508,14 @@ def _driver(sim: SimCluster, **extra: object) -> object:
 
 
 def test_declining_the_confirmation_prompt_pauses_before_the_step(cluster: SimCluster) -> None:
-    from kubectl_ds.rollout.runner import Change, Rollout
+    from kubectl_ds.render.rollout import confirm_question
+    from kubectl_ds.rollout.change import Change
+    from kubectl_ds.rollout.runner import Rollout
     from kubectl_ds.rollout.state import RolloutOptions
 
     questions: list[str] = []
     answers = iter([True, False])
-    driver = _driver(cluster, confirm=lambda question: questions.append(question) or next(answers))
+    driver = _driver(cluster, confirm=lambda event: questions.append(confirm_question(event)) or next(answers))
     outcome = Rollout(driver, namespace=NAMESPACE, name=NAME).start(  # type: ignore[arg-type]
         Change(images=(("agent", "agent:v2"),), description="image"), RolloutOptions())
     assert questions == ["step 1 of 5: node-0. Continue?", "step 2 of 5: node-1. Continue?"]
@@ -523,7 +526,8 @@ def test_declining_the_confirmation_prompt_pauses_before_the_step(cluster: SimCl
 
 
 def test_pause_between_waits_between_steps_and_keeps_the_heartbeat(cluster: SimCluster) -> None:
-    from kubectl_ds.rollout.runner import Change, Rollout
+    from kubectl_ds.rollout.change import Change
+    from kubectl_ds.rollout.runner import Rollout
     from kubectl_ds.rollout.state import RolloutOptions
 
     slept: list[float] = []

@@ -62,6 +62,24 @@ def pop_kube_flags(params: dict[str, Any]) -> dict[str, Any]:
     return {name: params.pop(name, None) for name in _KUBE_FLAG_NAMES}
 
 
+def kube_flags(func: F) -> F:
+    """The kube connection flags as one option group: adds them, consumes them, and hands the command one
+    `kube` value (a KubeFlags, the group's flags overridden by the subcommand's)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **params: Any) -> Any:
+        local = pop_kube_flags(params)
+        return func(*args, kube=merged_kube_flags(click.get_current_context(), local), **params)
+
+    return kube_flag_options(wrapper)  # type: ignore[return-value]
+
+
+def check_output(output: str, allowed: tuple[str, ...]) -> None:
+    if output not in allowed:
+        raise UsageError(f'unknown output format "{output}" for -o; use one of: {", ".join(allowed)}')
+
+
 def interruptible(func: F) -> F:
     """Ctrl-C / SIGTERM become our Interrupted error (exit 130, one line), before click turns them into
     its own Abort with a stray blank line. SIGTERM is routed through KeyboardInterrupt so that a rollout

@@ -23,13 +23,13 @@ from kubectl_ds.placement.report import (
     assess_nodes,
     nodes_to_check,
     other_pods_on_nodes,
-    summarize,
 )
 from kubectl_ds.placement.requests import ParseQuantity
 from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
 from kubectl_ds.placement.scheduling import events_for
+from kubectl_ds.placement.summary import summarize
 from kubectl_ds.reader import ClusterReader
-from kubectl_ds.render import ExplainView, render_json, render_table, render_yaml
+from kubectl_ds.render.explain import ExplainView, render_json, render_table, render_yaml
 
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 
@@ -252,7 +252,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
     """Resolve where to read from, run, print; returns the exit code."""
     from datetime import timezone
 
-    from kubectl_ds.dump import DumpReader, read_manifest
+    from kubectl_ds.kube.dump import DumpReader, read_manifest
 
     from_files = tuple(params["from_files"])
     options = ExplainOptions(name=params["name"], namespace=flags.namespace or "default",

@@ -1,4 +1,5 @@
-"""I/O. The only package that talks to the API server and the only importer of `kubernetes`.
+"""I/O. The one package that reads the world: the API server (the only importer of `kubernetes`), the
+kubeconfig, and offline dumps and manifests (dump.py). Nothing outside it opens a file or a socket.
 
 Adapters, not a client: every function returns plain dicts exactly as the API serves them, and every
 failure leaves here as one of our own errors (kubectl_ds.errors).

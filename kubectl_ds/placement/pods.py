@@ -74,15 +74,8 @@ def parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def _ready_condition(pod: Obj) -> Obj | None:
-    for condition in r.status(pod).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return condition  # type: ignore[no-any-return]
-    return None
-
-
 def is_ready(pod: Obj) -> bool:
-    condition = _ready_condition(pod)
+    condition = r.condition(pod, "Ready")
     return condition is not None and condition.get("status") == "True"
 
 
@@ -92,9 +85,22 @@ def is_available(pod: Obj, min_ready_seconds: int, now: datetime) -> bool:
         return False
     if min_ready_seconds <= 0:
         return True
-    condition = _ready_condition(pod) or {}
+    condition = r.condition(pod, "Ready") or {}
     since = parse_time(condition.get("lastTransitionTime"))
     return since is not None and since + timedelta(seconds=min_ready_seconds) <= now
+
+
+def ready_since(pod: Obj) -> datetime | None:
+    """When the pod last became Ready (its Ready condition's lastTransitionTime), if it is Ready."""
+    if not is_ready(pod):
+        return None
+    return parse_time((r.condition(pod, "Ready") or {}).get("lastTransitionTime"))
+
+
+def is_unschedulable(pod: Obj) -> bool:
+    """The scheduler's verdict on its last attempt: PodScheduled=False with reason Unschedulable."""
+    scheduled = r.condition(pod, "PodScheduled") or {}
+    return scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable"
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ def node_facts(node: Obj) -> list[Reason]:
     """Node states that matter to an operator but that the controller ignores by design."""
     facts = []
     if not r.is_node_ready(node):
-        ready = r.node_condition(node, "Ready")
+        ready = r.condition(node, "Ready")
         state = f"Ready={ready.get('status')}" if ready else "no Ready condition"
         facts.append(Reason(code=codes.NODE_NOT_READY, rule="node not ready",
                             message=f"node is not ready ({state}); the controller ignores conditions, "

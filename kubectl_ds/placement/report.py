@@ -9,7 +9,6 @@ other pods on them (for the resource and host-port checks), `add_scheduler_check
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -32,6 +31,7 @@ from kubectl_ds.placement.revisions import RevisionIndex
 from kubectl_ds.placement.scheduling import short_scheduler_reason
 from kubectl_ds.placement.selectors import required_node_selector
 from kubectl_ds.resources import Obj
+from kubectl_ds.strategy import allows_surge
 
 # Per-node states of a node that should run the pod; each such node is in exactly one.
 RUNNING = "running"
@@ -124,7 +124,7 @@ def assess_nodes(
     """Verdict and pod state for every node. `daemonset_pods` None means they could not be listed;
     `applied` False means the DaemonSet does not exist yet (a what-if), so no pod is missing anywhere."""
     grouped = pods_by_node(daemonset_pods or [])
-    min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
+    min_ready = r.min_ready_seconds(daemonset)
     reports = []
     tolerations = pod_tolerations(daemonset)  # once, not per node
     for node in sorted(nodes, key=lambda node: natural_key(r.name(node))):
@@ -253,7 +253,7 @@ def _single_pod_state(daemonset: Obj, pod: Obj, rep: PodReport, scheduler_messag
         return NOT_READY, [Reason(code=codes.POD_NOT_READY, rule="not ready",
                                   message=f"pod {rep.name} is {rep.phase} but not ready")]
     if not rep.available:
-        min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
+        min_ready = r.min_ready_seconds(daemonset)
         return NOT_AVAILABLE, [Reason(code=codes.POD_NOT_AVAILABLE, rule="not yet available",
                                       message=f"pod {rep.name} is ready but not yet for minReadySeconds "
                                               f"({min_ready}s)")]
@@ -282,7 +282,7 @@ def _extra_pods(daemonset: Obj, live: Sequence[PodReport]) -> list[Reason]:
     if len(live) <= 1:
         return []
     names = ", ".join(rep.name for rep in live)
-    surge = _allows_surge(daemonset)
+    surge = allows_surge(daemonset)
     if surge and len(live) == 2 and live[0].updated != live[1].updated:
         return [Reason(code=codes.EXTRA_PODS, rule="surge",
                        message=f"2 pods during a surge update ({names}); the old one goes once the new "
@@ -291,14 +291,6 @@ def _extra_pods(daemonset: Obj, live: Sequence[PodReport]) -> list[Reason]:
     return [Reason(code=codes.EXTRA_PODS, rule="extra pods",
                    message=f"{len(live)} pods on this node ({names}); the controller keeps {keep} "
                            "and deletes the rest")]
-
-
-def _allows_surge(daemonset: Obj) -> bool:
-    strategy = r.spec(daemonset).get("updateStrategy") or {}
-    if (strategy.get("type") or "RollingUpdate") != "RollingUpdate":
-        return False
-    surge = str((strategy.get("rollingUpdate") or {}).get("maxSurge") or "0").rstrip("%")
-    return surge.isdigit() and int(surge) > 0
 
 
 def _misscheduled(verdict: NodeVerdict, live: Sequence[PodReport]) -> list[Reason]:
@@ -379,95 +371,3 @@ def other_pods_on_nodes(pods: Iterable[Obj], daemonset: Obj | None, node_names: 
 
 
 # --- summary ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ControllerCounts:
-    """The DaemonSet status as the controller computes it (only the oldest pod on a node counts)."""
-
-    desired: int
-    current: int
-    ready: int
-    updated: int
-    available: int
-    misscheduled: int
-
-
-@dataclass(frozen=True)
-class Summary:
-    nodes: int
-    should_run: int
-    excluded: tuple[tuple[str, int], ...]  # (rule, node count), largest first
-    states: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (state, ((node, short reason), ...))
-    outdated: tuple[str, ...]
-    misscheduled: tuple[str, ...]
-    problems: int
-    unhealthy_wanted: tuple[str, ...]
-    counts: ControllerCounts
-
-
-def summarize(assessment: Assessment) -> Summary:
-    nodes = assessment.nodes
-    wanted = [node for node in nodes if node.should_run]
-    excluded = Counter(_exclusion_rule(node) for node in nodes if not node.should_run)
-    by_state: dict[str, list[NodeReport]] = {}
-    for node in wanted:
-        by_state.setdefault(node.state, []).append(node)
-    states = tuple((state, tuple((n.name, _short_reason(n)) for n in group))
-                   for state, group in sorted(by_state.items(), key=lambda item: _state_order(item[0])))
-    outdated = tuple(node.name for node in wanted if node.state == RUNNING
-                     and not all(p.updated for p in node.pods if not p.terminating))
-    misscheduled = tuple(node.name for node in nodes if not node.should_run and node.pods)
-    return Summary(
-        nodes=len(nodes), should_run=len(wanted),
-        excluded=tuple(sorted(excluded.items(), key=lambda item: (-item[1], item[0]))), states=states,
-        outdated=outdated, misscheduled=misscheduled,
-        problems=sum(1 for node in nodes if needs_attention(node)),
-        unhealthy_wanted=tuple(node.name for node in wanted if not node.ready_and_updated),
-        counts=controller_counts(nodes))
-
-
-_STATE_ORDER = (RUNNING, NOT_AVAILABLE, NOT_READY, CRASH_LOOPING, IMAGE_PULL, PENDING, FAILED, TERMINATING,
-                MISSING, WOULD_CREATE, UNKNOWN)
-
-
-def _state_order(state: str) -> int:
-    return _STATE_ORDER.index(state) if state in _STATE_ORDER else len(_STATE_ORDER)
-
-
-def _exclusion_rule(node: NodeReport) -> str:
-    rules = [reason.rule for reason in node.reasons if reason.code in codes.CONTROLLER_CODES]
-    return " + ".join(rules) if rules else "unknown"
-
-
-def _short_reason(node: NodeReport) -> str:
-    """The most telling reason of a node, as a few words for the summary line."""
-    priority = (codes.INSUFFICIENT_RESOURCES, codes.HOST_PORT_CONFLICT, codes.FAILED_SCHEDULING)
-    for code in priority:
-        for reason in node.reasons:
-            if reason.code == code:
-                return reason.rule
-    for reason in node.reasons:
-        if reason.code not in codes.CONTROLLER_CODES and not reason.is_info and reason.code != codes.POD_OUTDATED:
-            return reason.rule
-    return ""
-
-
-def needs_attention(node: NodeReport) -> bool:
-    """Shown by --problems: anything but a healthy wanted node or an empty excluded one."""
-    return not node.healthy
-
-
-def controller_counts(nodes: Sequence[NodeReport]) -> ControllerCounts:
-    desired = current = ready = updated = available = misscheduled = 0
-    for node in nodes:
-        if node.should_run:
-            desired += 1
-            if node.pods:
-                current += 1
-                oldest = node.pods[0]
-                ready += oldest.ready
-                available += oldest.ready and oldest.available
-                updated += oldest.updated
-        elif node.pods:
-            misscheduled += 1
-    return ControllerCounts(desired, current, ready, updated, available, misscheduled)

@@ -16,6 +16,7 @@ from kubectl_ds import resources as r
 from kubectl_ds.errors import UsageError
 from kubectl_ds.placement.predicate import node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.resources import Obj
+from kubectl_ds.strategy import rolling_update_values
 
 MAX_UNAVAILABLE_FLAG = "--max-unavailable"
 MAX_SURGE_FLAG = "--max-surge"
@@ -27,10 +28,6 @@ NEGATIVE = "must be greater than or equal to 0"
 OVER_100_PERCENT = "must not be greater than 100%"
 BOTH_NON_ZERO = "may not be set when maxUnavailable is non-zero"
 BOTH_ZERO = "cannot be 0 when maxSurge is 0"
-
-# SetDefaults_DaemonSet: a RollingUpdate without values gets maxUnavailable=1, maxSurge=0.
-DEFAULT_MAX_UNAVAILABLE = 1
-DEFAULT_MAX_SURGE = 0
 
 _INT = re.compile(r"-?[0-9]+")
 _PERCENT = re.compile(r"[0-9]+%")
@@ -121,28 +118,6 @@ def scaled(value: IntOrPercent | int | str, total: int) -> int:
     if not parsed.percent:
         return parsed.value
     return math.ceil(parsed.value * total / 100)
-
-
-def rolling_update_values(daemonset: Obj) -> tuple[int | str, int | str]:
-    """(maxUnavailable, maxSurge) of the DaemonSet, with the API defaults for what is missing."""
-    rolling = (r.spec(daemonset).get("updateStrategy") or {}).get("rollingUpdate") or {}
-    unavailable = rolling.get("maxUnavailable")
-    surge = rolling.get("maxSurge")
-    return (DEFAULT_MAX_UNAVAILABLE if unavailable is None else unavailable,
-            DEFAULT_MAX_SURGE if surge is None else surge)
-
-
-def update_strategy_type(daemonset: Obj) -> str:
-    """spec.updateStrategy.type; the API defaults a missing one to RollingUpdate."""
-    return str((r.spec(daemonset).get("updateStrategy") or {}).get("type") or "RollingUpdate")
-
-
-def allows_surge(daemonset: Obj) -> bool:
-    """util.AllowsSurge: RollingUpdate, and maxSurge scaled against ONE node is positive ("1%" counts)."""
-    if update_strategy_type(daemonset) != "RollingUpdate":
-        return False
-    _, surge = rolling_update_values(daemonset)
-    return scaled(parse_int_or_percent(surge, field="maxSurge"), 1) > 0
 
 
 def compute_budget(max_unavailable: int | str, max_surge: int | str, desired: int,

@@ -18,7 +18,7 @@ from kubectl_ds import resources as r
 from kubectl_ds.errors import UsageError
 from kubectl_ds.labelselector import selector_matches, selector_query
 from kubectl_ds.placement.hostports import host_ports
-from kubectl_ds.placement.pods import is_available, is_ready, is_terminating, parse_time, pods_by_node
+from kubectl_ds.placement.pods import is_terminating, parse_time, pods_by_node, ready_since
 from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.report import natural_key
 from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
@@ -34,6 +34,8 @@ from kubectl_ds.rollout.budget import (
     scaled,
     validate_rolling_update,
 )
+from kubectl_ds.rollout.nodepods import node_pods
+from kubectl_ds.strategy import surges
 
 STEP_SIZE_FLAG = "--step-size"
 CANARY_FLAG = "--canary"
@@ -70,9 +72,6 @@ class PlanWarning:
     code: str
     message: str
     nodes: tuple[str, ...] = ()
-
-
-Warning = PlanWarning  # the name the rollout command uses; PlanWarning avoids shadowing the builtin elsewhere
 
 
 @dataclass(frozen=True)
@@ -125,53 +124,6 @@ def _parse_step_size(value: int | str) -> IntOrPercent:
     if parsed.is_zero:
         raise UsageError(f'invalid {STEP_SIZE_FLAG} "{value}": must be greater than 0')
     return parsed
-
-
-# --- what each wanted node holds --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _NodePods:
-    """The live (not terminating) DaemonSet pods on a wanted node, as update.go findUpdatedPodsOnNode sees them."""
-
-    name: str
-    new: int
-    old: int
-    new_available: bool
-    old_available: bool
-
-    @property
-    def duplicates(self) -> bool:
-        # More than one new or one old pod: the controller counts the node unavailable and lets manage() prune.
-        return self.new > 1 or self.old > 1
-
-    @property
-    def empty(self) -> bool:
-        return self.new == 0 and self.old == 0
-
-    @property
-    def needs_update(self) -> bool:
-        return self.old > 0
-
-    @property
-    def unavailable(self) -> bool:
-        """§8.2: empty, mid-transition, duplicated, or its only pod is not available."""
-        if self.duplicates or self.empty or (self.new and self.old):
-            return True
-        return not (self.new_available if self.new else self.old_available)
-
-    @property
-    def surging(self) -> bool:
-        """§8.3: the node uses surge budget while its new pod, next to the old one, is not available yet."""
-        return self.duplicates or (self.new == 1 and self.old == 1 and not self.new_available)
-
-
-def _node_pods(name: str, pods: Sequence[Obj], revisions: RevisionIndex, min_ready: int, now: datetime) -> _NodePods:
-    live = [pod for pod in pods if not is_terminating(pod)]  # terminating pods count as nothing
-    new = [pod for pod in live if revisions.is_updated(pod)]
-    old = [pod for pod in live if not revisions.is_updated(pod)]
-    return _NodePods(name=name, new=len(new), old=len(old),
-                     new_available=any(is_available(pod, min_ready, now) for pod in new),
-                     old_available=any(is_available(pod, min_ready, now) for pod in old))
 
 
 @dataclass(frozen=True)
@@ -237,17 +189,16 @@ def plan_rollout(
     """
     validate_plan_options(options)
     grouped = pods_by_node(pods)
-    min_ready = int(r.spec(daemonset).get("minReadySeconds") or 0)
     tolerations = pod_tolerations(daemonset)
     verdicts = {r.name(node): node_should_run_daemon_pod(daemonset, node, tolerations=tolerations) for node in nodes}
     by_name = {r.name(node): node for node in nodes}
     names = sorted(by_name, key=natural_key)
 
-    wanted = [_node_pods(name, grouped.get(name, []), revisions, min_ready, now)
+    wanted = [node_pods(name, grouped.get(name, []), revisions, r.min_ready_seconds(daemonset), now)
               for name in names if verdicts[name].should_run]
     budget = compute_budget(options.max_unavailable, options.max_surge, len(wanted),
                             [node.name for node in wanted if node.empty])
-    surge = scaled(parse_int_or_percent(options.max_surge, field="maxSurge"), 1) > 0
+    surge = surges(options.max_surge)
     limit = budget.max_surge if surge else budget.max_unavailable
     requested = limit if options.step_size is None else scaled(_parse_step_size(options.step_size), len(wanted))
     step_size = min(requested, limit)
@@ -383,20 +334,11 @@ def observed_startup(pods: Iterable[Obj]) -> float | None:
     """Median seconds from a pod's status.startTime to its Ready transition, over ready pods that have both."""
     durations = []
     for pod in pods:
-        if not is_ready(pod):
-            continue
         started = parse_time(r.status(pod).get("startTime"))
-        ready_at = parse_time(_ready_transition(pod))
+        ready_at = ready_since(pod)
         if started is not None and ready_at is not None:
             durations.append((ready_at - started).total_seconds())
     return statistics.median(durations) if durations else None
-
-
-def _ready_transition(pod: Obj) -> str | None:
-    for condition in r.status(pod).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return str(condition.get("lastTransitionTime") or "") or None
-    return None
 
 
 def estimate_seconds(plan: Plan, min_ready_seconds: int, observed_startup_seconds: float | None) -> float:

@@ -20,7 +20,9 @@ from typing import Any
 
 from kubectl_ds import resources as r
 from kubectl_ds.errors import DsError
+from kubectl_ds.placement.revisions import RevisionIndex
 from kubectl_ds.resources import Obj
+from kubectl_ds.strategy import is_on_delete
 
 STATE_ANNOTATION = r.MANAGED_ROLLOUT_ANNOTATION
 STRATEGY_ANNOTATION = "kubectl-ds.io/original-strategy"
@@ -100,6 +102,14 @@ def goal_hash(state: RolloutState) -> str:
     return state.start_hash if state.direction == ROLLBACK else state.target_hash
 
 
+def goal_index(index: RevisionIndex, state: RolloutState) -> RevisionIndex:
+    """The revision index with the goal revision as "current": a pod is updated when it carries the goal's
+    hash (the legacy template-generation label does not count, since the goal may be an older revision)."""
+    goal = goal_hash(state)
+    return RevisionIndex(by_hash=index.by_hash, current_hash=goal, current_revision=index.by_hash.get(goal),
+                         template_generation=None)
+
+
 def rfc3339(moment: datetime) -> str:
     """UTC with a Z, as the API server writes times (a naive datetime is taken as UTC already)."""
     if moment.tzinfo is not None:
@@ -151,8 +161,7 @@ def original_strategy(daemonset: Obj) -> dict[str, Any] | None:
 
 
 def is_parked(daemonset: Obj) -> bool:
-    strategy = r.spec(daemonset).get("updateStrategy") or {}
-    return strategy.get("type") == "OnDelete"
+    return is_on_delete(daemonset)
 
 
 # --- transforms: each returns the new object, written back whole (PUT) with its resourceVersion --------

@@ -16,14 +16,12 @@ import pytest
 from kubectl_ds.kube.quantity import parse_quantity
 from kubectl_ds.placement import report
 from kubectl_ds.placement.report import (
-    ControllerCounts,
     add_scheduler_checks,
     assess_nodes,
-    controller_counts,
     nodes_to_check,
-    summarize,
 )
 from kubectl_ds.placement.revisions import index_revisions
+from kubectl_ds.placement.summary import ControllerCounts, controller_counts, summarize
 from tests.builders import (
     EARLIER,
     NOW,

@@ -14,12 +14,12 @@ from kubectl_ds.placement.pods import pods_by_node
 from kubectl_ds.rollout.budget import (
     Budget,
     IntOrPercent,
-    allows_surge,
     parse_int_or_percent,
     scaled,
     updated_desired_node_counts,
     validate_rolling_update,
 )
+from kubectl_ds.strategy import allows_surge
 from tests.builders import NOW, make_daemonset, make_node, make_pod, rolling_update
 
 PERCENT_MESSAGE = ("a valid percent string must be a numeric string followed by an ending '%' "

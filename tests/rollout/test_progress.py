@@ -12,17 +12,13 @@ import pytest
 
 from kubectl_ds.errors import UsageError
 from kubectl_ds.placement.revisions import index_revisions
+from kubectl_ds.render.status import managed_progress_message
+from kubectl_ds.rollout.nodepods import EXCLUDED, MISSING, OLD, UNAVAILABLE, UPDATED
 from kubectl_ds.rollout.progress import (
-    EXCLUDED,
-    MISSING,
-    OLD,
-    UNAVAILABLE,
-    UPDATED,
     NodeProgress,
     Progress,
     count_states,
     daemonset_status_message,
-    managed_progress_message,
     node_revision_map,
 )
 from tests.builders import NOW, make_daemonset, make_node, make_pod, make_revision, rolling_update, taint

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from kubectl_ds.render.status import one_line, progress_bar, render_status, status_text
 from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.state import RolloutState
-from kubectl_ds.rollout.status import one_line, progress_bar, render_status, rollout_status
+from kubectl_ds.rollout.status import rollout_status
 from tests.builders import NOW, make_daemonset, make_node, make_pod, make_revision, rolling_update
 
 
@@ -27,7 +28,8 @@ def cluster(strategy: dict[str, object] | None = None) -> tuple[dict[str, object
 def test_rolling_update_uses_kubectls_line() -> None:
     daemonset, nodes, pods, revisions = cluster()
     view = rollout_status(daemonset, nodes, pods, revisions, now=NOW)
-    assert view.headline == 'Waiting for daemon set "ds" rollout to finish: 1 out of 3 new pods have been updated...'
+    assert status_text(view).headline == ('Waiting for daemon set "ds" rollout to finish: 1 out of 3 new pods have '
+                                          "been updated...")
     assert not view.done
     assert [(line.node, line.state, line.revision) for line in view.nodes] == [
         ("n0", "updated", 2), ("n1", "old", 1), ("n2", "old", 1)]
@@ -39,8 +41,9 @@ def test_managed_rollout_with_a_stale_driver_says_how_to_take_over() -> None:
                          target_hash="new", target_revision=2, steps_done=1, owner="kubectl-ds/gone",
                          heartbeat=st.rfc3339(NOW - timedelta(minutes=5)), change="image foo=bar:2")
     view = rollout_status(st.with_state(daemonset, state), nodes, pods, revisions, now=NOW)
-    assert view.headline == "managed rollout of daemonset.apps/ds: rolling out revision 2 (image foo=bar:2)"
-    assert view.detail == ("step 1 of 3: 1 of 3 nodes updated",
+    assert status_text(view).headline == ("managed rollout of daemonset.apps/ds: rolling out revision 2 "
+                                          "(image foo=bar:2)")
+    assert status_text(view).detail == ("step 1 of 3: 1 of 3 nodes updated",
                            "running, but its driver's heartbeat is stale (2024-06-01T11:55:00Z); take over with: "
                            "kubectl ds rollout resume ds")
     assert (view.step, view.steps, view.phase) == (1, 3, "running")

@@ -1,11 +1,10 @@
-"""Pure. Turn explain reports into the table, wide table, JSON or YAML a user reads. No I/O.
+"""Pure. The explain view: turn explain reports into the table, wide table, JSON or YAML a user reads. No I/O.
 
 The JSON/YAML shape is a documented, stable schema (README "JSON schema"): change it only additively.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +20,12 @@ from kubectl_ds.placement.report import (
     WOULD_CREATE,
     Assessment,
     NodeReport,
-    Summary,
-    needs_attention,
 )
+from kubectl_ds.placement.summary import Summary, needs_attention
+from kubectl_ds.render.output import to_json, to_yaml
+from kubectl_ds.render.text import MAX_NAMES, plural, some_names
 
 SCHEMA_VERSION = "kubectl-ds/v1"
-_MAX_NAMES = 3
 
 
 @dataclass(frozen=True)
@@ -106,14 +105,9 @@ def render_table(view: ExplainView, *, wide: bool = False, problems_only: bool =
     return "\n".join(lines) + "\n"
 
 
-def _names(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:_MAX_NAMES])
-    return shown + (f" and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else "")
-
-
 def summary_line(summary: Summary, *, arrow: str = "→") -> str:
     """"12 nodes → 9 should run: 2 excluded by …, 1 by …; 8 running, 1 Pending on node-7 (…)"."""
-    head = f"{summary.nodes} {_plural(summary.nodes, 'node')} {arrow} {summary.should_run} should run"
+    head = f"{summary.nodes} {plural(summary.nodes, 'node')} {arrow} {summary.should_run} should run"
     if summary.excluded:
         parts = [f"{count} {'excluded by' if i == 0 else 'by'} {rule}"
                  for i, (rule, count) in enumerate(summary.excluded)]
@@ -122,8 +116,8 @@ def summary_line(summary: Summary, *, arrow: str = "→") -> str:
     tail = []
     if summary.misscheduled:
         count = len(summary.misscheduled)
-        tail.append(f"{count} {_plural(count, 'pod')} on {_plural(count, 'a node', 'nodes')} that should not "
-                    f"run {_plural(count, 'it', 'them')} ({_names(summary.misscheduled)})")
+        tail.append(f"{count} {plural(count, 'pod')} on {plural(count, 'a node', 'nodes')} that should not "
+                    f"run {plural(count, 'it', 'them')} ({some_names(summary.misscheduled)})")
     return head + ("; " + ", ".join(states) if states else "") + ("; " + ", ".join(tail) if tail else "")
 
 
@@ -139,13 +133,9 @@ def _state_phrase(state: str, nodes: Sequence[tuple[str, str]], summary: Summary
     if state == WOULD_CREATE:
         return f"{count} would get a new pod"
     label = "missing a pod" if state == MISSING else state
-    shown = [name + (f" ({reason})" if reason and reason != state else "") for name, reason in nodes[:_MAX_NAMES]]
-    more = f" and {count - _MAX_NAMES} more" if count > _MAX_NAMES else ""
+    shown = [name + (f" ({reason})" if reason and reason != state else "") for name, reason in nodes[:MAX_NAMES]]
+    more = f" and {count - MAX_NAMES} more" if count > MAX_NAMES else ""
     return f"{count} {label} on {', '.join(shown)}{more}"
-
-
-def _plural(count: int, singular: str, plural: str | None = None) -> str:
-    return singular if count == 1 else (plural or singular + "s")
 
 
 def fix_lines(nodes: Sequence[NodeReport]) -> list[str]:
@@ -158,7 +148,7 @@ def fix_lines(nodes: Sequence[NodeReport]) -> list[str]:
     lines = []
     for (_, rule), (reason, names) in by_rule.items():
         hint = reason.hint_for(names[0] if len(names) == 1 else "NODE")
-        lines.append(f"{rule} ({_names(names)}): {hint}")
+        lines.append(f"{rule} ({some_names(names)}): {hint}")
     return lines
 
 
@@ -217,11 +207,8 @@ def _reason_data(reason: Reason, node: str) -> dict[str, str]:
 
 
 def render_json(view: ExplainView, *, problems_only: bool = False) -> str:
-    return json.dumps(to_data(view, problems_only=problems_only), indent=2) + "\n"
+    return to_json(to_data(view, problems_only=problems_only))
 
 
 def render_yaml(view: ExplainView, *, problems_only: bool = False) -> str:
-    import yaml  # only -o yaml pays for it
-
-    return str(yaml.safe_dump(to_data(view, problems_only=problems_only), sort_keys=False,
-                              default_flow_style=False))
+    return to_yaml(to_data(view, problems_only=problems_only))

@@ -1,0 +1,152 @@
+"""The rollout commands' option groups. Each adds its flags, consumes them, and hands the command one
+typed value: `budget` (a RolloutOptions, from --max-unavailable ... --pause-between) and `change` (a
+Change, from --image / --restart / -f). Plus what every rollout command does with them: connect, and
+build the runner with the terminal's collaborators."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from kubectl_ds.commands.common import parse_duration
+from kubectl_ds.errors import UsageError
+
+if TYPE_CHECKING:
+    from kubectl_ds.kube.cluster import Cluster
+    from kubectl_ds.kube.config import KubeFlags
+    from kubectl_ds.rollout.change import Change
+    from kubectl_ds.rollout.events import Outcome
+    from kubectl_ds.rollout.runner import Rollout
+    from kubectl_ds.rollout.state import RolloutOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_BUDGET_FLAGS = ("max_unavailable", "max_surge", "step_size", "canary", "partition", "step_timeout", "on_failure",
+                 "use_delete", "pause_between")
+_CHANGE_FLAGS = ("images", "restart", "manifest")
+
+
+def _with_options(func: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def budget_flags(func: F) -> F:
+    """--max-unavailable, --max-surge, --step-size, --canary, --partition, --step-timeout, --on-failure,
+    --delete and --pause-between, handed over as `budget: RolloutOptions` (checked by Options.validate)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **params: Any) -> Any:
+        values = {name: params.pop(name) for name in _BUDGET_FLAGS}
+        return func(*args, budget=rollout_options(values), **params)
+
+    return _with_options(wrapper, [  # type: ignore[return-value]
+        click.option("--max-unavailable", default=None, metavar="N|P%",
+                     help="Nodes that may be without an available pod at once (default 1)."),
+        click.option("--max-surge", default=None, metavar="N|P%",
+                     help="Nodes that may run a second (new) pod at once; the controller picks them (default 0)."),
+        click.option("--step-size", default=None, metavar="N|P%", help="Nodes per step (default: the budget)."),
+        click.option("--canary", default=None, metavar="SELECTOR",
+                     help="Nodes matching these labels (key=value,...) form the first step."),
+        click.option("--partition", type=int, default=0, help="Leave this many nodes on the old revision."),
+        click.option("--step-timeout", default="5m", metavar="DURATION",
+                     help="Halt when a step's new pods are not available in time (default 5m)."),
+        click.option("--on-failure", default="halt", metavar="halt|abort",
+                     help="On a failing step: stay parked (halt) or roll back (abort)."),
+        click.option("--delete", "use_delete", is_flag=True,
+                     help="Delete old pods instead of evicting them (bypasses PodDisruptionBudgets)."),
+        click.option("--pause-between", default="0s", metavar="DURATION", help="Wait this long between steps."),
+    ])
+
+
+def rollout_options(values: dict[str, Any]) -> RolloutOptions:
+    from kubectl_ds.rollout.state import RolloutOptions
+
+    return RolloutOptions(
+        max_unavailable=_int_or_percent(values["max_unavailable"], 0 if values["max_surge"] else 1),
+        max_surge=_int_or_percent(values["max_surge"], 0),
+        step_size=_int_or_percent(values["step_size"], None),
+        canary=values["canary"], partition=values["partition"],
+        step_timeout=parse_duration(values["step_timeout"], flag="--step-timeout"),
+        on_failure=values["on_failure"], evict=not values["use_delete"],
+        pause_between=parse_duration(values["pause_between"], flag="--pause-between"))
+
+
+def _int_or_percent(value: str | None, default: Any) -> Any:
+    if value is None:
+        return default
+    text = str(value).strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def change_flags(func: F) -> F:
+    """--image (repeatable), --restart or -f MANIFEST, exactly one, handed over as `change: Change`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **params: Any) -> Any:
+        values = {name: params.pop(name) for name in _CHANGE_FLAGS}
+        return func(*args, change=_change(values), **params)
+
+    return _with_options(wrapper, [  # type: ignore[return-value]
+        click.option("--image", "images", multiple=True, metavar="CONTAINER=IMAGE",
+                     help="Set a container's image (repeatable)."),
+        click.option("--restart", is_flag=True, help="Restart every pod (as kubectl rollout restart does)."),
+        click.option("-f", "--filename", "manifest", default=None, metavar="MANIFEST",
+                     help="Roll out the pod template of this DaemonSet manifest."),
+    ])
+
+
+def _change(values: dict[str, Any]) -> Change:
+    from kubectl_ds import resources as r
+    from kubectl_ds.kube.dump import read_manifest
+    from kubectl_ds.rollout.change import image_change, restart_change, template_change
+
+    if sum([bool(values["images"]), bool(values["restart"]), bool(values["manifest"])]) != 1:
+        raise UsageError("say what to roll out with exactly one of --image CONTAINER=IMAGE, --restart or -f MANIFEST")
+    if values["images"]:
+        return image_change(values["images"])
+    if values["restart"]:
+        return restart_change()
+    manifest = read_manifest(values["manifest"])
+    return template_change(r.pod_template(manifest), f"pod template from {values['manifest']}")
+
+
+def connect(kube: KubeFlags) -> tuple[Cluster, str]:
+    """The cluster and the namespace to use (-n, else the context's, else default)."""
+    from kubectl_ds.kube.cluster import Cluster
+    from kubectl_ds.kube.config import resolve
+
+    resolved = resolve(kube)
+    return Cluster.connect(kube, resolved), resolved.namespace
+
+
+def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool = False) -> Rollout:
+    """The runner, with the terminal's clock, sleep, output and (with --confirm) prompt."""
+    import sys
+    import time
+    from datetime import datetime, timezone
+
+    from kubectl_ds.render.rollout import confirm_question, event_line
+    from kubectl_ds.rollout.events import StepStarted
+    from kubectl_ds.rollout.runner import Rollout
+    from kubectl_ds.rollout.session import Driver
+
+    asker: Callable[[StepStarted], bool] | None = None
+    if confirm:
+        if not sys.stdin.isatty():
+            raise UsageError("--confirm asks before each step and needs a terminal; drop it, or use --steps N")
+        asker = lambda event: click.confirm(confirm_question(event), default=True)  # noqa: E731
+    driver = Driver(cluster=cluster, clock=lambda: datetime.now(timezone.utc), sleep=time.sleep,
+                    say=lambda event: click.echo(event_line(event)), confirm=asker)
+    return Rollout(driver, namespace=namespace, name=name)
+
+
+def finish(outcome: Outcome) -> int:
+    from kubectl_ds.render.rollout import outcome_message
+
+    click.echo(outcome_message(outcome))
+    return 0

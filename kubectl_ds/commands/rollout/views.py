@@ -1,0 +1,242 @@
+"""The read-only rollout commands: plan, status [--watch] and history. They read through the cluster
+adapter, hand everything to the pure rollout modules, and print what render/ makes of it."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from kubectl_ds import resources as r
+from kubectl_ds.commands.common import check_output, interruptible, kube_flags
+from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect
+from kubectl_ds.errors import Forbidden, UsageError
+
+if TYPE_CHECKING:
+    from kubectl_ds.kube.cluster import Cluster
+    from kubectl_ds.kube.config import KubeFlags
+    from kubectl_ds.rollout.change import Change
+    from kubectl_ds.rollout.state import RolloutOptions
+    from kubectl_ds.rollout.status import RolloutStatus
+
+PLAN_OUTPUTS = ("table", "json")
+STATUS_OUTPUTS = ("table", "json")
+HISTORY_OUTPUTS = ("table", "json", "yaml")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- plan -------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlanOptions:
+    name: str
+    kube: KubeFlags
+    change: Change
+    budget: RolloutOptions
+    output: str = "table"
+
+    def validate(self) -> None:
+        from kubectl_ds.rollout.options import validate_options
+
+        check_output(self.output, PLAN_OUTPUTS)
+        validate_options(self.budget)
+
+
+def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
+    from kubectl_ds.kube.quantity import parse_quantity
+    from kubectl_ds.placement.report import assess_nodes
+    from kubectl_ds.render.plan import PlanView, excluded_nodes, render_plan, render_plan_json
+    from kubectl_ds.rollout.plan import estimate_seconds, observed_startup
+    from kubectl_ds.rollout.preview import preview_index, preview_plan, with_template
+
+    daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
+    selector = r.spec(daemonset).get("selector") or {}
+    now = _now()
+    template = options.change.apply(daemonset, now)
+    nodes = cluster.list_nodes()
+    pods = [pod for pod in cluster.list_daemonset_pods(namespace=namespace, selector=selector)
+            if r.is_controlled_by(pod, daemonset)]
+    revisions = cluster.list_controller_revisions(namespace=namespace, selector=selector)
+    others, notes = _other_pods_for_headroom(cluster, daemonset, nodes, options.budget)
+    plan = preview_plan(daemonset, template, nodes, pods, revisions, options.budget, now=now,
+                        parse_quantity=parse_quantity, other_pods_by_node=others)
+    startup = observed_startup(pods)
+    preview = with_template(daemonset, template)
+    assessed = assess_nodes(preview, nodes, [], preview_index(daemonset, revisions), now=now).nodes
+    view = PlanView(namespace=namespace, name=options.name, change=options.change.description, plan=plan,
+                    excluded=excluded_nodes(assessed),
+                    estimated_seconds=estimate_seconds(plan, r.min_ready_seconds(daemonset), startup),
+                    observed_startup=startup, min_ready_seconds=r.min_ready_seconds(daemonset), notes=tuple(notes))
+    return render_plan_json(view) if options.output == "json" else render_plan(view)
+
+
+def _other_pods_for_headroom(cluster: Cluster, daemonset: dict[str, Any], nodes: list[dict[str, Any]],
+                             budget: RolloutOptions) -> tuple[dict[str, list[Any]] | None, list[str]]:
+    """Other pods per node, for the surge headroom check: only with --max-surge (a second pod needs room),
+    and left out with a note when RBAC does not allow listing pods cluster-wide."""
+    from kubectl_ds.placement.report import other_pods_on_nodes
+    from kubectl_ds.strategy import surges
+
+    if not surges(budget.max_surge):
+        return None, []
+    try:
+        active = cluster.list_active_pods()
+    except Forbidden as error:
+        return None, [f"surge headroom check left out: {error.message}"]
+    return other_pods_on_nodes(active, daemonset, [r.name(n) for n in nodes]), []
+
+
+@click.command("plan", short_help="Show the steps a rollout would take (read-only).")
+@click.argument("name")
+@change_flags
+@budget_flags
+@click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
+@kube_flags
+@interruptible
+def plan_command(**params: Any) -> int:
+    """Show, without changing anything, the ordered steps of a managed rollout and its pre-flight checks:
+    nodes that will not get the pod (and why), nodes already unavailable, hostPort with --max-surge,
+    surge headroom, and an estimated duration.
+
+    \b
+    Examples:
+      kubectl ds rollout plan -n logging fluentd --image fluentd=fluent/fluentd:v1.17
+      kubectl ds rollout plan -n logging fluentd --restart --canary pool=canary --step-size 10%
+    """
+    options = PlanOptions(**params)
+    options.validate()
+    cluster, namespace = connect(options.kube)
+    click.echo(run_plan(options, cluster, namespace), nl=False)
+    return 0
+
+
+# --- status -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StatusOptions:
+    name: str
+    kube: KubeFlags
+    watch: bool = False
+    output: str = "table"
+
+    def validate(self) -> None:
+        check_output(self.output, STATUS_OUTPUTS)
+
+
+def _status(cluster: Cluster, namespace: str, name: str) -> tuple[RolloutStatus, str]:
+    from kubectl_ds.rollout.status import rollout_status
+
+    daemonset = cluster.get_daemonset(namespace=namespace, name=name)
+    selector = r.spec(daemonset).get("selector") or {}
+    pods, version = cluster.list_pods_versioned(namespace=namespace, selector=selector)
+    pods = [pod for pod in pods if r.is_controlled_by(pod, daemonset)]
+    status = rollout_status(daemonset, cluster.list_nodes(), pods,
+                            cluster.list_controller_revisions(namespace=namespace, selector=selector), now=_now())
+    return status, version
+
+
+def show_status(options: StatusOptions, cluster: Cluster, namespace: str) -> int:
+    """Print the status once, or with --watch until done: redrawn on a terminal, a line per change
+    otherwise. Between redraws it waits on a pod watch, not a poll."""
+    from kubectl_ds.render.output import to_json
+    from kubectl_ds.render.status import one_line, render_status, status_data
+
+    status, version = _status(cluster, namespace, options.name)
+    json_output = options.output == "json"
+    if not options.watch:
+        click.echo(to_json(status_data(status)) if json_output else render_status(status), nl=False)
+        return 0
+    tty = sys.stdout.isatty() and not json_output
+    last = ""
+    while True:
+        text = (to_json(status_data(status), compact=True) if json_output else
+                render_status(status, bar_width=40) if tty else one_line(status))
+        if text != last:
+            click.echo("\x1b[H\x1b[2J" + text, nl=False) if tty else click.echo(text)
+            last = text
+        if status.done:
+            return 0
+        daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
+        for _ in cluster.watch_pods(namespace=namespace, selector=r.spec(daemonset).get("selector") or {},
+                                    resource_version=version, timeout=2.0):
+            break
+        status, version = _status(cluster, namespace, options.name)
+
+
+@click.command("status", short_help="Per-node rollout progress.")
+@click.argument("name")
+@click.option("-w", "--watch", is_flag=True, help="Keep watching until the rollout is done.")
+@click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
+@kube_flags
+@interruptible
+def status_command(**params: Any) -> int:
+    """Show the rollout's progress: step k of N, paused or halted and why (managed), kubectl's message
+    (RollingUpdate) or the updated count (OnDelete), and every node's revision state with the reasons of
+    nodes that are stuck.
+
+    \b
+    Examples:
+      kubectl ds rollout status -n logging fluentd
+      kubectl ds rollout status -n logging fluentd --watch
+    """
+    options = StatusOptions(**params)
+    options.validate()
+    cluster, namespace = connect(options.kube)
+    return show_status(options, cluster, namespace)
+
+
+# --- history ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HistoryOptions:
+    name: str
+    kube: KubeFlags
+    revision: int | None = None
+    output: str = "table"
+
+    def validate(self) -> None:
+        check_output(self.output, HISTORY_OUTPUTS)
+        if self.revision is not None and self.revision < 0:
+            raise UsageError(f"revision must be a positive integer: {self.revision}")
+
+
+def run_history(options: HistoryOptions, cluster: Cluster, namespace: str) -> str:
+    from kubectl_ds.render.history import render_history, render_revision
+    from kubectl_ds.rollout.history import history, select_revision
+
+    daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
+    selector = r.spec(daemonset).get("selector") or {}
+    revisions = cluster.list_controller_revisions(namespace=namespace, selector=selector)
+    pods = cluster.list_daemonset_pods(namespace=namespace, selector=selector)
+    entries = history(daemonset, revisions, pods)
+    if options.revision:
+        return render_revision(options.name, select_revision(entries, options.revision), options.output)
+    return render_history(namespace, options.name, entries, options.output)
+
+
+@click.command("history", short_help="Show the revisions of a DaemonSet.")
+@click.argument("name")
+@click.option("--revision", type=int, default=None, help="Show the pod template of this revision.")
+@click.option("-o", "--output", default="table", metavar="FORMAT", help="table, json or yaml.")
+@kube_flags
+@interruptible
+def history_command(**params: Any) -> int:
+    """Show the revisions of a DaemonSet (its ControllerRevisions), with change-cause, the images that
+    changed, and how many pods still run each revision.
+
+    \b
+    Examples:
+      kubectl ds rollout history -n logging fluentd
+      kubectl ds rollout history -n logging fluentd --revision 2 -o yaml
+    """
+    options = HistoryOptions(**params)
+    options.validate()
+    cluster, namespace = connect(options.kube)
+    click.echo(run_history(options, cluster, namespace), nl=False)
+    return 0

@@ -1,0 +1,76 @@
+"""Pure. The `rollout plan` view: the steps, the nodes left out and why, the warnings, an estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_ds.placement.report import NodeReport
+from kubectl_ds.render.output import to_json
+from kubectl_ds.render.text import duration
+from kubectl_ds.rollout.plan import Plan
+
+
+@dataclass(frozen=True)
+class PlanView:
+    namespace: str
+    name: str
+    change: str
+    plan: Plan
+    excluded: tuple[NodeReport, ...]  # nodes that will not get the pod, with explain's reasons
+    estimated_seconds: float
+    observed_startup: float | None
+    min_ready_seconds: int
+    notes: tuple[str, ...] = ()  # what was left out (RBAC)
+
+
+def _why(node: NodeReport) -> str:
+    return "; ".join(reason.message for reason in node.reasons if not reason.is_info)
+
+
+def plan_data(view: PlanView) -> dict[str, Any]:
+    plan = view.plan
+    return {
+        "daemonSet": {"namespace": view.namespace, "name": view.name}, "change": view.change,
+        "surge": plan.surge, "budget": {"maxUnavailable": plan.budget.max_unavailable,
+                                        "maxSurge": plan.budget.max_surge, "desired": plan.desired},
+        "steps": [{"number": s.number, "nodes": list(s.nodes), "canary": s.canary} for s in plan.steps],
+        "createOnly": list(plan.create_only), "alreadyUnavailable": list(plan.already_unavailable),
+        "partitioned": list(plan.partitioned),
+        "excluded": [{"node": n.name, "reasons": [x.message for x in n.reasons if not x.is_info]}
+                     for n in view.excluded],
+        "warnings": [{"code": w.code, "message": w.message, "nodes": list(w.nodes)} for w in plan.warnings],
+        "estimatedSeconds": view.estimated_seconds}
+
+
+def render_plan_json(view: PlanView) -> str:
+    return to_json(plan_data(view))
+
+
+def render_plan(view: PlanView) -> str:
+    plan = view.plan
+    mode = (f"surge: up to {plan.budget.max_surge} nodes with a second pod at once (the controller picks them)"
+            if plan.surge else f"up to {plan.budget.max_unavailable} nodes without an available pod at once")
+    lines = [f"Plan for daemonset.apps/{view.name}: {view.change}",
+             f"{plan.desired} nodes should run the pod; {len(plan.nodes_to_update)} to update in "
+             f"{len(plan.steps)} steps; {mode}"]
+    for step in plan.steps:
+        lines.append(f"  step {step.number}{' (canary)' if step.canary else ''}: {', '.join(step.nodes)}")
+    if plan.create_only:
+        lines.append(f"  no pod yet, the controller creates the new one: {', '.join(plan.create_only)}")
+    if plan.partitioned:
+        lines.append(f"  stay on the old revision (--partition): {', '.join(plan.partitioned)}")
+    lines += [f"  will not get the pod: {node.name}: {_why(node)}" for node in view.excluded]
+    lines += [f"warning ({w.code}): {w.message}" for w in plan.warnings]
+    basis = (f"observed start-up {view.observed_startup:.0f}s" if view.observed_startup is not None
+             else "no observed start-up time")
+    lines.append(f"Estimated duration: {duration(view.estimated_seconds)} ({basis}, minReadySeconds "
+                 f"{view.min_ready_seconds})")
+    lines += [f"note: {note}" for note in view.notes]
+    lines.append(f"Start it with: kubectl ds rollout start {view.name} -n {view.namespace} ...same flags")
+    return "\n".join(lines) + "\n"
+
+
+def excluded_nodes(nodes: Sequence[NodeReport]) -> tuple[NodeReport, ...]:
+    return tuple(node for node in nodes if not node.should_run)

@@ -1,0 +1,101 @@
+"""Pure. The `rollout status` view: headline, detail lines, the per-node table, the --watch progress bar
+and one-line form, and the JSON shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_ds.render.text import plural
+from kubectl_ds.rollout import state as st
+from kubectl_ds.rollout.nodepods import MISSING, OLD, UNAVAILABLE, UPDATED
+from kubectl_ds.rollout.status import RolloutStatus
+
+
+@dataclass(frozen=True)
+class StatusText:
+    headline: str
+    detail: tuple[str, ...]
+
+
+def managed_progress_message(plan_total_steps: int, step_done: int, counts: Mapping[str, int]) -> str:
+    """One line for the managed rollout, e.g. `step 2 of 5: 4 of 10 nodes updated, 1 unavailable`.
+
+    "updated" counts every node on the current revision, available or not; the nodes among them that are
+    not available yet, and wanted nodes without a pod, are then named as such. Excluded nodes are not counted.
+    """
+    on_new = counts.get(UPDATED, 0) + counts.get(UNAVAILABLE, 0)
+    wanted = on_new + counts.get(OLD, 0) + counts.get(MISSING, 0)
+    parts = [f"step {step_done} of {plan_total_steps}: {on_new} of {wanted} {plural(wanted, 'node')} updated"]
+    if counts.get(UNAVAILABLE, 0):
+        parts.append(f"{counts[UNAVAILABLE]} unavailable")
+    if counts.get(MISSING, 0):
+        parts.append(f"{counts[MISSING]} without a pod")
+    return ", ".join(parts)
+
+
+def status_text(status: RolloutStatus) -> StatusText:
+    name = status.name
+    state = status.state
+    if state is None:
+        if status.kubectl_message:
+            return StatusText(status.kubectl_message, ())
+        return StatusText(f'daemon set "{name}" uses OnDelete: {status.counts[UPDATED]} of {status.wanted} nodes run '
+                          "the newest revision; old pods are replaced only when deleted (or run: kubectl ds rollout "
+                          f"start {name} --restart)", ())
+    if state.phase == st.PARKED:
+        return StatusText(f"daemonset.apps/{name} parked by kubectl ds rollout pause; resume with: "
+                          f"kubectl ds rollout resume {name}", ())
+    direction = "rolling back to" if state.direction == st.ROLLBACK else "rolling out"
+    target = state.start_revision if state.direction == st.ROLLBACK else state.target_revision
+    headline = (f"managed rollout of daemonset.apps/{name}: {direction} revision {target}"
+                + (f" ({state.change})" if state.change and state.direction == st.FORWARD else ""))
+    detail = [managed_progress_message(status.steps or 0, status.step or 0, status.counts)]
+    if state.phase == st.RUNNING:
+        detail.append(f"running, driven by {state.owner} (heartbeat {state.heartbeat})" if status.driver_alive else
+                      f"running, but its driver's heartbeat is stale ({state.heartbeat or 'never'}); take over "
+                      f"with: kubectl ds rollout resume {name}")
+    else:
+        detail.append(f"{state.phase}: {state.reason}" if state.reason else state.phase)
+    if status.partitioned:
+        detail.append(f"--partition keeps {status.partitioned} nodes on the old revision")
+    return StatusText(headline, tuple(detail))
+
+
+def render_status(status: RolloutStatus, *, bar_width: int = 0) -> str:
+    text = status_text(status)
+    lines = [text.headline, *text.detail]
+    if bar_width:
+        lines.append(progress_bar(status.counts, bar_width))
+    from tabulate import tabulate
+
+    rows = [[line.node, line.state, "-" if line.revision is None else str(line.revision), line.reason or "-"]
+            for line in status.nodes]
+    if rows:
+        lines += ["", tabulate(rows, headers=["NODE", "STATE", "REVISION", "WHY"], tablefmt="plain",
+                               disable_numparse=True)]
+    return "\n".join(lines) + "\n"
+
+
+def progress_bar(counts: Mapping[str, int], width: int) -> str:
+    wanted = counts[UPDATED] + counts[UNAVAILABLE] + counts[OLD] + counts[MISSING]
+    filled = 0 if wanted == 0 else round(width * counts[UPDATED] / wanted)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {counts[UPDATED]}/{wanted} updated"
+
+
+def status_data(status: RolloutStatus) -> dict[str, Any]:
+    text = status_text(status)
+    return {"daemonSet": status.name, "kind": status.kind, "message": text.headline, "detail": list(text.detail),
+            "done": status.done, "phase": status.phase, "step": status.step, "steps": status.steps,
+            "counts": status.counts,
+            "nodes": [{"name": n.node, "state": n.state, "revision": n.revision, "reason": n.reason}
+                      for n in status.nodes]}
+
+
+def one_line(status: RolloutStatus) -> str:
+    """What --watch prints per change when output is not a terminal."""
+    counts = status.counts
+    text = status_text(status)
+    return (f"{text.headline} | {counts[UPDATED]} updated, {counts[UNAVAILABLE]} unavailable, {counts[OLD]} old, "
+            f"{counts[MISSING]} missing" + (f" | {text.detail[-1]}" if text.detail else ""))

@@ -1,0 +1,180 @@
+"""Pure. The decisions of a running managed rollout, each a function of what the runner just read:
+which of a step's nodes the budget allows now, which old pods to remove, which nodes are done, must the
+rollout halt, and did someone else change the DaemonSet.
+
+The runner (rollout/runner.py) only reads, calls these, and writes. The wording of the reasons that are
+stored in the rollout's state (and so shown by `status` from any terminal) lives here, next to the
+decision, as explain's reasons live next to their rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from kubectl_ds import resources as r
+from kubectl_ds.errors import DsError
+from kubectl_ds.placement.pods import container_problem, is_unschedulable, pods_by_node
+from kubectl_ds.placement.predicate import node_should_run_daemon_pod, pod_tolerations
+from kubectl_ds.placement.report import natural_key
+from kubectl_ds.placement.revisions import RevisionIndex
+from kubectl_ds.placement.scheduling import scheduler_message, short_scheduler_reason
+from kubectl_ds.render.text import plural
+from kubectl_ds.resources import Obj
+from kubectl_ds.rollout import state as st
+from kubectl_ds.rollout.nodepods import NodePods, pods_on_nodes
+from kubectl_ds.rollout.state import RolloutState
+
+# Container states that mean the new pod is failing, not merely starting (docs/rules.md#pod-health).
+FAILING_STATES = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+
+
+def held_pods(daemonset: Obj, pods: Sequence[Obj], goal: RevisionIndex, now: datetime,
+              names: Sequence[str] | None = None) -> dict[str, NodePods]:
+    """The NodePods of `names` (default: every node that holds a pod of the DaemonSet)."""
+    chosen = list(pods_by_node(pods)) if names is None else list(names)
+    return pods_on_nodes(chosen, pods, goal, r.min_ready_seconds(daemonset), now)
+
+
+def done_nodes(held: Mapping[str, NodePods]) -> list[str]:
+    """Nodes whose step is over (NodePods.done), in natural name order."""
+    return sorted((name for name, node in held.items() if node.done), key=natural_key)
+
+
+def nodes_with_new_pods(held: Mapping[str, NodePods]) -> list[str]:
+    """Nodes where a new pod exists: the ones to watch for failures."""
+    return [name for name, node in held.items() if node.new]
+
+
+def within_budget(step_nodes: Sequence[str], already_unavailable: Sequence[str], max_unavailable: int) -> list[str]:
+    """The step's nodes that may be replaced now: those already unavailable cost nothing; the others only
+    while fewer than `max_unavailable` nodes are unavailable (the controller's §8.2 budget). Empty: wait."""
+    free = set(already_unavailable)
+    costly = [node for node in step_nodes if node not in free]
+    room = max_unavailable - len(already_unavailable)
+    return [node for node in step_nodes if node in free] + costly[:max(0, room)]
+
+
+def old_pods_to_remove(held: Mapping[str, NodePods], nodes: Sequence[str]) -> list[Obj]:
+    """The live old pods of `nodes`: evicting them is what lets the parked controller create new ones."""
+    return [pod for node in nodes if node in held for pod in held[node].old]
+
+
+def wanted_nodes(daemonset: Obj, nodes: Sequence[Obj]) -> set[str]:
+    tolerations = pod_tolerations(daemonset)
+    return {r.name(node) for node in nodes
+            if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run}
+
+
+def pending_nodes(held: Mapping[str, NodePods], step_nodes: Sequence[str], wanted: set[str]) -> list[str]:
+    """The step's nodes that are not done yet. A node that stopped qualifying meanwhile (NotReady taints, a
+    label removed) gets no new pod from the controller, so waiting for it would only time out: it drops out
+    of the step, as the controller's own rolling update drops it from the desired set."""
+    return [node for node in step_nodes if node in wanted and not (node in held and held[node].done)]
+
+
+@dataclass(frozen=True)
+class PodFailure:
+    node: str
+    pod: Obj
+    message: str  # "" for an unschedulable pod: its message comes from the scheduler's events
+
+
+def failing_pods(held: Mapping[str, NodePods], nodes: Sequence[str]) -> list[PodFailure]:
+    """New pods on `nodes` that crash-loop, cannot pull their image, or cannot be scheduled: a halt."""
+    failures = []
+    for node in nodes:
+        for pod in held[node].new if node in held else ():
+            problem = container_problem(pod)
+            if problem is not None and problem.reason is not None and problem.status in FAILING_STATES:
+                failures.append(PodFailure(node, pod, problem.reason.message))
+            elif is_unschedulable(pod):
+                failures.append(PodFailure(node, pod, ""))
+    return failures
+
+
+def halt_reason(failures: Sequence[PodFailure], events: Sequence[Obj]) -> str:
+    """One reason naming every failing node, with the scheduler's words for unschedulable pods."""
+    parts = []
+    for failure in failures:
+        if failure.message:
+            parts.append(f"{failure.node}: {failure.message}")
+        else:
+            message = scheduler_message(failure.pod, events) or "unschedulable"
+            parts.append(f"{failure.node}: pod {r.name(failure.pod)} is Pending: {short_scheduler_reason(message)}")
+    return "; ".join(parts)
+
+
+def unmanaged(daemonset: Obj) -> Obj:
+    """The DaemonSet, checked again just before the first write: two `start`s racing must not both win."""
+    state = st.read_state(daemonset)
+    if state is not None:
+        name = r.name(daemonset)
+        raise DsError(f'daemonset "{name}" already has a managed rollout ({state.phase}); use kubectl ds rollout '
+                      f"resume or abort {name}")
+    return daemonset
+
+
+def foreign_change(daemonset: Obj, state: RolloutState, current: tuple[str, int], *, surging: bool) -> str | None:
+    """What someone else changed behind the rollout's back, or None. Two things would make the controller
+    act on its own: a strategy other than the parked OnDelete (except while we hand it a surge step), and a
+    template that is no longer the goal (once the controller has observed it and snapshotted a revision)."""
+    if not surging and not st.is_parked(daemonset):
+        return f"its updateStrategy was changed to {json.dumps(r.spec(daemonset).get('updateStrategy'))}"
+    goal = st.goal_hash(state)
+    observed = int(r.status(daemonset).get("observedGeneration") or 0) >= int(
+        r.metadata(daemonset).get("generation") or 0)
+    if goal and current[0] and current[0] != goal and observed:
+        expected = state.start_revision if state.direction == st.ROLLBACK else state.target_revision
+        return f"its pod template was changed (revision {expected} -> {current[1]})"
+    return None
+
+
+def stuck_notes(daemonset: Obj, nodes: Sequence[Obj], names: Sequence[str]) -> str:
+    """The controller-side reasons (explain's) why stuck nodes get no pod, as " (node: why; ...)" or ""."""
+    by_name = {r.name(node): node for node in nodes}
+    notes = []
+    for name in names[:5]:
+        if name in by_name:
+            reasons = [reason.message for reason in node_should_run_daemon_pod(daemonset, by_name[name]).reasons]
+            if reasons:
+                notes.append(f"{name}: {'; '.join(reasons)}")
+    return (" (" + "; ".join(notes) + ")") if notes else ""
+
+
+# --- the reasons a rollout stops with (stored in its state) ----------------------------------------------
+
+def budget_exhausted(already_unavailable: Sequence[str], max_unavailable: int) -> str:
+    count = len(already_unavailable)
+    return (f"budget exhausted: {count} {plural(count, 'node')} unavailable ({', '.join(already_unavailable[:5])}) "
+            f"and --max-unavailable is {max_unavailable}")
+
+
+def not_available_in_time(timeout: float, pending: Sequence[str], notes: str) -> str:
+    return f"new pods not available within {timeout:g}s on {', '.join(pending[:5])}" + notes
+
+
+def surge_incomplete(timeout: float, done: int, wanted: int) -> str:
+    return f"surge step not complete after {timeout:g}s ({done} of {wanted} nodes updated and available)"
+
+
+def eviction_refused(pod: Obj, refusal: str) -> str:
+    return (f"cannot evict pod {r.name(pod)}: a PodDisruptionBudget forbids it ({refusal}); retry later, or use "
+            "--delete to bypass it")
+
+
+def stopped_after_steps(count: int) -> str:
+    return f"stopped after {count} {plural(count, 'step')} (--steps)"
+
+
+def partition_holds(partitioned: Sequence[str], start_revision: int) -> str:
+    count = len(partitioned)
+    return f"--partition: {count} {plural(count, 'node')} stay on revision {start_revision}"
+
+
+DECLINED = "declined at the confirmation prompt"
+PAUSED_BY_REQUEST = "paused by request"
+PAUSED_BY_PAUSE = "paused by kubectl ds rollout pause"
+INTERRUPTED = "interrupted"

@@ -1,0 +1,101 @@
+"""Pure. What a managed rollout reports while it runs (events) and when it returns (an Outcome), as data.
+render/rollout.py words them; the runner never builds a line a user reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubectl_ds.rollout.plan import Plan
+
+
+@dataclass(frozen=True)
+class Parked:
+    """The DaemonSet was parked and its template changed, in one write."""
+
+    name: str
+    change: str
+
+
+@dataclass(frozen=True)
+class RollingBack:
+    name: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    number: int  # from 1, counting the steps done before this run too
+    total: int
+    nodes: tuple[str, ...]  # with surge: the nodes the plan counted; the controller picks its own
+    canary: bool = False
+    surge: bool = False
+
+
+@dataclass(frozen=True)
+class StepDone:
+    number: int
+    total: int
+    updated: tuple[str, ...]
+    progress: int  # wanted nodes updated and available, all steps so far
+    desired: int
+
+
+@dataclass(frozen=True)
+class HaltedAborting:
+    """A step failed under --on-failure abort: the rollback starts now."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    name: str
+
+
+Event = Parked | RollingBack | StepStarted | StepDone | HaltedAborting | Interrupted
+
+# What an entry point ended with (Outcome.kind).
+FINISHED = "finished"  # the rollout is done and the original strategy restored
+STOPPED = "stopped"  # paused at a step boundary: `phase` and `reason` say why
+UNPARKED = "unparked"  # resume of a DaemonSet parked by `pause`: the controller continues
+ALREADY_STOPPED = "already-stopped"  # pause of a rollout that is paused, halted or parked already
+PAUSE_REQUESTED = "pause-requested"  # pause of a running rollout: its driver stops at the step boundary
+PAUSED_NOW = "paused-now"  # pause of a rollout whose driver is gone
+PARKED_UNMANAGED = "parked-unmanaged"  # pause of the controller's own RollingUpdate
+# kubectl's own (controller-driven) restart and undo.
+RESTARTED = "restarted"
+ROLLED_BACK = "rolled-back"
+ROLLBACK_SKIPPED = "rollback-skipped"  # the chosen revision is the current one
+# Dry runs.
+WOULD_RESTART = "would-restart"
+WOULD_ROLL_BACK = "would-roll-back"
+WOULD_START = "would-start"
+WOULD_RESUME = "would-resume"
+WOULD_UNPARK = "would-unpark"
+WOULD_PAUSE = "would-pause"
+WOULD_PARK = "would-park"
+WOULD_ABORT = "would-abort"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str
+    name: str
+    phase: str = ""
+    reason: str = ""
+    rolled_back: bool = False  # FINISHED: a rollback (abort) finished, not a rollout
+    revision: int = 0  # WOULD_ABORT: the starting revision; undo: the revision chosen
+    revision_hash: str = ""
+    steps_left: int = 0  # WOULD_RESUME
+    change: str = ""  # WOULD_START
+    plan: Plan | None = None  # WOULD_START
+    images: tuple[str, ...] = ()  # WOULD_ROLL_BACK: the images of the revision
+
+    @property
+    def done(self) -> bool:
+        return self.kind in (FINISHED, UNPARKED)
+
+    @property
+    def paused(self) -> bool:
+        """The rollout stands still, parked, and `resume` continues it."""
+        return self.kind in (STOPPED, ALREADY_STOPPED, PAUSE_REQUESTED, PAUSED_NOW, PARKED_UNMANAGED)

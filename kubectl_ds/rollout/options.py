@@ -1,0 +1,31 @@
+"""Pure. The rollout's options, checked the way the API server checks a strategy plus what a managed
+rollout cannot do, and turned into what the plan needs."""
+
+from __future__ import annotations
+
+from kubectl_ds.errors import UsageError
+from kubectl_ds.rollout.budget import validate_rolling_update
+from kubectl_ds.rollout.plan import PlanOptions, parse_canary, validate_plan_options
+from kubectl_ds.rollout.state import RolloutOptions
+from kubectl_ds.strategy import surges
+
+ON_FAILURE = ("halt", "abort")
+
+
+def plan_options(options: RolloutOptions) -> PlanOptions:
+    return PlanOptions(max_unavailable=options.max_unavailable, max_surge=options.max_surge,
+                       step_size=options.step_size, canary=parse_canary(options.canary) if options.canary else None,
+                       partition=options.partition)
+
+
+def validate_options(options: RolloutOptions) -> None:
+    """Raise UsageError, naming the flag, for options no managed rollout can run with."""
+    validate_rolling_update(options.max_unavailable, options.max_surge)
+    validate_plan_options(plan_options(options))
+    if surges(options.max_surge) and (options.canary or options.partition):
+        raise UsageError("--canary and --partition need the plugin to choose the nodes, but with --max-surge the "
+                         "controller chooses which nodes surge; use --max-unavailable instead")
+    if options.on_failure not in ON_FAILURE:
+        raise UsageError(f'invalid --on-failure "{options.on_failure}": use halt or abort')
+    if options.step_timeout <= 0:
+        raise UsageError("--step-timeout must be positive")

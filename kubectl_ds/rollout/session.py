@@ -1,0 +1,199 @@
+"""SHELL. How a managed rollout talks to the cluster: through a RolloutCluster it is given (kube.Cluster
+in production, an in-process simulator in tests), with an injected clock and sleep, so that no module
+here does I/O of its own.
+
+What it adds to the bare calls: retries of transient failures with backoff; a write that is a PUT of the
+object just read, re-read and re-applied on 409; one pod list per change (a write or a watch event), which
+keeps a rollout at a few requests per node; nodes re-read at most every few seconds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from kubectl_ds import resources as r
+from kubectl_ds.errors import TRANSIENT, Conflict, DsError, RolloutHalted, TooManyRequests
+from kubectl_ds.placement.revisions import owned_revisions, revision_hash
+from kubectl_ds.resources import Obj
+from kubectl_ds.rollout.events import Event, StepStarted
+from kubectl_ds.rollout.history import revision_template
+
+T = TypeVar("T")
+
+RETRIES = 8
+NODES_FRESH_FOR = timedelta(seconds=5)  # labels and taints change rarely; NotReady matters in seconds
+
+
+class RolloutCluster(Protocol):
+    """What a rollout reads and writes (kube.Cluster implements it)."""
+
+    def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]: ...
+
+    def replace_daemonset(self, daemonset: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def list_nodes(self) -> list[dict[str, Any]]: ...
+
+    def list_pods_versioned(self, *, namespace: str, selector: Mapping[str, Any]) -> tuple[
+        list[dict[str, Any]], str]: ...
+
+    def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+    def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]: ...
+
+    def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
+                   timeout: float) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
+    def evict_pod(self, *, namespace: str, name: str) -> None: ...
+
+    def delete_pod(self, *, namespace: str, name: str, uid: str | None = None) -> None: ...
+
+
+@dataclass
+class Driver:
+    """Collaborators of a rollout; every one of them can be swapped in tests."""
+
+    cluster: RolloutCluster
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    say: Callable[[Event], None]
+    owner: str = ""
+    confirm: Callable[[StepStarted], bool] | None = None
+
+    def __post_init__(self) -> None:
+        self.owner = self.owner or f"kubectl-ds/{uuid.uuid4().hex[:12]}"
+
+
+class Session:
+    """One DaemonSet as a rollout sees it: reads with retries and caches, writes with 409 handling."""
+
+    def __init__(self, driver: Driver, *, namespace: str, name: str) -> None:
+        self.driver = driver
+        self.cluster = driver.cluster
+        self.namespace = namespace
+        self.name = name
+        # One pod list serves every question asked between two changes (a write, or a watch event).
+        self._epoch = 0
+        self._pods_cache: tuple[int, list[Obj], str] | None = None
+        self._nodes_cache: tuple[datetime, list[dict[str, Any]]] | None = None
+
+    def now(self) -> datetime:
+        return self.driver.clock()
+
+    def retry(self, call: Callable[[], T], *, retry_429: bool = True) -> T:
+        """Call, retrying transient failures (5xx, timeouts, unreachable and, unless told not to, 429)."""
+        delay = 0.2
+        for attempt in range(RETRIES):
+            try:
+                return call()
+            except TooManyRequests:
+                if not retry_429 or attempt == RETRIES - 1:
+                    raise
+            except TRANSIENT:
+                if attempt == RETRIES - 1:
+                    raise
+            self.driver.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def get(self) -> Obj:
+        return self.retry(lambda: self.cluster.get_daemonset(namespace=self.namespace, name=self.name))
+
+    def write(self, change: Callable[[Obj], Obj]) -> Obj:
+        """Read, change, PUT; on 409 read again and re-apply the change (it is a function of the object)."""
+        for _ in range(RETRIES):
+            updated = change(self.get())
+            try:
+                written = self.retry(lambda: self.cluster.replace_daemonset(updated))  # noqa: B023
+            except Conflict:
+                continue
+            self.changed()
+            return written
+        raise DsError(f'daemonset "{self.name}" keeps changing under us (409 Conflict {RETRIES} times); '
+                      "try again")
+
+    def changed(self) -> None:
+        """Something changed since the last pod list: the next question lists again."""
+        self._epoch += 1
+
+    def pods(self, daemonset: Obj) -> tuple[list[Obj], str]:
+        """The DaemonSet's own pods (controller ownerReference) and the list's resourceVersion."""
+        if self._pods_cache is not None and self._pods_cache[0] == self._epoch:
+            return self._pods_cache[1], self._pods_cache[2]
+        selector = r.spec(daemonset).get("selector") or {}
+        items, version = self.retry(lambda: self.cluster.list_pods_versioned(
+            namespace=self.namespace, selector=selector))
+        owned: list[Obj] = [pod for pod in items if r.is_controlled_by(pod, daemonset)]
+        self._pods_cache = (self._epoch, owned, version)
+        return owned, version
+
+    def nodes(self) -> list[dict[str, Any]]:
+        now = self.now()
+        if self._nodes_cache is None or now - self._nodes_cache[0] > NODES_FRESH_FOR:
+            self._nodes_cache = (now, self.retry(lambda: self.cluster.list_nodes()))
+        return self._nodes_cache[1]
+
+    def revisions(self, daemonset: Obj) -> list[dict[str, Any]]:
+        selector = r.spec(daemonset).get("selector") or {}
+        return self.retry(lambda: self.cluster.list_controller_revisions(namespace=self.namespace,
+                                                                          selector=selector))
+
+    def current_revision(self, daemonset: Obj) -> tuple[str, int]:
+        """(hash, number) of the newest revision the controller snapshotted, ("", 0) before the first."""
+        owned = owned_revisions(daemonset, self.revisions(daemonset))
+        if not owned:
+            return "", 0
+        return revision_hash(owned[-1]), int(owned[-1].get("revision") or 0)
+
+    def template_of(self, daemonset: Obj, wanted_hash: str) -> Obj:
+        for revision in owned_revisions(daemonset, self.revisions(daemonset)):
+            if revision_hash(revision) == wanted_hash:
+                return revision_template(revision)
+        raise DsError(f'the starting revision (hash {wanted_hash}) of daemonset "{self.name}" no longer exists; '
+                      "roll back with: kubectl ds rollout undo --to-revision N")
+
+    def wait_for_revision(self, daemonset: Obj, timeout: float, expect_hash: str | None) -> tuple[str, int]:
+        """Wait until the controller has observed the DaemonSet's generation and snapshotted its template
+        as the newest ControllerRevision (of `expect_hash`, when given); return that revision."""
+        deadline = self.now() + timedelta(seconds=timeout)
+        generation = int(r.metadata(daemonset).get("generation") or 0)
+        while True:
+            current = self.get()
+            observed = int(r.status(current).get("observedGeneration") or 0)
+            revision = self.current_revision(current)
+            if observed >= generation and revision[0] and (expect_hash is None or revision[0] == expect_hash):
+                return revision
+            if self.now() >= deadline:
+                raise RolloutHalted(f'the DaemonSet controller did not pick up the change of daemonset "{self.name}"'
+                                    f" within {timeout:g}s; is kube-controller-manager running? The DaemonSet stays "
+                                    f"parked: kubectl ds rollout resume {self.name}")
+            self.driver.sleep(0.2)
+
+    def scheduling_events(self) -> list[dict[str, Any]]:
+        """FailedScheduling events, or none when they cannot be read (they only add detail)."""
+        try:
+            return self.cluster.list_scheduling_events(namespace=self.namespace)
+        except DsError:
+            return []
+
+    def wait_for_pods(self, daemonset: Obj, seconds: float) -> None:
+        """Return when a pod of the DaemonSet changes, or after `seconds` (a watch, not a poll)."""
+        _, version = self.pods(daemonset)
+        selector = r.spec(daemonset).get("selector") or {}
+        started = self.now()
+        self.changed()
+        events = self.cluster.watch_pods(namespace=self.namespace, selector=selector, resource_version=version,
+                                         timeout=seconds)
+        try:
+            for _ in events:
+                return
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        # A watch that ended early without an event (dropped, 410): do not spin.
+        if (self.now() - started).total_seconds() < seconds / 2:
+            self.driver.sleep(min(0.5, seconds))
