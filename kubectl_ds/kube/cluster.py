@@ -136,9 +136,6 @@ class Cluster:
                                               body=dict(daemonset), content_type="application/json")
         return result
 
-    def list_controller_revisions_of(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return self.list_controller_revisions(namespace=namespace, selector=selector)
-
     def evict_pod(self, *, namespace: str, name: str) -> None:
         """The Eviction API, so PodDisruptionBudgets are respected (429 when one forbids it now)."""
         path = f"{_collection(_CORE, 'pods', namespace)}/{quote(name, safe='')}/eviction"

@@ -24,9 +24,9 @@ def scheduler_message(pod: Obj, events: Sequence[Obj]) -> str | None:
     if matching:
         newest = max(matching, key=_event_time)
         return str(newest.get("message") or newest.get("note") or "").strip() or None
-    for condition in r.status(pod).get("conditions") or []:
-        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            return str(condition.get("message") or condition.get("reason") or "").strip() or None
+    scheduled = r.condition(pod, "PodScheduled") or {}
+    if scheduled.get("status") == "False":
+        return str(scheduled.get("message") or scheduled.get("reason") or "").strip() or None
     return None
 
 
