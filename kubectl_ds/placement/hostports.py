@@ -1,6 +1,6 @@
 """Pure. The scheduler's NodePorts check, which the DaemonSet controller skips.
 
-Rules (framework/types.go HostPortInfo, daemonset-semantics.md §7): an empty hostIP is 0.0.0.0 and an
+Rules (kube-scheduler framework/types.go HostPortInfo, docs/rules.md#r-host-ports): an empty hostIP is 0.0.0.0 and an
 empty protocol TCP; ports <= 0 are ignored; 0.0.0.0:P/proto conflicts with any IP holding P/proto,
 and IP:P/proto with the same IP or 0.0.0.0. With hostNetwork every containerPort is a host port.
 """

@@ -2,7 +2,7 @@
 
 Sources: pkg/controller/daemon/util GetTargetNodeName, daemon_controller.go getNodesToDaemonPods and
 podByCreationTimestampAndPhase, pkg/api/v1/pod/util.go IsPodReady/IsPodAvailable
-(daemonset-semantics.md §4, §5, §6).
+(docs/rules.md#r-pod-node, docs/rules.md#r-manage, docs/rules.md#r-availability).
 """
 
 from __future__ import annotations

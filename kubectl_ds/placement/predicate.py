@@ -1,7 +1,7 @@
 """Pure. The DaemonSet controller's placement predicate, NodeShouldRunDaemonPod, with every reason.
 
 The controller stops at the first failing rule; we evaluate all of them so that fixing one never
-reveals another. The verdict flags still follow the controller exactly (daemonset-semantics.md §2.2):
+reveals another. The verdict flags still follow the controller exactly (docs/rules.md#r-predicate):
 nodeName → nodeSelector + required node affinity → taints (NoSchedule/NoExecute, with the automatic
 DaemonSet tolerations) → an untolerated NoExecute taint alone decides "do not keep running".
 """

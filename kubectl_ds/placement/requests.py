@@ -1,6 +1,6 @@
 """Pure. The scheduler's NodeResourcesFit check, which the DaemonSet controller skips.
 
-Rules (noderesources/fit.go, daemonset-semantics.md §7): `len(pods)+1 > allocatable.pods` is
+Rules (noderesources/fit.go fitsRequest, docs/rules.md#r-resources): `len(pods)+1 > allocatable.pods` is
 "Too many pods"; for cpu, memory, ephemeral-storage and extended resources the pod's request must fit
 in allocatable minus the requests of the pods already bound to the node. A pod's request is
 max(sum of containers + sidecars, each init container + the sidecars started before it) + overhead.

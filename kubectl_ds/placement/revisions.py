@@ -2,7 +2,7 @@
 
 The controller renumbers the current revision above all others, so the owned ControllerRevision with
 the highest `.revision` is current; its `controller-revision-hash` label is the hash new pods carry
-(update.go constructHistory, daemonset-semantics.md §10). Go's FNV template hash cannot be recomputed
+(update.go constructHistory, docs/rules.md#r-revisions). Go's FNV template hash cannot be recomputed
 in Python, so we never try.
 """
 

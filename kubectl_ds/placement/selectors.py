@@ -1,6 +1,6 @@
 """Pure. nodeSelector and required node affinity, as component-helpers' nodeaffinity evaluates them.
 
-Rules (daemonset-semantics.md §2.4): nodeSelector AND required affinity; terms ORed; expressions and
+Rules (docs/rules.md#r-selectors): nodeSelector AND required affinity; terms ORed; expressions and
 fields ANDed inside a term; a term with neither expressions nor fields is dropped; no terms left = no
 match; a term with a parse error is skipped (so it can only fail). We also keep *why* each part failed.
 """

@@ -2,7 +2,7 @@
 
 Sources: k8s.io/api core/v1 toleration.go (ToleratesTaint), component-helpers
 FindMatchingUntoleratedTaint, and pkg/controller/daemon/util AddOrUpdateDaemonPodTolerations
-(daemonset-semantics.md §2.5, §2.6).
+(docs/rules.md#r-auto-tolerations, docs/rules.md#r-tolerates).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""DaemonSet pods: the node each belongs to (daemonset-cases.md section E, 61–67), readiness and
-availability with minReadySeconds (semantics §6), the controller's pod order (§4), container problems, and
-"is this pod updated?" (section J, 142–151) through RevisionIndex.
+"""DaemonSet pods: the node each belongs to (docs/rules.md#r-pod-node; case group E, 61–67), readiness and
+availability with minReadySeconds (docs/rules.md#r-availability), the controller's pod order
+(docs/rules.md#r-manage), container problems (docs/rules.md#r-container-states), and "is this pod updated?"
+(docs/rules.md#r-updated; group J, 142–151) through RevisionIndex. Case groups: docs/rules.md#test-cases.
 
 Not covered: E63 (`includeDeletedTerminal=true`, used only for the controller's history cleanup; we never
 need those pods) and E68–E74 (how the controller builds a pod's affinity; we only read it back).
@@ -251,7 +252,7 @@ def test_is_updated(labels: dict[str, str] | None, generation: int | None, curre
 
 
 def test_current_revision_is_the_highest_owned_one() -> None:
-    # §10: the controller renumbers the current revision above all others.
+    # docs/rules.md#r-revisions: the controller renumbers the current revision above all others.
     ds = make_daemonset()
     other = make_daemonset(name="other")
     index = index_revisions(ds, [make_revision(ds, 3, "ccc"), make_revision(ds, 1, "aaa"),

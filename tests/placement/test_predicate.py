@@ -1,11 +1,12 @@
-"""The controller's placement predicate, NodeShouldRunDaemonPod (daemonset-semantics.md §2.2), node by node,
+"""The controller's placement predicate, NodeShouldRunDaemonPod (docs/rules.md#r-predicate), node by node,
 with every reason and its code.
 
-Sources: daemonset-cases.md section A (1–11, TestNodeShouldRunDaemonPod, run for both update strategies),
+Sources: case group A (1–11, TestNodeShouldRunDaemonPod, run for both update strategies; docs/rules.md#test-cases),
 the placement cases of section B (daemon_controller_test.go) and the derived edge cases of section M.
 
 Section B cases are sync results ("c creates, d deletes"). They are expressed here through our own
-pieces, composed the way `manage()`/`podsShouldBeOnNode` composes them (§4, no surge): the verdict per node,
+pieces, composed the way `manage()`/`podsShouldBeOnNode` composes them (docs/rules.md#r-manage, no surge): the
+verdict per node,
 the claimed pods grouped by target node (`pods_by_node`), and the oldest pod kept (`oldest_first`).
 Claimed = controlled by the DaemonSet and matching its selector (what `kubectl ds explain` lists); pods the
 DaemonSet owns whose labels no longer match are released and not counted.
@@ -108,7 +109,8 @@ def test_node_should_run_daemon_pod(ds_fields: dict[str, Any], node: dict[str, A
 def manage(daemonset: dict[str, Any], nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> tuple[
     list[str], list[str]
 ]:
-    """(nodes to create a pod on, pods to delete) for a DaemonSet without surge (§4 podsShouldBeOnNode)."""
+    """(nodes to create a pod on, pods to delete) for a DaemonSet without surge (podsShouldBeOnNode,
+    docs/rules.md#r-manage)."""
     selector = daemonset["spec"]["selector"]
     claimed = [pod for pod in pods if r.is_controlled_by(pod, daemonset) and selector_matches(selector, r.labels(pod))]
     by_node = pods_by_node(claimed)
@@ -347,7 +349,7 @@ def test_named_results_for_a_node_failing_selector_and_taint() -> None:
 
 
 def test_selector_failure_with_noschedule_taint_is_should_not_run() -> None:
-    # §2.2: a selector/affinity failure returns (False, False) before taints are weighed.
+    # docs/rules.md#r-predicate: a selector/affinity failure returns (False, False) before taints are weighed.
     assert verdict_of(make_daemonset(node_selector={"disk": "ssd"}), make_node(taints=NO_SCHEDULE)) == (False, False)
 
 

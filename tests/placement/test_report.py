@@ -1,9 +1,9 @@
 """The per-node report on a small mixed cluster: node states, misscheduled pods, the controller's status
-counts (daemonset-semantics.md §6: only the oldest pod on a node counts), and which nodes need the
+counts (docs/rules.md#r-status: only the oldest pod on a node counts), and which nodes need the
 scheduler-side checks.
 
 Also covers the status cases B16 (pods just created count as current) and B39 (numberReady follows the
-Ready condition) from daemonset-cases.md.
+Ready condition), see docs/rules.md#test-cases.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def test_missing_pod_hint_points_at_the_daemonset_events(assessment: report.Asse
 
 
 def test_controller_counts_follow_the_status_rule(assessment: report.Assessment) -> None:
-    # §6: desired = wanted nodes; current = wanted nodes with any pod (terminating and failed included);
-    # ready/available/updated look at the oldest pod only; misscheduled = unwanted nodes with a pod.
+    # docs/rules.md#r-status: desired = wanted nodes; current = wanted nodes with any pod (terminating and failed
+    # included); ready/available/updated look at the oldest pod only; misscheduled = unwanted nodes with a pod.
     assert controller_counts(assessment.nodes) == ControllerCounts(
         desired=9, current=8, ready=5, updated=5, available=4, misscheduled=2)
 
@@ -248,7 +248,7 @@ def test_unknown_state_when_pods_could_not_be_listed() -> None:
     assert [node.healthy for node in assessment.nodes] == [False, False]
 
 
-# --- counts: only the oldest pod on a node counts (§6) ------------------------------------------------------
+# --- counts: only the oldest pod on a node counts (docs/rules.md#r-status) ---------------------------------
 
 def counts_for(pods: list[dict[str, Any]], nodes: list[dict[str, Any]] | None = None, **ds_fields: Any) -> Any:
     daemonset = make_daemonset(**ds_fields)
@@ -266,7 +266,7 @@ def counts_for(pods: list[dict[str, Any]], nodes: list[dict[str, Any]] | None = 
     pytest.param([{"name": "old", "node": "n", "creation_timestamp": EARLIER - timedelta(hours=5),
                    "revision_hash": "h0"},
                   {"name": "young", "node": "n", "revision_hash": "h1"}],
-                 ControllerCounts(1, 1, 1, 0, 1, 0), id="updated-waits-for-old-pod-to-go"),  # §6 surge note
+                 ControllerCounts(1, 1, 1, 0, 1, 0), id="updated-waits-for-old-pod-to-go"),  # r-status, surge
     pytest.param([{"name": "pending-old", "target_node": "n", "phase": "Pending", "ready": False,
                    "creation_timestamp": EARLIER - timedelta(hours=5), "revision_hash": "h1"},
                   {"name": "bound-young", "node": "n", "revision_hash": "h0"}],

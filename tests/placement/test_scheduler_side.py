@@ -1,10 +1,11 @@
-"""What the scheduler checks after the controller has said "run here" (daemonset-semantics.md §7): pod
+"""What the scheduler checks after the controller has said "run here" (docs/rules.md#r-resources,
+docs/rules.md#r-host-ports, docs/rules.md#r-scheduler-message): pod
 requests, NodeResourcesFit ("Too many pods", "Insufficient <resource>"), NodePorts conflicts, and reading
 the scheduler's FailedScheduling message back.
 
 Sources: noderesources/fit.go fitsRequest, resource helpers PodRequests (sidecar-aware), framework/types.go
-HostPortInfo.CheckConflict and FitError.Error, pkg/scheduler/util GetHostPorts; daemonset-cases.md A2, A4–A6,
-B21, B22, B26, B27, M170, M171.
+HostPortInfo.CheckConflict and FitError.Error, pkg/scheduler/util GetHostPorts; cases A2, A4–A6, B21, B22,
+B26, B27, M170, M171 (docs/rules.md#test-cases).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def test_resource_shortfalls(requests: dict[str, str], allocatable: dict[str, st
     daemonset = make_daemonset(requests=requests or None)
     node = make_node("n", allocatable=allocatable)
     assert [s.message for s in resource_shortfalls(spec_of(daemonset), node, pods, parse_quantity)] == messages
-    # The controller never looks at any of this (§2.3): the node stays wanted.
+    # The controller never looks at any of this (docs/rules.md#r-not-checked): the node stays wanted.
     verdict = node_should_run_daemon_pod(daemonset, node)
     assert (verdict.should_run, verdict.should_continue_running) == (True, True)
 

@@ -1,5 +1,5 @@
-"""nodeSelector and required node affinity (daemonset-semantics.md §2.4), case for case against
-component-helpers' nodeaffinity tests (daemonset-cases.md section H, 100–131), plus the exact sentences we
+"""nodeSelector and required node affinity (docs/rules.md#r-selectors), case for case against
+component-helpers' nodeaffinity tests (case group H, 100–131, docs/rules.md#test-cases), plus the exact sentences we
 print when a node fails them.
 
 Each H case is checked twice: with the selector functions themselves (nodeSelector AND affinity) and
@@ -118,7 +118,7 @@ def test_nodeaffinity_cases(node_selector: Any, affinity: Any, node: dict[str, A
 
 
 MORE_OPERATOR_CASES = [
-    # (expression, node labels, matches)   [derived from §2.4 rule 5 / labels.Requirement.Matches]
+    # (expression, node labels, matches)   [docs/rules.md#r-selectors, label operators / labels.Requirement.Matches]
     pytest.param(expr("zone", "NotIn", "a"), {}, True, id="notin-absent-key-matches"),
     pytest.param(expr("zone", "In", "a"), {}, False, id="in-absent-key-fails"),
     pytest.param(expr("zone", "DoesNotExist"), {}, True, id="doesnotexist-absent-key-matches"),
@@ -145,7 +145,7 @@ def test_label_operators(expression: dict[str, Any], labels: dict[str, str], mat
 
 
 FIELD_CASES = [
-    # (matchFields requirement, node name, matches)   [§2.4 rule 6]
+    # (matchFields requirement, node name, matches)   [docs/rules.md#r-selectors, matchFields]
     pytest.param(field("NotIn", "node-1"), "node-2", True, id="field-notin-other-name-matches"),
     pytest.param(field("NotIn", "node-1"), "node-1", False, id="field-notin-own-name-fails"),
     pytest.param(field("In", "bar", key="metadata.foo"), "node-1", False, id="unknown-field-in-never-matches"),
@@ -163,7 +163,7 @@ def test_match_fields(requirement: dict[str, Any], node_name: str, matches: bool
 
 
 def test_empty_term_is_dropped_but_others_still_count() -> None:
-    # §2.4 rule 3: an empty term is dropped, not an automatic failure for the whole selector.
+    # docs/rules.md#r-selectors: an empty term is dropped, not an automatic failure for the whole selector.
     affinity = node_affinity({"matchExpressions": []}, term(expr("zone", "In", "a")))
     result = match_required_affinity(pod_spec(affinity=affinity), make_node(labels={"zone": "a"}))
     assert result.matched is True
@@ -171,7 +171,7 @@ def test_empty_term_is_dropped_but_others_still_count() -> None:
 
 
 def test_invalid_term_is_skipped_and_valid_term_still_matches() -> None:
-    # §2.4 rule 7: a term with a parse error is skipped; another term may still match.
+    # docs/rules.md#r-selectors: a term with a parse error is skipped; another term may still match.
     affinity = node_affinity(term(expr("zone", "Exists", "x")), term(expr("zone", "In", "a")))
     result = match_required_affinity(pod_spec(affinity=affinity), make_node(labels={"zone": "a"}))
     assert result.matched is True
@@ -179,7 +179,7 @@ def test_invalid_term_is_skipped_and_valid_term_still_matches() -> None:
 
 
 def test_preferred_affinity_is_ignored() -> None:
-    # §2.3: only required node affinity is evaluated.
+    # docs/rules.md#r-not-checked: only required node affinity is evaluated.
     affinity = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
         {"weight": 1, "preference": term(expr("zone", "In", "nowhere"))}]}}
     result = match_required_affinity(pod_spec(affinity=affinity), make_node(labels={"zone": "a"}))

@@ -1,6 +1,6 @@
-"""Taints against tolerations (daemonset-semantics.md §2.6; daemonset-cases.md section I, 132–141), the
-tolerations the DaemonSet controller adds by itself and how they merge with the user's (§2.5), and the
-tolerationSeconds cases M168/M169.
+"""Taints against tolerations (docs/rules.md#r-tolerates; case group I, 132–141, docs/rules.md#test-cases), the
+tolerations the DaemonSet controller adds by itself and how they merge with the user's
+(docs/rules.md#r-auto-tolerations), and the tolerationSeconds cases M168/M169 (docs/rules.md#r-taint-eviction).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ TOLERATES_CASES = [
                  id="equal-different-value"),  # I136
     pytest.param(toleration("foo", "Equal", "bar", "NoSchedule"), as_taint("foo", "NoExecute", "bar"), False,
                  id="effect-differs"),  # I137
-    # §2.6: an empty operator means Equal; an empty effect matches all effects; keys must be equal.
+    # docs/rules.md#r-tolerates: an empty operator means Equal; an empty effect matches all effects; keys must be
+    # equal.
     pytest.param(toleration("foo", value="bar", effect="NoSchedule"), as_taint("foo", "NoSchedule", "bar"), True,
                  id="omitted-operator-is-equal"),
     pytest.param(toleration("foo", value="bar"), as_taint("foo", "NoSchedule", "other"), False,
@@ -95,7 +96,7 @@ UNTOLERATED_CASES = [
                  id="noexecute-filter-ignores-noschedule"),  # I141 (how shouldContinueRunning is computed)
     pytest.param([taint("a", "NoSchedule"), taint("b", "PreferNoSchedule"), taint("c", "NoExecute", "1")], [],
                  BLOCKING_EFFECTS, ["a:NoSchedule", "c=1:NoExecute"],
-                 id="prefernoschedule-never-blocks-and-all-are-listed-in-node-order"),  # §2.3
+                 id="prefernoschedule-never-blocks-and-all-are-listed-in-node-order"),  # r-not-checked
 ]
 
 
@@ -127,7 +128,7 @@ def test_toleration_hint_tolerates_the_taint(node_taint: Taint, hint: str) -> No
     assert toleration_for(node_taint) == hint
 
 
-# --- §2.5: the tolerations the controller adds ----------------------------------------------------------
+# --- docs/rules.md#r-auto-tolerations: the tolerations the controller adds ---------------------------------
 
 AUTO = [
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
@@ -194,15 +195,15 @@ AUTO_TAINT_CASES = [
     pytest.param(taint("node.kubernetes.io/unschedulable", "NoSchedule"), False, (True, True),
                  id="unschedulable-auto-tolerated"),  # M166
     pytest.param(taint("node.kubernetes.io/network-unavailable", "NoSchedule"), False, (False, True),
-                 id="network-unavailable-not-tolerated-without-host-network"),  # §2.5
+                 id="network-unavailable-not-tolerated-without-host-network"),  # r-auto-tolerations
     pytest.param(taint("node.kubernetes.io/network-unavailable", "NoSchedule"), True, (True, True),
-                 id="network-unavailable-tolerated-with-host-network"),  # §2.5
+                 id="network-unavailable-tolerated-with-host-network"),  # r-auto-tolerations
     pytest.param(taint(NOT_READY, "NoSchedule"), False, (False, True),
-                 id="not-ready-noschedule-has-no-auto-toleration"),  # §2.5 gaps / M164
+                 id="not-ready-noschedule-has-no-auto-toleration"),  # r-auto-tolerations gaps / M164
     pytest.param(taint("node.kubernetes.io/unreachable", "NoSchedule"), False, (False, True),
-                 id="unreachable-noschedule-has-no-auto-toleration"),  # §2.5 gaps
+                 id="unreachable-noschedule-has-no-auto-toleration"),  # r-auto-tolerations gaps
     pytest.param(taint("node.kubernetes.io/out-of-service", "NoExecute", "nodeshutdown"), False, (False, False),
-                 id="out-of-service-has-no-auto-toleration"),  # §2.5 gaps
+                 id="out-of-service-has-no-auto-toleration"),  # r-auto-tolerations gaps
 ]
 
 
@@ -214,8 +215,8 @@ def test_automatic_tolerations_in_the_predicate(node_taint: dict[str, Any], host
 
 
 def test_toleration_seconds_counts_as_full_toleration() -> None:
-    # M168 / §12.6: the controller ignores tolerationSeconds, so the pod is created (and later evicted by the
-    # taint-eviction controller, then recreated: a loop).
+    # M168 / docs/rules.md#r-taint-eviction: the controller ignores tolerationSeconds, so the pod is created (and
+    # later evicted by the taint-eviction controller, then recreated: a loop).
     ds = make_daemonset(tolerations=[toleration("maintenance", "Exists", effect="NoExecute", seconds=60)])
     result = node_should_run_daemon_pod(ds, make_node(taints=[taint("maintenance", "NoExecute", "true")]))
     assert (result.should_run, result.should_continue_running, result.reasons) == (True, True, ())

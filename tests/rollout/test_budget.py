@@ -1,5 +1,5 @@
-"""maxUnavailable / maxSurge: the API server's validation (daemonset-cases.md L157–161, validation.go
-ValidateRollingUpdateDaemonSet), percent scaling that rounds up (M173, semantics §8.1), AllowsSurge, and the
+"""maxUnavailable / maxSurge: the API server's validation (docs/rules.md#r-validation; cases L157–161, validation.go
+ValidateRollingUpdateDaemonSet), percent scaling that rounds up (M173, docs/rules.md#r-budget), AllowsSurge, and the
 controller's budget computation updatedDesiredNodeCounts (G2 91–98, update_test.go TestGetUnavailableNumbers).
 """
 
@@ -106,7 +106,7 @@ def test_invalid_rolling_update(max_unavailable: int | str, max_surge: int | str
 
 @pytest.mark.parametrize(("value", "total", "expected"), [
     pytest.param("10%", 3, 1, id="ten-percent-of-3-rounds-up-to-1"),  # M173
-    pytest.param("50%", 3, 2, id="half-of-3-rounds-up-to-2"),  # G98, §8.1
+    pytest.param("50%", 3, 2, id="half-of-3-rounds-up-to-2"),  # G98, r-budget
     pytest.param("1%", 1, 1, id="one-percent-of-1-is-1"),  # M173
     pytest.param("50%", 2, 1, id="half-of-2"),  # G95
     pytest.param("100%", 2, 2, id="all-of-2"),  # G97

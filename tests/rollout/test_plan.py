@@ -1,5 +1,6 @@
 """The managed rollout plan: which nodes are replaced, in which order and steps, under the controller's own
-unavailability accounting (daemonset-semantics.md §8.1–8.3; daemonset-cases.md G81–G88, M173, M174), plus
+unavailability accounting (docs/rules.md#r-budget, docs/rules.md#r-rolling-no-surge,
+docs/rules.md#r-rolling-surge; cases G81–G88, M173, M174 in docs/rules.md#test-cases), plus
 pre-flight warnings, option parsing and the duration estimate.
 
 The DaemonSet is parked with OnDelete (the plugin replaces pods itself), so its own strategy is ignored
@@ -119,7 +120,7 @@ def test_only_wanted_nodes_with_an_old_pod_are_steps() -> None:
     assert result.desired == 3
 
 
-# --- unavailability accounting (§8.2) ---------------------------------------------------------------------
+# --- unavailability accounting (docs/rules.md#r-rolling-no-surge) ------------------------------------------
 
 def test_already_unavailable_old_pod_goes_first_and_free() -> None:
     # node-4's old pod is not ready: it uses 1 of the budget of 2, so the first step takes 1 available node.
@@ -165,8 +166,9 @@ def test_unavailable_new_pods_use_the_budget() -> None:
 
 
 def test_empty_node_uses_budget_first_step_must_wait() -> None:
-    # An empty wanted node is unavailable (§8.2); with a budget of 1 nothing available can go now. No leading
-    # node is unavailable, so the first step is an ordinary one and the warning says it must wait.
+    # An empty wanted node is unavailable (docs/rules.md#r-rolling-no-surge); with a budget of 1 nothing available
+    # can go now. No leading node is unavailable, so the first step is an ordinary one and the warning says it must
+    # wait.
     result = plan(nodes(4), all_old(3))
     assert steps(result) == [("node-0",), ("node-1",), ("node-2",)]
     assert result.first_step_allowance == 0
@@ -202,8 +204,8 @@ def test_terminating_only_node_is_empty() -> None:
 
 
 def test_surge_counts_only_nodes_waiting_for_their_new_pod() -> None:
-    # §8.3: node-0's new pod is not available next to its old one (uses 1 of 2 surge); node-1 is empty
-    # (manage() creates, no budget); node-0 itself costs nothing more to finish.
+    # docs/rules.md#r-rolling-surge: node-0's new pod is not available next to its old one (uses 1 of 2 surge);
+    # node-1 is empty (manage() creates, no budget); node-0 itself costs nothing more to finish.
     pods = [old("node-0"), new("node-0", ready=False), old("node-2"), old("node-3"), old("node-4")]
     result = plan(nodes(5), pods, max_unavailable=0, max_surge=2)
     assert steps(result) == [("node-0", "node-2"), ("node-3", "node-4")]
@@ -276,7 +278,7 @@ HOST_PORT_MESSAGE = ("the pod template claims host port 9100/TCP: the surge pod 
 
 @pytest.mark.parametrize(("daemonset", "options", "warned"), [
     pytest.param(make_daemonset(strategy="OnDelete", host_ports=[9100]), {"max_unavailable": 0, "max_surge": 1},
-                 True, id="host-port-with-surge-deadlocks"),  # semantics §12.1
+                 True, id="host-port-with-surge-deadlocks"),  # docs/rules.md#r-host-ports
     pytest.param(make_daemonset(strategy="OnDelete", host_network=True, host_ports=[{"containerPort": 9100}]),
                  {"max_unavailable": 0, "max_surge": 1}, True, id="host-network-container-port-is-a-host-port"),
     pytest.param(make_daemonset(strategy="OnDelete", host_ports=[9100]), {"max_unavailable": 1}, False,

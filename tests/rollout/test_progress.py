@@ -1,4 +1,5 @@
-"""Rollout progress: kubectl's DaemonSetStatusViewer lines verbatim (daemonset-cases.md K 152–156,
+"""Rollout progress: kubectl's DaemonSetStatusViewer lines verbatim (docs/rules.md#r-rollout-progress; case group
+K 152–156,
 kubectl rollout_status_test.go TestDaemonSetStatusViewerStatus), the per-node revision map, and the managed
 rollout's one-line progress message.
 """
@@ -82,14 +83,14 @@ def pod(name: str, node: str, revision: str, **kwargs: Any) -> dict[str, Any]:
     pytest.param([pod("p", "n", "new", ready=False)], NodeProgress("n", UNAVAILABLE, 2),
                  id="new-pod-not-ready-is-unavailable"),
     pytest.param([pod("p", "n", "new", ready_since=NOW - timedelta(seconds=10))], NodeProgress("n", UNAVAILABLE, 2),
-                 id="new-pod-ready-for-less-than-min-ready-seconds-is-unavailable"),  # §6 availability
+                 id="new-pod-ready-for-less-than-min-ready-seconds-is-unavailable"),  # r-availability
     pytest.param([pod("p", "n", "new", ready_since=NOW - timedelta(seconds=30))], NodeProgress("n", UPDATED, 2),
                  id="ready-exactly-min-ready-seconds-is-available"),  # LTT + minReadySeconds <= now
     pytest.param([pod("p", "n", "old")], NodeProgress("n", OLD, 1), id="old-pod-is-old"),
     pytest.param([pod("p", "n", "old", ready=False)], NodeProgress("n", OLD, 1), id="unready-old-pod-is-still-old"),
     pytest.param([], NodeProgress("n", MISSING), id="no-pod-is-missing"),
     pytest.param([pod("p", "n", "new", deletion_timestamp=NOW)], NodeProgress("n", MISSING),
-                 id="only-a-terminating-pod-is-missing"),  # terminating pods count as nothing (§8.2)
+                 id="only-a-terminating-pod-is-missing"),  # terminating pods count as nothing (r-termination)
     pytest.param([pod("a", "n", "old"), pod("b", "n", "new")], NodeProgress("n", UPDATED, 2),
                  id="surge-new-pod-available-decides"),
     pytest.param([pod("a", "n", "old"), pod("b", "n", "new", ready=False)], NodeProgress("n", UNAVAILABLE, 2),
