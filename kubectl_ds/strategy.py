@@ -1,5 +1,5 @@
 """Pure. A DaemonSet's update strategy as the API serves it: its type, its rolling-update values with the
-API's defaults, and whether it surges (docs/rules.md#update-strategy).
+API's defaults, and whether it surges (docs/rules.md#r-budget, docs/rules.md#r-validation).
 
 Placement (explain) and the rollout both read these facts; this is their one home.
 """

@@ -1,5 +1,5 @@
 """Pure. The summary of an explain assessment: the controller's own status counts (only the oldest pod on
-a node counts, docs/rules.md#status-counts), the exclusion rules by node count, the states of the wanted
+a node counts, docs/rules.md#r-status), the exclusion rules by node count, the states of the wanted
 nodes with their most telling reason, and which nodes --problems shows."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Sources: pkg/apis/apps/validation/validation.go ValidateRollingUpdateDaemonSet (messages kept verbatim),
 pkg/apis/apps/v1/defaults.go, intstr.GetScaledValueFromIntOrPercent, update.go updatedDesiredNodeCounts and
-util.AllowsSurge (daemonset-semantics.md §8.1, §9).
+util.AllowsSurge (docs/rules.md#r-budget, docs/rules.md#r-validation).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.nodepods import NodePods, pods_on_nodes
 from kubectl_ds.rollout.state import RolloutState
 
-# Container states that mean the new pod is failing, not merely starting (docs/rules.md#pod-health).
+# Container states that mean the new pod is failing, not merely starting (docs/rules.md#r-container-states).
 FAILING_STATES = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
 
 
@@ -50,7 +50,7 @@ def nodes_with_new_pods(held: Mapping[str, NodePods]) -> list[str]:
 
 def within_budget(step_nodes: Sequence[str], already_unavailable: Sequence[str], max_unavailable: int) -> list[str]:
     """The step's nodes that may be replaced now: those already unavailable cost nothing; the others only
-    while fewer than `max_unavailable` nodes are unavailable (the controller's §8.2 budget). Empty: wait."""
+    while fewer than `max_unavailable` nodes are unavailable (the controller's budget, docs/rules.md#r-rolling-no-surge). Empty: wait."""
     free = set(already_unavailable)
     costly = [node for node in step_nodes if node not in free]
     room = max_unavailable - len(already_unavailable)

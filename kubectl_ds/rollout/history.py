@@ -3,7 +3,7 @@ changed between revisions (images) and how many pods still run each one.
 
 Sources: kubectl pkg/polymorphichelpers/history.go (revisions controlled by the DaemonSet, sorted by
 .revision, CHANGE-CAUSE from the revision's kubernetes.io/change-cause annotation or <none>) and
-daemonset-semantics.md §10.
+docs/rules.md#r-kubectl-rollout, docs/rules.md#r-revisions.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Pure. The one model of a node's DaemonSet pods during a rollout, seen against the goal revision.
 
 Four questions are asked of a node, and each is a named property because each rightly differs:
-- the controller's: is the node unavailable (§8.2), is it surging (§8.3)? Used by the plan's budget;
+- the controller's: is the node unavailable (r-rolling-no-surge), is it surging (r-rolling-surge)? The plan's
+  budget;
 - the runner's: is the node `done` for its step (an available new pod and no live old pod)?
 - the status view's: what `state` does the node show (a new pod decides it, even next to an old one)?
 
 Terminating pods count as nothing for all of them, as the controller ignores them
-(docs/rules.md#rolling-update-budget; update.go findUpdatedPodsOnNode).
+(docs/rules.md#r-updated; update.go findUpdatedPodsOnNode).
 """
 
 from __future__ import annotations
@@ -55,14 +56,14 @@ class NodePods:
 
     @property
     def unavailable(self) -> bool:
-        """§8.2, the controller's budget: empty, mid-transition, duplicated, or its only pod not available."""
+        """docs/rules.md#r-rolling-no-surge, the controller's budget: empty, mid-transition, duplicated, or its only pod not available."""
         if self.duplicates or self.empty or (self.new and self.old):
             return True
         return not (self.new_available if self.new else self.old_available)
 
     @property
     def surging(self) -> bool:
-        """§8.3: the node uses surge budget while its new pod, next to the old one, is not available yet."""
+        """docs/rules.md#r-rolling-surge: the node uses surge budget while its new pod, next to the old one, is not available yet."""
         return self.duplicates or (len(self.new) == 1 and len(self.old) == 1 and not self.new_available)
 
     @property

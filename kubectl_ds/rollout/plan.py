@@ -1,8 +1,8 @@
 """Pure. A managed, step-wise rollout plan: which nodes get the new pod template, in which steps.
 
 The plugin parks the DaemonSet with updateStrategy OnDelete and replaces pods node by node itself, so the
-plan must respect the same budget the controller would (update.go rollingUpdate, daemonset-semantics.md
-§8.1–8.3): nodes that are already unavailable use up budget, and old pods that are not available anyway
+plan must respect the same budget the controller would (update.go rollingUpdate; docs/rules.md#r-budget,
+docs/rules.md#r-rolling-no-surge, docs/rules.md#r-rolling-surge): nodes that are already unavailable use up budget, and old pods that are not available anyway
 are replaced first and for free.
 """
 
@@ -78,7 +78,7 @@ class PlanWarning:
 class Plan:
     steps: tuple[Step, ...]
     create_only: tuple[str, ...]  # wanted nodes without a pod: the controller creates the new pod there anyway
-    already_unavailable: tuple[str, ...]  # wanted nodes the controller counts as unavailable right now (§8.2)
+    already_unavailable: tuple[str, ...]  # wanted nodes the controller counts as unavailable now (r-rolling-no-surge)
     partitioned: tuple[str, ...]  # nodes that need the update but stay on the old revision (--partition)
     budget: Budget
     surge: bool
@@ -204,8 +204,8 @@ def plan_rollout(
     step_size = min(requested, limit)
 
     already_unavailable = tuple(node.name for node in wanted if node.unavailable)
-    # What uses budget: every unavailable node without surge (§8.2); with surge only nodes whose new pod
-    # is not available yet next to the old one (§8.3) — empty and not-ready nodes surge for free.
+    # What uses budget: every unavailable node without surge (r-rolling-no-surge); with surge only nodes whose new pod
+    # is not available yet next to the old one (r-rolling-surge) — empty and not-ready nodes surge for free.
     using_budget = tuple(node.name for node in wanted if node.surging) if surge else already_unavailable
     first_allowance = min(step_size, max(0, limit - len(using_budget)))
 

@@ -1,7 +1,7 @@
 """Pure. How far a rollout has got: kubectl's DaemonSet status line, and a per-node revision map.
 
 Sources: kubectl pkg/polymorphichelpers/rollout_status.go DaemonSetStatusViewer.Status (messages kept
-verbatim, trailing newline included; daemonset-cases.md K 152–156) and daemonset-semantics.md §6, §8.
+verbatim, trailing newline included; docs/rules.md#r-rollout-progress, cases K 152–156) and docs/rules.md#r-status.
 """
 
 from __future__ import annotations
