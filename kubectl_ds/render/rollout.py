@@ -3,6 +3,8 @@ with (its Outcome), plus the dry-run preview of a start."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kubectl_ds.render.text import plural
 from kubectl_ds.rollout import events as ev
 from kubectl_ds.rollout import state as st
@@ -38,61 +40,41 @@ def confirm_question(event: ev.StepStarted) -> str:
     return f"{step_label(event.number, event.total)}: {', '.join(event.nodes)}. Continue?"
 
 
+# The message each Outcome kind ends a command with (o: the Outcome).
+_MESSAGES: dict[str, Callable[[Outcome], str]] = {
+    ev.FINISHED: lambda o: (f'daemon set "{o.name}" {"rolled back" if o.rolled_back else "successfully rolled out"}; '
+                            "updateStrategy restored"),
+    ev.STOPPED: lambda o: (f"daemonset.apps/{o.name} {o.phase}: {o.reason}; continue with: kubectl ds rollout "
+                           f"resume {o.name}"),
+    ev.UNPARKED: lambda o: f"daemonset.apps/{o.name} resumed: the controller continues its rolling update",
+    ev.ALREADY_STOPPED: lambda o: (f"daemonset.apps/{o.name} is already {o.phase}"
+                                   + (f" ({o.reason})" if o.reason else "")),
+    ev.PAUSE_REQUESTED: lambda o: f"daemonset.apps/{o.name} will pause at the next step boundary",
+    ev.PAUSED_NOW: lambda o: f"daemonset.apps/{o.name} paused",
+    ev.PARKED_UNMANAGED: lambda o: (f"daemonset.apps/{o.name} paused: parked with updateStrategy OnDelete; the "
+                                    f"controller replaces no more pods until: kubectl ds rollout resume {o.name}"),
+    ev.RESTARTED: lambda o: f"daemonset.apps/{o.name} restarted",
+    ev.ROLLED_BACK: lambda o: f"daemonset.apps/{o.name} rolled back",
+    ev.ROLLBACK_SKIPPED: lambda o: (f"daemonset.apps/{o.name} skipped rollback (current template already matches "
+                                    f"revision {o.revision})"),
+    # Dry runs.
+    ev.WOULD_START: lambda o: start_preview(o),
+    ev.WOULD_RESUME: lambda o: (f"would resume the rollout of daemonset {o.name} ({o.phase}) with {o.steps_left} "
+                                f"{plural(o.steps_left, 'step')} left"),
+    ev.WOULD_UNPARK: lambda o: f"would restore the original updateStrategy of daemonset {o.name}",
+    ev.WOULD_PAUSE: lambda o: f"would ask the rollout of daemonset {o.name} to pause at the next step boundary",
+    ev.WOULD_PARK: lambda o: f"would park daemonset {o.name} (updateStrategy OnDelete) until rollout resume",
+    ev.WOULD_ABORT: lambda o: (f"would return daemonset {o.name} to revision {o.revision} (hash {o.revision_hash}) "
+                               "node by node, then restore its updateStrategy"),
+    ev.WOULD_RESTART: lambda o: (f"daemonset.apps/{o.name} restarted (dry run): would set the pod template "
+                                 f"annotation {RESTARTED_AT}"),
+    ev.WOULD_ROLL_BACK: lambda o: (f"daemonset.apps/{o.name} will roll back to revision {o.revision} "
+                                   f"(images: {', '.join(o.images)}) (dry run)"),
+}
+
+
 def outcome_message(outcome: Outcome) -> str:
-    name = outcome.name
-    kind = outcome.kind
-    if kind == ev.FINISHED:
-        verb = "rolled back" if outcome.rolled_back else "successfully rolled out"
-        return f'daemon set "{name}" {verb}; updateStrategy restored'
-    if kind == ev.STOPPED:
-        return (f"daemonset.apps/{name} {outcome.phase}: {outcome.reason}; continue with: kubectl ds rollout resume "
-                f"{name}")
-    if kind == ev.UNPARKED:
-        return f"daemonset.apps/{name} resumed: the controller continues its rolling update"
-    if kind == ev.ALREADY_STOPPED:
-        return (f"daemonset.apps/{name} is already {outcome.phase}"
-                + (f" ({outcome.reason})" if outcome.reason else ""))
-    if kind == ev.PAUSE_REQUESTED:
-        return f"daemonset.apps/{name} will pause at the next step boundary"
-    if kind == ev.PAUSED_NOW:
-        return f"daemonset.apps/{name} paused"
-    if kind == ev.PARKED_UNMANAGED:
-        return (f"daemonset.apps/{name} paused: parked with updateStrategy OnDelete; the controller replaces no "
-                f"more pods until: kubectl ds rollout resume {name}")
-    if kind == ev.RESTARTED:
-        return f"daemonset.apps/{name} restarted"
-    if kind == ev.ROLLED_BACK:
-        return f"daemonset.apps/{name} rolled back"
-    if kind == ev.ROLLBACK_SKIPPED:
-        return (f"daemonset.apps/{name} skipped rollback (current template already matches revision "
-                f"{outcome.revision})")
-    return _dry_run_message(outcome)
-
-
-def _dry_run_message(outcome: Outcome) -> str:
-    name = outcome.name
-    kind = outcome.kind
-    if kind == ev.WOULD_START:
-        return start_preview(outcome)
-    if kind == ev.WOULD_RESUME:
-        return (f"would resume the rollout of daemonset {name} ({outcome.phase}) with {outcome.steps_left} "
-                f"{plural(outcome.steps_left, 'step')} left")
-    if kind == ev.WOULD_UNPARK:
-        return f"would restore the original updateStrategy of daemonset {name}"
-    if kind == ev.WOULD_PAUSE:
-        return f"would ask the rollout of daemonset {name} to pause at the next step boundary"
-    if kind == ev.WOULD_PARK:
-        return f"would park daemonset {name} (updateStrategy OnDelete) until rollout resume"
-    if kind == ev.WOULD_ABORT:
-        return (f"would return daemonset {name} to revision {outcome.revision} (hash {outcome.revision_hash}) "
-                "node by node, then restore its updateStrategy")
-    if kind == ev.WOULD_RESTART:
-        return (f"daemonset.apps/{name} restarted (dry run): would set the pod template annotation "
-                f"{RESTARTED_AT}")
-    if kind == ev.WOULD_ROLL_BACK:
-        return (f"daemonset.apps/{name} will roll back to revision {outcome.revision} "
-                f"(images: {', '.join(outcome.images)}) (dry run)")
-    raise ValueError(f"no message for outcome {kind}")
+    return _MESSAGES[outcome.kind](outcome)
 
 
 def start_preview(outcome: Outcome) -> str:

@@ -50,7 +50,8 @@ def nodes_with_new_pods(held: Mapping[str, NodePods]) -> list[str]:
 
 def within_budget(step_nodes: Sequence[str], already_unavailable: Sequence[str], max_unavailable: int) -> list[str]:
     """The step's nodes that may be replaced now: those already unavailable cost nothing; the others only
-    while fewer than `max_unavailable` nodes are unavailable (the controller's budget, docs/rules.md#r-rolling-no-surge). Empty: wait."""
+    while fewer than `max_unavailable` nodes are unavailable (the controller's budget,
+    docs/rules.md#r-rolling-no-surge). Empty: wait."""
     free = set(already_unavailable)
     costly = [node for node in step_nodes if node not in free]
     room = max_unavailable - len(already_unavailable)

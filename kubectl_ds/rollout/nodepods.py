@@ -56,14 +56,16 @@ class NodePods:
 
     @property
     def unavailable(self) -> bool:
-        """docs/rules.md#r-rolling-no-surge, the controller's budget: empty, mid-transition, duplicated, or its only pod not available."""
+        """The controller's budget (docs/rules.md#r-rolling-no-surge): empty, mid-transition, duplicated, or
+        its only pod not available."""
         if self.duplicates or self.empty or (self.new and self.old):
             return True
         return not (self.new_available if self.new else self.old_available)
 
     @property
     def surging(self) -> bool:
-        """docs/rules.md#r-rolling-surge: the node uses surge budget while its new pod, next to the old one, is not available yet."""
+        """docs/rules.md#r-rolling-surge: the node uses surge budget while its new pod, next to the old one, is
+        not available yet."""
         return self.duplicates or (len(self.new) == 1 and len(self.old) == 1 and not self.new_available)
 
     @property

@@ -2,8 +2,8 @@
 
 The plugin parks the DaemonSet with updateStrategy OnDelete and replaces pods node by node itself, so the
 plan must respect the same budget the controller would (update.go rollingUpdate; docs/rules.md#r-budget,
-docs/rules.md#r-rolling-no-surge, docs/rules.md#r-rolling-surge): nodes that are already unavailable use up budget, and old pods that are not available anyway
-are replaced first and for free.
+docs/rules.md#r-rolling-no-surge, docs/rules.md#r-rolling-surge): nodes that are already unavailable use up
+budget, and old pods that are not available anyway are replaced first and for free.
 """
 
 from __future__ import annotations

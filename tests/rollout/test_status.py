@@ -57,3 +57,18 @@ def test_progress_bar_and_table() -> None:
     assert text.splitlines()[1] == "[###......] 1/3 updated"
     assert text.splitlines()[3].split() == ["NODE", "STATE", "REVISION", "WHY"]
     assert one_line(view).endswith("| 1 updated, 0 unavailable, 2 old, 0 missing")
+
+
+def test_every_outcome_kind_has_a_message() -> None:
+    """render/rollout.py words every Outcome the rollout layer can end with."""
+    from kubectl_ds.render.rollout import outcome_message
+    from kubectl_ds.rollout import events as ev
+    from kubectl_ds.rollout.plan import Budget, Plan
+
+    plan = Plan(steps=(), create_only=(), already_unavailable=(), partitioned=(),
+                budget=Budget(max_surge=0, max_unavailable=1, desired=0, empty_nodes=()), surge=False, warnings=(),
+                desired=0)
+    kinds = [value for key, value in vars(ev).items() if key.isupper() and isinstance(value, str)]
+    assert len(kinds) > 15
+    for kind in kinds:
+        assert outcome_message(ev.Outcome(kind, "ds", plan=plan)).count("ds") >= 1
