@@ -245,6 +245,21 @@ def test_restart_and_undo_like_kubectl(invoke: Invoke, cluster: SimCluster) -> N
     assert (code, err) == (1, "error: unable to find specified revision 9 in history\n")
 
 
+@pytest.mark.parametrize("args", [["restart"], ["undo"]], ids=["restart", "undo"])
+def test_unmanaged_undo_and_restart_do_not_fail_on_a_busy_daemonset(invoke: Invoke, cluster: SimCluster,
+                                                                    args: list[str]) -> None:
+    """The controller writes a busy DaemonSet's status all the time, so a read-modify-PUT races it and gets
+    409 Conflict; kubectl PATCHes instead (objectrestarter.go, rollback.go), which no status write affects."""
+    assert rollout(invoke, cluster, "restart", NAME)[0] == 0  # a second revision, for undo
+    cluster.simulator.settle()
+    before = cluster.daemonset()["spec"]["template"]
+    cluster.server.inject_fault(status=409, count=3, method="PUT", path_contains="/daemonsets/")
+    code, out, err = rollout(invoke, cluster, *args, NAME)
+    assert (code, err) == (0, "")
+    assert out in ("daemonset.apps/agent restarted\n", "daemonset.apps/agent rolled back\n")
+    assert cluster.daemonset()["spec"]["template"] != before
+
+
 def test_status_of_a_plain_rolling_update_uses_kubectl_wording(invoke: Invoke, cluster: SimCluster) -> None:
     code, out, _ = rollout(invoke, cluster, "status", NAME)
     assert code == 0

@@ -120,11 +120,14 @@ class Cluster:
 
     # --- what rollouts write and watch (the RolloutCluster protocol) ---------------------------------
 
-    def patch_daemonset(self, *, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
-        """A JSON merge patch; a metadata.resourceVersion inside it makes it conditional (409 if stale)."""
+    def patch_daemonset(self, *, namespace: str, name: str, patch: Mapping[str, Any],
+                        strategic: bool = False) -> dict[str, Any]:
+        """A JSON merge patch (or, `strategic`, a strategic merge patch, as kubectl sends); without a
+        metadata.resourceVersion in it, it applies to whatever version is stored: no 409 from a status write."""
         path = f"{_collection(_APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
+        content_type = "application/strategic-merge-patch+json" if strategic else "application/merge-patch+json"
         result: dict[str, Any] = self.request("PATCH", path, Attempt("patch", "daemonsets", namespace, name),
-                                              body=dict(patch), content_type="application/merge-patch+json")
+                                              body=dict(patch), content_type=content_type)
         return result
 
     def replace_daemonset(self, daemonset: Mapping[str, Any]) -> dict[str, Any]:

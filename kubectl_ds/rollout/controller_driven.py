@@ -6,11 +6,10 @@ hands the same change to rollout/runner.py instead (the command chooses).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from kubectl_ds import resources as r
 from kubectl_ds.errors import DsError
@@ -21,7 +20,6 @@ from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.change import RESTARTED_AT, Change, template_change
 from kubectl_ds.rollout.events import Outcome
 from kubectl_ds.rollout.history import revision_template
-from kubectl_ds.rollout.session import RolloutCluster
 
 
 @dataclass(frozen=True)
@@ -62,25 +60,31 @@ def refuse_if_managed(daemonset: Obj, verb: str) -> None:
                       f"resume {name}) or abort it before {verb}, or pass --managed")
 
 
-def restart(cluster: RolloutCluster, daemonset: Obj, *, now: Callable[[], datetime], dry_run: bool) -> Outcome:
+class DaemonSetPatcher(Protocol):
+    """What kubectl's own undo and restart write: a patch, never a PUT, so that the controller's status
+    writes on a busy DaemonSet cannot make them fail with 409 Conflict (docs/rules.md#r-kubectl-rollout)."""
+
+    def patch_daemonset(self, *, namespace: str, name: str, patch: Mapping[str, Any],
+                        strategic: bool = False) -> dict[str, Any]: ...
+
+
+def restart(cluster: DaemonSetPatcher, daemonset: Obj, *, now: Callable[[], datetime], dry_run: bool) -> Outcome:
     """kubectl rollout restart: set the template annotation restartedAt; the controller rolls it."""
     name = r.name(daemonset)
     refuse_if_managed(daemonset, "restart")
     if dry_run:
         return Outcome(ev.WOULD_RESTART, name)
     stamp = st.rfc3339(now())
-    updated: dict[str, Any] = json.loads(json.dumps(daemonset))
-    template = updated["spec"]["template"].setdefault("metadata", {})
-    annotations = template.setdefault("annotations", {})
+    annotations = (r.pod_template(daemonset).get("metadata") or {}).get("annotations") or {}
     if annotations.get(RESTARTED_AT) == stamp:
         raise DsError(f"failed to create patch for {name}: if restart has already been triggered within the past "
                       "second, please wait before attempting to trigger another")
-    annotations[RESTARTED_AT] = stamp
-    cluster.replace_daemonset(updated)
+    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+    cluster.patch_daemonset(namespace=r.namespace(daemonset), name=name, patch=patch, strategic=True)
     return Outcome(ev.RESTARTED, name)
 
 
-def undo(cluster: RolloutCluster, daemonset: Obj, target: UndoTarget, *, dry_run: bool) -> Outcome:
+def undo(cluster: DaemonSetPatcher, daemonset: Obj, target: UndoTarget, *, dry_run: bool) -> Outcome:
     """kubectl rollout undo: put the chosen revision's template back; the controller rolls it."""
     name = r.name(daemonset)
     if target.is_current:
@@ -89,7 +93,7 @@ def undo(cluster: RolloutCluster, daemonset: Obj, target: UndoTarget, *, dry_run
     if dry_run:
         images = tuple(str(c.get("image", "")) for c in (target.template.get("spec") or {}).get("containers") or [])
         return Outcome(ev.WOULD_ROLL_BACK, name, revision=target.number, images=images)
-    updated: dict[str, Any] = json.loads(json.dumps(daemonset))
-    updated["spec"]["template"] = target.template
-    cluster.replace_daemonset(updated)
+    # The revision's template replaces the current one whole, as its stored patch says ($patch: replace).
+    patch = {"spec": {"template": {**target.template, "$patch": "replace"}}}
+    cluster.patch_daemonset(namespace=r.namespace(daemonset), name=name, patch=patch, strategic=True)
     return Outcome(ev.ROLLED_BACK, name)
