@@ -260,6 +260,18 @@ def test_unmanaged_undo_and_restart_do_not_fail_on_a_busy_daemonset(invoke: Invo
     assert cluster.daemonset()["spec"]["template"] != before
 
 
+def test_plan_and_start_warn_when_argo_cd_owns_the_daemonset(invoke: Invoke, cluster: SimCluster) -> None:
+    daemonset = cluster.daemonset()
+    daemonset["metadata"].setdefault("annotations", {})["argocd.argoproj.io/tracking-id"] = "agents:apps/DaemonSet"
+    cluster.server.update_object(daemonset)
+    code, out, _ = rollout(invoke, cluster, "plan", NAME, "--image", "agent=agent:v2")
+    assert code == 0 and "warning (ManagedByGitOps): the DaemonSet is managed by Argo CD" in out
+    code, out, _ = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "1")
+    assert code == 0
+    assert out.splitlines()[0].startswith("warning (ManagedByGitOps): ")
+    assert out.splitlines()[1].startswith("daemonset.apps/agent parked")
+
+
 def test_status_of_a_plain_rolling_update_uses_kubectl_wording(invoke: Invoke, cluster: SimCluster) -> None:
     code, out, _ = rollout(invoke, cluster, "status", NAME)
     assert code == 0

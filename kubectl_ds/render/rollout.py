@@ -19,6 +19,8 @@ def step_label(number: int, total: int) -> str:
 def event_line(event: Event) -> str:
     if isinstance(event, ev.Parked):
         return f"daemonset.apps/{event.name} parked (updateStrategy OnDelete) and changed: {event.change}"
+    if isinstance(event, ev.Warned):
+        return f"warning ({event.code}): {event.message}"
     if isinstance(event, ev.RollingBack):
         return f"daemonset.apps/{event.name} rolling back to revision {event.revision}"
     if isinstance(event, ev.StepStarted):

@@ -17,6 +17,14 @@ class Parked:
 
 
 @dataclass(frozen=True)
+class Warned:
+    """A pre-flight finding, said before the first write (the same as `plan` shows)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class RollingBack:
     name: str
     revision: int
@@ -52,7 +60,7 @@ class Interrupted:
     name: str
 
 
-Event = Parked | RollingBack | StepStarted | StepDone | HaltedAborting | Interrupted
+Event = Parked | Warned | RollingBack | StepStarted | StepDone | HaltedAborting | Interrupted
 
 # What an entry point ended with (Outcome.kind).
 FINISHED = "finished"  # the rollout is done and the original strategy restored

@@ -35,7 +35,8 @@ from kubectl_ds.rollout.budget import (
     validate_rolling_update,
 )
 from kubectl_ds.rollout.nodepods import node_pods
-from kubectl_ds.strategy import surges
+from kubectl_ds.rollout.state import original_strategy
+from kubectl_ds.strategy import ROLLING_UPDATE, surges, update_strategy_type
 
 STEP_SIZE_FLAG = "--step-size"
 CANARY_FLAG = "--canary"
@@ -221,7 +222,7 @@ def plan_rollout(
         *_host_port_warning(daemonset, surge),
         *_budget_warning(using_budget, limit, first_allowance, surge),
         *_headroom_warning(daemonset, steps, by_name, grouped, surge, parse_quantity, other_pods_by_node),
-        *_excluded_warning(names, verdicts, grouped, revisions),
+        *_excluded_warning(names, verdicts, grouped, revisions, _ends_with_rolling_update(daemonset)),
         *_canary_warning(canary, candidates),
     ]
     return Plan(
@@ -295,8 +296,17 @@ def _headroom_warning(
                         f"use {MAX_UNAVAILABLE_FLAG} instead", tuple(short))]
 
 
+def _ends_with_rolling_update(daemonset: Obj) -> bool:
+    """Whether the strategy the rollout restores at its end (the original, saved while parked) is RollingUpdate."""
+    original = original_strategy(daemonset)
+    if original is None:
+        return update_strategy_type(daemonset) == ROLLING_UPDATE
+    return (original.get("type") or ROLLING_UPDATE) == ROLLING_UPDATE
+
+
 def _excluded_warning(names: Sequence[str], verdicts: Mapping[str, NodeVerdict],
-                      grouped: Mapping[str, Sequence[Obj]], revisions: RevisionIndex) -> list[PlanWarning]:
+                      grouped: Mapping[str, Sequence[Obj]], revisions: RevisionIndex,
+                      ends_with_rolling_update: bool) -> list[PlanWarning]:
     """Nodes that should not run the new template but still hold an old pod: the plan never touches them."""
     deleted: list[str] = []
     kept: list[str] = []
@@ -312,7 +322,12 @@ def _excluded_warning(names: Sequence[str], verdicts: Mapping[str, NodeVerdict],
     parts = []
     if deleted:
         parts.append(f"the controller deletes it on {', '.join(deleted)}")
-    if kept:
+    if kept and ends_with_rolling_update:
+        # The rolling update counts an old pod on a node that should not run it as one to replace, and manage()
+        # creates none there (docs/rules.md#r-rolling-no-surge): parked, it stays; restored, it goes.
+        parts.append(f"it keeps running while the DaemonSet is parked, then the controller deletes it once the "
+                     f"RollingUpdate strategy is restored and creates none there (misscheduled), on {', '.join(kept)}")
+    elif kept:
         parts.append(f"it keeps running there, never updated (misscheduled), on {', '.join(kept)}")
     total = len(deleted) + len(kept)
     return [PlanWarning(EXCLUDED_NODES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.options import plan_options
 from kubectl_ds.rollout.plan import Plan, plan_rollout
+from kubectl_ds.rollout.preflight import tooling_warnings
 from kubectl_ds.rollout.state import RolloutOptions
 
 # A hash no pod carries: the revision the controller will snapshot for the new template.
@@ -37,7 +39,8 @@ def preview_plan(daemonset: Obj, template: Obj, nodes: Sequence[Obj], pods: Sequ
                  revisions: Sequence[Obj], options: RolloutOptions, *, now: datetime,
                  parse_quantity: ParseQuantity | None = None,
                  other_pods_by_node: Mapping[str, Sequence[Obj]] | None = None) -> Plan:
-    """The plan of rolling `template` out over the DaemonSet's current pods."""
-    return plan_rollout(with_template(daemonset, template), nodes, pods, preview_index(daemonset, revisions),
+    """The plan of rolling `template` out over the DaemonSet's current pods, with the pre-flight findings."""
+    plan = plan_rollout(with_template(daemonset, template), nodes, pods, preview_index(daemonset, revisions),
                         plan_options(options), now=now, parse_quantity=parse_quantity,
                         other_pods_by_node=other_pods_by_node)
+    return replace(plan, warnings=(*plan.warnings, *tooling_warnings(daemonset)))

@@ -35,6 +35,7 @@ from kubectl_ds.rollout.events import Outcome
 from kubectl_ds.rollout.nodepods import NodePods
 from kubectl_ds.rollout.options import plan_options, validate_options
 from kubectl_ds.rollout.plan import Plan, plan_rollout
+from kubectl_ds.rollout.preflight import tooling_warnings
 from kubectl_ds.rollout.preview import preview_plan
 from kubectl_ds.rollout.session import Driver, RolloutCluster, Session  # noqa: F401 - the runner's API
 from kubectl_ds.rollout.state import RolloutOptions, RolloutState
@@ -72,6 +73,8 @@ class Rollout:
             plan = preview_plan(daemonset, template, self.io.nodes(), pods, self.io.revisions(daemonset), options,
                                 now=self.io.now())
             return Outcome(ev.WOULD_START, self.name, change=change.description, plan=plan)
+        for warning in tooling_warnings(daemonset):
+            self.driver.say(ev.Warned(warning.code, warning.message))
         start_hash, start_revision = self.io.current_revision(daemonset)
         now = self.io.now()
         state = RolloutState(

@@ -17,6 +17,7 @@ import pytest
 from kubectl_ds.errors import UsageError
 from kubectl_ds.kube.quantity import parse_quantity
 from kubectl_ds.placement.revisions import index_revisions
+from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.budget import Budget
 from kubectl_ds.rollout.plan import (
     CANARY_MATCHES_NO_NODE,
@@ -33,7 +34,7 @@ from kubectl_ds.rollout.plan import (
     parse_canary,
     plan_rollout,
 )
-from tests.builders import NOW, make_daemonset, make_node, make_pod, make_revision, taint, timestamp
+from tests.builders import NOW, make_daemonset, make_node, make_pod, make_revision, rolling_update, taint, timestamp
 
 Obj = dict[str, Any]
 DS = make_daemonset(strategy="OnDelete")
@@ -311,6 +312,22 @@ def test_excluded_nodes(taints: list[Obj] | None, labels: dict[str, str], messag
     result = plan(node_list, [old("node-0"), old("node-9")], daemonset)
     assert steps(result) == [("node-0",)]
     assert result.warnings == (PlanWarning(EXCLUDED_NODES, message, ("node-9",)),)
+
+
+@pytest.mark.parametrize("parked", [False, True], ids=["before-start", "while-parked"])
+def test_misscheduled_pods_go_once_the_rolling_update_strategy_is_restored(parked: bool) -> None:
+    """A NoSchedule-tainted node keeps its old pod while parked; the restored RollingUpdate deletes it and
+    manage() creates none there, so the plan must not promise it keeps running (docs/rules.md#r-manage)."""
+    daemonset = make_daemonset(strategy=rolling_update(), node_selector={"role": "worker"})
+    if parked:
+        daemonset = st.parked(daemonset, None)
+    node_list = [make_node("node-0", labels={"role": "worker"}),
+                 make_node("node-9", labels={"role": "worker"}, taints=[taint("dedicated", "NoSchedule", "x")])]
+    result = plan(node_list, [old("node-0"), old("node-9")], daemonset)
+    assert result.warnings == (PlanWarning(
+        EXCLUDED_NODES, "1 node should not run the new pod but has an old one: it keeps running while the "
+        "DaemonSet is parked, then the controller deletes it once the RollingUpdate strategy is restored and "
+        "creates none there (misscheduled), on node-9", ("node-9",)),)
 
 
 def test_excluded_nodes_both_kinds_and_updated_pods_ignored() -> None:

@@ -1,0 +1,65 @@
+"""Pure. Pre-flight findings about what surrounds a DaemonSet and would fight a managed rollout: the tools
+that own the object (GitOps, Helm). `plan` shows them as warnings; `start` prints them before its first
+write.
+
+Each finding is a PlanWarning with a stable code, like the plan's own warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kubectl_ds import resources as r
+from kubectl_ds.resources import Obj
+from kubectl_ds.rollout.plan import PlanWarning
+
+MANAGED_BY_GITOPS = "ManagedByGitOps"
+MANAGED_BY_HELM = "ManagedByHelm"
+
+# Marks each tool leaves on the objects it owns: (where, key, tool). The values do not matter.
+_GITOPS_MARKS = (
+    ("annotation", "argocd.argoproj.io/tracking-id", "Argo CD"),
+    ("label", "argocd.argoproj.io/instance", "Argo CD"),
+    ("label", "kustomize.toolkit.fluxcd.io/name", "Flux"),
+    ("label", "helm.toolkit.fluxcd.io/name", "Flux"),
+)
+_HELM_MARKS = (
+    ("annotation", "meta.helm.sh/release-name", "Helm"),
+    ("label", "helm.sh/chart", "Helm"),
+)
+# Field managers (metadata.managedFields[].manager) of the same tools, for objects that carry no mark.
+_GITOPS_MANAGERS = {"argocd-controller": "Argo CD", "argocd-application-controller": "Argo CD",
+                    "kustomize-controller": "Flux", "helm-controller": "Flux"}
+_HELM_MANAGERS = {"helm": "Helm"}
+
+
+def _marked_by(daemonset: Obj, marks: Sequence[tuple[str, str, str]], managers: dict[str, str]) -> str | None:
+    """"Argo CD (annotation argocd.argoproj.io/tracking-id)" or None."""
+    for where, key, tool in marks:
+        found = r.annotations_of(daemonset) if where == "annotation" else r.labels(daemonset)
+        if key in found:
+            return f"{tool} ({where} {key})"
+    for entry in r.metadata(daemonset).get("managedFields") or []:
+        manager = str(entry.get("manager") or "")
+        if manager in managers:
+            return f"{managers[manager]} (field manager {manager})"
+    return None
+
+
+def tooling_warnings(daemonset: Obj) -> list[PlanWarning]:
+    """A parked (OnDelete) DaemonSet looks Healthy to Argo CD and ready to `helm --wait`, and a sync or
+    upgrade writes the template and strategy back, which halts the rollout (docs/rules.md#r-gitops)."""
+    warnings = []
+    gitops = _marked_by(daemonset, _GITOPS_MARKS, _GITOPS_MANAGERS)
+    if gitops is not None:
+        warnings.append(PlanWarning(MANAGED_BY_GITOPS, (
+            f"the DaemonSet is managed by {gitops}: while parked it looks Healthy and in sync to it, and a sync "
+            "or self-heal writes the template and strategy back, which halts the rollout; suspend auto-sync "
+            "and self-heal for it until the rollout ends, and commit the new template to Git afterwards")))
+    helm = _marked_by(daemonset, _HELM_MARKS, _HELM_MANAGERS)
+    if helm is not None:
+        warnings.append(PlanWarning(MANAGED_BY_HELM, (
+            f"the DaemonSet is managed by {helm}: `helm upgrade --wait` reports a parked (OnDelete) DaemonSet "
+            "ready at once, and an upgrade during the rollout writes the template and strategy back, which "
+            "halts it; run no upgrade of this release until the rollout ends, then upgrade to the same values")))
+    return warnings
