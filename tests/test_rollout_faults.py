@@ -202,3 +202,29 @@ def test_crashing_rollout_halts_and_aborts_back_to_the_start(tmp_path: Path, iso
         assert sim.invariants.moved_while_parked() == []
         assert sim.current_hash() == start
         assert_final(sim)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_no_exit_leaves_the_state_running(tmp_path: Path, isolated_env: Path, status: int) -> None:
+    """A server error that does not go away ends the driver after its first write; the state must then say
+    halted, with the reason and no owner, not `running` under a heartbeat that only goes stale later."""
+    with simulated_cluster(tmp_path, nodes=3) as sim:
+        rollout = Rollout(driver(sim), namespace=NAMESPACE, name=NAME)
+        # Every pod list after the park fails, more times than the runner retries.
+        sim.server.add_listener(lambda event, obj: _fail_pod_lists_once_parked(sim, obj, status))
+        with pytest.raises(DsError):
+            rollout.start(Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"),
+                          RolloutOptions())
+        sim.server.clear_faults()
+        state = json.loads(sim.daemonset()["metadata"]["annotations"][STATE_ANNOTATION])
+        assert (state["phase"], state["owner"]) == ("halted", "")
+        assert f"{status}" in state["reason"] or "server" in state["reason"].lower()
+        # ... and `resume` continues from there.
+        assert Rollout(driver(sim), namespace=NAMESPACE, name=NAME).resume().done
+
+
+def _fail_pod_lists_once_parked(sim: SimCluster, obj: dict[str, Any], status: int) -> None:
+    if obj.get("kind") == "DaemonSet" and (obj["spec"].get("updateStrategy") or {}).get("type") == "OnDelete" \
+            and not getattr(sim, "_faulted", False):
+        sim._faulted = True  # type: ignore[attr-defined]
+        sim.server.inject_fault(status=status, count=8, method="GET", path_contains="/pods?")

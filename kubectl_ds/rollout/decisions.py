@@ -175,6 +175,12 @@ def partition_holds(partitioned: Sequence[str], start_revision: int) -> str:
     return f"--partition: {count} {plural(count, 'node')} stay on revision {start_revision}"
 
 
+def stopped_by_error(error: Exception, name: str) -> str:
+    """The reason stored when an error ends the driver: the error in one line, and what to do."""
+    what = error.message if isinstance(error, DsError) else f"unexpected {type(error).__name__}: {error}"
+    return f"the driver stopped on an error: {what}; once it is fixed, continue with: kubectl ds rollout resume {name}"
+
+
 DECLINED = "declined at the confirmation prompt"
 PAUSED_BY_REQUEST = "paused by request"
 PAUSED_BY_PAUSE = "paused by kubectl ds rollout pause"

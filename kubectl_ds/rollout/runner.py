@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from kubectl_ds import resources as r
-from kubectl_ds.errors import DsError, NotFound, RolloutHalted, TooManyRequests, UsageError
+from kubectl_ds.errors import DsError, NotFound, RolloutHalted, TooManyRequests
 from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import decisions as d
@@ -34,6 +34,7 @@ from kubectl_ds.rollout.change import Change
 from kubectl_ds.rollout.events import Outcome
 from kubectl_ds.rollout.nodepods import NodePods
 from kubectl_ds.rollout.options import plan_options, validate_options
+from kubectl_ds.rollout.ownership import Ownership
 from kubectl_ds.rollout.plan import Plan, plan_rollout
 from kubectl_ds.rollout.preflight import tooling_warnings
 from kubectl_ds.rollout.preview import preview_plan
@@ -51,8 +52,7 @@ class Rollout:
         self.driver = driver
         self.io = Session(driver, namespace=namespace, name=name)
         self.name = name
-        self._last_beat = datetime.min
-        self._surging = False
+        self.own = Ownership(self.io)
 
     # --- entry points --------------------------------------------------------------------------------
 
@@ -84,28 +84,34 @@ class Rollout:
             change=change.description)
         daemonset = self.io.write(lambda ds: st.parked(d.unmanaged(ds), state, template))
         self.driver.say(ev.Parked(self.name, change.description))
-        self._adopt_new_revision(daemonset, options.step_timeout)
-        return self._drive(steps)
+
+        def rest() -> Outcome:
+            self._adopt_new_revision(daemonset, options.step_timeout)
+            return self._drive(steps)
+        return self._guarded(rest)
 
     def resume(self, *, steps: int | None = None, force: bool = False, dry_run: bool = False,
                step_timeout: float | None = None, partition: int | None = None) -> Outcome:
         daemonset = self.io.get()
-        state = self._state(daemonset, "resume")
+        state = self.own.state(daemonset, "resume")
         if state.phase == st.PARKED:
             if dry_run:
                 return Outcome(ev.WOULD_UNPARK, self.name)
             self.io.write(lambda ds: st.finished(ds))
             return Outcome(ev.UNPARKED, self.name)
-        self._check_driver(state, force)
+        self.own.check_driver(state, force)
         if dry_run:
             pods, _ = self.io.pods(daemonset)
             plan = self._plan(daemonset, state, self.io.nodes(), pods)
             return Outcome(ev.WOULD_RESUME, self.name, phase=state.phase, steps_left=len(plan.steps))
-        self._take_over(step_timeout, partition)
-        if state.direction == st.FORWARD and not state.target_hash:
-            # The driver died between the change and recording its revision: record it now.
-            self._adopt_new_revision(self.io.get(), state.options.step_timeout)
-        return self._drive(steps)
+        self.own.take_over(step_timeout, partition)
+
+        def rest() -> Outcome:
+            if state.direction == st.FORWARD and not state.target_hash:
+                # The driver died between the change and recording its revision: record it now.
+                self._adopt_new_revision(self.io.get(), state.options.step_timeout)
+            return self._drive(steps)
+        return self._guarded(rest)
 
     def pause(self, *, dry_run: bool = False) -> Outcome:
         daemonset = self.io.get()
@@ -116,7 +122,7 @@ class Rollout:
             return Outcome(ev.ALREADY_STOPPED, self.name, phase=state.phase, reason=state.reason)
         if dry_run:
             return Outcome(ev.WOULD_PAUSE, self.name)
-        self.io.write(lambda ds: st.with_state(ds, self._state(ds, "pause").with_phase(st.PAUSED,
+        self.io.write(lambda ds: st.with_state(ds, self.own.state(ds, "pause").with_phase(st.PAUSED,
                                                                                         d.PAUSED_BY_REQUEST)))
         alive = state.driver_alive(self.io.now())
         return Outcome(ev.PAUSE_REQUESTED if alive else ev.PAUSED_NOW, self.name)
@@ -131,13 +137,13 @@ class Rollout:
                           f"{self.name}")
         if state.phase == st.PARKED:
             return self.resume(dry_run=dry_run)
-        self._check_driver(state, force)
+        self.own.check_driver(state, force)
         if state.direction == st.ROLLBACK:
             return self.resume(steps=steps, force=True, dry_run=dry_run, step_timeout=step_timeout)
         if step_timeout is not None:
             state = replace(state, options=replace(state.options, step_timeout=step_timeout))
         if state.surging and not dry_run:
-            self._take_over()
+            self.own.take_over()
         if not state.start_hash:
             raise DsError(f'cannot abort the rollout of daemonset "{self.name}": its starting revision is unknown')
         template = self.io.template_of(daemonset, state.start_hash)
@@ -148,49 +154,63 @@ class Rollout:
                            owner=self.driver.owner, heartbeat=st.rfc3339(self.io.now()))
         daemonset = self.io.write(lambda ds: st.parked(ds, rollback, template))
         self.driver.say(ev.RollingBack(self.name, state.start_revision))
-        self._adopt_new_revision(daemonset, state.options.step_timeout, expect_hash=state.start_hash)
-        return self._drive(steps)
+
+        def rest() -> Outcome:
+            self._adopt_new_revision(daemonset, state.options.step_timeout, expect_hash=state.start_hash)
+            return self._drive(steps)
+        return self._guarded(rest)
 
     # --- the loop --------------------------------------------------------------------------------------
 
-    def _drive(self, steps: int | None) -> Outcome:
-        done_now = 0
+    def _guarded(self, rest: Callable[[], Outcome]) -> Outcome:
+        """Run what follows a rollout's first write so that no exit leaves its state `running`: Ctrl-C and
+        SIGTERM pause it, any other error halts it with the reason (a halt records itself). Only a killed
+        process, or a cluster that cannot be written to at all, leaves a heartbeat to go stale."""
         try:
-            while True:
-                daemonset = self.io.get()
-                state = self._own_state(daemonset)
-                if state.phase == st.PAUSED:
-                    return self._stop(st.PAUSED, state.reason or "paused")
-                nodes = self.io.nodes()
-                pods, _ = self.io.pods(daemonset)
-                plan = self._plan(daemonset, state, nodes, pods)
-                if not plan.steps:
-                    return self._finish_or_hold(daemonset, state, plan)
-                if steps is not None and done_now >= steps:
-                    return self._stop(st.PAUSED, d.stopped_after_steps(done_now))
-                step = plan.steps[0]
-                started = ev.StepStarted(state.steps_done + 1, state.steps_done + len(plan.steps), step.nodes,
-                                         canary=step.canary, surge=plan.surge)
-                if self.driver.confirm is not None and not self.driver.confirm(started):
-                    return self._stop(st.PAUSED, d.DECLINED)
-                self.driver.say(started)
-                if plan.surge:
-                    updated = self._surge_step(daemonset, state, plan, step.nodes)
-                else:
-                    updated = self._unavailable_step(daemonset, state, plan, step.nodes)
-                done_now += 1
-                self.io.write(lambda ds: st.with_state(ds, self._after_step(ds)))
-                progress = len(self._done_nodes(daemonset, state))
-                self.driver.say(ev.StepDone(started.number, started.total, tuple(updated), progress,
-                                            plan.desired))
-                if state.options.pause_between > 0:
-                    self._sleep_with_heartbeat(state.options.pause_between)
+            return rest()
         except KeyboardInterrupt:
             self._interrupted()
             raise
+        except RolloutHalted:
+            raise
+        except Exception as error:
+            self._record_failure(d.stopped_by_error(error, self.name))
+            raise
+
+    def _drive(self, steps: int | None) -> Outcome:
+        done_now = 0
+        while True:
+            daemonset = self.io.get()
+            state = self.own.own_state(daemonset)
+            if state.phase == st.PAUSED:
+                return self._stop(st.PAUSED, state.reason or "paused")
+            nodes = self.io.nodes()
+            pods, _ = self.io.pods(daemonset)
+            plan = self._plan(daemonset, state, nodes, pods)
+            if not plan.steps:
+                return self._finish_or_hold(daemonset, state, plan)
+            if steps is not None and done_now >= steps:
+                return self._stop(st.PAUSED, d.stopped_after_steps(done_now))
+            step = plan.steps[0]
+            started = ev.StepStarted(state.steps_done + 1, state.steps_done + len(plan.steps), step.nodes,
+                                     canary=step.canary, surge=plan.surge)
+            if self.driver.confirm is not None and not self.driver.confirm(started):
+                return self._stop(st.PAUSED, d.DECLINED)
+            self.driver.say(started)
+            if plan.surge:
+                updated = self._surge_step(daemonset, state, plan, step.nodes)
+            else:
+                updated = self._unavailable_step(daemonset, state, plan, step.nodes)
+            done_now += 1
+            self.io.write(lambda ds: st.with_state(ds, self._after_step(ds)))
+            progress = len(self._done_nodes(daemonset, state))
+            self.driver.say(ev.StepDone(started.number, started.total, tuple(updated), progress,
+                                        plan.desired))
+            if state.options.pause_between > 0:
+                self._sleep_with_heartbeat(state.options.pause_between)
 
     def _after_step(self, daemonset: Obj) -> RolloutState:
-        current = self._own_state(daemonset)
+        current = self.own.own_state(daemonset)
         return replace(current, steps_done=current.steps_done + 1, heartbeat=st.rfc3339(self.io.now()))
 
     def _finish_or_hold(self, daemonset: Obj, state: RolloutState, plan: Plan) -> Outcome:
@@ -223,7 +243,7 @@ class Rollout:
                 self._halt(state, d.budget_exhausted(plan.already_unavailable, plan.budget.max_unavailable))
             self.io.wait_for_pods(daemonset, WAIT_SLICE)
             daemonset = self.io.get()
-            state = self._own_state(daemonset)
+            state = self.own.own_state(daemonset)
             pods, _ = self.io.pods(daemonset)
             plan = self._plan(daemonset, state, self.io.nodes(), pods)
 
@@ -236,18 +256,18 @@ class Rollout:
         before = self._done_nodes(daemonset, state)
         wanted = min(len(before) + len(nodes), plan.desired)
         self.io.write(lambda ds: st.surging(ds, len(nodes)))
-        self._surging = True
+        self.own.surging = True
         try:
             updated = self._wait_for_surge(daemonset, state, before, wanted)
         except (Exception, KeyboardInterrupt):
             # Park again on any failure we live through (a killed process cannot: resume does it then).
-            if self._surging:
+            if self.own.surging:
                 with contextlib.suppress(DsError):
                     self.io.write(lambda ds: st.reparked(ds))
-                self._surging = False
+                self.own.surging = False
             raise
         self.io.write(lambda ds: st.reparked(ds))
-        self._surging = False
+        self.own.surging = False
         return updated
 
     def _wait_for_surge(self, daemonset: Obj, state: RolloutState, before: Sequence[str], wanted: int) -> list[str]:
@@ -261,7 +281,7 @@ class Rollout:
             self._halt_on_failures(state, held, d.nodes_with_new_pods(held))
             if self.io.now() >= deadline:
                 self._halt(state, d.surge_incomplete(state.options.step_timeout, len(done), wanted))
-            self._beat()
+            self.own.beat()
             self.io.wait_for_pods(daemonset, WAIT_SLICE)
 
     # --- waiting ----------------------------------------------------------------------------------------
@@ -278,13 +298,13 @@ class Rollout:
             if self.io.now() >= deadline:
                 notes = d.stuck_notes(daemonset, self.io.nodes(), pending)
                 self._halt(state, d.not_available_in_time(timeout, pending, notes))
-            self._beat()
+            self.own.beat()
             self.io.wait_for_pods(daemonset, WAIT_SLICE)
 
     def _sleep_with_heartbeat(self, seconds: float) -> None:
         end = self.io.now() + timedelta(seconds=seconds)
         while self.io.now() < end:
-            self._beat()
+            self.own.beat()
             self.driver.sleep(min(1.0, (end - self.io.now()).total_seconds()))
 
     def _remove_pod(self, pod: Obj, state: RolloutState) -> None:
@@ -307,7 +327,7 @@ class Rollout:
             except TooManyRequests as error:
                 if self.io.now() >= deadline:
                     self._halt(state, d.eviction_refused(pod, error.message))
-                self._beat()
+                self.own.beat()
                 self.driver.sleep(EVICTION_RETRY)
 
     # --- failures and stops ------------------------------------------------------------------------------
@@ -321,10 +341,10 @@ class Rollout:
 
     def _halt(self, state: RolloutState, reason: str) -> None:
         """Stop on a failure: stay parked, say why, and roll back if asked to."""
-        if self._surging:
+        if self.own.surging:
             self.io.write(lambda ds: st.reparked(ds))
-            self._surging = False
-        self.io.write(lambda ds: st.with_state(ds, self._own_state(ds).with_phase(st.HALTED, reason).released()))
+            self.own.surging = False
+        self.io.write(lambda ds: st.with_state(ds, self.own.own_state(ds).with_phase(st.HALTED, reason).released()))
         if state.options.on_failure == "abort" and state.direction == st.FORWARD:
             self.driver.say(ev.HaltedAborting(reason))
             self.abort(force=True)
@@ -333,89 +353,44 @@ class Rollout:
                             f"Fix it and run: kubectl ds rollout resume {self.name}, or roll back with: "
                             f"kubectl ds rollout abort {self.name}")
 
+    def _record_failure(self, reason: str) -> None:
+        """Halt the state with `reason` (parked again if a surge step was handed out), if it is still ours."""
+        def halted(ds: Obj) -> Obj:
+            current = st.read_state(ds)
+            if current is None or current.owner != self.driver.owner:
+                return ds
+            return st.with_state(st.reparked(ds) if self.own.surging else ds,
+                                 replace(current, surging=False).with_phase(st.HALTED, reason).released())
+        with contextlib.suppress(DsError):
+            self.io.write(halted)
+            self.own.surging = False
+
     def _interrupted(self) -> None:
         """Ctrl-C / SIGTERM: leave the DaemonSet parked and the rollout resumable from anywhere."""
         try:
-            if self._surging:
+            if self.own.surging:
                 self.io.write(lambda ds: st.reparked(ds))
-                self._surging = False
-            self.io.write(lambda ds: st.with_state(ds, self._own_state(ds).with_phase(
+                self.own.surging = False
+            self.io.write(lambda ds: st.with_state(ds, self.own.own_state(ds).with_phase(
                 st.PAUSED, d.INTERRUPTED).released()))
         except DsError:
             pass  # the heartbeat goes stale; `resume` takes over then
         self.driver.say(ev.Interrupted(self.name))
 
     def _stop(self, phase: str, reason: str) -> Outcome:
-        self.io.write(lambda ds: st.with_state(ds, self._own_state(ds).with_phase(phase, reason).released()))
+        self.io.write(lambda ds: st.with_state(ds, self.own.own_state(ds).with_phase(phase, reason).released()))
         return Outcome(ev.STOPPED, self.name, phase=phase, reason=reason)
-
-    # --- ownership and state ------------------------------------------------------------------------------
-
-    def _take_over(self, step_timeout: float | None = None, partition: int | None = None) -> None:
-        """Become the driver (with any options overridden); park again a surge step that a dead driver left
-        with the controller."""
-        if partition is not None and partition < 0:
-            raise UsageError(f"invalid --partition {partition}: must be greater than or equal to 0")
-
-        def change(ds: Obj) -> Obj:
-            current = self._state(ds, "resume")
-            if step_timeout is not None:
-                current = replace(current, options=replace(current.options, step_timeout=step_timeout))
-            if partition is not None:
-                current = replace(current, options=replace(current.options, partition=partition))
-            base = st.reparked(ds) if current.surging else ds
-            return st.with_state(base, replace(current, surging=False).owned_by(
-                self.driver.owner, self.io.now()).with_phase(st.RUNNING))
-        self.io.write(change)
-
-    def _check_driver(self, state: RolloutState, force: bool) -> None:
-        now = self.io.now()
-        if state.owner and state.owner != self.driver.owner and state.driver_alive(now) and not force:
-            beat = st.parse_time(state.heartbeat)
-            age = f"{int((now - beat).total_seconds())}s ago" if beat else "recently"
-            raise DsError(f'the rollout of daemonset "{self.name}" is being driven by {state.owner} (heartbeat '
-                          f"{age}); wait for it, or take over with --force if that process is gone")
-
-    def _beat(self) -> None:
-        now = self.io.now()
-        if now - self._last_beat.replace(tzinfo=now.tzinfo) < st.HEARTBEAT_EVERY:
-            return
-        self._last_beat = now
-        self.io.write(lambda ds: st.with_state(ds, replace(self._own_state(ds), heartbeat=st.rfc3339(now))))
-
-    def _state(self, daemonset: Obj, verb: str) -> RolloutState:
-        state = st.read_state(daemonset)
-        if state is None:
-            raise DsError(f'no managed rollout of daemonset "{self.name}" to {verb}; start one with: kubectl ds '
-                          f"rollout start {self.name} --image CONTAINER=IMAGE")
-        return state
-
-    def _own_state(self, daemonset: Obj) -> RolloutState:
-        """The state, checked: still ours, and nobody changed the DaemonSet behind our back."""
-        state = st.read_state(daemonset)
-        if state is None:
-            raise RolloutHalted(f'the managed rollout of daemonset "{self.name}" was removed by someone else')
-        if state.owner and state.owner != self.driver.owner:
-            raise RolloutHalted(f'another process ({state.owner}) took over the rollout of daemonset "{self.name}"')
-        changed = d.foreign_change(daemonset, state, self.io.current_revision(daemonset), surging=self._surging)
-        if changed is not None:
-            raise self._changed(state, changed)
-        return state
-
-    def _changed(self, state: RolloutState, what: str) -> RolloutHalted:
-        reason = f"changed by someone else: {what}"
-        with contextlib.suppress(DsError):
-            self.io.write(lambda ds: st.with_state(ds, replace(st.read_state(ds) or state, phase=st.HALTED,
-                                                               reason=reason).released()))
-        return RolloutHalted(f'rollout of daemonset "{self.name}" halted: {reason}; inspect it, then resume or '
-                             f"abort (kubectl ds rollout abort {self.name})")
 
     def _adopt_new_revision(self, daemonset: Obj, timeout: float, expect_hash: str | None = None) -> None:
         """Wait for the controller to snapshot the new template; a forward rollout records it as its target."""
-        revision = self.io.wait_for_revision(daemonset, timeout, expect_hash)
+        try:
+            revision = self.io.wait_for_revision(daemonset, timeout, expect_hash)
+        except RolloutHalted as error:
+            self._record_failure(error.message)
+            raise
         if expect_hash is None:
             self.io.write(lambda ds: st.with_state(ds, replace(
-                self._state(ds, "resume"), target_hash=revision[0], target_revision=revision[1],
+                self.own.state(ds, "resume"), target_hash=revision[0], target_revision=revision[1],
                 heartbeat=st.rfc3339(self.io.now()))))
 
     def _park_unmanaged(self, daemonset: Obj, dry_run: bool) -> Outcome:
