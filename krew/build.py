@@ -1,8 +1,12 @@
 """Build the kubectl-ds release archive for this platform and render the krew manifest for it.
 
-    python krew/build.py --version v0.1.0 --out dist/                   # PyInstaller (the release build)
-    python krew/build.py --version v0.1.0 --mode wrapper --out dist/    # fast, FOR TESTS ONLY
-    python krew/build.py --version v0.1.0 --render-only --out dist/     # manifest for every archive in dist/
+    python krew/build.py --out dist/                   # PyInstaller (the release build)
+    python krew/build.py --mode wrapper --out dist/    # fast, FOR TESTS ONLY
+    python krew/build.py --render-only --out dist/     # manifest for every archive in dist/
+
+The version is kubectl_ds.__version__ (kubectl_ds/__init__.py, the one place it lives), read from the
+source, so the package need not be installed; the release tag is "v" + it. --version TAG only checks:
+a tag that differs is refused (the archive's executable would report another version than its manifest).
 
 Modes:
   pyinstaller  PyInstaller one-directory build of krew/entry.py, executable named kubectl-ds[.exe]
@@ -21,6 +25,7 @@ or are dropped with --only-this-platform). Standard library and PyYAML only.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import os
 import platform
@@ -44,6 +49,7 @@ REPO_ROOT = KREW_DIR.parent
 TEMPLATE = KREW_DIR / "ds.yaml"
 ENTRY = KREW_DIR / "entry.py"
 LICENSE = REPO_ROOT / "LICENSE"
+PACKAGE_INIT = REPO_ROOT / "kubectl_ds" / "__init__.py"
 EXE = "kubectl-ds"
 DEFAULT_REPOSITORY = "kubectl-ds/kubectl-ds"
 MODES = ("pyinstaller", "wrapper", "zipapp")
@@ -69,6 +75,23 @@ validate = _load_validate()
 
 class BuildError(Exception):
     """A build or render step failed; the message says which and why."""
+
+
+# --- version -------------------------------------------------------------------------------------
+
+def package_version(init: Path = PACKAGE_INIT) -> str:
+    """kubectl_ds.__version__ as written in kubectl_ds/__init__.py (a string literal), without importing it."""
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        names = [target.id for target in getattr(node, "targets", []) if isinstance(target, ast.Name)]
+        value = getattr(node, "value", None)
+        if "__version__" in names and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return value.value
+    raise BuildError(f'{init}: no `__version__ = "..."` string literal')
+
+
+def release_tag() -> str:
+    """The release tag and krew spec.version: "v" + kubectl_ds.__version__."""
+    return "v" + package_version()
 
 
 # --- platform and names --------------------------------------------------------------------------
@@ -143,10 +166,12 @@ def build_app(mode: str, app_dir: Path, work: Path, os_name: str) -> None:
 
 
 def smoke_test(executable: Path) -> None:
-    """The built executable starts and knows its version."""
+    """The built executable starts and reports the package version."""
     result = subprocess.run([str(executable), "--version"], capture_output=True, text=True, check=False)
     if result.returncode != 0 or "kubectl-ds" not in result.stdout:
         raise BuildError(f"{executable} --version failed (exit {result.returncode}): {result.stderr.strip()}")
+    if package_version() not in result.stdout.split():
+        raise BuildError(f"{executable} --version printed {result.stdout.strip()!r}, not version {package_version()}")
 
 
 def run(command: list[str]) -> None:
@@ -276,7 +301,7 @@ def build(version: str, mode: str, out: Path) -> Path:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", required=True, help="release tag, e.g. v0.1.0")
+    parser.add_argument("--version", help="release tag; must be v + kubectl_ds.__version__ (the default)")
     parser.add_argument("--mode", choices=MODES, default="pyinstaller",
                         help="pyinstaller (release), or wrapper/zipapp (tests only); default: pyinstaller")
     parser.add_argument("--out", type=Path, default=Path("dist"), help="output directory (default: dist)")
@@ -293,8 +318,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.version is None:
+            args.version = release_tag()
         if not validate.SEMVER.match(args.version):
-            raise BuildError(f'--version "{args.version}" must look like v1.2.3 (krew requires the v and semver)')
+            raise BuildError(f'--version "{args.version}" must look like vX.Y.Z (krew requires the v and semver)')
+        if args.version != release_tag():
+            raise BuildError(f'--version "{args.version}" is not the package version {release_tag()} '
+                             "(kubectl_ds/__init__.py __version__, the one place the version lives)")
         if args.render_only:
             archives = archives_in(args.out, args.version)
         else:

@@ -3,7 +3,7 @@
 Importable (tests, krew/build.py) and runnable:
 
     python krew/validate.py dist/ds.yaml
-    python krew/validate.py dist/ds.yaml --archive dist/kubectl-ds_v0.1.0_linux_amd64.tar.gz
+    python krew/validate.py dist/ds.yaml --archive dist/kubectl-ds_vX.Y.Z_linux_amd64.tar.gz
     python krew/validate.py dist/ds.yaml --allow-file-uris      # test manifests with file:// URIs
 
 The checks mirror what krew-index CI enforces: apiVersion/kind, metadata.name equal to the file
@@ -153,7 +153,7 @@ def _check_spec(spec: Mapping[str, Any]) -> list[str]:
     problems = []
     version = str(spec.get("version") or "")
     if not version.startswith("v"):
-        problems.append(f'spec.version: "{version}" must start with "v" (e.g. v0.1.0)')
+        problems.append(f'spec.version: "{version}" must start with "v" (vX.Y.Z)')
     elif not SEMVER.match(version):
         problems.append(f'spec.version: "{version}" is not semantic versioning (vMAJOR.MINOR.PATCH)')
     for field in ("shortDescription", "description", "homepage"):

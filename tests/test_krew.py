@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
+import kubectl_ds
+
 REPO = Path(__file__).resolve().parent.parent
 KREW = REPO / "krew"
-VERSION = "v0.1.0"
+VERSION = "v" + kubectl_ds.__version__  # krew/build.py refuses any other tag
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the wrapper test archive is POSIX-only")
 
@@ -43,10 +45,11 @@ build = load_krew_module("build")
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(rendered manifest, archive) from a fresh `krew/build.py --mode wrapper` run."""
+    """(rendered manifest, archive) from a fresh `krew/build.py --mode wrapper` run (no --version: the default,
+    "v" + kubectl_ds.__version__)."""
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run(
-        [sys.executable, str(KREW / "build.py"), "--version", VERSION, "--mode", "wrapper", "--out", str(out),
+        [sys.executable, str(KREW / "build.py"), "--mode", "wrapper", "--out", str(out),
          "--only-this-platform", "--file-uri"],
         capture_output=True, text=True, check=False,
     )
@@ -140,8 +143,23 @@ def test_render_only_needs_an_archive_for_every_platform(built: tuple[Path, Path
 
 
 def test_build_refuses_a_version_without_v(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert build.main(["--version", "0.1.0", "--mode", "wrapper", "--out", str(tmp_path)]) == 1
-    assert "must look like v1.2.3" in capsys.readouterr().err
+    assert build.main(["--version", VERSION.removeprefix("v"), "--mode", "wrapper", "--out", str(tmp_path)]) == 1
+    assert "must look like vX.Y.Z" in capsys.readouterr().err
+
+
+def test_build_refuses_a_tag_other_than_the_package_version(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert build.main(["--version", "v999.0.0", "--render-only", "--out", str(tmp_path)]) == 1
+    assert f"is not the package version {VERSION}" in capsys.readouterr().err
+    assert not (tmp_path / "ds.yaml").exists()
+
+
+def test_build_reads_the_version_from_the_package_source(tmp_path: Path) -> None:
+    assert build.package_version() == kubectl_ds.__version__
+    init = tmp_path / "__init__.py"
+    init.write_text('"""No version here."""\nVERSION = "1.0.0"\n', encoding="utf-8")
+    with pytest.raises(build.BuildError, match="no `__version__"):
+        build.package_version(init)
 
 
 # --- each manifest rule catches what it is for ---------------------------------------------------
@@ -154,7 +172,7 @@ def _overlapping(manifest: dict[str, Any]) -> None:
 
 BROKEN_MANIFESTS: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
     "name-mismatch": (lambda m: m["metadata"].update(name="daemonset"), "must equal the file name stem"),
-    "version-without-v": (lambda m: m["spec"].update(version="0.1.0"), 'must start with "v"'),
+    "version-without-v": (lambda m: m["spec"].update(version="1.2.3"), 'must start with "v"'),
     "version-not-semver": (lambda m: m["spec"].update(version="v0.1"), "not semantic versioning"),
     "uppercase-sha": (lambda m: m["spec"]["platforms"][0].update(sha256=m["spec"]["platforms"][0]["sha256"].upper()),
                       "64 lowercase hex"),
@@ -192,7 +210,7 @@ def test_name_must_match_the_file_name(manifest: dict[str, Any]) -> None:
 
 
 def test_assert_valid_manifest_raises_with_every_problem(manifest: dict[str, Any]) -> None:
-    manifest["spec"]["version"] = "0.1.0"
+    manifest["spec"]["version"] = "1.2.3"
     manifest["metadata"]["name"] = "other"
     with pytest.raises(validate.ValidationError) as raised:
         validate.assert_valid_manifest(manifest, file_name="ds.yaml", allow_file_uris=True)

@@ -26,9 +26,11 @@ from types import ModuleType
 
 import pytest
 
+import kubectl_ds
+
 REPO = Path(__file__).resolve().parent.parent
 KREW = REPO / "krew"
-VERSION = "v0.1.0"
+VERSION = "v" + kubectl_ds.__version__  # krew/build.py refuses any other tag
 DUMP = "examples/cluster.yaml"
 MODE = os.environ.get("KUBECTL_DS_ARCHIVE_MODE", "wrapper")
 
