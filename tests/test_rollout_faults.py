@@ -14,7 +14,7 @@ import json
 import os
 import random
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +228,64 @@ def _fail_pod_lists_once_parked(sim: SimCluster, obj: dict[str, Any], status: in
             and not getattr(sim, "_faulted", False):
         sim._faulted = True  # type: ignore[attr-defined]
         sim.server.inject_fault(status=status, count=8, method="GET", path_contains="/pods?")
+
+
+LAPTOP_AHEAD = timedelta(minutes=2)
+
+
+def skewed_cluster(sim: SimCluster) -> Cluster:
+    """The real adapter on a laptop whose clock runs two minutes ahead of the API server's."""
+    flags = KubeFlags(kubeconfig=sim.kubeconfig, request_timeout=2.0)
+    return Cluster.connect(flags, resolve(flags, environ={}),
+                           local_clock=lambda: datetime.now(timezone.utc) + LAPTOP_AHEAD)
+
+
+def test_the_adapter_tells_the_servers_time_from_its_date_header(tmp_path: Path, isolated_env: Path) -> None:
+    with simulated_cluster(tmp_path, nodes=1) as sim:
+        cluster = skewed_cluster(sim)
+        cluster.list_nodes()
+        assert abs(cluster.server_now() - datetime.now(timezone.utc)) < timedelta(seconds=1.5)
+
+
+def test_availability_is_judged_on_the_servers_clock(tmp_path: Path, isolated_env: Path) -> None:
+    """minReadySeconds counts from the Ready transition stamped with the cluster's time; on a laptop two
+    minutes ahead every Ready pod would look available at once and each step would end too early (with the
+    laptop's clock this rollout takes well under a second). Load can only make it slower, never faster."""
+    with simulated_cluster(tmp_path, nodes=2, min_ready_seconds=2) as sim:
+        cluster = skewed_cluster(sim)
+        driver = Driver(cluster=cluster, clock=cluster.server_now,
+                        sleep=lambda seconds: time.sleep(min(seconds, 0.05)), say=lambda event: None)
+        started = time.monotonic()
+        Rollout(driver, namespace=NAMESPACE, name=NAME).start(
+            Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions())
+        # Two steps, each waiting out minReadySeconds (2 s, less the Date header's half-second resolution).
+        assert time.monotonic() - started >= 2.0
+
+
+def test_the_command_drives_on_the_servers_clock() -> None:
+    from kubectl_ds.commands.rollout.flags import make_rollout
+
+    class Fake:
+        def server_now(self) -> datetime:
+            return datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+    rollout = make_rollout(Fake(), NAMESPACE, NAME)  # type: ignore[arg-type]
+    assert rollout.driver.clock() == datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_laptop_ahead_does_not_take_over_a_live_driver(tmp_path: Path, isolated_env: Path) -> None:
+    with simulated_cluster(tmp_path, nodes=3) as sim:
+        first = Rollout(driver(sim), namespace=NAMESPACE, name=NAME)
+        first.start(Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions(),
+                    steps=1)
+        daemonset = sim.daemonset()  # pretend the first driver is alive and beating right now
+        state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
+        state.update(phase="running", owner="kubectl-ds/alive",
+                     heartbeat=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        daemonset["metadata"]["annotations"][STATE_ANNOTATION] = json.dumps(state)
+        sim.server.update_object(daemonset)
+        cluster = skewed_cluster(sim)
+        second = Rollout(Driver(cluster=cluster, clock=cluster.server_now, sleep=time.sleep, say=lambda event: None),
+                         namespace=NAMESPACE, name=NAME)
+        with pytest.raises(DsError, match="is being driven by kubectl-ds/alive"):
+            second.resume()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +24,10 @@ _CORE = "/api/v1"
 _APPS = "/apis/apps/v1"
 
 
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def _collection(group: str, resource: str, namespace: str | None) -> str:
     if namespace:
         return f"{group}/namespaces/{quote(namespace, safe='')}/{resource}"
@@ -31,17 +37,43 @@ def _collection(group: str, resource: str, namespace: str | None) -> str:
 class Cluster:
     """Reads (and, for rollouts, writes) through the official client, returning plain dicts."""
 
-    def __init__(self, api_client: Any, *, server: str, request_timeout: float | None = None) -> None:
+    def __init__(self, api_client: Any, *, server: str, request_timeout: float | None = None,
+                 local_clock: Callable[[], datetime] = _utc_now) -> None:
         self._client = api_client
         self._server = server
         self._timeout = request_timeout
+        self._local_clock = local_clock
+        self._server_offset = timedelta(0)  # the API server's clock minus ours, from its Date headers
 
     @classmethod
-    def connect(cls, flags: KubeFlags, resolved: ResolvedConfig | None = None) -> Cluster:
+    def connect(cls, flags: KubeFlags, resolved: ResolvedConfig | None = None,
+                local_clock: Callable[[], datetime] = _utc_now) -> Cluster:
         # urllib3 logs each retry as a WARNING; our own one-line error is what the user should see.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
         resolved = resolved or resolve(flags)
-        return cls(new_api_client(resolved), server=resolved.server, request_timeout=flags.request_timeout)
+        return cls(new_api_client(resolved), server=resolved.server, request_timeout=flags.request_timeout,
+                   local_clock=local_clock)
+
+    def server_now(self) -> datetime:
+        """The time on the API server's clock, as its last answer's Date header told it.
+
+        Pods' Ready transitions and a rollout's heartbeats are stamped with the cluster's clocks, so waiting out
+        minReadySeconds or judging a heartbeat stale must use them too: a laptop two minutes ahead would cut
+        every step short and take over live drivers (docs/rules.md#r-availability)."""
+        return self._local_clock() + self._server_offset
+
+    def _note_server_time(self, response: Any) -> None:
+        date = response.getheader("Date") if hasattr(response, "getheader") else None
+        if not date:
+            return
+        try:
+            stamped = parsedate_to_datetime(str(date))
+        except (TypeError, ValueError):
+            return
+        if stamped.tzinfo is None:
+            return
+        # The header has whole seconds: the middle of that second is the best estimate.
+        self._server_offset = stamped + timedelta(seconds=0.5) - self._local_clock()
 
     # --- generic -----------------------------------------------------------------------------------
 
@@ -56,6 +88,7 @@ class Cluster:
                 body=body, auth_settings=["BearerToken"])
             response = self._client.call_api(*serialized, _request_timeout=self._timeout)
             data = response.read()
+            self._note_server_time(response)
         except Exception as error:  # noqa: BLE001 - every client/transport failure becomes our own error
             raise error_for_exception(error, attempt, self._server, self._timeout) from error
         if response.status >= 400:

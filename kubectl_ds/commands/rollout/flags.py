@@ -128,7 +128,6 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
     """The runner, with the terminal's clock, sleep, output and (with --confirm) prompt."""
     import sys
     import time
-    from datetime import datetime, timezone
 
     from kubectl_ds.render.rollout import confirm_question, event_line
     from kubectl_ds.rollout.events import StepStarted
@@ -140,7 +139,8 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
         if not sys.stdin.isatty():
             raise UsageError("--confirm asks before each step and needs a terminal; drop it, or use --steps N")
         asker = lambda event: click.confirm(confirm_question(event), default=True)  # noqa: E731
-    driver = Driver(cluster=cluster, clock=lambda: datetime.now(timezone.utc), sleep=time.sleep,
+    # Time is the API server's: pods' Ready transitions and heartbeats are stamped with it.
+    driver = Driver(cluster=cluster, clock=cluster.server_now, sleep=time.sleep,
                     say=lambda event: click.echo(event_line(event)), confirm=asker)
     return Rollout(driver, namespace=namespace, name=name)
 

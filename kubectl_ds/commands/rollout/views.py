@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -25,10 +24,6 @@ if TYPE_CHECKING:
 PLAN_OUTPUTS = ("table", "json")
 STATUS_OUTPUTS = ("table", "json")
 HISTORY_OUTPUTS = ("table", "json", "yaml")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # --- plan -------------------------------------------------------------------------------------------------
@@ -57,7 +52,7 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
 
     daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
     selector = r.spec(daemonset).get("selector") or {}
-    now = _now()
+    now = cluster.server_now()
     template = options.change.apply(daemonset, now)
     nodes = cluster.list_nodes()
     pods = [pod for pod in cluster.list_daemonset_pods(namespace=namespace, selector=selector)
@@ -137,7 +132,8 @@ def _status(cluster: Cluster, namespace: str, name: str) -> tuple[RolloutStatus,
     pods, version = cluster.list_pods_versioned(namespace=namespace, selector=selector)
     pods = [pod for pod in pods if r.is_controlled_by(pod, daemonset)]
     status = rollout_status(daemonset, cluster.list_nodes(), pods,
-                            cluster.list_controller_revisions(namespace=namespace, selector=selector), now=_now())
+                            cluster.list_controller_revisions(namespace=namespace, selector=selector),
+                            now=cluster.server_now())
     return status, version
 
 
