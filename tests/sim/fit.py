@@ -93,8 +93,8 @@ def _insufficient(pod_spec: View, node: View, others: Sequence[View]) -> list[st
     for other in others:
         for resource, amount in scheduler_units(pod_requests(o.spec_of(other))).items():
             used[resource] = used.get(resource, 0) + amount
-    ordered = [r for r in ("cpu", "memory", "ephemeral-storage") if r in wanted]
-    ordered += sorted(r for r in wanted if r not in ordered)  # Go walks scalar resources in map order
+    native: list[str] = [r for r in ("cpu", "memory", "ephemeral-storage") if r in wanted]
+    ordered = native + sorted(r for r in wanted if r not in native)  # Go walks scalar resources in map order
     for resource in ordered:
         if wanted[resource] > 0 and wanted[resource] > allocatable.get(resource, 0) - used.get(resource, 0):
             reasons.append(f"Insufficient {resource}")

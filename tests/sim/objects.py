@@ -20,36 +20,52 @@ TEMPLATE_GENERATION_LABEL = "pod-template-generation"
 TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
 
 
+def dig(obj: View, *path: str) -> Any:
+    """The value at `path` (e.g. "metadata", "name"), or None where a step is missing, null or not an object."""
+    found: Any = obj
+    for step in path:
+        found = found.get(step) if isinstance(found, Mapping) else None
+    return found
+
+
+def _section(obj: View, *path: str) -> View:
+    return dig(obj, *path) or {}
+
+
+def _text(obj: View, *path: str) -> str:
+    return str(dig(obj, *path) or "")
+
+
 def meta(obj: View) -> View:
-    return obj.get("metadata") or {}
+    return _section(obj, "metadata")
 
 
 def name(obj: View) -> str:
-    return str(meta(obj).get("name") or "")
+    return _text(obj, "metadata", "name")
 
 
 def namespace(obj: View) -> str:
-    return str(meta(obj).get("namespace") or "")
+    return _text(obj, "metadata", "namespace")
 
 
 def uid(obj: View) -> str:
-    return str(meta(obj).get("uid") or "")
+    return _text(obj, "metadata", "uid")
 
 
 def labels_of(obj: View) -> Mapping[str, str]:
-    return meta(obj).get("labels") or {}
+    return _section(obj, "metadata", "labels")
 
 
 def annotations_of(obj: View) -> Mapping[str, str]:
-    return meta(obj).get("annotations") or {}
+    return _section(obj, "metadata", "annotations")
 
 
 def spec_of(obj: View) -> View:
-    return obj.get("spec") or {}
+    return _section(obj, "spec")
 
 
 def status_of(obj: View) -> View:
-    return obj.get("status") or {}
+    return _section(obj, "status")
 
 
 def ref(obj: View) -> str:
@@ -58,7 +74,7 @@ def ref(obj: View) -> str:
 
 
 def template_of(daemonset: View) -> View:
-    return spec_of(daemonset).get("template") or {}
+    return _section(daemonset, "spec", "template")
 
 
 def controller_reference(obj: View) -> View | None:

@@ -66,7 +66,8 @@ def plan_without_surge(order: Sequence[str], node_pods: Mapping[str, Sequence[Ob
         if not pods.ok or (pods.new is None) == (pods.old is None):
             unavailable += 1
         elif pods.new is not None:
-            unavailable += 0 if available(pods.new) else 1
+            if not available(pods.new):
+                unavailable += 1
         elif pods.old is not None and not available(pods.old):
             replace.append(pods.old)
             unavailable += 1
