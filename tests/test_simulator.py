@@ -1,8 +1,10 @@
 """The cluster simulator behaves like the DaemonSet controller, scheduler and kubelet it stands in for.
 
-Case numbers refer to /work/shared/reference/daemonset-cases.md (sections B, E, F, G, M) and section numbers
-to daemonset-semantics.md. Most tests drive the simulation pass by pass with a ManualClock, so they are
-deterministic and take no real time; one runs the background thread against real HTTP writes.
+Case numbers are those of docs/rules.md#test-cases (groups B, E, F, G and M), each group taken from an
+upstream test table in kubernetes/kubernetes pkg/controller/daemon/ (daemon_controller_test.go, update_test.go,
+util/daemonset_util_test.go); rule IDs such as r-manage are the headings of docs/rules.md. Most tests drive the
+simulation pass by pass with a ManualClock, so they are deterministic and take no real time; one runs the
+background thread against real HTTP writes.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ Obj = dict[str, Any]
 READY_AFTER = 1.0  # simulated seconds; a ManualClock makes them free
 
 
-# --- helpers -------------------------------------------------------------------------------------------
+# --- helpers -------------------------------------------------------------------------------------------------
 
 def make_cluster(nodes: int = 5, **daemonset: Any) -> ApiServer:
     server = ApiServer()
@@ -144,7 +146,7 @@ def watch() -> Iterator[Callable[[ApiServer, Callable[[], None]], None]]:
         server.remove_listener(listener)
 
 
-# --- §3 pod creation, §6 status -----------------------------------------------------------------------
+# --- pod creation (r-pod-creation), status (r-status) --------------------------------------------------------
 
 def test_created_pods_are_pinned_by_affinity_not_by_node_name() -> None:
     """Case 12/13: one pod per node, created without nodeName and pinned by a single matchFields term."""
@@ -194,7 +196,7 @@ def test_required_affinity_is_replaced_and_preferred_terms_are_kept() -> None:
 
 
 def test_status_counts_pods_and_observes_the_generation() -> None:
-    """Cases 16, 39, 40 (§6): status written in the creating sync; Ready pods counted once the kubelet says so."""
+    """Cases 16, 39, 40 (r-status): status written in the creating sync; Ready pods counted once the kubelet says so."""
     server = make_cluster(5)
     clock = ManualClock()
     sim = simulate(server, clock)
@@ -246,10 +248,10 @@ def test_failed_pod_is_deleted_with_an_event_and_replaced_next_sync() -> None:
     assert message == "Found failed daemon pod default/broken on node node-0, will try to kill it"
 
 
-# --- §10 ControllerRevisions ----------------------------------------------------------------------------
+# --- ControllerRevisions (r-revisions) -----------------------------------------------------------------------
 
 def test_controller_revision_numbering_and_rollback_renumbering() -> None:
-    """§10 and case 175: one revision per template; rolling back renumbers the old revision to max+1."""
+    """r-revisions and case 175: one revision per template; rolling back renumbers the old revision to max+1."""
     server, sim = settled(3, strategy=rolling_update(1))
     first = current_hash(server)
     [revision] = server.objects("controllerrevisions")
@@ -286,7 +288,8 @@ def test_controller_revision_numbering_and_rollback_renumbering() -> None:
 
 def test_defaulting_a_seeded_template_is_not_a_new_revision() -> None:
     """A fixture seeded without API defaults gets them on its first HTTP write; a real cluster never sees that
-    difference, so neither a new revision nor a rollout may follow (§10 compares the stored, defaulted form)."""
+    difference, so neither a new revision nor a rollout may follow (r-revisions: the stored, defaulted form
+    is compared)."""
     server, sim = settled(3, strategy=rolling_update(1))
     hashes = pod_hashes(server)
     ds = daemonset(server)
@@ -301,7 +304,7 @@ def test_defaulting_a_seeded_template_is_not_a_new_revision() -> None:
 
 
 def test_revision_history_limit_spares_revisions_that_live_pods_still_run() -> None:
-    """§10 cleanupHistory: oldest old revisions go first, but never one whose hash a live pod carries."""
+    """cleanupHistory (r-revisions): oldest old revisions go first, but never one whose hash a live pod carries."""
     server = make_cluster(2, strategy="OnDelete")
     ds = daemonset(server)
     ds["spec"]["revisionHistoryLimit"] = 1
@@ -320,7 +323,7 @@ def test_revision_history_limit_spares_revisions_that_live_pods_still_run() -> N
     assert pod_hashes(server) == [first, first]
 
 
-# --- §8.2 rolling update without surge ------------------------------------------------------------------
+# --- rolling update without surge (r-rolling-no-surge) -------------------------------------------------------
 
 def test_max_unavailable_2_follows_the_controller_sync_sequence() -> None:
     """Case 81: (0,2) (2,0) R (0,2) (2,0) R (0,1) (1,0) R (0,0)."""
@@ -338,7 +341,8 @@ def test_max_unavailable_2_follows_the_controller_sync_sequence() -> None:
 
 
 def test_max_unavailable_1_replaces_one_node_at_a_time(watch: Any) -> None:
-    """§8.2 with the default budget: never more than one node without an available pod, all new at the end."""
+    """r-rolling-no-surge with the default budget: never more than one node without an available pod, all new
+    at the end."""
     server, sim = settled(5, strategy=rolling_update(1))
     seen: list[int] = []
     watch(server, lambda: seen.append(unavailable_nodes(server)))
@@ -375,7 +379,7 @@ def test_percent_max_unavailable_rounds_up() -> None:
 
 
 def test_min_ready_seconds_holds_the_next_replacement_until_the_pod_is_available() -> None:
-    """§6 availability: a Ready pod counts as available only minReadySeconds after it turned Ready."""
+    """r-availability: a Ready pod counts as available only minReadySeconds after it turned Ready."""
     server = make_cluster(3, strategy=rolling_update(1), min_ready_seconds=10)
     clock = ManualClock()
     sim = simulate(server, clock)
@@ -393,7 +397,8 @@ def test_min_ready_seconds_holds_the_next_replacement_until_the_pod_is_available
 
 def test_graceful_deletion_rolls_out_through_terminating_pods(watch: Any) -> None:
     """With graceful pod deletion the controller's deletes leave terminating pods that the kubelet removes;
-    a node whose only pod is terminating counts as unavailable and gets no replacement until it is gone (§8.2)."""
+    a node whose only pod is terminating counts as unavailable and gets no replacement until it is gone
+    (r-rolling-no-surge)."""
     server = ApiServer(graceful_pod_deletion=True)
     for index in range(3):
         server.add(make_node(f"node-{index}"))
@@ -430,10 +435,10 @@ def test_same_seed_and_clock_give_the_same_run() -> None:
     assert run() == run()
 
 
-# --- §8.3 rolling update with surge ---------------------------------------------------------------------
+# --- rolling update with surge (r-rolling-surge) -------------------------------------------------------------
 
 def test_max_surge_1_keeps_every_node_available(watch: Any) -> None:
-    """§8.3: at most one node runs two pods, and no node is ever without an available pod."""
+    """r-rolling-surge: at most one node runs two pods, and no node is ever without an available pod."""
     server, sim = settled(5, strategy=rolling_update(0, 1))
     surged: list[int] = []
     unavailable: list[int] = []
@@ -453,8 +458,9 @@ def test_max_surge_1_keeps_every_node_available(watch: Any) -> None:
 
 
 def test_max_surge_2_sync_sequence_with_the_expectations_gate() -> None:
-    """Case 82 as a real cluster runs it (§3): a sync whose manage() deleted old pods leaves the next creates to
-    the following sync. The Go unit test, with instantly-seen writes, folds each (0,2)(2,0) pair into (2,2)."""
+    """Case 82 as a real cluster runs it (r-expectations): a sync whose manage() deleted old pods leaves the next
+    creates to the following sync. The Go unit test, with instantly-seen writes, folds each (0,2)(2,0) pair into
+    (2,2)."""
     server = make_cluster(5, strategy=rolling_update(0, 2))
     clock = ManualClock()
     sim = simulate(server, clock)
@@ -471,7 +477,7 @@ def test_max_surge_2_sync_sequence_with_the_expectations_gate() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_parking_a_surge_keeps_the_old_pod_created_in_the_same_second(seed: int) -> None:
-    """§4: back to one pod per node, the oldest stays. Simulated time is fast, so old and new pods often share
+    """r-manage: back to one pod per node, the oldest stays. Simulated time is fast, so old and new pods often share
     a creationTimestamp second; the tie goes to creation order, never to the (random) name."""
     server = make_cluster(3, strategy=rolling_update(0, 1))
     sim = ClusterSimulator(server, clock=ManualClock(), ready_after=0.05, seed=seed)
@@ -490,7 +496,7 @@ def test_parking_a_surge_keeps_the_old_pod_created_in_the_same_second(seed: int)
 
 
 def test_surge_replaces_a_terminating_pod_at_once_but_plain_mode_waits() -> None:
-    """Cases 48 and 77 (§12.10): a terminating pod blocks its node's replacement only without surge."""
+    """Cases 48 and 77 (r-termination): a terminating pod blocks its node's replacement only without surge."""
     for strategy, expected_creates in ((rolling_update(1), 0), (rolling_update(0, 1), 1)):
         server = ApiServer(graceful_pod_deletion=True)
         server.add(make_node("node-0"))
@@ -508,10 +514,10 @@ def test_surge_replaces_a_terminating_pod_at_once_but_plain_mode_waits() -> None
         assert server.objects("pods")[0]["metadata"]["name"] != pod["metadata"]["name"]
 
 
-# --- OnDelete ---------------------------------------------------------------------------------------------
+# --- OnDelete ------------------------------------------------------------------------------------------------
 
 def test_on_delete_replaces_an_old_pod_only_once_it_is_deleted() -> None:
-    """§8: OnDelete never replaces old pods; a deleted one comes back with the new hash."""
+    """r-on-delete: OnDelete never replaces old pods; a deleted one comes back with the new hash."""
     server, sim = settled(3, strategy="OnDelete")
     old = current_hash(server)
     set_image(server, "foo/bar:v2")
@@ -528,7 +534,7 @@ def test_on_delete_replaces_an_old_pod_only_once_it_is_deleted() -> None:
     assert daemonset(server)["status"]["updatedNumberScheduled"] == 1
 
 
-# --- broken templates (§8.4) --------------------------------------------------------------------------------
+# --- broken templates (r-rollout-progress) -------------------------------------------------------------------
 
 def test_crash_looping_image_stalls_the_rollout_at_max_unavailable() -> None:
     """Case 84: new pods never get Ready, so the rollout stops with maxUnavailable broken nodes."""
@@ -603,7 +609,7 @@ def test_image_that_cannot_be_pulled_waits_in_image_pull_backoff() -> None:
     assert not is_ready(pod)
 
 
-# --- §12.3 NotReady nodes -----------------------------------------------------------------------------------
+# --- NotReady nodes (r-node-lifecycle) -----------------------------------------------------------------------
 
 def test_not_ready_node_keeps_its_pod_unready_and_misscheduled() -> None:
     """Case 164: unreachable taints make the node (False, True): the pod stays, turns unready, is misscheduled."""
@@ -648,7 +654,7 @@ def test_pods_tolerating_everything_start_on_a_not_ready_node_but_never_get_read
     assert all(is_ready(p) for p in server.objects("pods"))
 
 
-# --- §7 scheduler -------------------------------------------------------------------------------------------
+# --- scheduler (r-scheduler-message) -------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("node_extra", "blocker", "reasons"), [
     pytest.param({"allocatable": {"cpu": "4", "memory": "100Mi"}},
@@ -664,7 +670,8 @@ def test_pods_tolerating_everything_start_on_a_not_ready_node_but_never_get_read
 ])
 def test_pod_that_does_not_fit_stays_pending_with_failed_scheduling(node_extra: Obj, blocker: Obj,
                                                                      reasons: list[str]) -> None:
-    """§7, cases 170/171: the controller creates the pod anyway; the scheduler leaves it Pending and says why."""
+    """r-scheduler-message, cases 170/171: the controller creates the pod anyway; the scheduler leaves it Pending
+    and says why."""
     server = ApiServer()
     roomy = {"allocatable": {"cpu": "4", "memory": "8Gi"}}
     for name in ("node-0", "node-1", "node-2"):
@@ -697,13 +704,14 @@ def test_pod_that_does_not_fit_stays_pending_with_failed_scheduling(node_extra: 
 
 
 def test_fit_error_message_sorts_reasons_as_strings() -> None:
-    """§7 FitError.Error: '<count> <reason>' entries sorted lexically; a one-node cluster has no NodeAffinity part."""
+    """FitError.Error (r-scheduler-message): '<count> <reason>' entries sorted lexically; a one-node cluster has
+    no NodeAffinity part."""
     assert fit_error_message(12, ["Too many pods"]) == (
         "0/12 nodes are available: 1 Too many pods, 11 node(s) didn't satisfy plugin(s) [NodeAffinity].")
     assert fit_error_message(1, ["Insufficient cpu"]) == "0/1 nodes are available: 1 Insufficient cpu."
 
 
-# --- simulation controls -----------------------------------------------------------------------------------
+# --- simulation controls -------------------------------------------------------------------------------------
 
 def test_paused_simulation_writes_nothing() -> None:
     """While paused nothing moves: a template change is neither observed nor rolled out."""
