@@ -7,6 +7,7 @@ helpers only read them, tolerating missing fields the way the API omits empty on
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 Obj = Mapping[str, Any]
@@ -108,3 +109,19 @@ def is_node_cordoned(node: Obj) -> bool:
 
 def kind_of(obj: Obj) -> str:
     return str(obj.get("kind") or "")
+
+
+def parse_time(value: object) -> datetime | None:
+    """A time as the API writes it (RFC 3339, "2024-06-01T10:00:05Z"), always timezone-aware; None when absent
+    or unreadable. A YAML dump may hold the time unquoted, which YAML reads as a datetime already, and one
+    without a zone is taken as UTC, as the API server writes UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)

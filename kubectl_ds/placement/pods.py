@@ -65,15 +65,6 @@ def oldest_first(pods: Sequence[Obj]) -> list[Obj]:
                                          str(r.metadata(pod).get("creationTimestamp") or ""), r.name(pod)))
 
 
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def is_ready(pod: Obj) -> bool:
     condition = r.condition(pod, "Ready")
     return condition is not None and condition.get("status") == "True"
@@ -86,7 +77,7 @@ def is_available(pod: Obj, min_ready_seconds: int, now: datetime) -> bool:
     if min_ready_seconds <= 0:
         return True
     condition = r.condition(pod, "Ready") or {}
-    since = parse_time(condition.get("lastTransitionTime"))
+    since = r.parse_time(condition.get("lastTransitionTime"))
     return since is not None and since + timedelta(seconds=min_ready_seconds) <= now
 
 
@@ -94,7 +85,7 @@ def ready_since(pod: Obj) -> datetime | None:
     """When the pod last became Ready (its Ready condition's lastTransitionTime), if it is Ready."""
     if not is_ready(pod):
         return None
-    return parse_time((r.condition(pod, "Ready") or {}).get("lastTransitionTime"))
+    return r.parse_time((r.condition(pod, "Ready") or {}).get("lastTransitionTime"))
 
 
 def is_unschedulable(pod: Obj) -> bool:

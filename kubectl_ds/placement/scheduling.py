@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 
 from kubectl_ds import resources as r
 from kubectl_ds.resources import Obj
@@ -38,9 +39,10 @@ def _is_about(event: Obj, pod: Obj) -> bool:
                 == r.namespace(pod))
 
 
-def _event_time(event: Obj) -> str:
-    return str(event.get("lastTimestamp") or event.get("eventTime") or
-               (event.get("metadata") or {}).get("creationTimestamp") or "")
+def _event_time(event: Obj) -> datetime:
+    stamp = r.parse_time(event.get("lastTimestamp") or event.get("eventTime") or
+                         (event.get("metadata") or {}).get("creationTimestamp"))
+    return stamp or datetime.min.replace(tzinfo=timezone.utc)
 
 
 def target_node_reasons(message: str) -> list[str]:

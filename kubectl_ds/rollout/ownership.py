@@ -8,6 +8,7 @@ import contextlib
 from dataclasses import replace
 from datetime import datetime
 
+from kubectl_ds import resources as r
 from kubectl_ds.errors import DsError, RolloutHalted, UsageError
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import decisions as d
@@ -46,7 +47,7 @@ class Ownership:
     def check_driver(self, state: RolloutState, force: bool) -> None:
         now = self.io.now()
         if state.owner and state.owner != self.driver.owner and state.driver_alive(now) and not force:
-            beat = st.parse_time(state.heartbeat)
+            beat = r.parse_time(state.heartbeat)
             age = f"{int((now - beat).total_seconds())}s ago" if beat else "recently"
             raise DsError(f'the rollout of daemonset "{self.name}" is being driven by {state.owner} (heartbeat '
                           f"{age}); wait for it, or take over with --force if that process is gone")

@@ -18,7 +18,7 @@ from kubectl_ds import resources as r
 from kubectl_ds.errors import UsageError
 from kubectl_ds.labelselector import selector_matches, selector_query
 from kubectl_ds.placement.hostports import host_ports
-from kubectl_ds.placement.pods import is_terminating, parse_time, pods_by_node, ready_since
+from kubectl_ds.placement.pods import is_terminating, pods_by_node, ready_since
 from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.report import natural_key
 from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
@@ -349,7 +349,7 @@ def observed_startup(pods: Iterable[Obj]) -> float | None:
     """Median seconds from a pod's status.startTime to its Ready transition, over ready pods that have both."""
     durations = []
     for pod in pods:
-        started = parse_time(r.status(pod).get("startTime"))
+        started = r.parse_time(r.status(pod).get("startTime"))
         ready_at = ready_since(pod)
         if started is not None and ready_at is not None:
             durations.append((ready_at - started).total_seconds())

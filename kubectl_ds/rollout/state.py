@@ -93,7 +93,7 @@ class RolloutState:
         """Whether another process still drives the rollout (its heartbeat is fresh)."""
         if not self.owner or not self.heartbeat:
             return False
-        beat = parse_time(self.heartbeat)
+        beat = r.parse_time(self.heartbeat)
         return beat is not None and now - beat < STALE_AFTER
 
 
@@ -115,13 +115,6 @@ def rfc3339(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def encode(state: RolloutState) -> str:
