@@ -159,18 +159,26 @@ def test_from_stdin(invoke: Invoke) -> None:
 
 def test_a_dump_with_unquoted_timestamps_reads_the_same(invoke: Invoke, tmp_path: Path) -> None:
     """Valid YAML may hold times unquoted (`lastTransitionTime: 2024-06-01T10:00:05Z`, or without a zone),
-    which YAML reads as datetimes; the answer must be the one the quoted dump gives."""
+    which YAML reads as datetimes; the answer must be the one the quoted dump gives (minReadySeconds makes
+    explain read the Ready transition times)."""
     import re
 
-    text = EXAMPLE_DUMP.read_text()
-    unquoted = re.sub(r"""(['"])(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\1""", r"\2", text)
-    assert unquoted != text
-    path = tmp_path / "dump.yaml"
-    path.write_text(unquoted)
-    expected = invoke("explain", "-n", "logging", "fluentd", "--from-file", DUMP, "-o", "json")
-    result = invoke("explain", "-n", "logging", "fluentd", "--from-file", str(path), "-o", "json")
-    assert (result.exit_code, result.stderr) == (0, "")
-    assert json.loads(result.stdout) == json.loads(expected.stdout)
+    dump = yaml.safe_load(EXAMPLE_DUMP.read_text())
+    for item in dump["items"]:
+        if item["kind"] == "DaemonSet":
+            item["spec"]["minReadySeconds"] = 10
+    quoted = yaml.safe_dump(dump)
+    unquoted = re.sub(r"""'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)Z'""", r"\1Z", quoted)
+    zoneless = re.sub(r"""'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)Z'""", r"\1", quoted)
+    assert unquoted != quoted != zoneless
+    answers = []
+    for name, text in (("quoted", quoted), ("unquoted", unquoted), ("zoneless", zoneless)):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        result = invoke("explain", "-n", "logging", "fluentd", "--from-file", str(path), "-o", "json")
+        assert (result.exit_code, result.stderr) == (0, ""), name
+        answers.append(json.loads(result.stdout))
+    assert answers[0] == answers[1] == answers[2]
 
 
 def test_manifest_what_if_against_the_dump(invoke: Invoke, tmp_path: Path) -> None:
