@@ -13,6 +13,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # bad flags or arguments (click's own code for usage errors)
     UNHEALTHY = 3  # `explain --exit-code`: a node that should run the pod has no ready, up-to-date pod
     HALTED = 4  # a managed rollout stopped on a failure (new pods not available, budget exhausted, changed)
+    REFUSED = 5  # a managed rollout refused to start: a pre-flight check says it cannot finish; nothing changed
     INTERRUPTED = 130  # Ctrl-C / SIGINT, as shells report it
 
 
@@ -86,6 +87,12 @@ class TooManyRequests(ApiError):
 
 class ServerError(ApiError):
     """5xx: the API server (or something behind it) failed; worth retrying."""
+
+
+class Refused(DsError):
+    """A mutating command saw, before its first write, that it cannot finish safely; nothing was changed."""
+
+    exit_code = ExitCode.REFUSED
 
 
 class RolloutHalted(DsError):

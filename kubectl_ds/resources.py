@@ -103,6 +103,23 @@ def is_node_ready(node: Obj) -> bool:
     return ready is not None and ready.get("status") == "True"
 
 
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+
+
+def is_node_unreachable(node: Obj) -> bool:
+    """The kubelet stopped posting status: Ready=Unknown, or the node lifecycle controller's unreachable
+    taint. Such a node never finishes a graceful delete (docs/rules.md#r-node-lifecycle)."""
+    ready = condition(node, "Ready")
+    if ready is not None and ready.get("status") == "Unknown":
+        return True
+    return any(taint.get("key") == UNREACHABLE_TAINT for taint in node_taints(node))
+
+
+def node_ready_since(node: Obj) -> datetime | None:
+    """When the node's Ready condition last changed (for an unreachable node: since when it is)."""
+    return parse_time((condition(node, "Ready") or {}).get("lastTransitionTime"))
+
+
 def is_node_cordoned(node: Obj) -> bool:
     return bool(spec(node).get("unschedulable"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubectl_ds.render.text import plural
+from kubectl_ds.render.text import moment, plural
 from kubectl_ds.rollout import events as ev
 from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.change import RESTARTED_AT
@@ -45,7 +45,7 @@ def confirm_question(event: ev.StepStarted) -> str:
 # The message each Outcome kind ends a command with (o: the Outcome).
 _MESSAGES: dict[str, Callable[[Outcome], str]] = {
     ev.FINISHED: lambda o: (f'daemon set "{o.name}" {"rolled back" if o.rolled_back else "successfully rolled out"}; '
-                            "updateStrategy restored"),
+                            "updateStrategy restored" + _left_out(o)),
     ev.STOPPED: lambda o: (f"daemonset.apps/{o.name} {o.phase}: {o.reason}; continue with: kubectl ds rollout "
                            f"resume {o.name}"),
     ev.UNPARKED: lambda o: f"daemonset.apps/{o.name} resumed: the controller continues its rolling update",
@@ -73,6 +73,16 @@ _MESSAGES: dict[str, Callable[[Outcome], str]] = {
     ev.WOULD_ROLL_BACK: lambda o: (f"daemonset.apps/{o.name} will roll back to revision {o.revision} "
                                    f"(images: {', '.join(o.images)}) (dry run)"),
 }
+
+
+def _left_out(outcome: Outcome) -> str:
+    if not outcome.left_out:
+        return ""
+    count = len(outcome.left_out)
+    listed = ", ".join(f"{name} (unreachable since {moment(since)})" for name, since in outcome.left_out[:5])
+    more = f" and {count - 5} more" if count > 5 else ""
+    return (f"; left out {count} unreachable {plural(count, 'node')}: {listed}{more}; the controller updates "
+            f"{'it' if count == 1 else 'them'} when {'it returns' if count == 1 else 'they return'}")
 
 
 def outcome_message(outcome: Outcome) -> str:

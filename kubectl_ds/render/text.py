@@ -7,6 +7,7 @@ may use it too without reaching up into the render layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
 MAX_NAMES = 3
 
@@ -31,3 +32,10 @@ def duration(seconds: float) -> str:
     """"2m05s", "40s": minutes and seconds, rounded to the second."""
     minutes, rest = divmod(int(round(seconds)), 60)
     return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+
+
+def moment(when: datetime | None) -> str:
+    """A time as the API writes it ("2026-11-21T09:00:00Z"), or "an unknown time"."""
+    if when is None:
+        return "an unknown time"
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -21,7 +21,7 @@ from kubectl_ds.placement.predicate import node_should_run_daemon_pod, pod_toler
 from kubectl_ds.placement.report import natural_key
 from kubectl_ds.placement.revisions import RevisionIndex
 from kubectl_ds.placement.scheduling import scheduler_message, short_scheduler_reason
-from kubectl_ds.render.text import plural
+from kubectl_ds.render.text import moment, plural
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.nodepods import NodePods, pods_on_nodes
@@ -69,11 +69,37 @@ def wanted_nodes(daemonset: Obj, nodes: Sequence[Obj]) -> set[str]:
             if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run}
 
 
-def pending_nodes(held: Mapping[str, NodePods], step_nodes: Sequence[str], wanted: set[str]) -> list[str]:
+def pending_nodes(held: Mapping[str, NodePods], step_nodes: Sequence[str], wanted: set[str],
+                  unreachable: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The step's nodes that are not done yet. A node that stopped qualifying meanwhile (NotReady taints, a
     label removed) gets no new pod from the controller, so waiting for it would only time out: it drops out
-    of the step, as the controller's own rolling update drops it from the desired set."""
-    return [node for node in step_nodes if node in wanted and not (node in held and held[node].done)]
+    of the step, as the controller's own rolling update drops it from the desired set. So does a node that
+    became unreachable before its new pod came: its old pod never finishes terminating, and the controller
+    gives it the new pod when it returns (a new pod there already is a failure: see lost_nodes)."""
+    return [node for node in step_nodes if node in wanted and node not in unreachable
+            and not (node in held and held[node].done)]
+
+
+def unreachable_nodes(nodes: Sequence[Obj]) -> set[str]:
+    return {r.name(node) for node in nodes if r.is_node_unreachable(node)}
+
+
+def lost_nodes(held: Mapping[str, NodePods], nodes: Sequence[Obj]) -> list[str]:
+    """Nodes that run a new pod but went NotReady or unreachable: after an update that is a failure signal
+    (the new agent may have cut the node off), not something to wait out."""
+    by_name = {r.name(node): node for node in nodes}
+    return sorted((name for name, node in held.items()
+                   if node.new and name in by_name and not r.is_node_ready(by_name[name])), key=natural_key)
+
+
+def lost_reason(lost: Sequence[str], nodes: Sequence[Obj]) -> str:
+    by_name = {r.name(node): node for node in nodes}
+    parts = []
+    for name in lost[:5]:
+        node = by_name[name]
+        what = "unreachable" if r.is_node_unreachable(node) else "NotReady"
+        parts.append(f"{name} went {what} (since {moment(r.node_ready_since(node))}) after its pod was updated")
+    return "; ".join(parts) + "; a node lost after an update is a failure signal"
 
 
 @dataclass(frozen=True)

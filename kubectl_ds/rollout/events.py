@@ -4,6 +4,7 @@ render/rollout.py words them; the runner never builds a line a user reads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from kubectl_ds.rollout.plan import Plan
 
@@ -98,6 +99,7 @@ class Outcome:
     change: str = ""  # WOULD_START
     plan: Plan | None = None  # WOULD_START
     images: tuple[str, ...] = ()  # WOULD_ROLL_BACK: the images of the revision
+    left_out: tuple[tuple[str, datetime | None], ...] = ()  # FINISHED: unreachable nodes (and since when)
 
     @property
     def done(self) -> bool:

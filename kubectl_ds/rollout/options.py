@@ -15,7 +15,7 @@ ON_FAILURE = ("halt", "abort")
 def plan_options(options: RolloutOptions) -> PlanOptions:
     return PlanOptions(max_unavailable=options.max_unavailable, max_surge=options.max_surge,
                        step_size=options.step_size, canary=parse_canary(options.canary) if options.canary else None,
-                       partition=options.partition)
+                       partition=options.partition, skip_unreachable=options.skip_unreachable)
 
 
 def validate_options(options: RolloutOptions) -> None:

@@ -23,6 +23,7 @@ from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_p
 from kubectl_ds.placement.report import natural_key
 from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
 from kubectl_ds.placement.revisions import RevisionIndex
+from kubectl_ds.render.text import moment
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.budget import (
     MAX_UNAVAILABLE_FLAG,
@@ -48,6 +49,7 @@ NOT_READY_USES_BUDGET = "NotReadyUsesBudget"
 NO_SURGE_HEADROOM = "NoSurgeHeadroom"
 EXCLUDED_NODES = "ExcludedNodes"
 CANARY_MATCHES_NO_NODE = "CanaryMatchesNoNode"
+UNREACHABLE_NODES = "UnreachableNodes"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class PlanOptions:
     step_size: int | str | None = None  # None: as many nodes as the budget allows
     canary: Mapping[str, Any] | None = None  # a LabelSelector ({"matchLabels": {...}}) picking the canary nodes
     partition: int = 0  # leave this many nodes (the last ones in the order) on the old revision
+    skip_unreachable: bool = False  # unreachable nodes use no budget either (--skip-unreachable)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Plan:
     desired: int
     step_size: int = 0  # available nodes per step (steps after the first)
     first_step_allowance: int = 0  # available nodes the first step may take, after what is already unavailable
+    unreachable: tuple[str, ...] = ()  # wanted nodes left out: their kubelet cannot finish a delete
 
     @property
     def nodes_to_update(self) -> tuple[str, ...]:
@@ -204,7 +208,12 @@ def plan_rollout(
     requested = limit if options.step_size is None else scaled(_parse_step_size(options.step_size), len(wanted))
     step_size = min(requested, limit)
 
-    already_unavailable = tuple(node.name for node in wanted if node.unavailable)
+    # An unreachable node's kubelet never finishes a graceful delete, and under OnDelete no replacement comes
+    # while the old pod terminates: evicting there wedges the rollout. Such nodes are left out of the steps;
+    # the controller updates them when they return (docs/rules.md#r-node-lifecycle).
+    unreachable = tuple(node.name for node in wanted if r.is_node_unreachable(by_name[node.name]))
+    already_unavailable = tuple(node.name for node in wanted if node.unavailable
+                                and not (options.skip_unreachable and node.name in unreachable))
     # What uses budget: every unavailable node without surge (r-rolling-no-surge); with surge only nodes whose new pod
     # is not available yet next to the old one (r-rolling-surge) — empty and not-ready nodes surge for free.
     using_budget = tuple(node.name for node in wanted if node.surging) if surge else already_unavailable
@@ -214,7 +223,7 @@ def plan_rollout(
     candidates = _order(
         _Candidate(node.name, canary=canary is not None and selector_matches(canary, r.labels(by_name[node.name])),
                    cost=0 if node.unavailable else 1)
-        for node in wanted if node.needs_update)
+        for node in wanted if node.needs_update and node.name not in unreachable)
     kept = len(candidates) - min(options.partition, len(candidates))
     steps = _chunk(candidates[:kept], step_size, first_allowance)
 
@@ -224,14 +233,15 @@ def plan_rollout(
         *_headroom_warning(daemonset, steps, by_name, grouped, surge, parse_quantity, other_pods_by_node),
         *_excluded_warning(names, verdicts, grouped, revisions, _ends_with_rolling_update(daemonset)),
         *_canary_warning(canary, candidates),
+        *_unreachable_warning(unreachable, by_name, options.skip_unreachable),
     ]
     return Plan(
         steps=tuple(steps),
-        create_only=tuple(node.name for node in wanted if node.empty),
+        create_only=tuple(node.name for node in wanted if node.empty and node.name not in unreachable),
         already_unavailable=already_unavailable,
         partitioned=tuple(c.name for c in candidates[kept:]),
         budget=budget, surge=surge, warnings=tuple(warnings), desired=len(wanted),
-        step_size=step_size, first_step_allowance=first_allowance,
+        step_size=step_size, first_step_allowance=first_allowance, unreachable=unreachable,
     )
 
 
@@ -341,6 +351,19 @@ def _canary_warning(canary: Mapping[str, Any] | None, candidates: Sequence[_Cand
     return [PlanWarning(CANARY_MATCHES_NO_NODE,
                         f"{CANARY_FLAG} {selector_query(canary)} matches no node that needs the update; "
                         "the plan has no canary step")]
+
+
+def _unreachable_warning(unreachable: Sequence[str], nodes: Mapping[str, Obj], skipped: bool) -> list[PlanWarning]:
+    if not unreachable:
+        return []
+    listed = ", ".join(f"{name} (since {moment(r.node_ready_since(nodes[name]))})" for name in unreachable[:5])
+    more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
+    budget = ("they use no budget (--skip-unreachable)" if skipped
+              else "their pods are not available, so they use up budget (--skip-unreachable leaves them out of it)")
+    return [PlanWarning(UNREACHABLE_NODES, (
+        f"{_count(len(unreachable), 'node')} unreachable: {listed}{more}: a pod there cannot be replaced until its "
+        f"kubelet is back, so the rollout leaves {'it' if len(unreachable) == 1 else 'them'} out and the "
+        f"controller updates {'it' if len(unreachable) == 1 else 'them'} on return; {budget}"), tuple(unreachable))]
 
 
 # --- timing ------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Pure. Pre-flight findings about what surrounds a DaemonSet and would fight a managed rollout: the tools
-that own the object (GitOps, Helm). `plan` shows them as warnings; `start` prints them before its first
+that own the object (GitOps, Helm), and what makes a start impossible to finish (unreachable nodes that use
+up the budget). `plan` shows them; `start` prints the warnings and refuses on a refusal, before its first
 write.
 
 Each finding is a PlanWarning with a stable code, like the plan's own warnings.
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kubectl_ds import resources as r
+from kubectl_ds.render.text import moment
 from kubectl_ds.resources import Obj
-from kubectl_ds.rollout.plan import PlanWarning
+from kubectl_ds.rollout.plan import Plan, PlanWarning
 
 MANAGED_BY_GITOPS = "ManagedByGitOps"
 MANAGED_BY_HELM = "ManagedByHelm"
@@ -63,3 +65,21 @@ def tooling_warnings(daemonset: Obj) -> list[PlanWarning]:
             "ready at once, and an upgrade during the rollout writes the template and strategy back, which "
             "halts it; run no upgrade of this release until the rollout ends, then upgrade to the same values")))
     return warnings
+
+
+def unreachable_refusal(plan: Plan, nodes: Sequence[Obj]) -> str | None:
+    """Unreachable nodes alone use up --max-unavailable: no available node could ever be replaced until they
+    return, so a start would only park the DaemonSet and wait. None when the rollout can proceed."""
+    if plan.surge or not plan.unreachable:
+        return None
+    counted = [name for name in plan.unreachable if name in plan.already_unavailable]
+    costly = any(name not in plan.already_unavailable for step in plan.steps for name in step.nodes)
+    if not costly or len(counted) < plan.budget.max_unavailable:
+        return None
+    since = {r.name(node): r.node_ready_since(node) for node in nodes}
+    listed = ", ".join(f"{name} (unreachable since {moment(since.get(name))})" for name in counted[:5])
+    more = f" and {len(counted) - 5} more" if len(counted) > 5 else ""
+    return (f"{len(counted)} unreachable {'node uses' if len(counted) == 1 else 'nodes use'} up --max-unavailable "
+            f"{plan.budget.max_unavailable}: {listed}{more}; no available node could be replaced until "
+            f"{'it returns' if len(counted) == 1 else 'they return'}. Use a larger --max-unavailable, or "
+            "--skip-unreachable to leave unreachable nodes out of the budget")

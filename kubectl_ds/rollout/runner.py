@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from kubectl_ds import resources as r
-from kubectl_ds.errors import DsError, NotFound, RolloutHalted, TooManyRequests
+from kubectl_ds.errors import DsError, NotFound, Refused, RolloutHalted, TooManyRequests
 from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import decisions as d
@@ -36,7 +36,7 @@ from kubectl_ds.rollout.nodepods import NodePods
 from kubectl_ds.rollout.options import plan_options, validate_options
 from kubectl_ds.rollout.ownership import Ownership
 from kubectl_ds.rollout.plan import Plan, plan_rollout
-from kubectl_ds.rollout.preflight import tooling_warnings
+from kubectl_ds.rollout.preflight import tooling_warnings, unreachable_refusal
 from kubectl_ds.rollout.preview import preview_plan
 from kubectl_ds.rollout.session import Driver, RolloutCluster, Session  # noqa: F401 - the runner's API
 from kubectl_ds.rollout.state import RolloutOptions, RolloutState
@@ -68,10 +68,13 @@ class Rollout:
         template = change.apply(daemonset, self.io.now())
         if template == r.pod_template(daemonset):
             raise DsError(f'nothing to roll out: the pod template of daemonset "{self.name}" already matches')
+        pods, _ = self.io.pods(daemonset)
+        nodes = self.io.nodes()
+        plan = preview_plan(daemonset, template, nodes, pods, self.io.revisions(daemonset), options, now=self.io.now())
+        refusal = unreachable_refusal(plan, nodes)
+        if refusal is not None:
+            raise Refused(f'refusing to start the rollout of daemonset "{self.name}" (nothing was changed): {refusal}')
         if dry_run:
-            pods, _ = self.io.pods(daemonset)
-            plan = preview_plan(daemonset, template, self.io.nodes(), pods, self.io.revisions(daemonset), options,
-                                now=self.io.now())
             return Outcome(ev.WOULD_START, self.name, change=change.description, plan=plan)
         for warning in tooling_warnings(daemonset):
             self.driver.say(ev.Warned(warning.code, warning.message))
@@ -184,9 +187,13 @@ class Rollout:
             state = self.own.own_state(daemonset)
             if state.phase == st.PAUSED:
                 return self._stop(st.PAUSED, state.reason or "paused")
-            nodes = self.io.nodes()
+            nodes = self.io.nodes(fresh=True)
             pods, _ = self.io.pods(daemonset)
             plan = self._plan(daemonset, state, nodes, pods)
+            held = d.held_pods(daemonset, pods, self._goal(daemonset, state), self.io.now())
+            lost = d.lost_nodes(held, nodes)
+            if lost:
+                self._halt(state, d.lost_reason(lost, nodes))
             if not plan.steps:
                 return self._finish_or_hold(daemonset, state, plan)
             if steps is not None and done_now >= steps:
@@ -220,7 +227,9 @@ class Rollout:
             # Nodes without a pod get the new one from the controller; wait for them like a step.
             self._wait_available(daemonset, state, list(plan.create_only), state.options.step_timeout)
         self.io.write(lambda ds: st.finished(ds))
-        return Outcome(ev.FINISHED, self.name, rolled_back=state.direction == st.ROLLBACK)
+        since = {r.name(node): r.node_ready_since(node) for node in self.io.nodes()}
+        return Outcome(ev.FINISHED, self.name, rolled_back=state.direction == st.ROLLBACK,
+                       left_out=tuple((name, since.get(name)) for name in plan.unreachable))
 
     def _unavailable_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
         """Replace the old pods of `nodes`: evict (or delete), then wait for available new pods."""
@@ -291,7 +300,8 @@ class Rollout:
         while True:
             pods, _ = self.io.pods(daemonset)
             held = d.held_pods(daemonset, pods, self._goal(daemonset, state), self.io.now(), nodes)
-            pending = d.pending_nodes(held, nodes, d.wanted_nodes(daemonset, self.io.nodes()))
+            pending = d.pending_nodes(held, nodes, d.wanted_nodes(daemonset, self.io.nodes()),
+                                      d.unreachable_nodes(self.io.nodes()))
             if not pending:
                 return
             self._halt_on_failures(state, held, pending)
@@ -333,7 +343,11 @@ class Rollout:
     # --- failures and stops ------------------------------------------------------------------------------
 
     def _halt_on_failures(self, state: RolloutState, held: Mapping[str, NodePods], nodes: Sequence[str]) -> None:
-        """Halt at once when a new pod crash-loops, cannot pull its image, or cannot be scheduled."""
+        """Halt at once when a new pod crash-loops, cannot pull its image, or cannot be scheduled, or when a node
+        that runs a new pod is lost."""
+        lost = d.lost_nodes(held, self.io.nodes())
+        if lost:
+            self._halt(state, d.lost_reason(lost, self.io.nodes()))
         failures = d.failing_pods(held, nodes)
         if failures:
             needs_events = any(not failure.message for failure in failures)

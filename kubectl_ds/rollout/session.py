@@ -130,9 +130,10 @@ class Session:
         self._pods_cache = (self._epoch, owned, version)
         return owned, version
 
-    def nodes(self) -> list[dict[str, Any]]:
+    def nodes(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """The nodes, listed again when `fresh` (once per step) or when the last list is a few seconds old."""
         now = self.now()
-        if self._nodes_cache is None or now - self._nodes_cache[0] > NODES_FRESH_FOR:
+        if fresh or self._nodes_cache is None or now - self._nodes_cache[0] > NODES_FRESH_FOR:
             self._nodes_cache = (now, self.retry(lambda: self.cluster.list_nodes()))
         return self._nodes_cache[1]
 

@@ -60,6 +60,7 @@ class RolloutOptions:
     on_failure: str = "halt"  # or "abort"
     evict: bool = True  # False: --delete, bypassing PodDisruptionBudgets
     pause_between: float = 0.0
+    skip_unreachable: bool = False  # unreachable nodes use no budget either
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _BUDGET_FLAGS = ("max_unavailable", "max_surge", "step_size", "canary", "partition", "step_timeout", "on_failure",
-                 "use_delete", "pause_between")
+                 "use_delete", "pause_between", "skip_unreachable")
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
 
@@ -60,6 +60,8 @@ def budget_flags(func: F) -> F:
         click.option("--delete", "use_delete", is_flag=True,
                      help="Delete old pods instead of evicting them (bypasses PodDisruptionBudgets)."),
         click.option("--pause-between", default="0s", metavar="DURATION", help="Wait this long between steps."),
+        click.option("--skip-unreachable", is_flag=True,
+                     help="Leave unreachable nodes out of the budget too (they are never part of a step)."),
     ])
 
 
@@ -73,7 +75,8 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         canary=values["canary"], partition=values["partition"],
         step_timeout=parse_duration(values["step_timeout"], flag="--step-timeout"),
         on_failure=values["on_failure"], evict=not values["use_delete"],
-        pause_between=parse_duration(values["pause_between"], flag="--pause-between"))
+        pause_between=parse_duration(values["pause_between"], flag="--pause-between"),
+        skip_unreachable=values["skip_unreachable"])
 
 
 def _int_or_percent(value: str | None, default: Any) -> Any:
