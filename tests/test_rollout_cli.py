@@ -3,8 +3,15 @@ DaemonSet controller, scheduler and kubelet. The safety invariants are asserted 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -280,33 +287,63 @@ def test_status_of_a_plain_rolling_update_uses_kubectl_wording(invoke: Invoke, c
     assert out.splitlines()[2].split() == ["NODE", "STATE", "REVISION", "WHY"]
 
 
+class StepHold:
+    """Holds a rollout inside a step, whatever the machine's speed: once the driver has recorded `after` steps,
+    the simulated cluster freezes (no component runs), so the next step's evicted pod is never replaced and
+    the step cannot finish until `release()`. `reached` is set when that pod is gone: the driver is then
+    inside the step, waiting for its new pod. (Tests wait on it, never on a sleep that happens to be long
+    enough.)"""
+
+    def __init__(self, sim: SimCluster, *, after: int = 1) -> None:
+        self.sim = sim
+        self.after = after
+        self.reached = threading.Event()
+        sim.server.add_listener(self)
+
+    def __call__(self, event_type: str, obj: dict[str, Any]) -> None:
+        # Listeners run in the writing request before it is answered, so the freeze lands before the driver
+        # can evict the next pod.
+        if obj.get("kind") == "DaemonSet":
+            state = json.loads((obj["metadata"].get("annotations") or {}).get(STATE_ANNOTATION, "{}"))
+            if state.get("steps_done", 0) >= self.after:
+                self.sim.simulator.paused = True
+        elif obj.get("kind") == "Pod" and event_type == "DELETED" and self.sim.simulator.paused:
+            self.reached.set()  # frozen, nothing but the driver deletes pods: its eviction of the held step
+
+    def wait(self, timeout: float = 60) -> None:
+        assert self.reached.wait(timeout), f"the driver did not get into step {self.after + 1} within {timeout}s"
+
+    def release(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.sim.server.remove_listener(self)
+        self.sim.simulator.paused = False
+
+
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 def test_interrupted_rollout_stays_parked_and_resumes(tmp_path: Path, isolated_env: Path, signal_name: str) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    with simulated_cluster(tmp_path, nodes=5, ready_after=0.6) as sim:
+    with simulated_cluster(tmp_path, nodes=5) as sim:
         sim.invariants.armed = True
+        hold = StepHold(sim, after=1)
         command = [sys.executable, "-m", "kubectl_ds", "rollout", "start", NAME, "-n", NAMESPACE, "--kubeconfig",
                    sim.kubeconfig, "--image", "agent=agent:v2"]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # interrupt it in the middle of its second step
-            annotations = sim.daemonset()["metadata"].get("annotations") or {}
-            if json.loads(annotations.get(STATE_ANNOTATION, "{}")).get("steps_done", 0) >= 1:
-                break
-            time.sleep(0.05)
-        process.send_signal(getattr(signal, signal_name))
-        out, err = process.communicate(timeout=30)
+        try:
+            hold.wait()  # the process is in step 2, which cannot finish: the signal lands mid-step
+            process.send_signal(getattr(signal, signal_name))
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
         assert process.returncode == 130, (out, err)
         assert err == "error: interrupted\n"
-        assert "interrupted: daemonset agent is parked; continue with: kubectl ds rollout resume agent" in out
+        assert out.splitlines()[-2:] == ["step 2 of 5: node-1", "interrupted: daemonset agent is parked; continue "
+                                         "with: kubectl ds rollout resume agent"]
         daemonset = sim.daemonset()
         assert daemonset["spec"]["updateStrategy"] == {"type": "OnDelete"}
         state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
-        assert (state["phase"], state["reason"], state["owner"]) == ("paused", "interrupted", "")
+        assert (state["phase"], state["reason"], state["owner"], state["steps_done"]) == (
+            "paused", "interrupted", "", 1)
+        hold.release()
         resumed = subprocess.run([*command[:4], "resume", *command[5:-2]], capture_output=True, text=True,
                                  timeout=60)
         assert resumed.returncode == 0, resumed.stderr
@@ -314,9 +351,9 @@ def test_interrupted_rollout_stays_parked_and_resumes(tmp_path: Path, isolated_e
         assert sim.invariants.violations == []
 
 
-def _start_in_background(sim: SimCluster) -> tuple[object, dict[str, object]]:
-    """Drive a rollout in a thread (another "terminal"); returns the thread and where its outcome lands."""
-    import threading
+def _start_in_background(sim: SimCluster) -> tuple[threading.Thread, dict[str, object]]:
+    """Drive a rollout in a thread (another "terminal"), in real time; returns the thread and where its outcome
+    lands."""
     from datetime import datetime, timezone
 
     from kubectl_ds.kube.cluster import Cluster
@@ -327,8 +364,7 @@ def _start_in_background(sim: SimCluster) -> tuple[object, dict[str, object]]:
 
     flags = KubeFlags(kubeconfig=sim.kubeconfig)
     driver = Driver(cluster=Cluster.connect(flags, resolve(flags, environ={})),
-                    clock=lambda: datetime.now(timezone.utc), sleep=lambda s: __import__("time").sleep(s),
-                    say=lambda line: None)
+                    clock=lambda: datetime.now(timezone.utc), sleep=time.sleep, say=lambda line: None)
     result: dict[str, object] = {}
 
     def run() -> None:
@@ -343,45 +379,56 @@ def _start_in_background(sim: SimCluster) -> tuple[object, dict[str, object]]:
     return thread, result
 
 
-def _steps_done(sim: SimCluster) -> int:
-    annotations = sim.daemonset()["metadata"].get("annotations") or {}
-    return int(json.loads(annotations.get(STATE_ANNOTATION, "{}")).get("steps_done", 0))
-
-
 def test_pause_from_another_terminal_stops_at_the_step_boundary(invoke: Invoke, tmp_path: Path,
                                                                  isolated_env: Path) -> None:
-    import time
-
-    with simulated_cluster(tmp_path, nodes=5, ready_after=0.4) as sim:
+    with simulated_cluster(tmp_path, nodes=5) as sim:
+        hold = StepHold(sim, after=1)
         thread, result = _start_in_background(sim)
-        deadline = time.monotonic() + 20
-        while _steps_done(sim) < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        code, out, _ = rollout(invoke, sim, "pause", NAME)
+        try:
+            hold.wait()  # the driver is inside step 2 and stays there until released
+            code, out, _ = rollout(invoke, sim, "pause", NAME)
+        finally:
+            hold.release()
         assert (code, out) == (0, "daemonset.apps/agent will pause at the next step boundary\n")
-        thread.join(timeout=30)  # type: ignore[attr-defined]
+        thread.join(timeout=60)
+        assert not thread.is_alive()
         assert "error" not in result
         assert result["outcome"].paused  # type: ignore[attr-defined]
         state = json.loads(sim.daemonset()["metadata"]["annotations"][STATE_ANNOTATION])
         assert (state["phase"], state["reason"], state["owner"]) == ("paused", "paused by request", "")
-        assert state["steps_done"] < 5
+        assert state["steps_done"] == 2  # the step under way when asked finished; no other began
         assert rollout(invoke, sim, "resume", NAME)[0] == 0
         assert_finished(sim)
 
 
-def test_status_watch_follows_a_rollout_to_the_end(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
-    import time
+def test_status_watch_follows_a_rollout_to_the_end(invoke: Invoke, tmp_path: Path, isolated_env: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubectl_ds.kube.cluster import Cluster
 
-    with simulated_cluster(tmp_path, nodes=4, ready_after=0.2) as sim:
+    with simulated_cluster(tmp_path, nodes=4) as sim:
+        hold = StepHold(sim, after=1)
+        watch_pods = Cluster.watch_pods
+
+        def release_once_status_watches(self: Cluster, **kwargs: Any) -> Any:
+            # The status command (in this thread) has printed the rollout mid-way and waits for a change: only
+            # now may the rollout move on, so that it cannot have finished before the status first looked.
+            if threading.current_thread() is threading.main_thread():
+                hold.release()
+            return watch_pods(self, **kwargs)
+
+        monkeypatch.setattr(Cluster, "watch_pods", release_once_status_watches)
         thread, result = _start_in_background(sim)
-        deadline = time.monotonic() + 10
-        while STATE_ANNOTATION not in (sim.daemonset()["metadata"].get("annotations") or {}) \
-                and time.monotonic() < deadline:
-            time.sleep(0.01)  # watch a rollout that has begun, not the finished one before it
-        code, out, _ = rollout(invoke, sim, "status", NAME, "--watch")
-        thread.join(timeout=30)  # type: ignore[attr-defined]
-        assert code == 0 and "error" not in result
+        try:
+            hold.wait()
+            code, out, _ = rollout(invoke, sim, "status", NAME, "--watch")
+        finally:
+            hold.release()
+        thread.join(timeout=60)
+        assert code == 0 and "error" not in result and not thread.is_alive()
         lines = out.splitlines()
+        # First seen mid-rollout, held in step 2: node-0 done, node-1's old pod evicted, node-2 and node-3 old.
+        assert lines[0].startswith("managed rollout of daemonset.apps/agent: rolling out revision 2 (image "
+                                   "agent=agent:v2) | 1 updated, 0 unavailable, 2 old, 1 missing | running, driven by ")
         assert len(lines) >= 2  # one line per change when not on a terminal
         assert lines[-1].startswith('daemon set "agent" successfully rolled out | 4 updated, 0 unavailable')
 
@@ -520,50 +567,6 @@ def test_plan_lists_other_pods_only_for_surge_and_degrades_without_rbac(invoke: 
     code, out, _ = rollout(invoke, cluster, "plan", NAME, "--restart", "--max-surge", "1", "--max-unavailable", "0")
     assert code == 0
     assert "note: surge headroom check left out: forbidden: RBAC does not allow you to list pods" in out
-
-
-def _driver(sim: SimCluster, **extra: object) -> object:
-    from datetime import datetime, timezone
-
-    from kubectl_ds.kube.cluster import Cluster
-    from kubectl_ds.kube.config import KubeFlags, resolve
-    from kubectl_ds.rollout.runner import Driver
-
-    flags = KubeFlags(kubeconfig=sim.kubeconfig)
-    defaults: dict[str, object] = {"clock": lambda: datetime.now(timezone.utc),
-                                   "sleep": lambda s: __import__("time").sleep(min(s, 0.05)), "say": lambda line: None}
-    return Driver(cluster=Cluster.connect(flags, resolve(flags, environ={})), **{**defaults, **extra})  # type: ignore
-
-
-def test_declining_the_confirmation_prompt_pauses_before_the_step(cluster: SimCluster) -> None:
-    from kubectl_ds.render.rollout import confirm_question
-    from kubectl_ds.rollout.change import Change
-    from kubectl_ds.rollout.runner import Rollout
-    from kubectl_ds.rollout.state import RolloutOptions
-
-    questions: list[str] = []
-    answers = iter([True, False])
-    driver = _driver(cluster, confirm=lambda event: questions.append(confirm_question(event)) or next(answers))
-    outcome = Rollout(driver, namespace=NAMESPACE, name=NAME).start(  # type: ignore[arg-type]
-        Change(images=(("agent", "agent:v2"),), description="image"), RolloutOptions())
-    assert questions == ["step 1 of 5: node-0. Continue?", "step 2 of 5: node-1. Continue?"]
-    assert outcome.paused
-    state = json.loads(cluster.daemonset()["metadata"]["annotations"][STATE_ANNOTATION])
-    assert (state["phase"], state["reason"], state["steps_done"]) == ("paused", "declined at the confirmation "
-                                                                                 "prompt", 1)
-
-
-def test_pause_between_waits_between_steps_and_keeps_the_heartbeat(cluster: SimCluster) -> None:
-    from kubectl_ds.rollout.change import Change
-    from kubectl_ds.rollout.runner import Rollout
-    from kubectl_ds.rollout.state import RolloutOptions
-
-    slept: list[float] = []
-    driver = _driver(cluster, sleep=lambda s: slept.append(s) or __import__("time").sleep(s if s > 0.5 else 0.01))
-    Rollout(driver, namespace=NAMESPACE, name=NAME).start(  # type: ignore[arg-type]
-        Change(images=(("agent", "agent:v2"),), description="image"), RolloutOptions(pause_between=0.7), steps=2)
-    # Each pause starts with one sleep of (almost) the whole 0.7 s; nothing else sleeps between 0.5 and 0.7 s.
-    assert len([s for s in slept if 0.5 < s <= 0.7]) == 2
 
 
 def test_explain_points_at_a_managed_rollout_for_old_pods(invoke: Invoke, cluster: SimCluster) -> None:
