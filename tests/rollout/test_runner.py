@@ -646,13 +646,13 @@ def test_transient_failures_are_retried_with_backoff_and_conflicts_are_reapplied
     h.server.inject_fault(status="timeout", count=1, method="GET", path_contains="/pods")
     h.server.inject_fault(status="drop", count=1, method="GET", path_contains="watch")
     assert outcome_message(h.rollout().start(V2, RolloutOptions())) == FINISHED
-    # The park: 500 twice, retried after 0.2 s and 0.4 s, then a 409: read again and re-applied at once. Then
-    # the 0.2 s poll for the new revision; the timed-out pod list, retried after 0.2 s; the dropped watch: a
-    # 0.5 s pause rather than a busy loop.
+    # The pre-flight pod list times out: retried after 0.2 s. The park: 500 twice, retried after 0.2 s and
+    # 0.4 s, then a 409: read again and re-applied at once. Then the 0.2 s poll for the new revision; the
+    # dropped watch: a 0.5 s pause rather than a busy loop.
     assert [(w.kind, w.seconds) for w in h.cluster.waits][:5] == [
-        ("sleep", 0.2), ("sleep", 0.4), ("sleep", 0.2), ("sleep", 0.2), ("sleep", 0.5)]
-    assert [when for when, _ in h.said[:2]] == [0.6, 1.0]
-    assert [r.status for r in h.server.requests if r.status not in (200, 201)] == [500, 500, 409, 0, 0]
+        ("sleep", 0.2), ("sleep", 0.2), ("sleep", 0.4), ("sleep", 0.2), ("sleep", 0.5)]
+    assert [when for when, _ in h.said[:2]] == [0.8, 1.0]
+    assert [r.status for r in h.server.requests if r.status not in (200, 201)] == [0, 500, 500, 409, 0]
     assert_finished(h, 2)
 
 
