@@ -21,7 +21,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from kubectl_ds import resources as r
 from kubectl_ds.errors import DsError, NotFound, Refused, RolloutHalted, TooManyRequests
@@ -153,7 +153,7 @@ class Rollout:
         if dry_run:
             return Outcome(ev.WOULD_ABORT, self.name, revision=state.start_revision,
                            revision_hash=state.start_hash)
-        rollback = replace(state, direction=st.ROLLBACK, phase=st.RUNNING, reason="", surging=False,
+        rollback = replace(state, direction=st.ROLLBACK, phase=st.RUNNING, reason="", surging=False, steps_done=0,
                            owner=self.driver.owner, heartbeat=st.rfc3339(self.io.now()))
         daemonset = self.io.write(lambda ds: st.parked(ds, rollback, template))
         self.driver.say(ev.RollingBack(self.name, state.start_revision))
@@ -182,6 +182,7 @@ class Rollout:
 
     def _drive(self, steps: int | None) -> Outcome:
         done_now = 0
+        rested = True  # --pause-between waits between two steps: never before the first, never after the last
         while True:
             daemonset = self.io.get()
             state = self.own.own_state(daemonset)
@@ -198,6 +199,10 @@ class Rollout:
                 return self._finish_or_hold(daemonset, state, plan)
             if steps is not None and done_now >= steps:
                 return self._stop(st.PAUSED, d.stopped_after_steps(done_now))
+            if not rested:
+                self._sleep_with_heartbeat(state.options.pause_between)
+                rested = True
+                continue  # the world moved meanwhile: read it again
             step = plan.steps[0]
             started = ev.StepStarted(state.steps_done + 1, state.steps_done + len(plan.steps), step.nodes,
                                      canary=step.canary, surge=plan.surge)
@@ -213,8 +218,7 @@ class Rollout:
             progress = len(self._done_nodes(daemonset, state))
             self.driver.say(ev.StepDone(started.number, started.total, tuple(updated), progress,
                                         plan.desired))
-            if state.options.pause_between > 0:
-                self._sleep_with_heartbeat(state.options.pause_between)
+            rested = state.options.pause_between <= 0
 
     def _after_step(self, daemonset: Obj) -> RolloutState:
         current = self.own.own_state(daemonset)
@@ -250,7 +254,7 @@ class Rollout:
                 return chosen
             if self.io.now() >= deadline:
                 self._halt(state, d.budget_exhausted(plan.already_unavailable, plan.budget.max_unavailable))
-            self.io.wait_for_pods(daemonset, WAIT_SLICE)
+            self.io.wait_for_pods(daemonset, self._slice(deadline))
             daemonset = self.io.get()
             state = self.own.own_state(daemonset)
             pods, _ = self.io.pods(daemonset)
@@ -291,7 +295,7 @@ class Rollout:
             if self.io.now() >= deadline:
                 self._halt(state, d.surge_incomplete(state.options.step_timeout, len(done), wanted))
             self.own.beat()
-            self.io.wait_for_pods(daemonset, WAIT_SLICE)
+            self.io.wait_for_pods(daemonset, self._slice(deadline))
 
     # --- waiting ----------------------------------------------------------------------------------------
 
@@ -309,7 +313,12 @@ class Rollout:
                 notes = d.stuck_notes(daemonset, self.io.nodes(), pending)
                 self._halt(state, d.not_available_in_time(timeout, pending, notes))
             self.own.beat()
-            self.io.wait_for_pods(daemonset, WAIT_SLICE)
+            self.io.wait_for_pods(daemonset, self._slice(deadline))
+
+    def _slice(self, deadline: datetime) -> float:
+        """How long one watch may block: a slice, but never past the deadline, so a step halts on time."""
+        left = (deadline - self.io.now()).total_seconds()
+        return max(min(WAIT_SLICE, left), 0.001)
 
     def _sleep_with_heartbeat(self, seconds: float) -> None:
         end = self.io.now() + timedelta(seconds=seconds)

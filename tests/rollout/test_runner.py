@@ -223,15 +223,16 @@ def test_declining_the_confirmation_prompt_pauses_before_the_step() -> None:
 def test_pause_between_waits_between_steps_and_keeps_the_heartbeat() -> None:
     h = manual_cluster(nodes=5)
     h.rollout().start(V2, RolloutOptions(pause_between=0.7), steps=2)
-    # Each pause is one sleep of the whole 0.7 s (slices are 1 s); the only other sleep is the 0.2 s poll.
-    assert [w.seconds for w in h.cluster.waits if w.kind == "sleep"] == [0.2, 0.7, 0.7]
+    # The pause is one sleep of the whole 0.7 s (slices are 1 s), between the two steps only: --steps 2 stops
+    # after the second without waiting; the only other sleep is the 0.2 s poll.
+    assert [w.seconds for w in h.cluster.waits if w.kind == "sleep"] == [0.2, 0.7]
     assert [when for when, line in h.said if line.startswith("step 2 of 5:")] == [1.9]
     # A longer pause sleeps in 1 s slices and renews the heartbeat meanwhile.
     h = manual_cluster(nodes=3)
-    h.rollout().start(V2, RolloutOptions(pause_between=6), steps=1)
+    h.rollout().start(V2, RolloutOptions(pause_between=6), steps=2)
     assert [w.seconds for w in h.cluster.waits if w.kind == "sleep"] == [0.2] + [1.0] * 6
     # Beats keep the 5 s rhythm of the step's waits (the last beat was at 0.2 s), not the pause's start.
-    assert [(when, beat) for when, beat in heartbeats_written(h) if when > 1.2] == [(5.2, h.stamp(5.2))]
+    assert [(when, beat) for when, beat in heartbeats_written(h) if 1.2 < when <= 7.2] == [(5.2, h.stamp(5.2))]
 
 
 def heartbeats_written(h: Harness) -> list[tuple[float, str]]:
@@ -292,8 +293,6 @@ def test_failing_new_pods_halt_the_step_parked_with_the_reason(change: Callable[
     assert h.invariants.violations == []
 
 
-@pytest.mark.xfail(strict=True, reason="runner: a watch slice (2 s) is not capped at the step's remaining time, so "
-                                       "--step-timeout 10s halts 11 s into the step (up to 2 s late)")
 def test_a_step_halts_exactly_at_its_timeout() -> None:
     h = manual_cluster(nodes=2, min_ready_seconds=30)
     h.cluster.run_for(30)
@@ -440,13 +439,11 @@ def test_abort_rolls_the_updated_nodes_back_node_by_node_and_restores_the_strate
     outcome = h.rollout().abort()
     assert outcome_message(outcome) == 'daemon set "agent" rolled back; updateStrategy restored'
     assert [line for _, line in h.said if " done: " not in line] == [
-        "daemonset.apps/agent rolling back to revision 1", "step 3 of 4: node-0", "step 4 of 4: node-1"]
+        "daemonset.apps/agent rolling back to revision 1", "step 1 of 2: node-0", "step 2 of 2: node-1"]
     assert h.elapsed() == 2.2
     assert_finished(h, 3, running=OLD)
 
 
-@pytest.mark.xfail(strict=True, reason="runner: abort keeps the forward direction's steps_done, so rolling back 2 "
-                                       "nodes says 'step 3 of 4' and 'step 4 of 4'")
 def test_abort_numbers_its_own_steps_from_one() -> None:
     h = manual_cluster(nodes=3)
     h.rollout().start(V2, RolloutOptions(), steps=2)
@@ -656,8 +653,6 @@ def test_transient_failures_are_retried_with_backoff_and_conflicts_are_reapplied
     assert_finished(h, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="runner: --pause-between also sleeps after the last step, so the rollout "
-                                       "ends (and restores the strategy) a whole pause late")
 def test_pause_between_does_not_wait_after_the_last_step() -> None:
     h = manual_cluster(nodes=2)
     assert outcome_message(h.rollout().start(V2, RolloutOptions(pause_between=5))) == FINISHED
