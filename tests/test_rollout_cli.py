@@ -474,13 +474,15 @@ def test_eviction_refused_by_a_pdb_is_retried_then_halts(invoke: Invoke, cluster
     assert "use --delete to bypass it" in err
 
 
-@pytest.mark.parametrize(("image", "reason"), [
-    pytest.param("agent:bad", "cannot pull image agent:bad: ", id="image-pull-error-halts"),  # ErrImagePull or BackOff
-    pytest.param("agent:crash", "is crash-looping", id="crash-loop-halts"),
+@pytest.mark.parametrize(("image", "patience", "reason"), [
+    pytest.param("agent:bad", ["--image-pull-timeout", "1s"], "cannot pull image agent:bad: ",
+                 id="image-pull-error-halts"),  # ErrImagePull or BackOff
+    pytest.param("agent:crash", ["--max-restarts", "1"], "is crash-looping", id="crash-loop-halts"),
 ])
 def test_failing_new_pods_halt_naming_node_and_reason(invoke: Invoke, cluster: SimCluster, image: str,
-                                                      reason: str) -> None:
-    code, _, err = rollout(invoke, cluster, "start", NAME, "--image", f"agent={image}", "--step-timeout", "20s")
+                                                      patience: list[str], reason: str) -> None:
+    code, _, err = rollout(invoke, cluster, "start", NAME, "--image", f"agent={image}", "--step-timeout", "20s",
+                           *patience)
     assert code == 4
     assert err.startswith('error: rollout of daemonset "agent" halted: node-0: ')
     assert reason in err
@@ -493,7 +495,8 @@ def test_unschedulable_new_pod_halts_with_the_scheduler_reason(invoke: Invoke, c
     container["resources"] = {"requests": {"memory": "1Ti"}}
     path = tmp_path / "big.yaml"
     path.write_text(json.dumps(manifest))
-    code, _, err = rollout(invoke, cluster, "start", NAME, "-f", str(path), "--step-timeout", "20s")
+    code, _, err = rollout(invoke, cluster, "start", NAME, "-f", str(path), "--step-timeout", "20s",
+                             "--unschedulable-timeout", "1s")
     assert code == 4
     assert "node-0: pod agent-" in err and "is Pending: Insufficient memory" in err
 

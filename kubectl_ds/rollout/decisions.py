@@ -27,8 +27,21 @@ from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.nodepods import NodePods, pods_on_nodes
 from kubectl_ds.rollout.state import RolloutState
 
-# Container states that mean the new pod is failing, not merely starting (docs/rules.md#r-container-states).
-FAILING_STATES = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+# Container states that mean the new pod is failing, not merely starting (docs/rules.md#r-container-states),
+# once they persist: a crash loop for RolloutOptions.max_restarts restarts, a pull error for
+# image_pull_timeout. An invalid image name never gets better.
+CRASH_LOOP = "CrashLoopBackOff"
+PULL_ERRORS = ("ImagePullBackOff", "ErrImagePull")
+PERMANENT = ("InvalidImageName",)
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long a new pod's trouble may last before it is a failure, not a first attempt."""
+
+    max_restarts: int = 3
+    image_pull_timeout: float = 60.0
+    unschedulable_timeout: float = 30.0
 
 
 def held_pods(daemonset: Obj, pods: Sequence[Obj], goal: RevisionIndex, now: datetime,
@@ -109,17 +122,40 @@ class PodFailure:
     message: str  # "" for an unschedulable pod: its message comes from the scheduler's events
 
 
-def failing_pods(held: Mapping[str, NodePods], nodes: Sequence[str]) -> list[PodFailure]:
-    """New pods on `nodes` that crash-loop, cannot pull their image, or cannot be scheduled: a halt."""
+def failing_pods(held: Mapping[str, NodePods], nodes: Sequence[str], patience: Patience,
+                 now: datetime) -> list[PodFailure]:
+    """New pods on `nodes` whose trouble persists: a crash loop of `max_restarts` restarts (agents often exit
+    once while a dependency on the node restarts), pull errors for `image_pull_timeout` since the pod started
+    (registries throttle hundreds of parallel pulls), Unschedulable for `unschedulable_timeout` with no node
+    nominated (the scheduler writes Unschedulable on the very attempt that preempts room for the pod)."""
     failures = []
     for node in nodes:
         for pod in held[node].new if node in held else ():
             problem = container_problem(pod)
-            if problem is not None and problem.reason is not None and problem.status in FAILING_STATES:
+            if problem is not None and problem.reason is not None and (
+                    problem.status in PERMANENT
+                    or (problem.status == CRASH_LOOP and restarts(pod) >= patience.max_restarts)
+                    or (problem.status in PULL_ERRORS and _lasted(started_at(pod), now, patience.image_pull_timeout))):
                 failures.append(PodFailure(node, pod, problem.reason.message))
-            elif is_unschedulable(pod):
+            elif is_unschedulable(pod) and not r.status(pod).get("nominatedNodeName") and _lasted(
+                    r.parse_time((r.condition(pod, "PodScheduled") or {}).get("lastTransitionTime"))
+                    or started_at(pod), now, patience.unschedulable_timeout):
                 failures.append(PodFailure(node, pod, ""))
     return failures
+
+
+def restarts(pod: Obj) -> int:
+    statuses = [*(r.status(pod).get("initContainerStatuses") or []), *(r.status(pod).get("containerStatuses") or [])]
+    return max((int(status.get("restartCount") or 0) for status in statuses), default=0)
+
+
+def started_at(pod: Obj) -> datetime | None:
+    """When the kubelet took the pod on (status.startTime), else when it was created."""
+    return r.parse_time(r.status(pod).get("startTime")) or r.parse_time(r.metadata(pod).get("creationTimestamp"))
+
+
+def _lasted(since: datetime | None, now: datetime, seconds: float) -> bool:
+    return since is None or (now - since).total_seconds() >= seconds
 
 
 def halt_reason(failures: Sequence[PodFailure], events: Sequence[Obj]) -> str:

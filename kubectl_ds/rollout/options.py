@@ -29,3 +29,5 @@ def validate_options(options: RolloutOptions) -> None:
         raise UsageError(f'invalid --on-failure "{options.on_failure}": use halt or abort')
     if options.step_timeout <= 0:
         raise UsageError("--step-timeout must be positive")
+    if options.max_restarts < 1:
+        raise UsageError(f"invalid --max-restarts {options.max_restarts}: must be at least 1")

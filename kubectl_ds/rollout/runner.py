@@ -357,7 +357,9 @@ class Rollout:
         lost = d.lost_nodes(held, self.io.nodes())
         if lost:
             self._halt(state, d.lost_reason(lost, self.io.nodes()))
-        failures = d.failing_pods(held, nodes)
+        options = state.options
+        patience = d.Patience(options.max_restarts, options.image_pull_timeout, options.unschedulable_timeout)
+        failures = d.failing_pods(held, nodes, patience, self.io.now())
         if failures:
             needs_events = any(not failure.message for failure in failures)
             self._halt(state, d.halt_reason(failures, self.io.scheduling_events() if needs_events else []))

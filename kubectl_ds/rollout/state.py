@@ -61,6 +61,10 @@ class RolloutOptions:
     evict: bool = True  # False: --delete, bypassing PodDisruptionBudgets
     pause_between: float = 0.0
     skip_unreachable: bool = False  # unreachable nodes use no budget either
+    # When a new pod's trouble is persistent, not a first attempt (docs/rules.md#r-container-states):
+    max_restarts: int = 3  # a crash loop halts at this many restarts
+    image_pull_timeout: float = 60.0  # pull errors halt once the pod has existed this long
+    unschedulable_timeout: float = 30.0  # Unschedulable (with no nominated node) halts after this long
 
 
 @dataclass(frozen=True)

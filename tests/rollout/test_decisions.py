@@ -3,6 +3,7 @@ which pods go, which nodes are done or pending, when to halt, and what counts as
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -51,34 +52,52 @@ def test_a_node_that_stopped_qualifying_drops_out_of_the_step() -> None:
     assert d.pending_nodes(held, ["a", "b"], d.wanted_nodes(DS, nodes)) == ["a"]
 
 
-@pytest.mark.parametrize(("waiting", "scheduled", "failing"), [
-    pytest.param("CrashLoopBackOff", None, True, id="crash-loop-halts"),
-    pytest.param("ImagePullBackOff", None, True, id="image-pull-backoff-halts"),
-    pytest.param("ErrImagePull", None, True, id="image-pull-error-halts"),
-    pytest.param("ContainerCreating", None, False, id="creating-is-progress"),
-    pytest.param(None, "Unschedulable", True, id="unschedulable-halts"),
-    pytest.param(None, None, False, id="a-healthy-pod-does-not"),
-])
-def test_failing_new_pods(waiting: str | None, scheduled: str | None, failing: bool) -> None:
-    new = pod("new", "a", "new", ready=False, container_waiting=waiting)
-    if scheduled:
-        new["status"]["conditions"].append({"type": "PodScheduled", "status": "False", "reason": scheduled,
+PATIENCE = d.Patience(max_restarts=3, image_pull_timeout=60, unschedulable_timeout=30)
+
+
+def new_pod(*, waiting: str | None = None, restarts: int = 0, age: float = 0, unschedulable_for: float | None = None,
+            nominated: bool = False) -> dict[str, Any]:
+    made = pod("new", "a", "new", ready=False, container_waiting=waiting, restart_count=restarts,
+               creation_timestamp=NOW - timedelta(seconds=age))
+    made["status"]["startTime"] = made["metadata"]["creationTimestamp"]
+    if unschedulable_for is not None:
+        since = (NOW - timedelta(seconds=unschedulable_for)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        made["status"]["conditions"].append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                            "lastTransitionTime": since,
                                             "message": "0/3 nodes are available: 1 Insufficient cpu."})
-    failures = d.failing_pods(d.held_pods(DS, [new], GOAL, NOW, ["a"]), ["a"])
+    if nominated:
+        made["status"]["nominatedNodeName"] = "a"
+    return made
+
+
+@pytest.mark.parametrize(("new", "failing"), [
+    pytest.param(new_pod(waiting="CrashLoopBackOff", restarts=1), False, id="a-first-crash-is-not-a-failure"),
+    pytest.param(new_pod(waiting="CrashLoopBackOff", restarts=3), True, id="three-restarts-are-a-crash-loop"),
+    pytest.param(new_pod(waiting="ErrImagePull", age=5), False, id="a-first-pull-error-is-not-a-failure"),
+    pytest.param(new_pod(waiting="ImagePullBackOff", age=60), True, id="pull-errors-for-60s-are"),
+    pytest.param(new_pod(waiting="InvalidImageName"), True, id="an-invalid-image-name-halts-at-once"),
+    pytest.param(new_pod(waiting="ContainerCreating", age=600), False, id="creating-is-progress"),
+    pytest.param(new_pod(unschedulable_for=5), False, id="unschedulable-briefly-is-not-a-failure"),
+    pytest.param(new_pod(unschedulable_for=30), True, id="unschedulable-for-30s-is"),
+    pytest.param(new_pod(unschedulable_for=300, nominated=True), False,
+                 id="a-nominated-node-means-preemption-is-making-room"),
+    pytest.param(new_pod(), False, id="a-healthy-pod-is-not"),
+])
+def test_only_persistent_trouble_is_a_failure(new: dict[str, Any], failing: bool) -> None:
+    failures = d.failing_pods(d.held_pods(DS, [new], GOAL, NOW, ["a"]), ["a"], PATIENCE, NOW)
     assert bool(failures) is failing
 
 
 def test_an_unschedulable_pod_is_reported_in_the_schedulers_words() -> None:
-    new = pod("new", "a", "new", ready=False)
-    new["status"]["conditions"].append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                        "message": "0/3 nodes are available: 1 Insufficient cpu."})
-    failures = d.failing_pods(d.held_pods(DS, [new], GOAL, NOW, ["a"]), ["a"])
+    failures = d.failing_pods(d.held_pods(DS, [new_pod(unschedulable_for=30)], GOAL, NOW, ["a"]), ["a"], PATIENCE,
+                              NOW)
     assert d.halt_reason(failures, []).startswith("a: pod new is Pending: ")
 
 
 def test_an_old_pod_failing_is_not_the_rollouts_failure() -> None:
     broken_old = pod("old", "a", "old", ready=False, container_waiting="CrashLoopBackOff")
-    assert d.failing_pods(d.held_pods(DS, [broken_old], GOAL, NOW, ["a"]), ["a"]) == []
+    broken_old["status"]["containerStatuses"][0]["restartCount"] = 9
+    assert d.failing_pods(d.held_pods(DS, [broken_old], GOAL, NOW, ["a"]), ["a"], PATIENCE, NOW) == []
 
 
 STATE = RolloutState(rollout_id="r", phase=st.RUNNING, direction=st.FORWARD, start_hash="old", start_revision=1,

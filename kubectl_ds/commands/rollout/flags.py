@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _BUDGET_FLAGS = ("max_unavailable", "max_surge", "step_size", "canary", "partition", "step_timeout", "on_failure",
-                 "use_delete", "pause_between", "skip_unreachable")
+                 "use_delete", "pause_between", "skip_unreachable", "max_restarts", "image_pull_timeout",
+                 "unschedulable_timeout")
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
 
@@ -62,6 +63,12 @@ def budget_flags(func: F) -> F:
         click.option("--pause-between", default="0s", metavar="DURATION", help="Wait this long between steps."),
         click.option("--skip-unreachable", is_flag=True,
                      help="Leave unreachable nodes out of the budget too (they are never part of a step)."),
+        click.option("--max-restarts", type=int, default=3, metavar="N",
+                     help="Halt when a new pod's container has restarted N times in a crash loop (default 3)."),
+        click.option("--image-pull-timeout", default="60s", metavar="DURATION",
+                     help="Halt when a new pod still cannot pull its image after this long (default 60s)."),
+        click.option("--unschedulable-timeout", default="30s", metavar="DURATION",
+                     help="Halt when a new pod stays Unschedulable, with no node nominated, this long (default 30s)."),
     ])
 
 
@@ -76,7 +83,9 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         step_timeout=parse_duration(values["step_timeout"], flag="--step-timeout"),
         on_failure=values["on_failure"], evict=not values["use_delete"],
         pause_between=parse_duration(values["pause_between"], flag="--pause-between"),
-        skip_unreachable=values["skip_unreachable"])
+        skip_unreachable=values["skip_unreachable"], max_restarts=values["max_restarts"],
+        image_pull_timeout=parse_duration(values["image_pull_timeout"], flag="--image-pull-timeout"),
+        unschedulable_timeout=parse_duration(values["unschedulable_timeout"], flag="--unschedulable-timeout"))
 
 
 def _int_or_percent(value: str | None, default: Any) -> Any:
