@@ -20,6 +20,8 @@ class PlanView:
     plan: Plan
     excluded: tuple[NodeReport, ...]  # nodes that will not get the pod, with explain's reasons
     estimated_seconds: float
+    estimated_max_seconds: float  # if every old pod uses its whole grace period
+    grace_seconds: int
     observed_startup: float | None
     min_ready_seconds: int
     notes: tuple[str, ...] = ()  # what was left out (RBAC)
@@ -41,7 +43,7 @@ def plan_data(view: PlanView) -> dict[str, Any]:
         "excluded": [{"node": n.name, "reasons": [x.message for x in n.reasons if not x.is_info]}
                      for n in view.excluded],
         "warnings": [{"code": w.code, "message": w.message, "nodes": list(w.nodes)} for w in plan.warnings],
-        "estimatedSeconds": view.estimated_seconds}
+        "estimatedSeconds": view.estimated_seconds, "estimatedMaxSeconds": view.estimated_max_seconds}
 
 
 def render_plan_json(view: PlanView) -> str:
@@ -65,8 +67,14 @@ def render_plan(view: PlanView) -> str:
     lines += [f"warning ({w.code}): {w.message}" for w in plan.warnings]
     basis = (f"observed start-up {view.observed_startup:.0f}s" if view.observed_startup is not None
              else "no observed start-up time")
-    lines.append(f"Estimated duration: {duration(view.estimated_seconds)} ({basis}, minReadySeconds "
-                 f"{view.min_ready_seconds})")
+    span = duration(view.estimated_seconds)
+    if view.estimated_max_seconds > view.estimated_seconds:
+        span += f" to {duration(view.estimated_max_seconds)}"
+        basis += f", minReadySeconds {view.min_ready_seconds}, up to terminationGracePeriodSeconds " \
+                 f"{view.grace_seconds} per step for old pods to stop"
+    else:
+        basis += f", minReadySeconds {view.min_ready_seconds}"
+    lines.append(f"Estimated duration: {span} ({basis})")
     lines += [f"note: {note}" for note in view.notes]
     lines.append(f"Start it with: kubectl ds rollout start {view.name} -n {view.namespace} ...same flags")
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubectl_ds.render.text import moment, plural
+from kubectl_ds.render.text import duration, moment, plural
 from kubectl_ds.rollout import events as ev
 from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.change import RESTARTED_AT
@@ -32,6 +32,12 @@ def event_line(event: Event) -> str:
     if isinstance(event, ev.StepDone):
         return (f"{step_label(event.number, event.total)} done: {', '.join(event.updated)} updated "
                 f"({event.progress} of {event.desired} {plural(event.desired, 'node')} done)")
+    if isinstance(event, ev.WaitingForTermination):
+        left = ""
+        if event.grace_ends is not None:
+            left = f": up to {duration(max((event.grace_ends - event.now).total_seconds(), 0))} more"
+        grace = f" (terminationGracePeriodSeconds {event.grace_seconds})" if event.grace_seconds is not None else ""
+        return f"{event.node}: waiting for pod {event.pod} to terminate{left}{grace}"
     if isinstance(event, ev.HaltedAborting):
         return f"halted: {event.reason}; --on-failure abort: rolling back"
     return (f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume "

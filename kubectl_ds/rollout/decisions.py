@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kubectl_ds import resources as r
 from kubectl_ds.errors import DsError
@@ -113,6 +113,45 @@ def lost_reason(lost: Sequence[str], nodes: Sequence[Obj]) -> str:
         what = "unreachable" if r.is_node_unreachable(node) else "NotReady"
         parts.append(f"{name} went {what} (since {moment(r.node_ready_since(node))}) after its pod was updated")
     return "; ".join(parts) + "; a node lost after an update is a failure signal"
+
+
+def availability_deadline(node: NodePods | None, step_started: datetime, timeout: float) -> datetime:
+    """When a node of the step must have an available new pod. The timer starts when the new pod exists
+    (its creationTimestamp): under OnDelete the replacement comes only once the old pod is gone, and the old
+    one may take its whole terminationGracePeriodSeconds (ingress-nginx: 300 s) to go
+    (docs/rules.md#r-termination). Before the new pod exists, the timer starts when the old pod's grace ends
+    (the deletionTimestamp the API server set), never before the step began."""
+    start = step_started
+    if node is not None and node.new:
+        created = r.parse_time(r.metadata(node.new[0]).get("creationTimestamp"))
+        start = max(start, created) if created is not None else start
+    elif node is not None:
+        ends = [end for pod in node.terminating if (end := r.parse_time(r.metadata(pod).get("deletionTimestamp")))]
+        if ends:
+            start = max(start, max(ends))
+    return start + timedelta(seconds=timeout)
+
+
+@dataclass(frozen=True)
+class Terminating:
+    node: str
+    pod: str
+    grace_ends: datetime | None  # its deletionTimestamp: by then the kubelet has killed it
+    grace_seconds: int | None
+
+
+def terminating_old_pods(held: Mapping[str, NodePods], nodes: Sequence[str]) -> list[Terminating]:
+    """Old pods the step waits on to go away (a pending node with no new pod yet)."""
+    waits = []
+    for name in nodes:
+        node = held.get(name)
+        if node is None or node.new:
+            continue
+        for pod in node.terminating:
+            grace = r.metadata(pod).get("deletionGracePeriodSeconds")
+            waits.append(Terminating(name, r.name(pod), r.parse_time(r.metadata(pod).get("deletionTimestamp")),
+                                     int(grace) if grace is not None else None))
+    return waits
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,17 @@ class StepDone:
 
 
 @dataclass(frozen=True)
+class WaitingForTermination:
+    """A step waits for an old pod to go: the new one comes only after it (up to its grace period)."""
+
+    node: str
+    pod: str
+    grace_ends: datetime | None
+    grace_seconds: int | None
+    now: datetime
+
+
+@dataclass(frozen=True)
 class HaltedAborting:
     """A step failed under --on-failure abort: the rollback starts now."""
 
@@ -61,7 +72,8 @@ class Interrupted:
     name: str
 
 
-Event = Parked | Warned | RollingBack | StepStarted | StepDone | HaltedAborting | Interrupted
+Event = (Parked | Warned | RollingBack | StepStarted | StepDone | WaitingForTermination | HaltedAborting
+         | Interrupted)
 
 # What an entry point ended with (Outcome.kind).
 FINISHED = "finished"  # the rollout is done and the original strategy restored

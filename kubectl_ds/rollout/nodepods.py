@@ -38,6 +38,7 @@ class NodePods:
     old: tuple[Obj, ...]
     new_available: bool
     old_available: bool
+    terminating: tuple[Obj, ...] = ()  # on their way out (deletionTimestamp set): they count for nothing else
 
     @property
     def empty(self) -> bool:
@@ -91,12 +92,14 @@ class NodePods:
 
 def node_pods(name: str, pods: Iterable[Obj], goal: RevisionIndex, min_ready_seconds: int,
               now: datetime) -> NodePods:
+    pods = list(pods)
     live = oldest_first([pod for pod in pods if not is_terminating(pod)])
     new = tuple(pod for pod in live if goal.is_updated(pod))
     old = tuple(pod for pod in live if not goal.is_updated(pod))
     return NodePods(name=name, new=new, old=old,
                     new_available=any(is_available(pod, min_ready_seconds, now) for pod in new),
-                    old_available=any(is_available(pod, min_ready_seconds, now) for pod in old))
+                    old_available=any(is_available(pod, min_ready_seconds, now) for pod in old),
+                    terminating=tuple(pod for pod in pods if is_terminating(pod)))
 
 
 def pods_on_nodes(names: Sequence[str], pods: Iterable[Obj], goal: RevisionIndex, min_ready_seconds: int,

@@ -383,3 +383,16 @@ def estimate_seconds(plan: Plan, min_ready_seconds: int, observed_startup_second
     """A floor for the rollout's duration: each step waits for its pods to start, then minReadySeconds."""
     per_step = max(observed_startup_seconds or 0.0, 0.0) + max(min_ready_seconds, 0)
     return len(plan.steps) * per_step
+
+
+def termination_grace_seconds(daemonset: Obj) -> int:
+    """terminationGracePeriodSeconds of the pod template (the API's default is 30)."""
+    value = r.template_pod_spec(daemonset).get("terminationGracePeriodSeconds")
+    return 30 if value is None else int(value)
+
+
+def longest_seconds(plan: Plan, floor: float, grace_seconds: int) -> float:
+    """The estimate's ceiling: each step may also wait out the old pods' whole grace period, since under
+    OnDelete the new pod is created only once the old one is gone (docs/rules.md#r-termination). Surge steps
+    start the new pod next to the old one, so they do not wait for it."""
+    return floor if plan.surge else floor + len(plan.steps) * max(grace_seconds, 0)

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
 
 from kubectl_ds import resources as r
-from kubectl_ds.errors import DsError, NotFound, Refused, RolloutHalted, TooManyRequests
+from kubectl_ds.errors import DsError, Refused, RolloutHalted
 from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import decisions as d
@@ -32,7 +31,6 @@ from kubectl_ds.rollout import events as ev
 from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.change import Change
 from kubectl_ds.rollout.events import Outcome
-from kubectl_ds.rollout.nodepods import NodePods
 from kubectl_ds.rollout.options import plan_options, validate_options
 from kubectl_ds.rollout.ownership import Ownership
 from kubectl_ds.rollout.plan import Plan, plan_rollout
@@ -40,9 +38,7 @@ from kubectl_ds.rollout.preflight import tooling_warnings, unreachable_refusal
 from kubectl_ds.rollout.preview import preview_plan
 from kubectl_ds.rollout.session import Driver, RolloutCluster, Session  # noqa: F401 - the runner's API
 from kubectl_ds.rollout.state import RolloutOptions, RolloutState
-
-WAIT_SLICE = 2.0  # seconds a single watch may block before we look at the DaemonSet again
-EVICTION_RETRY = 2.0  # seconds between evictions a PodDisruptionBudget refused
+from kubectl_ds.rollout.steps import StepRunner
 
 
 class Rollout:
@@ -53,6 +49,7 @@ class Rollout:
         self.io = Session(driver, namespace=namespace, name=name)
         self.name = name
         self.own = Ownership(self.io)
+        self.steps = StepRunner(self)
 
     # --- entry points --------------------------------------------------------------------------------
 
@@ -105,7 +102,7 @@ class Rollout:
         self.own.check_driver(state, force)
         if dry_run:
             pods, _ = self.io.pods(daemonset)
-            plan = self._plan(daemonset, state, self.io.nodes(), pods)
+            plan = self.plan(daemonset, state, self.io.nodes(), pods)
             return Outcome(ev.WOULD_RESUME, self.name, phase=state.phase, steps_left=len(plan.steps))
         self.own.take_over(step_timeout, partition)
 
@@ -190,17 +187,17 @@ class Rollout:
                 return self._stop(st.PAUSED, state.reason or "paused")
             nodes = self.io.nodes(fresh=True)
             pods, _ = self.io.pods(daemonset)
-            plan = self._plan(daemonset, state, nodes, pods)
-            held = d.held_pods(daemonset, pods, self._goal(daemonset, state), self.io.now())
+            plan = self.plan(daemonset, state, nodes, pods)
+            held = d.held_pods(daemonset, pods, self.goal(daemonset, state), self.io.now())
             lost = d.lost_nodes(held, nodes)
             if lost:
-                self._halt(state, d.lost_reason(lost, nodes))
+                self.halt(state, d.lost_reason(lost, nodes))
             if not plan.steps:
                 return self._finish_or_hold(daemonset, state, plan)
             if steps is not None and done_now >= steps:
                 return self._stop(st.PAUSED, d.stopped_after_steps(done_now))
             if not rested:
-                self._sleep_with_heartbeat(state.options.pause_between)
+                self.steps.sleep_with_heartbeat(state.options.pause_between)
                 rested = True
                 continue  # the world moved meanwhile: read it again
             step = plan.steps[0]
@@ -210,12 +207,12 @@ class Rollout:
                 return self._stop(st.PAUSED, d.DECLINED)
             self.driver.say(started)
             if plan.surge:
-                updated = self._surge_step(daemonset, state, plan, step.nodes)
+                updated = self.steps.surge_step(daemonset, state, plan, step.nodes)
             else:
-                updated = self._unavailable_step(daemonset, state, plan, step.nodes)
+                updated = self.steps.unavailable_step(daemonset, state, plan, step.nodes)
             done_now += 1
             self.io.write(lambda ds: st.with_state(ds, self._after_step(ds)))
-            progress = len(self._done_nodes(daemonset, state))
+            progress = len(self.done_nodes(daemonset, state))
             self.driver.say(ev.StepDone(started.number, started.total, tuple(updated), progress,
                                         plan.desired))
             rested = state.options.pause_between <= 0
@@ -229,142 +226,15 @@ class Rollout:
             return self._stop(st.PAUSED, d.partition_holds(plan.partitioned, state.start_revision))
         if plan.create_only:
             # Nodes without a pod get the new one from the controller; wait for them like a step.
-            self._wait_available(daemonset, state, list(plan.create_only), state.options.step_timeout)
+            self.steps.wait_available(daemonset, state, list(plan.create_only), state.options.step_timeout)
         self.io.write(lambda ds: st.finished(ds))
         since = {r.name(node): r.node_ready_since(node) for node in self.io.nodes()}
         return Outcome(ev.FINISHED, self.name, rolled_back=state.direction == st.ROLLBACK,
                        left_out=tuple((name, since.get(name)) for name in plan.unreachable))
 
-    def _unavailable_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
-        """Replace the old pods of `nodes`: evict (or delete), then wait for available new pods."""
-        chosen = self._within_budget(daemonset, state, plan, nodes)
-        pods, _ = self.io.pods(daemonset)
-        held = d.held_pods(daemonset, pods, self._goal(daemonset, state), self.io.now(), chosen)
-        for pod in d.old_pods_to_remove(held, chosen):
-            self._remove_pod(pod, state)
-        self._wait_available(daemonset, state, chosen, state.options.step_timeout)
-        return chosen
-
-    def _within_budget(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
-        """The step's nodes the unavailability budget allows now; waits for room if there is none."""
-        deadline = self.io.now() + timedelta(seconds=state.options.step_timeout)
-        while True:
-            chosen = d.within_budget(nodes, plan.already_unavailable, plan.budget.max_unavailable)
-            if chosen:
-                return chosen
-            if self.io.now() >= deadline:
-                self._halt(state, d.budget_exhausted(plan.already_unavailable, plan.budget.max_unavailable))
-            self.io.wait_for_pods(daemonset, self._slice(deadline))
-            daemonset = self.io.get()
-            state = self.own.own_state(daemonset)
-            pods, _ = self.io.pods(daemonset)
-            plan = self._plan(daemonset, state, self.io.nodes(), pods)
-
-    def _surge_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
-        """Only the controller can run a second pod on a node: let it surge `len(nodes)` nodes, then park.
-
-        The controller chooses which nodes surge. Parking again cancels a surge pod that is not yet
-        available (OnDelete keeps only the oldest pod on a node, i.e. the old one).
-        """
-        before = self._done_nodes(daemonset, state)
-        wanted = min(len(before) + len(nodes), plan.desired)
-        self.io.write(lambda ds: st.surging(ds, len(nodes)))
-        self.own.surging = True
-        try:
-            updated = self._wait_for_surge(daemonset, state, before, wanted)
-        except (Exception, KeyboardInterrupt):
-            # Park again on any failure we live through (a killed process cannot: resume does it then).
-            if self.own.surging:
-                with contextlib.suppress(DsError):
-                    self.io.write(lambda ds: st.reparked(ds))
-                self.own.surging = False
-            raise
-        self.io.write(lambda ds: st.reparked(ds))
-        self.own.surging = False
-        return updated
-
-    def _wait_for_surge(self, daemonset: Obj, state: RolloutState, before: Sequence[str], wanted: int) -> list[str]:
-        deadline = self.io.now() + timedelta(seconds=state.options.step_timeout)
-        while True:
-            pods, _ = self.io.pods(daemonset)
-            held = d.held_pods(daemonset, pods, self._goal(daemonset, state), self.io.now())
-            done = d.done_nodes(held)
-            if len(done) >= wanted:
-                return [node for node in done if node not in before]
-            self._halt_on_failures(state, held, d.nodes_with_new_pods(held))
-            if self.io.now() >= deadline:
-                self._halt(state, d.surge_incomplete(state.options.step_timeout, len(done), wanted))
-            self.own.beat()
-            self.io.wait_for_pods(daemonset, self._slice(deadline))
-
-    # --- waiting ----------------------------------------------------------------------------------------
-
-    def _wait_available(self, daemonset: Obj, state: RolloutState, nodes: Sequence[str], timeout: float) -> None:
-        deadline = self.io.now() + timedelta(seconds=timeout)
-        while True:
-            pods, _ = self.io.pods(daemonset)
-            held = d.held_pods(daemonset, pods, self._goal(daemonset, state), self.io.now(), nodes)
-            pending = d.pending_nodes(held, nodes, d.wanted_nodes(daemonset, self.io.nodes()),
-                                      d.unreachable_nodes(self.io.nodes()))
-            if not pending:
-                return
-            self._halt_on_failures(state, held, pending)
-            if self.io.now() >= deadline:
-                notes = d.stuck_notes(daemonset, self.io.nodes(), pending)
-                self._halt(state, d.not_available_in_time(timeout, pending, notes))
-            self.own.beat()
-            self.io.wait_for_pods(daemonset, self._slice(deadline))
-
-    def _slice(self, deadline: datetime) -> float:
-        """How long one watch may block: a slice, but never past the deadline, so a step halts on time."""
-        left = (deadline - self.io.now()).total_seconds()
-        return max(min(WAIT_SLICE, left), 0.001)
-
-    def _sleep_with_heartbeat(self, seconds: float) -> None:
-        end = self.io.now() + timedelta(seconds=seconds)
-        while self.io.now() < end:
-            self.own.beat()
-            self.driver.sleep(min(1.0, (end - self.io.now()).total_seconds()))
-
-    def _remove_pod(self, pod: Obj, state: RolloutState) -> None:
-        """Evict (PodDisruptionBudgets apply; 429 means wait) or, with --delete, delete the old pod."""
-        deadline = self.io.now() + timedelta(seconds=state.options.step_timeout)
-        namespace = self.io.namespace
-        while True:
-            try:
-                if state.options.evict:
-                    # A 429 from the eviction API is a PodDisruptionBudget's answer, not a transient failure.
-                    self.io.retry(lambda: self.io.cluster.evict_pod(namespace=namespace, name=r.name(pod)),
-                                  retry_429=False)
-                else:
-                    self.io.retry(lambda: self.io.cluster.delete_pod(namespace=namespace, name=r.name(pod),
-                                                                     uid=r.uid(pod) or None))
-                self.io.changed()
-                return
-            except NotFound:
-                return  # already gone
-            except TooManyRequests as error:
-                if self.io.now() >= deadline:
-                    self._halt(state, d.eviction_refused(pod, error.message))
-                self.own.beat()
-                self.driver.sleep(EVICTION_RETRY)
-
     # --- failures and stops ------------------------------------------------------------------------------
 
-    def _halt_on_failures(self, state: RolloutState, held: Mapping[str, NodePods], nodes: Sequence[str]) -> None:
-        """Halt at once when a new pod crash-loops, cannot pull its image, or cannot be scheduled, or when a node
-        that runs a new pod is lost."""
-        lost = d.lost_nodes(held, self.io.nodes())
-        if lost:
-            self._halt(state, d.lost_reason(lost, self.io.nodes()))
-        options = state.options
-        patience = d.Patience(options.max_restarts, options.image_pull_timeout, options.unschedulable_timeout)
-        failures = d.failing_pods(held, nodes, patience, self.io.now())
-        if failures:
-            needs_events = any(not failure.message for failure in failures)
-            self._halt(state, d.halt_reason(failures, self.io.scheduling_events() if needs_events else []))
-
-    def _halt(self, state: RolloutState, reason: str) -> None:
+    def halt(self, state: RolloutState, reason: str) -> None:
         """Stop on a failure: stay parked, say why, and roll back if asked to."""
         if self.own.surging:
             self.io.write(lambda ds: st.reparked(ds))
@@ -435,13 +305,13 @@ class Rollout:
 
     # --- reads the decisions need ---------------------------------------------------------------------------
 
-    def _goal(self, daemonset: Obj, state: RolloutState) -> RevisionIndex:
+    def goal(self, daemonset: Obj, state: RolloutState) -> RevisionIndex:
         return st.goal_index(index_revisions(daemonset, self.io.revisions(daemonset)), state)
 
-    def _plan(self, daemonset: Obj, state: RolloutState, nodes: Sequence[Obj], pods: Sequence[Obj]) -> Plan:
-        return plan_rollout(daemonset, nodes, pods, self._goal(daemonset, state), plan_options(state.options),
+    def plan(self, daemonset: Obj, state: RolloutState, nodes: Sequence[Obj], pods: Sequence[Obj]) -> Plan:
+        return plan_rollout(daemonset, nodes, pods, self.goal(daemonset, state), plan_options(state.options),
                             now=self.io.now())
 
-    def _done_nodes(self, daemonset: Obj, state: RolloutState) -> list[str]:
+    def done_nodes(self, daemonset: Obj, state: RolloutState) -> list[str]:
         pods, _ = self.io.pods(daemonset)
-        return d.done_nodes(d.held_pods(daemonset, pods, self._goal(daemonset, state), self.io.now()))
+        return d.done_nodes(d.held_pods(daemonset, pods, self.goal(daemonset, state), self.io.now()))

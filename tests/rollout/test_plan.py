@@ -9,6 +9,7 @@ and the budget comes from the plan options. Pods carry hash "old" (revision 1) o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,9 +31,11 @@ from kubectl_ds.rollout.plan import (
     PlanWarning,
     Step,
     estimate_seconds,
+    longest_seconds,
     observed_startup,
     parse_canary,
     plan_rollout,
+    termination_grace_seconds,
 )
 from tests.builders import NOW, make_daemonset, make_node, make_pod, make_revision, rolling_update, taint, timestamp
 
@@ -435,3 +438,19 @@ def test_estimate_seconds(min_ready: int, startup: float | None, expected: float
     three_steps = plan(nodes(3), all_old(3))
     assert len(three_steps.steps) == 3
     assert estimate_seconds(three_steps, min_ready, startup) == expected
+
+
+@pytest.mark.parametrize(("grace", "surge", "expected"), [
+    pytest.param(None, False, 90.0 + 3 * 30, id="the-default-grace-of-30s-per-step"),
+    pytest.param(300, False, 90.0 + 3 * 300, id="ingress-nginx-300s-per-step"),
+    pytest.param(300, True, 90.0, id="a-surge-step-does-not-wait-for-the-old-pod"),
+])
+def test_the_estimate_counts_the_grace_period(grace: int | None, surge: bool, expected: float) -> None:
+    daemonset = make_daemonset(strategy="OnDelete")
+    if grace is not None:
+        daemonset["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = grace
+    three_steps = plan(nodes(3), all_old(3))
+    if surge:
+        three_steps = replace(three_steps, surge=True)
+    floor = estimate_seconds(three_steps, 10, 20.0)
+    assert longest_seconds(three_steps, floor, termination_grace_seconds(daemonset)) == expected

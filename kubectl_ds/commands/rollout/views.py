@@ -47,7 +47,7 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     from kubectl_ds.kube.quantity import parse_quantity
     from kubectl_ds.placement.report import assess_nodes
     from kubectl_ds.render.plan import PlanView, excluded_nodes, render_plan, render_plan_json
-    from kubectl_ds.rollout.plan import estimate_seconds, observed_startup
+    from kubectl_ds.rollout.plan import estimate_seconds, longest_seconds, observed_startup, termination_grace_seconds
     from kubectl_ds.rollout.preview import preview_index, preview_plan, with_template
 
     daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
@@ -64,9 +64,11 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     startup = observed_startup(pods)
     preview = with_template(daemonset, template)
     assessed = assess_nodes(preview, nodes, [], preview_index(daemonset, revisions), now=now).nodes
+    floor = estimate_seconds(plan, r.min_ready_seconds(daemonset), startup)
+    grace = termination_grace_seconds(preview)
     view = PlanView(namespace=namespace, name=options.name, change=options.change.description, plan=plan,
-                    excluded=excluded_nodes(assessed),
-                    estimated_seconds=estimate_seconds(plan, r.min_ready_seconds(daemonset), startup),
+                    excluded=excluded_nodes(assessed), estimated_seconds=floor,
+                    estimated_max_seconds=longest_seconds(plan, floor, grace), grace_seconds=grace,
                     observed_startup=startup, min_ready_seconds=r.min_ready_seconds(daemonset), notes=tuple(notes))
     return render_plan_json(view) if options.output == "json" else render_plan(view)
 
