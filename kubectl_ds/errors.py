@@ -82,7 +82,21 @@ class Conflict(ApiError):
 
 
 class TooManyRequests(ApiError):
-    """429: e.g. an eviction refused because a PodDisruptionBudget allows no disruption now."""
+    """429: the API server sheds load (API Priority and Fairness); retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class EvictionRefused(TooManyRequests):
+    """429 from the eviction API with a DisruptionBudget cause: a PodDisruptionBudget allows no disruption
+    now. Not load shedding: waiting is the answer, not a retry storm (docs/rules.md#r-eviction)."""
+
+
+class DisruptionBudgetBlocked(ApiError):
+    """The PodDisruptionBudget machinery refuses an eviction for good: 500 for a pod under more than one PDB,
+    403 for a PDB whose status is inconsistent. Not an RBAC problem and not transient."""
 
 
 class ServerError(ApiError):

@@ -37,7 +37,9 @@ from urllib.parse import quote, urlencode
 from kubectl_ds.errors import (
     ApiError,
     Conflict,
+    DisruptionBudgetBlocked,
     DsError,
+    EvictionRefused,
     Forbidden,
     NotFound,
     RequestTimeout,
@@ -155,6 +157,12 @@ class ManualCluster:
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
         return self._list("apps", "controllerrevisions", namespace, {"labelSelector": selector_text(selector)})
 
+    def list_disruption_budgets(self, *, namespace: str) -> list[dict[str, Any]]:
+        try:
+            return self._list("policy", "poddisruptionbudgets", namespace, {})
+        except api.ApiError as error:  # a server without the policy API answers 404, as an old cluster would
+            raise NotFound(f"GET poddisruptionbudgets: {error}") from None
+
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]:
         return self._list("", "events", namespace, {"fieldSelector": "involvedObject.kind=Pod,reason=FailedScheduling"})
 
@@ -271,6 +279,17 @@ def selector_text(selector: Mapping[str, Any]) -> str:
 def _plugin_error(error: api.ApiError, method: str, path: str, verb: str, target: Any) -> DsError:
     """An error answer as the plugin's error class for it; the message states the request and the answer."""
     text = f"{method} {path} failed with HTTP {error.code}: {error.message}"
+    details = error.details or {}
+    if path.endswith("/eviction"):  # the PodDisruptionBudget machinery's answers (docs/rules.md#r-eviction)
+        budget = any(cause.get("reason") == "DisruptionBudget" for cause in details.get("causes") or [])
+        if error.code == 429 and budget:
+            return EvictionRefused(text)
+        if (error.code == 500 and "more than one PodDisruptionBudget" in error.message) or (
+                error.code == 403 and details.get("kind") == "poddisruptionbudget"):
+            return DisruptionBudgetBlocked(text)
+    if error.code == 429:
+        retry_after = (error.headers or {}).get("Retry-After")
+        return TooManyRequests(text, retry_after=float(retry_after) if retry_after else None)
     if error.code == 403:
         resource = target.res.plural + (f"/{target.subresource}" if target.subresource else "")
         return Forbidden(text, verb=verb, resource=resource, namespace=target.namespace)

@@ -22,6 +22,16 @@ from kubectl_ds.labelselector import selector_query
 PAGE_SIZE = 500  # kubectl's own chunk size
 _CORE = "/api/v1"
 _APPS = "/apis/apps/v1"
+_POLICY = "/apis/policy/v1"
+
+
+def _retry_after(response: Any) -> float | None:
+    """The Retry-After header (seconds) of a 429 from API Priority and Fairness, if any."""
+    value = response.getheader("Retry-After") if hasattr(response, "getheader") else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _utc_now() -> datetime:
@@ -92,7 +102,7 @@ class Cluster:
         except Exception as error:  # noqa: BLE001 - every client/transport failure becomes our own error
             raise error_for_exception(error, attempt, self._server, self._timeout) from error
         if response.status >= 400:
-            raise error_for_status(response.status, data, attempt, self._server)
+            raise error_for_status(response.status, data, attempt, self._server, _retry_after(response))
         try:
             return json.loads(data) if data else {}
         except ValueError as error:  # e.g. an HTML page from a proxy in front of the API server
@@ -139,6 +149,10 @@ class Cluster:
 
     def list_daemonset_pods(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
         return self.list_all(_CORE, "pods", namespace=namespace, selector=selector)
+
+    def list_disruption_budgets(self, *, namespace: str) -> list[dict[str, Any]]:
+        """The namespace's PodDisruptionBudgets (policy/v1)."""
+        return self.list_all(_POLICY, "poddisruptionbudgets", namespace=namespace)
 
     def list_active_pods(self) -> list[dict[str, Any]]:
         """Every non-terminal pod in the cluster, in one paginated list (not one request per node)."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from kubectl_ds.errors import (
     ApiError,
     ConfigError,
     Conflict,
+    DisruptionBudgetBlocked,
     DsError,
+    EvictionRefused,
     Forbidden,
     NotFound,
     RequestTimeout,
@@ -38,16 +41,48 @@ class Attempt:
         return f' in namespace "{self.namespace}"' if self.namespace else ""
 
 
-def _server_message(body: bytes) -> str:
+def _status(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return body.decode("utf-8", "replace").strip()[:200]
-    return str(data.get("message") or "") if isinstance(data, dict) else ""
+        return {"message": body.decode("utf-8", "replace").strip()[:200]}
+    return data if isinstance(data, dict) else {}
 
 
-def error_for_status(status: int, body: bytes, attempt: Attempt, server: str) -> DsError:
-    message = _server_message(body)
+def _budget_causes(status: dict[str, Any]) -> list[str]:
+    """The DisruptionBudget causes of an eviction answer (StatusCause's type is serialized as "reason")."""
+    causes = (status.get("details") or {}).get("causes") or []
+    return [str(cause.get("message") or "") for cause in causes
+            if isinstance(cause, dict) and cause.get("reason") == "DisruptionBudget"]
+
+
+def _eviction_error(status: int, answer: dict[str, Any], attempt: Attempt) -> DsError | None:
+    """What the PodDisruptionBudget machinery answered an eviction (docs/rules.md#r-eviction), or None."""
+    if attempt.resource != "pods/eviction":
+        return None
+    message = str(answer.get("message") or "")
+    details = answer.get("details") or {}
+    budget = _budget_causes(answer)
+    if status == 429 and (budget or message.startswith("Cannot evict pod")):
+        return EvictionRefused("; ".join(budget) or message)
+    if status == 500 and "more than one PodDisruptionBudget" in message:
+        return DisruptionBudgetBlocked(f"pod {attempt.name} is selected by more than one PodDisruptionBudget, "
+                                       "which the eviction API does not support (it answers 500 for every eviction); "
+                                       "make one PDB select it, or use --delete")
+    if status == 403 and details.get("kind") in ("poddisruptionbudget", "poddisruptionbudgets"):
+        return DisruptionBudgetBlocked(f"the PodDisruptionBudget {details.get('name', '')} refuses evictions, not "
+                                       f"RBAC: {message}; its status is inconsistent until the disruption "
+                                       "controller recomputes it (check kube-controller-manager), or use --delete")
+    return None
+
+
+def error_for_status(status: int, body: bytes, attempt: Attempt, server: str,
+                     retry_after: float | None = None) -> DsError:
+    answer = _status(body)
+    message = str(answer.get("message") or "")
+    eviction = _eviction_error(status, answer, attempt)
+    if eviction is not None:
+        return eviction
     if status == 404 and attempt.name:
         kind = _SINGULAR.get(attempt.resource, attempt.resource)
         return NotFound(f'{kind} "{attempt.name}" not found{attempt.scope()}')
@@ -66,7 +101,7 @@ def error_for_status(status: int, body: bytes, attempt: Attempt, server: str) ->
     if status == 409:
         return Conflict(text)
     if status == 429:
-        return TooManyRequests(text)
+        return TooManyRequests(text, retry_after=retry_after)
     if status >= 500:
         return ServerError(text)
     return ApiError(text)

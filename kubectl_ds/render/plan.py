@@ -25,6 +25,7 @@ class PlanView:
     observed_startup: float | None
     min_ready_seconds: int
     notes: tuple[str, ...] = ()  # what was left out (RBAC)
+    refusal: str = ""  # why `start` would refuse, before any write
 
 
 def _why(node: NodeReport) -> str:
@@ -43,7 +44,8 @@ def plan_data(view: PlanView) -> dict[str, Any]:
         "excluded": [{"node": n.name, "reasons": [x.message for x in n.reasons if not x.is_info]}
                      for n in view.excluded],
         "warnings": [{"code": w.code, "message": w.message, "nodes": list(w.nodes)} for w in plan.warnings],
-        "estimatedSeconds": view.estimated_seconds, "estimatedMaxSeconds": view.estimated_max_seconds}
+        "estimatedSeconds": view.estimated_seconds, "estimatedMaxSeconds": view.estimated_max_seconds,
+        "refusal": view.refusal or None}
 
 
 def render_plan_json(view: PlanView) -> str:
@@ -76,7 +78,10 @@ def render_plan(view: PlanView) -> str:
         basis += f", minReadySeconds {view.min_ready_seconds}"
     lines.append(f"Estimated duration: {span} ({basis})")
     lines += [f"note: {note}" for note in view.notes]
-    lines.append(f"Start it with: kubectl ds rollout start {view.name} -n {view.namespace} ...same flags")
+    if view.refusal:
+        lines.append(f"start would refuse, before any write: {view.refusal}")
+    else:
+        lines.append(f"Start it with: kubectl ds rollout start {view.name} -n {view.namespace} ...same flags")
     return "\n".join(lines) + "\n"
 
 

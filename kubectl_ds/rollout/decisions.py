@@ -267,6 +267,10 @@ def eviction_refused(pod: Obj, refusal: str) -> str:
             "--delete to bypass it")
 
 
+def eviction_blocked(pod: Obj, why: str) -> str:
+    return f"cannot evict pod {r.name(pod)}: {why}"
+
+
 def stopped_after_steps(count: int) -> str:
     return f"stopped after {count} {plural(count, 'step')} (--steps)"
 

@@ -9,14 +9,25 @@ Each finding is a PlanWarning with a stable code, like the plan's own warnings.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from kubectl_ds import resources as r
 from kubectl_ds.render.text import moment
 from kubectl_ds.resources import Obj
+from kubectl_ds.rollout.disruption import (
+    BUDGETS_UNCHECKED,
+    PDB_LIMITS_EVICTIONS,
+    PDB_NEVER_EVICTS,
+    PDB_OVERLAP,
+    budget_findings,
+)
 from kubectl_ds.rollout.plan import Plan, PlanWarning
 
 MANAGED_BY_GITOPS = "ManagedByGitOps"
 MANAGED_BY_HELM = "ManagedByHelm"
+# The findings `start` says before its first write (the plan's own warnings are `plan`'s to show).
+PREFLIGHT_CODES = frozenset({MANAGED_BY_GITOPS, MANAGED_BY_HELM, PDB_NEVER_EVICTS, PDB_LIMITS_EVICTIONS, PDB_OVERLAP,
+                             BUDGETS_UNCHECKED})
 
 # Marks each tool leaves on the objects it owns: (where, key, tool). The values do not matter.
 _GITOPS_MARKS = (
@@ -83,3 +94,13 @@ def unreachable_refusal(plan: Plan, nodes: Sequence[Obj]) -> str | None:
             f"{plan.budget.max_unavailable}: {listed}{more}; no available node could be replaced until "
             f"{'it returns' if len(counted) == 1 else 'they return'}. Use a larger --max-unavailable, or "
             "--skip-unreachable to leave unreachable nodes out of the budget")
+
+
+def checked(plan: Plan, nodes: Sequence[Obj], pods: Sequence[Obj], budgets: Sequence[Obj], budgets_note: str, *,
+            evict: bool) -> tuple[Plan, str | None]:
+    """The plan with the PodDisruptionBudget findings added, and why a start must refuse, or None."""
+    warnings, budget_refusal = budget_findings(budgets, pods)
+    if budgets_note:
+        warnings.append(PlanWarning(BUDGETS_UNCHECKED, budgets_note))
+    plan = replace(plan, warnings=(*plan.warnings, *warnings))
+    return plan, unreachable_refusal(plan, nodes) or (budget_refusal if evict else None)

@@ -34,7 +34,7 @@ from kubectl_ds.rollout.events import Outcome
 from kubectl_ds.rollout.options import plan_options, validate_options
 from kubectl_ds.rollout.ownership import Ownership
 from kubectl_ds.rollout.plan import Plan, plan_rollout
-from kubectl_ds.rollout.preflight import tooling_warnings, unreachable_refusal
+from kubectl_ds.rollout.preflight import PREFLIGHT_CODES, checked
 from kubectl_ds.rollout.preview import preview_plan
 from kubectl_ds.rollout.session import Driver, RolloutCluster, Session  # noqa: F401 - the runner's API
 from kubectl_ds.rollout.state import RolloutOptions, RolloutState
@@ -65,16 +65,12 @@ class Rollout:
         template = change.apply(daemonset, self.io.now())
         if template == r.pod_template(daemonset):
             raise DsError(f'nothing to roll out: the pod template of daemonset "{self.name}" already matches')
-        pods, _ = self.io.pods(daemonset)
-        nodes = self.io.nodes()
-        plan = preview_plan(daemonset, template, nodes, pods, self.io.revisions(daemonset), options, now=self.io.now())
-        refusal = unreachable_refusal(plan, nodes)
-        if refusal is not None:
-            raise Refused(f'refusing to start the rollout of daemonset "{self.name}" (nothing was changed): {refusal}')
+        plan = self._preflight(daemonset, template, options)
         if dry_run:
             return Outcome(ev.WOULD_START, self.name, change=change.description, plan=plan)
-        for warning in tooling_warnings(daemonset):
-            self.driver.say(ev.Warned(warning.code, warning.message))
+        for warning in plan.warnings:
+            if warning.code in PREFLIGHT_CODES:
+                self.driver.say(ev.Warned(warning.code, warning.message))
         start_hash, start_revision = self.io.current_revision(daemonset)
         now = self.io.now()
         state = RolloutState(
@@ -89,6 +85,18 @@ class Rollout:
             self._adopt_new_revision(daemonset, options.step_timeout)
             return self._drive(steps)
         return self._guarded(rest)
+
+    def _preflight(self, daemonset: Obj, template: Obj, options: RolloutOptions) -> Plan:
+        """The plan of the change with every pre-flight finding; Refused, before any write, when it could not
+        finish safely (unreachable nodes use up the budget, a PodDisruptionBudget never allows an eviction)."""
+        pods, _ = self.io.pods(daemonset)
+        nodes = self.io.nodes()
+        plan = preview_plan(daemonset, template, nodes, pods, self.io.revisions(daemonset), options, now=self.io.now())
+        budgets, note = self.io.disruption_budgets()
+        plan, refusal = checked(plan, nodes, pods, budgets, note, evict=options.evict)
+        if refusal is not None:
+            raise Refused(f'refusing to start the rollout of daemonset "{self.name}" (nothing was changed): {refusal}')
+        return plan
 
     def resume(self, *, steps: int | None = None, force: bool = False, dry_run: bool = False,
                step_timeout: float | None = None, partition: int | None = None) -> Outcome:

@@ -16,7 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from kubectl_ds import resources as r
-from kubectl_ds.errors import TRANSIENT, Conflict, DsError, RolloutHalted, TooManyRequests
+from kubectl_ds.errors import (
+    TRANSIENT,
+    Conflict,
+    DsError,
+    EvictionRefused,
+    Forbidden,
+    NotFound,
+    RolloutHalted,
+    TooManyRequests,
+)
 from kubectl_ds.placement.revisions import owned_revisions, revision_hash
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.events import Event, StepStarted
@@ -43,6 +52,8 @@ class RolloutCluster(Protocol):
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]: ...
+
+    def list_disruption_budgets(self, *, namespace: str) -> list[dict[str, Any]]: ...
 
     def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
                    timeout: float) -> Iterator[tuple[str, dict[str, Any]]]: ...
@@ -83,19 +94,21 @@ class Session:
     def now(self) -> datetime:
         return self.driver.clock()
 
-    def retry(self, call: Callable[[], T], *, retry_429: bool = True) -> T:
-        """Call, retrying transient failures (5xx, timeouts, unreachable and, unless told not to, 429)."""
+    def retry(self, call: Callable[[], T]) -> T:
+        """Call, retrying transient failures (5xx, timeouts, unreachable, load shedding) with backoff; a 429
+        waits at least its Retry-After. A PodDisruptionBudget's refusal is an answer, not a failure: it is
+        raised at once (docs/rules.md#r-eviction)."""
         delay = 0.2
         for attempt in range(RETRIES):
             try:
                 return call()
-            except TooManyRequests:
-                if not retry_429 or attempt == RETRIES - 1:
-                    raise
-            except TRANSIENT:
+            except EvictionRefused:
+                raise
+            except TRANSIENT as error:
                 if attempt == RETRIES - 1:
                     raise
-            self.driver.sleep(delay)
+                wait = max(delay, error.retry_after or 0.0) if isinstance(error, TooManyRequests) else delay
+                self.driver.sleep(wait)
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
 
@@ -172,6 +185,16 @@ class Session:
                                     f" within {timeout:g}s; is kube-controller-manager running? The DaemonSet stays "
                                     f"parked: kubectl ds rollout resume {self.name}")
             self.driver.sleep(0.2)
+
+    def disruption_budgets(self) -> tuple[list[dict[str, Any]], str]:
+        """The namespace's PodDisruptionBudgets, and a note when RBAC does not let us read them. A cluster
+        without the policy/v1 API (before 1.21) has none to apply."""
+        try:
+            return self.retry(lambda: self.cluster.list_disruption_budgets(namespace=self.namespace)), ""
+        except NotFound:
+            return [], ""
+        except Forbidden as error:
+            return [], f"PodDisruptionBudgets were not checked: {error.message}"
 
     def scheduling_events(self) -> list[dict[str, Any]]:
         """FailedScheduling events, or none when they cannot be read (they only add detail)."""

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kubectl_ds import resources as r
-from kubectl_ds.errors import DsError, NotFound, TooManyRequests
+from kubectl_ds.errors import DisruptionBudgetBlocked, DsError, EvictionRefused, NotFound
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import decisions as d
 from kubectl_ds.rollout import events as ev
@@ -40,8 +40,11 @@ class StepRunner:
         chosen = self._within_budget(daemonset, state, plan, nodes)
         pods, _ = self.io.pods(daemonset)
         held = d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now(), chosen)
-        for pod in d.old_pods_to_remove(held, chosen):
-            self._remove_pod(pod, state)
+        replaced: list[str] = []
+        for node in chosen:
+            for pod in d.old_pods_to_remove(held, [node]):
+                self._remove_pod(daemonset, pod, state, replaced)
+            replaced.append(node)
         self.wait_available(daemonset, state, chosen, state.options.step_timeout)
         return chosen
 
@@ -134,16 +137,17 @@ class StepRunner:
             self.own.beat()
             self.driver.sleep(min(1.0, (end - self.io.now()).total_seconds()))
 
-    def _remove_pod(self, pod: Obj, state: RolloutState) -> None:
-        """Evict (PodDisruptionBudgets apply; 429 means wait) or, with --delete, delete the old pod."""
+    def _remove_pod(self, daemonset: Obj, pod: Obj, state: RolloutState, replaced: Sequence[str]) -> None:
+        """Evict (PodDisruptionBudgets apply; their 429 means wait) or, with --delete, delete the old pod.
+
+        While a budget refuses, the nodes this step already replaced are still watched: a crash loop there is
+        the reason to report, not the PDB (docs/rules.md#r-eviction)."""
         deadline = self.io.now() + timedelta(seconds=state.options.step_timeout)
         namespace = self.io.namespace
         while True:
             try:
                 if state.options.evict:
-                    # A 429 from the eviction API is a PodDisruptionBudget's answer, not a transient failure.
-                    self.io.retry(lambda: self.io.cluster.evict_pod(namespace=namespace, name=r.name(pod)),
-                                  retry_429=False)
+                    self.io.retry(lambda: self.io.cluster.evict_pod(namespace=namespace, name=r.name(pod)))
                 else:
                     self.io.retry(lambda: self.io.cluster.delete_pod(namespace=namespace, name=r.name(pod),
                                                                      uid=r.uid(pod) or None))
@@ -151,7 +155,14 @@ class StepRunner:
                 return
             except NotFound:
                 return  # already gone
-            except TooManyRequests as error:
+            except DisruptionBudgetBlocked as error:
+                self.rollout.halt(state, d.eviction_blocked(pod, error.message))
+            except EvictionRefused as error:
+                if replaced:
+                    self.io.changed()
+                    pods, _ = self.io.pods(daemonset)
+                    held = d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now(), replaced)
+                    self._halt_on_failures(state, held, replaced)
                 if self.io.now() >= deadline:
                     self.rollout.halt(state, d.eviction_refused(pod, error.message))
                 self.own.beat()

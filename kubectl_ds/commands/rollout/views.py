@@ -12,7 +12,7 @@ import click
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import check_output, interruptible, kube_flags
 from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect
-from kubectl_ds.errors import Forbidden, UsageError
+from kubectl_ds.errors import Forbidden, NotFound, UsageError
 
 if TYPE_CHECKING:
     from kubectl_ds.kube.cluster import Cluster
@@ -48,6 +48,7 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     from kubectl_ds.placement.report import assess_nodes
     from kubectl_ds.render.plan import PlanView, excluded_nodes, render_plan, render_plan_json
     from kubectl_ds.rollout.plan import estimate_seconds, longest_seconds, observed_startup, termination_grace_seconds
+    from kubectl_ds.rollout.preflight import checked
     from kubectl_ds.rollout.preview import preview_index, preview_plan, with_template
 
     daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
@@ -61,6 +62,8 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     others, notes = _other_pods_for_headroom(cluster, daemonset, nodes, options.budget)
     plan = preview_plan(daemonset, template, nodes, pods, revisions, options.budget, now=now,
                         parse_quantity=parse_quantity, other_pods_by_node=others)
+    budgets, budgets_note = _disruption_budgets(cluster, namespace)
+    plan, refusal = checked(plan, nodes, pods, budgets, budgets_note, evict=options.budget.evict)
     startup = observed_startup(pods)
     preview = with_template(daemonset, template)
     assessed = assess_nodes(preview, nodes, [], preview_index(daemonset, revisions), now=now).nodes
@@ -69,8 +72,18 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     view = PlanView(namespace=namespace, name=options.name, change=options.change.description, plan=plan,
                     excluded=excluded_nodes(assessed), estimated_seconds=floor,
                     estimated_max_seconds=longest_seconds(plan, floor, grace), grace_seconds=grace,
-                    observed_startup=startup, min_ready_seconds=r.min_ready_seconds(daemonset), notes=tuple(notes))
+                    observed_startup=startup, min_ready_seconds=r.min_ready_seconds(daemonset), notes=tuple(notes),
+                    refusal=refusal or "")
     return render_plan_json(view) if options.output == "json" else render_plan(view)
+
+
+def _disruption_budgets(cluster: Cluster, namespace: str) -> tuple[list[dict[str, Any]], str]:
+    try:
+        return cluster.list_disruption_budgets(namespace=namespace), ""
+    except NotFound:  # no policy/v1 API: no budgets to apply
+        return [], ""
+    except Forbidden as error:
+        return [], f"PodDisruptionBudgets were not checked: {error.message}"
 
 
 def _other_pods_for_headroom(cluster: Cluster, daemonset: dict[str, Any], nodes: list[dict[str, Any]],
