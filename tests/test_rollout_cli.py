@@ -91,8 +91,11 @@ def test_crashing_image_halts_parked_with_the_reason(invoke: Invoke, cluster: Si
     state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
     assert state["phase"] == "halted"
     # Only the first node was touched.
-    target = cluster.current_hash()
+    target = state["target_hash"]
     assert [node for node, h in cluster.pod_hashes().items() if h == target] == ["node-0"]
+    # ... and the halt is contained: the template is the starting one again, for nodes that join or recreate.
+    assert daemonset["spec"]["template"]["spec"]["containers"][0]["image"] == "agent:v1"
+    assert state["contained"] is True
 
 
 def test_abort_returns_every_node_to_the_start(invoke: Invoke, cluster: SimCluster) -> None:

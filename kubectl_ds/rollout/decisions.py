@@ -225,11 +225,12 @@ def foreign_change(daemonset: Obj, state: RolloutState, current: tuple[str, int]
     template that is no longer the goal (once the controller has observed it and snapshotted a revision)."""
     if not surging and not st.is_parked(daemonset):
         return f"its updateStrategy was changed to {json.dumps(r.spec(daemonset).get('updateStrategy'))}"
-    goal = st.goal_hash(state)
+    # A contained halt put the starting template back on purpose.
+    goal = state.start_hash if state.contained else st.goal_hash(state)
     observed = int(r.status(daemonset).get("observedGeneration") or 0) >= int(
         r.metadata(daemonset).get("generation") or 0)
     if goal and current[0] and current[0] != goal and observed:
-        expected = state.start_revision if state.direction == st.ROLLBACK else state.target_revision
+        expected = state.start_revision if state.direction == st.ROLLBACK or state.contained else state.target_revision
         return f"its pod template was changed (revision {expected} -> {current[1]})"
     return None
 

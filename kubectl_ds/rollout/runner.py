@@ -115,7 +115,14 @@ class Rollout:
         self.own.take_over(step_timeout, partition)
 
         def rest() -> Outcome:
-            if state.direction == st.FORWARD and not state.target_hash:
+            if state.contained:
+                # Halted and contained: the target template goes back on, and the controller's revision for it
+                # becomes the target again (a re-snapshot may give it a new hash).
+                target = self.io.template_of(self.io.get(), state.target_hash)
+                written = self.io.write(lambda ds: st.parked(ds, replace(self.own.state(ds, "resume"),
+                                                                         contained=False), target))
+                self._adopt_new_revision(written, state.options.step_timeout)
+            elif state.direction == st.FORWARD and not state.target_hash:
                 # The driver died between the change and recording its revision: record it now.
                 self._adopt_new_revision(self.io.get(), state.options.step_timeout)
             return self._drive(steps)
@@ -159,6 +166,7 @@ class Rollout:
             return Outcome(ev.WOULD_ABORT, self.name, revision=state.start_revision,
                            revision_hash=state.start_hash)
         rollback = replace(state, direction=st.ROLLBACK, phase=st.RUNNING, reason="", surging=False, steps_done=0,
+                           contained=False,
                            owner=self.driver.owner, heartbeat=st.rfc3339(self.io.now()))
         daemonset = self.io.write(lambda ds: st.parked(ds, rollback, template))
         self.driver.say(ev.RollingBack(self.name, state.start_revision))
@@ -243,11 +251,16 @@ class Rollout:
     # --- failures and stops ------------------------------------------------------------------------------
 
     def halt(self, state: RolloutState, reason: str) -> None:
-        """Stop on a failure: stay parked, say why, and roll back if asked to."""
+        """Stop on a failure: stay parked, contain it, say why, and roll back if asked to."""
         if self.own.surging:
             self.io.write(lambda ds: st.reparked(ds))
             self.own.surging = False
-        self.io.write(lambda ds: st.with_state(ds, self.own.own_state(ds).with_phase(st.HALTED, reason).released()))
+        start = self._start_template(state)
+
+        def halted(ds: Obj) -> Obj:
+            current = self.own.own_state(ds).with_phase(st.HALTED, reason).released()
+            return st.contained(ds, current, start) if start is not None else st.with_state(ds, current)
+        self.io.write(halted)
         if state.options.on_failure == "abort" and state.direction == st.FORWARD:
             self.driver.say(ev.HaltedAborting(reason))
             self.abort(force=True)
@@ -258,15 +271,28 @@ class Rollout:
 
     def _record_failure(self, reason: str) -> None:
         """Halt the state with `reason` (parked again if a surge step was handed out), if it is still ours."""
-        def halted(ds: Obj) -> Obj:
-            current = st.read_state(ds)
-            if current is None or current.owner != self.driver.owner:
-                return ds
-            return st.with_state(st.reparked(ds) if self.own.surging else ds,
-                                 replace(current, surging=False).with_phase(st.HALTED, reason).released())
         with contextlib.suppress(DsError):
+            start = self._start_template(st.read_state(self.io.get()))
+
+            def halted(ds: Obj) -> Obj:
+                current = st.read_state(ds)
+                if current is None or current.owner != self.driver.owner:
+                    return ds
+                base = st.reparked(ds) if self.own.surging else ds
+                current = replace(current, surging=False).with_phase(st.HALTED, reason).released()
+                return st.contained(base, current, start) if start is not None else st.with_state(base, current)
             self.io.write(halted)
             self.own.surging = False
+
+    def _start_template(self, state: RolloutState | None) -> Obj | None:
+        """The starting revision's template, to contain a halted forward rollout; None when there is nothing
+        to contain (a rollback, an unknown start) or the revision is gone."""
+        if state is None or state.direction != st.FORWARD or not state.start_hash:
+            return None
+        try:
+            return self.io.template_of(self.io.get(), state.start_hash)
+        except DsError:
+            return None
 
     def _interrupted(self) -> None:
         """Ctrl-C / SIGTERM: leave the DaemonSet parked and the rollout resumable from anywhere."""

@@ -84,6 +84,7 @@ class RolloutState:
     started_at: str = ""
     change: str = ""  # what the rollout changes, for status ("image fluentd=fluent/fluentd:v1.18")
     surging: bool = False  # a surge step is handed to the controller (the DaemonSet is not parked meanwhile)
+    contained: bool = False  # halted with the starting template put back: new and recreated pods get it
 
     def with_phase(self, phase: str, reason: str = "") -> RolloutState:
         return replace(self, phase=phase, reason=reason)
@@ -192,6 +193,15 @@ def parked(daemonset: Obj, state: RolloutState | None, template: Obj | None = No
     result.setdefault("spec", {})["updateStrategy"] = dict(PARKED_STRATEGY)
     if template is not None:
         result["spec"]["template"] = _copy(template)
+    return result
+
+
+def contained(daemonset: Obj, state: RolloutState, start_template: Obj) -> dict[str, Any]:
+    """A halted rollout, kept from spreading: parked still, with the starting template back. While parked the
+    controller gives the CURRENT template to every node without a pod (nodes that join, pods recreated after
+    going Failed), so a halted bad version would otherwise reach them; updated nodes keep their new pod for
+    diagnosis (docs/rules.md#r-on-delete)."""
+    result = parked(daemonset, replace(state, contained=True), start_template)
     return result
 
 
