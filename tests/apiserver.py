@@ -28,13 +28,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tests.apiserver_admission import apply_defaults
 from tests.apiserver_base import (
     POLL_INTERVAL,
     RESOURCES,
-    SERVER_VERSION,
     TEMPLATE_GENERATION,
     ApiError,
     Obj,
@@ -46,12 +46,14 @@ from tests.apiserver_base import (
     resolve_resource,
     rfc3339,
 )
-from tests.apiserver_discovery import _OPENAPI_HASH, _api_group, _kubeconfig_yaml, _openapi_v3, _resource_list
-from tests.apiserver_http import TEST_CA_PEM, _HttpServer
+from tests.apiserver_discovery import _kubeconfig_yaml, discovery_document
+from tests.apiserver_http import _HttpServer
 from tests.apiserver_patch import strategic_merge_patch
 from tests.apiserver_selectors import parse_field_selector, parse_label_selector
 from tests.apiserver_store import _Event
 from tests.apiserver_tables import human_duration
+from tests.apiserver_tls import TEST_CA_PEM
+from tests.apiserver_traffic import Throttles, Traffic, traffic_of
 from tests.apiserver_verbs import Verbs
 
 # What tests import from here; the parts live in tests/apiserver_*.py.
@@ -104,7 +106,8 @@ class ApiServer(Verbs):
 
     def __init__(self, *, token: str = "test-token", page_size_cap: int | None = None,
                  graceful_pod_deletion: bool = False, user: str = "test-user",
-                 watch_history: int = 1000, fault_hang_seconds: float = 10.0) -> None:
+                 watch_history: int = 1000, fault_hang_seconds: float = 10.0,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.token = token
         self.user = user  # the identity the token authenticates as, quoted in 403 messages
         self.page_size_cap = page_size_cap
@@ -113,12 +116,13 @@ class ApiServer(Verbs):
         self.url = ""  # http://127.0.0.1:PORT once started
         self.https_url = ""  # the same port, over TLS (see TEST_CA_PEM)
         self.requests: list[Request] = []
-        super().__init__(watch_history=watch_history)
+        super().__init__(watch_history=watch_history, clock=clock)
         self._snapshots: OrderedDict[str, tuple[int, list[Obj]]] = OrderedDict()
 
         self._aux_lock = threading.Lock()  # guards requests, faults and denials
         self._faults: list[_Fault] = []
         self._denials: list[_Denial] = []
+        self._throttles = Throttles()
 
         self._stopping = threading.Event()
         self._httpd: _HttpServer | None = None
@@ -201,8 +205,36 @@ class ApiServer(Verbs):
             self._faults.clear()
 
     def reset_requests(self) -> None:
+        """Forget the requests served so far (and so their traffic())."""
         with self._aux_lock:
             self.requests.clear()
+
+    def traffic(self) -> Traffic:
+        """Requests and response-body bytes by (verb, resource) since the last reset_requests(); `list`,
+        `watch` and `get` are told apart (tests/apiserver_traffic.py)."""
+        with self._aux_lock:
+            return traffic_of(list(self.requests))
+
+    def throttle(self, *, verb: str | None = "list", resource: str | None = None, retry_after: int = 1,
+                 count: int | None = None) -> None:
+        """Refuse matching requests as API Priority and Fairness does under load: 429, `Retry-After:
+        <retry_after>` and the plain-text body "Too many requests, please try again later.". verb and resource
+        are as the authorizer names them ("list", "pods", "pods/eviction"; None or "*" for any); count None
+        refuses until clear_throttles(). Checked after authentication, before authorization."""
+        self._throttles.add(verb, resource, retry_after, count)
+
+    def clear_throttles(self) -> None:
+        self._throttles.clear()
+
+    # --- defaulting -------------------------------------------------------------------------------
+
+    def add_template_default(self, field_path: str, value: Any) -> None:
+        """From now on, every DaemonSet written through the API gets `value` at `field_path` of its pod template
+        where that field is missing (e.g. "spec.enableServiceLinks", or "spec.containers.*.stdin" for every
+        container), as an API server upgrade that defaults a new field, or a mutating webhook, does. Stored
+        objects change only when next written: the DaemonSet controller then sees a template that is no longer
+        byte-equal to its ControllerRevision and snapshots a new one (docs/rules.md#r-revisions)."""
+        self.admission.template_defaults.append((tuple(field_path.split(".")), value))
 
     # --- kubeconfig -------------------------------------------------------------------------------
 
@@ -331,26 +363,7 @@ class ApiServer(Verbs):
 
     def _discovery(self, path: str) -> Obj | None:
         """The discovery documents kubectl and client-go read, or None for other paths."""
-        if path == "/version":
-            return dict(SERVER_VERSION)
-        if path == "/api":
-            address = self.url.removeprefix("http://")
-            return {"kind": "APIVersions", "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]}
-        if path == "/apis":
-            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_api_group("apps")]}
-        if path == "/apis/apps":
-            return {"kind": "APIGroup", "apiVersion": "v1", **_api_group("apps")}
-        if path == "/api/v1":
-            return _resource_list("", "v1")
-        if path == "/apis/apps/v1":
-            return _resource_list("apps", "v1")
-        if path == "/openapi/v3":
-            return {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={_OPENAPI_HASH}"}
-                              for gv in ("api/v1", "apis/apps/v1")}}
-        if path in ("/openapi/v3/api/v1", "/openapi/v3/apis/apps/v1"):
-            return _openapi_v3(path.removeprefix("/openapi/v3/"))
-        return None
+        return discovery_document(path, self.url.removeprefix("http://"))
 
 
 def _expired_event(requested: int, oldest: int) -> Obj:

@@ -69,8 +69,15 @@ RESOURCES: tuple[Resource, ...] = (
                            "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type")),
     Resource("daemonsets", "daemonset", "DaemonSet", "apps", "v1", True, ("ds",), ("all",), has_status=True),
     Resource("controllerrevisions", "controllerrevision", "ControllerRevision", "apps", "v1", True),
+    Resource("poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", "v1", True, ("pdb",),
+             has_status=True),
+    Resource("priorityclasses", "priorityclass", "PriorityClass", "scheduling.k8s.io", "v1", False, ("pc",)),
 )
 _BY_PLURAL = {r.plural: r for r in RESOURCES}
+# The API groups served besides the core group, in discovery order.
+GROUPS = ("apps", "policy", "scheduling.k8s.io")
+# Resources whose metadata.generation counts spec changes (their strategies' PrepareForUpdate).
+GENERATION_KINDS = ("daemonsets", "poddisruptionbudgets")
 
 
 def resolve_resource(kind: str) -> Resource:
@@ -100,7 +107,9 @@ class ApiError(Exception):
 
     def status(self) -> Obj:
         body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                     "message": self.message, "reason": self.reason}
+                     "message": self.message}
+        if self.reason:  # omitempty: a Status a handler returns itself may have none
+            body["reason"] = self.reason
         if self.details is not None:
             body["details"] = self.details
         body["code"] = self.code
@@ -263,6 +272,10 @@ class Request:
     status: int
     content_type: str = ""
     body: Any = None  # the decoded JSON body, or None
+    # As the authorizer sees it: get, list, watch, create, update, patch, delete (tests/apiserver_traffic.py).
+    verb: str = ""
+    resource: str = ""  # pods, pods/eviction, daemonsets/status ...; the path of a non-resource request
+    response_bytes: int = 0  # the response body (a watch adds each event as it streams)
 
 
 def _int_param(query: dict[str, str], name: str) -> int:

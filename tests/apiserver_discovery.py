@@ -5,7 +5,31 @@ from __future__ import annotations
 import base64
 import json
 
-from tests.apiserver_base import _STATUS_VERBS, _VERBS, RESOURCES, SERVER_VERSION, Obj, Resource
+from tests.apiserver_base import _STATUS_VERBS, _VERBS, GROUPS, RESOURCES, SERVER_VERSION, Obj, Resource
+
+
+def discovery_document(path: str, address: str) -> Obj | None:
+    """The discovery document kubectl and client-go read at `path`, or None for other paths."""
+    group_versions = ["api/v1", *(f"apis/{group}/v1" for group in GROUPS)]
+    if path == "/version":
+        return dict(SERVER_VERSION)
+    if path == "/api":
+        return {"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]}
+    if path == "/apis":
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_api_group(group) for group in GROUPS]}
+    if path.removeprefix("/apis/") in GROUPS:
+        return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(path.removeprefix("/apis/"))}
+    if path == "/api/v1":
+        return _resource_list("", "v1")
+    if path.removeprefix("/").removesuffix("/v1") in (f"apis/{group}" for group in GROUPS):
+        return _resource_list(path.removeprefix("/apis/").removesuffix("/v1"), "v1")
+    if path == "/openapi/v3":
+        return {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={_OPENAPI_HASH}"}
+                          for gv in group_versions}}
+    if path.removeprefix("/openapi/v3/") in group_versions:
+        return _openapi_v3(path.removeprefix("/openapi/v3/"))
+    return None
 
 
 def _api_group(group: str) -> Obj:

@@ -4,22 +4,24 @@ answers. ApiServer (tests/apiserver.py) holds the state and the verbs."""
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import logging
-import os
 import select
 import socket
 import socketserver
 import ssl
-import tempfile
 import threading
 import time
+from datetime import timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.apiserver_base import DEFAULT_WATCH_TIMEOUT, POLL_INTERVAL, Request, _int_param
 from tests.apiserver_tables import _table_event, to_table
+from tests.apiserver_tls import tls_context
+from tests.apiserver_traffic import APF_BODY
 
 if TYPE_CHECKING:
     from tests.apiserver import ApiServer
@@ -38,42 +40,6 @@ from tests.apiserver_base import (
 
 log = logging.getLogger(__name__)
 
-# A CA and a serving certificate for IP 127.0.0.1 and localhost, valid 2000-2100, made for this fixture
-# (as Go's httptest embeds one). kubectl only sends credentials over TLS, so kubeconfigs written with
-# tls=True point at https:// on the same port and trust this CA. The key protects nothing but tests.
-TEST_CA_PEM = """\
------BEGIN CERTIFICATE-----
-MIIBbDCCARKgAwIBAgICEAAwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRZmFrZS1h
-cGlzZXJ2ZXItY2EwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBwx
-GjAYBgNVBAMMEWZha2UtYXBpc2VydmVyLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0D
-AQcDQgAEXJVs2cLIZPtzRrOTzmnpiwKzcXNtfLKHA0P13I7thF/Zv3W1+OndVFcz
-d1j7iXRDxhl0qwx2L6KFL2JVoAl5jKNCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNV
-HQ8BAf8EBAMCAQYwHQYDVR0OBBYEFJ7ZqPz6JetXXKENj9qW7f5Dj6aDMAoGCCqG
-SM49BAMCA0gAMEUCIQCmdgzEdB2p6vtlcOyMyfFBFhyRLtlHNRxaWD3nM/llcQIg
-EXQzJ8bdEWtbL7my4NH+Ct1yosYnDER/ysWo5eGvrgU=
------END CERTIFICATE-----
-"""
-_TLS_CERT_PEM = """\
------BEGIN CERTIFICATE-----
-MIIBuTCCAWCgAwIBAgICEAEwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRZmFrZS1h
-cGlzZXJ2ZXItY2EwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBkx
-FzAVBgNVBAMMDmZha2UtYXBpc2VydmVyMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcD
-QgAEcdzs2bmE55hYNFcLedwWroJYpjRdLtwridhh0z6M72kF0WIkVSye/L04r6XD
-6yCMBf4vubauYgYmfwV5yJlBd6OBkjCBjzAMBgNVHRMBAf8EAjAAMA4GA1UdDwEB
-/wQEAwIHgDATBgNVHSUEDDAKBggrBgEFBQcDATAaBgNVHREEEzARhwR/AAABggls
-b2NhbGhvc3QwHQYDVR0OBBYEFCvhtlZcaryjA5pwQ/jthh0IslDuMB8GA1UdIwQY
-MBaAFJ7ZqPz6JetXXKENj9qW7f5Dj6aDMAoGCCqGSM49BAMCA0cAMEQCIAKVefT6
-4xYtV9HNk3wXI5HEjfT0xHTOsdkUwvwRMjDOAiAZnIhpn3pcNaTpC4z0hc4BjpJI
-yCv2+pT5rG60IE9LKw==
------END CERTIFICATE-----
-"""
-_TLS_KEY_PEM = """\
------BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3zj5zCRYvNHddkJl
-6Muc7bh2y3zAyLUROZW9qEx5k+ehRANCAARx3OzZuYTnmFg0Vwt53BauglimNF0u
-3CuJ2GHTPozvaQXRYiRVLJ78vTivpcPrIIwF/i+5tq5iBiZ/BXnImUF3
------END PRIVATE KEY-----
-"""
 # How often blocked threads re-check for a stopping server or a vanished client.
 
 # --------------------------------------------------------------------------------------------------
@@ -120,19 +86,6 @@ _PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                 "application/strategic-merge-patch+json")
 
 
-def _tls_context() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.set_alpn_protocols(["http/1.1"])  # Go clients offer h2 first; this server speaks HTTP/1.1
-    # load_cert_chain only reads files; they are needed for the duration of the call only.
-    with tempfile.TemporaryDirectory(prefix="fake-apiserver-") as directory:
-        cert, key = os.path.join(directory, "tls.crt"), os.path.join(directory, "tls.key")
-        for path, text in ((cert, _TLS_CERT_PEM), (key, _TLS_KEY_PEM)):
-            with open(path, "w", encoding="ascii") as handle:
-                handle.write(text)
-        context.load_cert_chain(cert, key)
-    return context
-
-
 class _HttpServer(ThreadingHTTPServer):
     """Plain HTTP and HTTPS on one port: a connection whose first byte opens a TLS handshake gets TLS."""
 
@@ -143,7 +96,7 @@ class _HttpServer(ThreadingHTTPServer):
         self.api = api
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self._tls = _tls_context()
+        self._tls = tls_context()
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -232,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = split.path, dict(parse_qsl(split.query, keep_blank_values=True))
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         self._request = Request(method, path, query, 0, content_type)
+        self._request.verb, self._request.resource = _classify(method, path, query)
         raw = self._read_body()
         fault = self.api._take_fault(method, self.path)
         if fault is not None and isinstance(fault.status, str):
@@ -294,9 +248,16 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             return True
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header: the time on the server's clock (a simulation's clock when one is attached)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return email.utils.format_datetime(self.api.now().astimezone(timezone.utc), usegmt=True)
+
     def _send_json(self, code: int, body: Obj, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
         self._request.status = code
+        self._request.response_bytes = len(data)
         self.api._record(self._request)  # before the body goes out, so a returning client sees it
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -317,20 +278,35 @@ class _Handler(BaseHTTPRequestHandler):
         self._request.body = self._decode(raw)  # after authentication, as on the real server
         document = self.api._discovery(path.rstrip("/") or "/") if method == "GET" else None
         if document is not None:
-            self._send_json(200, document)
+            if not self._throttled():
+                self._send_json(200, document)
             return
         target, legacy_watch = parse_target(path)
         watch = legacy_watch or query.get("watch", "").lower() in ("1", "true")
-        self.api._authorize(_verb(method, target, watch), target)
+        if self._throttled():
+            return
+        self.api._authorize(self._request.verb, target)
         self._dispatch_verb(method, target, query, watch)
 
-    def _send_text(self, code: int, text: str) -> None:
+    def _throttled(self) -> bool:
+        """API Priority and Fairness, between authentication and authorization: a request the server was told
+        to refuse for load gets the filter's plain-text 429 (tests/apiserver_traffic.py)."""
+        headers = self.api._throttles.take(self._request.verb, self._request.resource)
+        if headers is None:
+            return False
+        self._send_text(429, APF_BODY, headers)
+        return True
+
+    def _send_text(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
         data = text.encode()
         self._request.status = code
+        self._request.response_bytes = len(data)
         self.api._record(self._request)
         self.send_response(code)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -349,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
         if target.subresource == "eviction":
             if method != "POST":
                 raise method_not_allowed()
-            self._send_json(201, api._api_evict(target, body))
+            self._send_json(*api._api_evict(target, body, dry_run=dry_run))
         elif watch and method == "GET":
             self._stream_watch(target, query)
         elif target.name is None:
@@ -412,6 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for event in events:
                 data = json.dumps(event, separators=(",", ":")).encode() + b"\n"
+                self._request.response_bytes += len(data)
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
@@ -419,6 +396,17 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client went away; nothing to clean up
         except Exception:  # headers are out: an error body can no longer be sent, so cut the stream
             log.exception("fake apiserver failed while streaming a watch on %s", self.path)
+
+
+def _classify(method: str, path: str, query: dict[str, str]) -> tuple[str, str]:
+    """(verb, resource) as the authorizer and the request metrics name them; a path that is not a resource
+    URL (discovery, health) is its own resource, read with `get`."""
+    try:
+        target, legacy_watch = parse_target(path)
+    except ApiError:
+        return method.lower() if method != "GET" else "get", path
+    watch = legacy_watch or query.get("watch", "").lower() in ("1", "true")
+    return _verb(method, target, watch), target.res.plural + (f"/{target.subresource}" if target.subresource else "")
 
 
 def _verb(method: str, target: _Target, watch: bool) -> str:

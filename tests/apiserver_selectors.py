@@ -195,3 +195,31 @@ def parse_field_selector(res: Resource, text: str) -> Callable[[Obj], bool]:
 
     return matches
 
+
+
+def label_selector_matches(selector: Obj, labels: dict[str, str]) -> bool | None:
+    """metav1.LabelSelectorAsSelector(selector).Matches(labels): matchLabels and matchExpressions ANDed. None
+    when the selector does not convert (an unknown operator, In/NotIn without values, values on Exists), which
+    callers treat as "matches nothing"; an empty selector matches everything (callers that want otherwise
+    check for it, as the eviction handler does)."""
+    requirements: list[tuple[str, str, list[str]]] = [(key, "In", [value]) for key, value in
+                                                      (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        requirements.append((str(expression.get("key") or ""), str(expression.get("operator") or ""),
+                             [str(v) for v in expression.get("values") or []]))
+    for key, operator, values in requirements:
+        if operator in ("In", "NotIn") and not values or operator in ("Exists", "DoesNotExist") and values:
+            return None
+        if operator == "In":
+            holds = key in labels and labels[key] in values
+        elif operator == "NotIn":
+            holds = key not in labels or labels[key] not in values
+        elif operator == "Exists":
+            holds = key in labels
+        elif operator == "DoesNotExist":
+            holds = key not in labels
+        else:
+            return None
+        if not holds:
+            return False
+    return True

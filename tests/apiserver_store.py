@@ -10,9 +10,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from tests.apiserver_admission import apply_defaults
+from tests.apiserver_admission import Admission
 from tests.apiserver_base import (
+    GENERATION_KINDS,
     RESOURCES,
     TEMPLATE_GENERATION,
     Obj,
@@ -41,7 +43,11 @@ class Store:
     """The objects and their history; ApiServer builds on it. _commit and the update strategy run under
     self._lock; _dispatch runs after releasing it."""
 
-    def __init__(self, *, watch_history: int) -> None:
+    def __init__(self, *, watch_history: int, clock: Callable[[], datetime] | None = None) -> None:
+        # Where the server's time comes from (timestamps it assigns, the Date header): the wall clock unless a
+        # simulation attaches its own, so that a ManualClock drives what clients see as the cluster's time.
+        self.clock = clock
+        self.admission = Admission()
         self.listener_errors: list[BaseException] = []
         self._lock = threading.RLock()  # guards objects, resourceVersion, history and listeners
         self._changed = threading.Condition(self._lock)
@@ -53,6 +59,15 @@ class Store:
         self._pending: deque[tuple[str, Obj]] = deque()  # changes not yet handed to listeners
         self._dispatch_lock = threading.Lock()
         self._dispatching = threading.local()
+
+    def _admit(self, res: Resource, obj: Obj, *, create: bool) -> None:
+        """Defaulting and admission (tests/apiserver_admission.py), as every write through the API gets."""
+        classes = {name: pc for (_, name), pc in self._objects["priorityclasses"].items()}
+        self.admission.admit(res, obj, create=create, priority_classes=classes)
+
+    def now(self) -> datetime:
+        """The time on this server's clock."""
+        return self.clock() if self.clock is not None else _now()
 
     def _scope(self, res: Resource, meta: Obj, namespace: str | None) -> None:
         if res.namespaced:
@@ -160,6 +175,11 @@ class Store:
                 new.pop("status", None)
         if res.plural == "daemonsets":
             self._bump_daemonset_generations(old, new)
+        elif res.plural in GENERATION_KINDS:
+            # The PodDisruptionBudget strategy: a spec change bumps the generation (the eviction API then
+            # refuses until the disruption controller has observed it).
+            generation = int(old["metadata"].get("generation") or 1)
+            new["metadata"]["generation"] = generation + (1 if old.get("spec") != new.get("spec") else 0)
         return new
 
     @staticmethod
@@ -198,16 +218,17 @@ class Store:
         res = resolve_resource(str(obj.get("kind", "")))
         new = copy.deepcopy(obj)
         if defaults:
-            apply_defaults(res, new)
+            self._admit(res, new, create=True)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta = _meta(new)
         if not meta.get("name"):
             raise ValueError("add() needs metadata.name")
         self._scope(res, meta, meta.get("namespace"))
         meta.setdefault("uid", str(uuid.uuid4()))
-        meta.setdefault("creationTimestamp", rfc3339(_now()))
-        if res.plural == "daemonsets":
+        meta.setdefault("creationTimestamp", rfc3339(self.now()))
+        if res.plural in GENERATION_KINDS:
             meta.setdefault("generation", 1)
+        if res.plural == "daemonsets":
             meta.setdefault("annotations", {}).setdefault(TEMPLATE_GENERATION, "1")
         with self._lock:
             if _key(new) in self._objects[res.plural]:

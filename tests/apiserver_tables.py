@@ -118,6 +118,17 @@ def _revision_cells(revision: Obj) -> list[Any]:
     return [revision["metadata"]["name"], controller, revision.get("revision", 0), _age(revision)]
 
 
+def _pdb_cells(pdb: Obj) -> list[Any]:
+    spec, status = pdb.get("spec") or {}, pdb.get("status") or {}
+    return [pdb["metadata"]["name"], str(spec.get("minAvailable", "N/A")), str(spec.get("maxUnavailable", "N/A")),
+            int(status.get("disruptionsAllowed") or 0), _age(pdb)]
+
+
+def _priority_class_cells(pc: Obj) -> list[Any]:
+    return [pc["metadata"]["name"], int(pc.get("value") or 0), bool(pc.get("globalDefault")), _age(pc),
+            pc.get("preemptionPolicy") or "PreemptLowerPriority"]
+
+
 _TABLES: dict[str, tuple[list[Column], Printer]] = {
     "pods": ([("Name", "string", 0), ("Ready", "string", 0), ("Status", "string", 0), ("Restarts", "string", 0),
               ("Age", "string", 0), ("IP", "string", 1), ("Node", "string", 1), ("Nominated Node", "string", 1),
@@ -136,6 +147,11 @@ _TABLES: dict[str, tuple[list[Column], Printer]] = {
                 ("Object", "string", 0), ("Message", "string", 0)], _event_cells),
     "controllerrevisions": ([("Name", "string", 0), ("Controller", "string", 0), ("Revision", "integer", 0),
                              ("Age", "string", 0)], _revision_cells),
+    "poddisruptionbudgets": ([("Name", "string", 0), ("Min Available", "string", 0),
+                              ("Max Unavailable", "string", 0), ("Allowed Disruptions", "integer", 0),
+                              ("Age", "string", 0)], _pdb_cells),
+    "priorityclasses": ([("Name", "string", 0), ("Value", "integer", 0), ("Global-Default", "boolean", 0),
+                         ("Age", "string", 0), ("PreemptionPolicy", "string", 1)], _priority_class_cells),
 }
 
 

@@ -13,7 +13,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from tests.apiserver_admission import apply_defaults
 from tests.apiserver_base import (
     _GENERATE_ALPHABET,
     _MODIFIED,
@@ -25,7 +24,6 @@ from tests.apiserver_base import (
     _int_param,
     _key,
     _meta,
-    _now,
     _Target,
     _validate_name,
     already_exists,
@@ -36,6 +34,7 @@ from tests.apiserver_base import (
     not_found,
     rfc3339,
 )
+from tests.apiserver_eviction import evict
 from tests.apiserver_patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 from tests.apiserver_selectors import parse_field_selector, parse_label_selector
 from tests.apiserver_store import Store
@@ -142,8 +141,8 @@ class Verbs(Store):
                              "deletionGracePeriodSeconds", "generation", "managedFields"):
             meta.pop(server_owned, None)
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = rfc3339(_now())
-        apply_defaults(res, new)
+        meta["creationTimestamp"] = rfc3339(self.now())
+        self._admit(res, new, create=True)
         self._prepare_create(res, new)
         with self._lock:
             if _key(new) in self._objects[res.plural]:
@@ -162,6 +161,9 @@ class Verbs(Store):
         elif res.plural == "namespaces":
             new["spec"] = {"finalizers": ["kubernetes"]}
             new["status"] = {"phase": "Active"}
+        elif res.plural == "poddisruptionbudgets":
+            new["metadata"]["generation"] = 1
+            new["status"] = {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}
         elif res.plural == "daemonsets":
             new["metadata"]["generation"] = 1
             annotations = new["metadata"].setdefault("annotations", {})
@@ -199,7 +201,7 @@ class Verbs(Store):
             self._check_preconditions(res, old, uid=meta.get("uid"), rv=meta.get("resourceVersion"))
             new = copy.deepcopy(body)
             if target.subresource != "status":
-                apply_defaults(res, new)
+                self._admit(res, new, create=False)
             stored = self._store_update(res, old, new, subresource=target.subresource, dry_run=dry_run)
         self._dispatch()
         return stored
@@ -231,7 +233,7 @@ class Verbs(Store):
             self._check_preconditions(res, old, uid=patched_meta.get("uid"),
                                       rv=patched_meta.get("resourceVersion"))
             if target.subresource != "status":
-                apply_defaults(res, patched)
+                self._admit(res, patched, create=False)
             stored = self._store_update(res, old, patched, subresource=target.subresource, dry_run=dry_run)
         self._dispatch()
         return stored
@@ -287,7 +289,7 @@ class Verbs(Store):
 
     def _mark_terminating(self, res: Resource, old: Obj, seconds: int, *, dry_run: bool) -> Obj:
         new = copy.deepcopy(old)
-        new["metadata"]["deletionTimestamp"] = rfc3339(_now() + timedelta(seconds=seconds))
+        new["metadata"]["deletionTimestamp"] = rfc3339(self.now() + timedelta(seconds=seconds))
         new["metadata"]["deletionGracePeriodSeconds"] = seconds
         return new if dry_run else self._commit(res, "MODIFIED", new, old)
 
@@ -301,13 +303,8 @@ class Verbs(Store):
             return int(grace)
         return int(spec.get("terminationGracePeriodSeconds", 30))
 
-    def _api_evict(self, target: _Target, body: Any) -> Obj:
-        if not isinstance(body, dict) or body.get("kind", "Eviction") != "Eviction":
-            raise bad_request("the body of the request was in an unknown format - expected an Eviction")
-        name = (body.get("metadata") or {}).get("name")
-        if name and name != target.name:
-            raise bad_request("name in URL does not match name in Eviction object")
-        options = body.get("deleteOptions") or {}
-        self._api_delete(_Target(target.res, target.namespace, target.name, None), options, dry_run=False)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+    def _api_evict(self, target: _Target, body: Any, *, dry_run: bool) -> tuple[int, Obj]:
+        """POST .../pods/<name>/eviction: the PodDisruptionBudget checks, then a delete
+        (tests/apiserver_eviction.py)."""
+        return evict(self, target, body, dry_run=dry_run)
 
