@@ -1,17 +1,29 @@
 """An in-process fake Kubernetes API server that speaks real HTTP.
 
 Tests point the official `kubernetes` client, or a real `kubectl`, at it through a kubeconfig it writes.
-It serves core/v1 nodes, namespaces, pods and events, and apps/v1 daemonsets and controllerrevisions,
-with paths, status bodies, resourceVersions, selectors, pagination, watches, patches and RBAC denials
-that behave like the real API server's, so code tested here behaves the same way against a cluster.
+It serves core/v1 nodes, namespaces, pods (with the eviction subresource) and events, apps/v1 daemonsets and
+controllerrevisions, policy/v1 poddisruptionbudgets and scheduling.k8s.io/v1 priorityclasses, with paths,
+status bodies, resourceVersions, selectors, pagination, watches, patches and RBAC denials that behave like
+the real API server's, so code tested here behaves the same way against a cluster. It counts what it serves
+(traffic()), can refuse load as API Priority and Fairness does (throttle()), tells the time of an attached
+simulation's clock (Date header, timestamps), and can start defaulting a new template field
+(add_template_default()).
+
+The parts: apiserver_base (resources, errors), apiserver_store (objects, history, update strategies),
+apiserver_verbs (get/list/create/replace/patch/delete), apiserver_eviction (the eviction subresource and
+PodDisruptionBudgets), apiserver_admission (defaulting, Priority admission, PDB validation), apiserver_traffic
+(accounting, APF), apiserver_selectors, apiserver_patch, apiserver_discovery, apiserver_tables, apiserver_http
+and apiserver_tls.
 
 It listens on one port for both plain HTTP (`url`) and TLS (`https_url`): kubectl (client-go) never
 sends a bearer token over plain HTTP, so kubeconfigs meant for kubectl are written with tls=True.
 
 Deliberate simplifications, each of them documented where it happens:
-  * validation covers names, namespaces, metadata types and preconditions only; defaulting covers
-    DaemonSets and pod specs, for writes through HTTP (and add(defaults=True));
-  * no garbage collection, admission or controllers (hook those in through add_listener);
+  * validation covers names, namespaces, metadata types, preconditions and PodDisruptionBudget min/max only;
+    defaulting covers DaemonSets and pod specs, for writes through HTTP (and add(defaults=True));
+  * admission is the Priority plugin alone; the built-in system PriorityClasses are known to it but not
+    listed as objects;
+  * no garbage collection or controllers (tests/simulator.py provides those, through add_listener);
   * JSON only (no protobuf or YAML bodies); server-side apply answers 415; no deletecollection;
   * OpenAPI v3 is a stub, just enough for kubectl apply; OpenAPI v2 answers 404.
 

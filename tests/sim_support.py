@@ -18,10 +18,10 @@ READY_AFTER = 1.0  # simulated seconds; a ManualClock makes them free
 
 
 def cluster(nodes: int = 3, *, seed: list[Obj] | None = None, image: str | None = None, settle: bool = True,
-            **daemonset: Any) -> tuple[ApiServer, ClusterSimulator, ManualClock]:
-    """`nodes` Ready nodes, the `seed` objects, and one DaemonSet `ds` (make_daemonset with these arguments,
-    running `image`), on a ManualClock, settled unless told not to; the API server deletes pods gracefully,
-    as a real one does."""
+            pod_spec: Obj | None = None, **daemonset: Any) -> tuple[ApiServer, ClusterSimulator, ManualClock]:
+    """`nodes` Ready nodes with 4 cpu, the `seed` objects, and one DaemonSet `ds` (make_daemonset with these
+    arguments, running `image`, `pod_spec` merged into its template's spec), on a ManualClock, settled unless
+    told not to; the API server deletes pods gracefully, as a real one does."""
     server = ApiServer()
     for index in range(nodes):
         server.add(make_node(f"node-{index}", allocatable={"cpu": "4", "memory": "8Gi"}))
@@ -30,6 +30,7 @@ def cluster(nodes: int = 3, *, seed: list[Obj] | None = None, image: str | None 
     ds = make_daemonset(**daemonset)
     if image is not None:
         ds["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    ds["spec"]["template"]["spec"].update(pod_spec or {})
     server.add(ds, defaults=True)
     clock = ManualClock()
     sim = ClusterSimulator(server, clock=clock, ready_after=READY_AFTER)
