@@ -79,8 +79,9 @@ def matching_budgets(server: Verbs, pod: Obj) -> list[Obj]:
     labels = pod["metadata"].get("labels") or {}
     found = []
     for (pdb_namespace, _), pdb in sorted(server._objects["poddisruptionbudgets"].items()):
-        selector = (pdb.get("spec") or {}).get("selector")
-        if pdb_namespace == namespace and selector and label_selector_matches(selector, labels) is True:
+        selector = (pdb.get("spec") or {}).get("selector") or {}
+        empty = not selector.get("matchLabels") and not selector.get("matchExpressions")
+        if pdb_namespace == namespace and not empty and label_selector_matches(selector, labels) is True:
             found.append(pdb)
     return found
 

@@ -256,14 +256,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, code: int, body: Obj, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
+        self._send(code, data, {"Content-Type": "application/json", "Cache-Control": "no-cache, private",
+                                **(headers or {})})
+
+    def _send(self, code: int, data: bytes, headers: dict[str, str]) -> None:
         self._request.status = code
         self._request.response_bytes = len(data)
         self.api._record(self._request)  # before the body goes out, so a returning client sees it
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Cache-Control", "no-cache, private")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        for name, value in {**headers, "Content-Length": str(len(data))}.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
@@ -298,17 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _send_text(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
-        data = text.encode()
-        self._request.status = code
-        self._request.response_bytes = len(data)
-        self.api._record(self._request)
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self._send(code, text.encode(), {"Content-Type": "text/plain; charset=utf-8", **(headers or {})})
 
     def _authenticate(self) -> None:
         scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")

@@ -204,3 +204,14 @@ def test_r_eviction_pods_that_skip_or_spare_the_budget(running: tuple[ApiServer,
     assert "disruptedPods" not in status_of(server)
     gone = server.get("pods", "default", pod["metadata"]["name"])
     assert gone is None or gone["metadata"].get("deletionTimestamp")
+
+
+def test_r_eviction_a_budget_with_an_empty_selector_protects_nothing(
+        running: tuple[ApiServer, ClusterSimulator, ManualClock]) -> None:
+    """getPodDisruptionBudgets: an empty selector matches no pod for the eviction handler (while the disruption
+    controller, through LabelSelectorAsSelector, counts every pod of the namespace)."""
+    server, sim, _ = running
+    create(server, {**budget(), "spec": {"minAvailable": 3, "selector": {"matchLabels": {}}}})
+    sim.settle()
+    assert (status_of(server)["expectedPods"], status_of(server)["disruptionsAllowed"]) == (3, 0)
+    assert evict(server, the_pod(server, "node-0")["metadata"]["name"])[0] == 201

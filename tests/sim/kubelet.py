@@ -100,7 +100,7 @@ class Kubelet:
         if uid not in self._started:
             fresh = o.phase(pod) in ("", "Pending") and not o.status_of(pod).get("containerStatuses")
             if not fresh:
-                self._seeded(pod, node_ready, now)  # a pod this kubelet did not start: readiness only
+                self._seeded(pod, node_ready)  # a pod this kubelet did not start: readiness only
                 return
             if not node_ready:
                 return  # a NotReady node starts nothing: the pod stays Pending
@@ -167,19 +167,13 @@ class Kubelet:
 
     # --- running ------------------------------------------------------------------------------------------------
 
-    def _seeded(self, pod: Obj, node_ready: bool, now: datetime) -> None:
+    def _seeded(self, pod: Obj, node_ready: bool) -> None:
         """A pod the simulation found running (a test seeded it): once its node is Ready again, the kubelet
         reports Ready what the node lifecycle controller marked NotReady."""
         if not node_ready or o.uid(pod) not in self.marked_not_ready:
             return
         self.marked_not_ready.discard(o.uid(pod))
-
-        def change(obj: Obj) -> Obj:
-            status = obj.setdefault("status", {})
-            status["conditions"] = set_condition(list(status.get("conditions") or []), "Ready", "True", now)
-            return obj
-        self.writer.mutate("pods", o.namespace(pod), o.name(pod), change, f"{KUBELET}: node ready again",
-                           uid=o.uid(pod))
+        self.writer.set_pod_condition(pod, "Ready", "True", f"{KUBELET}: node ready again")
 
     def _pod_status(self, pod: Obj, node: View, started: datetime, now: datetime) -> Obj:
         """The status this kubelet reports `now` for a pod it started at `started` (getPhase: Pending while a

@@ -147,21 +147,15 @@ class NodeLifecycle:
             if node is None or o.is_terminating(pod):
                 continue
             if not o.condition_is_true(node, "Ready") and not o.is_terminal(pod):
-                self._mark_not_ready(pod, now)
+                self._mark_not_ready(pod)
             self._taint_eviction(pod, node, now)
 
-    def _mark_not_ready(self, pod: Obj, now: datetime) -> None:
+    def _mark_not_ready(self, pod: Obj) -> None:
         """MarkPodsNotReady: a pod on a node that is not Ready is not Ready either."""
         if not pods.is_ready(pod):
             return
         self.marked_not_ready.add(o.uid(pod))
-
-        def change(obj: Obj) -> Obj:
-            status = obj.setdefault("status", {})
-            status["conditions"] = set_condition(list(status.get("conditions") or []), "Ready", "False", now)
-            return obj
-        self.writer.mutate("pods", o.namespace(pod), o.name(pod), change, f"{NODE_LIFECYCLE}: pod not ready",
-                           uid=o.uid(pod))
+        self.writer.set_pod_condition(pod, "Ready", "False", f"{NODE_LIFECYCLE}: pod not ready")
 
     def _taint_eviction(self, pod: Obj, node: View, now: datetime) -> None:
         """processPodOnNode: evict at once for an untolerated NoExecute taint, after the smallest
@@ -175,7 +169,7 @@ class NodeLifecycle:
         for taint in no_execute:
             matching = [t for t in tolerations if taints.tolerates(t, taint)]
             if not matching:
-                self._evict(pod, now)
+                self._evict(pod)
                 return
             used += matching
         seconds = min_toleration_seconds(used)
@@ -185,19 +179,13 @@ class NodeLifecycle:
         if now < due:
             self.writer.wait_until(due)
         else:
-            self._evict(pod, now)
+            self._evict(pod)
 
-    def _evict(self, pod: Obj, now: datetime) -> None:
+    def _evict(self, pod: Obj) -> None:
         """addConditionAndDeletePod, with the TaintManagerEviction event first."""
         self.writer.event(pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {o.ref(pod)}",
                           TAINT_EVICTION)
-
-        def change(obj: Obj) -> Obj:
-            status = obj.setdefault("status", {})
-            status["conditions"] = set_condition(list(status.get("conditions") or []), "DisruptionTarget", "True",
-                                                 now, reason="DeletionByTaintManager",
-                                                 message="Taint manager: deleting due to NoExecute taint")
-            return obj
-        marked = self.writer.mutate("pods", o.namespace(pod), o.name(pod), change,
-                                    f"{TAINT_EVICTION}: disruption target", uid=o.uid(pod))
+        marked = self.writer.set_pod_condition(pod, "DisruptionTarget", "True", f"{TAINT_EVICTION}: disruption target",
+                                               reason="DeletionByTaintManager",
+                                               message="Taint manager: deleting due to NoExecute taint")
         self.writer.delete("pods", marked or pod, f"{TAINT_EVICTION}: NoExecute taint")

@@ -92,19 +92,11 @@ class Scheduler:
 
     def _preempt(self, victim: Obj, preemptor: View, node: str) -> None:
         """PreemptPod: the victim learns why (DisruptionTarget), is deleted gracefully, and gets an event."""
-        now = self.writer.clock()
-
-        def mark(obj: Obj) -> Obj:
-            status = obj.setdefault("status", {})
-            status["conditions"] = set_condition(
-                list(status.get("conditions") or []), "DisruptionTarget", "True", now,
-                reason=preemption.PREEMPTED_BY_SCHEDULER,
-                message=f"{o.spec_of(preemptor).get('schedulerName') or SCHEDULER}: preempting to accommodate a "
-                        "higher priority pod")
-            return obj
-
-        marked = self.writer.mutate("pods", o.namespace(victim), o.name(victim), mark,
-                                    f"{SCHEDULER}: preempt for {o.ref(preemptor)}", uid=o.uid(victim))
+        scheduler = o.spec_of(preemptor).get("schedulerName") or SCHEDULER
+        marked = self.writer.set_pod_condition(
+            victim, "DisruptionTarget", "True", f"{SCHEDULER}: preempt for {o.ref(preemptor)}",
+            reason=preemption.PREEMPTED_BY_SCHEDULER,
+            message=f"{scheduler}: preempting to accommodate a higher priority pod")
         self.writer.delete("pods", marked or victim, f"{SCHEDULER}: preempted by {o.ref(preemptor)}")
         self.writer.event(marked or victim, "Normal", "Preempted",
                           f"Preempted by pod {o.uid(preemptor)} on node {node}", SCHEDULER)
