@@ -8,7 +8,6 @@ Run: python bench/rollout_bench.py [--nodes 1000] [--max-unavailable 10%] [--rea
 from __future__ import annotations
 
 import argparse
-import collections
 import resource
 import subprocess
 import sys
@@ -42,8 +41,7 @@ def main() -> None:
         if result.returncode != 0:
             sys.exit(f"rollout failed ({result.returncode}): {result.stderr.strip()}")
         steps = sum(1 for line in result.stdout.splitlines() if line.startswith("step ") and " done" in line)
-        requests = list(sim.server.requests)
-    by_kind = collections.Counter(f"{r.method} {_kind(r.path, r.query)}" for r in requests)
+        traffic = sim.server.traffic()
     floor = steps * args.ready_after
     print(f"managed rollout: {args.nodes} nodes, --max-unavailable {args.max_unavailable}, {steps} steps, "
           f"simulated start-up {args.ready_after:g}s per pod")
@@ -52,19 +50,11 @@ def main() -> None:
           "including the simulator's own work)")
     print(f"the plugin's own CPU time: {plugin_cpu:.1f}s ({plugin_cpu / args.nodes * 1000:.0f} ms per node); the rest "
           "of the overhead is the simulator's reconcile loop sharing the 2 cores")
-    print(f"API requests by the plugin: {len(requests)} = {len(requests) / args.nodes:.2f} per node")
-    for kind, count in by_kind.most_common():
-        print(f"  {count:6d}  {kind}")
-
-
-KNOWN = ("eviction", "daemonsets", "controllerrevisions", "pods", "nodes", "events")
-
-
-def _kind(path: str, query: dict[str, str]) -> str:
-    """The resource a request was about, e.g. "daemonsets" for .../daemonsets/agent."""
-    parts = path.strip("/").split("/")
-    name = next((part for part in reversed(parts) if part in KNOWN), parts[-1])
-    return f"{name} (watch)" if "watch" in query else name
+    total = traffic.total_requests
+    print(f"API requests by the plugin: {total} = {total / args.nodes:.2f} per node, "
+          f"{traffic.total_bytes / 1e6:.1f} MB of responses = {traffic.total_bytes / args.nodes / 1e3:.1f} kB per node")
+    for verb, kind, count, sent in traffic.table():
+        print(f"  {count:6d}  {verb} {kind}  ({sent / 1e3:.1f} kB)")
 
 
 if __name__ == "__main__":

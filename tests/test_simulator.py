@@ -13,6 +13,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -53,7 +54,11 @@ def make_cluster(nodes: int = 5, **daemonset: Any) -> ApiServer:
 
 
 def simulate(server: ApiServer, clock: ManualClock | None = None) -> ClusterSimulator:
-    return ClusterSimulator(server, clock=clock or ManualClock(), ready_after=READY_AFTER)
+    """The sync sequences here are those of the upstream unit tests, whose fake pod control removes a deleted
+    pod at once: so deletes are immediate here unless the server was built with graceful_pod_deletion=True
+    (tests/test_sim_pods.py pins graceful termination)."""
+    return ClusterSimulator(server, clock=clock or ManualClock(), ready_after=READY_AFTER,
+                            graceful_deletion=server.graceful_pod_deletion)
 
 
 def settled(nodes: int = 5, **daemonset: Any) -> tuple[ApiServer, ClusterSimulator]:
@@ -555,13 +560,16 @@ def test_crash_looping_image_stalls_the_rollout_at_max_unavailable() -> None:
     status = daemonset(server)["status"]
     assert (status["updatedNumberScheduled"], status["numberAvailable"], status["numberUnavailable"]) == (3, 2, 3)
 
-    clock.advance(10 * READY_AFTER)
+    # r-container-states: the first exit restarts at once, then 10 s, 20 s ... of CrashLoopBackOff.
+    started = datetime.fromisoformat(new[0]["status"]["startTime"].replace("Z", "+00:00"))
+    clock.advance_to(started + timedelta(seconds=20))
     sim.reconcile_once()
     pod = server.get("pods", "default", new[0]["metadata"]["name"])
     assert pod is not None
     container_status = pod["status"]["containerStatuses"][0]
     assert container_status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
-    assert container_status["restartCount"] == crash_restarts(10 * READY_AFTER, READY_AFTER) == 3
+    assert container_status["state"]["waiting"]["message"].startswith("back-off 20s restarting failed container=")
+    assert container_status["restartCount"] == crash_restarts(20, READY_AFTER) == 2
 
 
 def test_unready_pods_of_a_broken_revision_are_replaced_first() -> None:
@@ -687,8 +695,10 @@ def test_pod_that_does_not_fit_stays_pending_with_failed_scheduling(node_extra: 
     pending = next(p for p in server.objects("pods") if target_node(p) == "node-1" and p["metadata"]["name"] != "hog")
     assert "nodeName" not in pending["spec"]
     assert pending["status"]["phase"] == "Pending"
+    # Nothing there has a lower priority, so DefaultPreemption finds no victims (r-preemption).
     message = "0/3 nodes are available: " + ", ".join(f"1 {reason}" for reason in reasons) + \
-        ", 2 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+        ", 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. preemption: 0/3 nodes are available: " \
+        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
     [condition] = [c for c in pending["status"]["conditions"] if c["type"] == "PodScheduled"]
     assert (condition["status"], condition["reason"], condition["message"]) == ("False", "Unschedulable", message)
     [event] = [e for e in server.objects("events") if e["reason"] == "FailedScheduling"]

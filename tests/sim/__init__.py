@@ -8,7 +8,9 @@ names the upstream Kubernetes file and function it follows.
 Rules:      objects (reading API objects), labels (label selectors), nodeaffinity, taints, quantity,
             pods (readiness, availability, target node), budget (maxSurge/maxUnavailable),
             daemonpods (NodeShouldRunDaemonPod, the pods the controller creates), revisions, update
-            (rollingUpdate), fit (the scheduler's filters).
+            (rollingUpdate), fit (the scheduler's filters), preemption (DefaultPreemption), containers
+            (image conventions, the kubelet's back-offs).
 Components: clock, writer (every write and event), controller and history (the DaemonSet controller),
-            scheduler, kubelet (with the node-lifecycle controller).
+            disruption (the disruption controller), scheduler, nodelifecycle (node lifecycle and taint
+            eviction), kubelet, podgc (the pod garbage collector).
 """

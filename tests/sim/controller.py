@@ -9,9 +9,14 @@ podByCreationTimestampAndPhase); update.go for the rolling update (tests/sim/upd
 The expectations gate (docs/rules.md#r-expectations) is kept: rollingUpdate() only runs in a sync whose
 manage() wrote nothing, as in a real cluster, where the writes of manage() must be observed first.
 
-Deviations: failed pods are deleted at once (no per-node failure back-off); creates are not sent in
-slow-start batches (they never fail here); status.observedGeneration is raised on every sync; and pods that
-share a creationTimestamp second are ordered by creation rather than by name (see oldest_first).
+Failed pods are deleted with the per-node back-off of kube-controller-manager (1 s doubling to 15 min, keyed
+by DaemonSet uid, observed generation and node): the first failure on a node goes at once, a pod that fails
+again within the back-off waits for it (docs/rules.md#r-manage). A create the API refuses (admission) is a
+FailedCreate event, and the creates after it wait for the next sync.
+
+Deviations: creates are not sent in slow-start batches (the first refusal stops the sync's creates);
+status.observedGeneration is raised on every sync; and pods that share a creationTimestamp second are ordered
+by creation rather than by name (see oldest_first).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import itertools
 import logging
 import random
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from tests.apiserver import ApiError
 from tests.sim import budget, daemonpods, history, pods, update
 from tests.sim import labels as lbl
 from tests.sim import objects as o
@@ -34,6 +41,34 @@ CONTROLLER = history.CONTROLLER
 GARBAGE_COLLECTOR = "garbage-collector"
 BURST_REPLICAS = 250  # the most creates, and separately the most deletes, of one sync (r-pod-creation)
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what the API server's generateName draws from
+FAILED_POD_BACKOFF = (1.0, 900.0)  # cmd/kube-controller-manager: flowcontrol.NewBackOff(1s, 15m)
+
+
+class Backoff:
+    """flowcontrol.Backoff without jitter: per key the delay doubles from `initial` up to `cap`, and an entry
+    not touched for twice the cap starts over (hasExpired)."""
+
+    def __init__(self, initial: float, cap: float) -> None:
+        self.initial, self.cap = initial, cap
+        self._entries: dict[str, tuple[float, datetime]] = {}  # key -> (delay, last update)
+
+    def _live(self, key: str, now: datetime) -> tuple[float, datetime] | None:
+        entry = self._entries.get(key)
+        if entry is None or (now - entry[1]).total_seconds() > 2 * self.cap:
+            return None
+        return entry
+
+    def until(self, key: str, now: datetime) -> datetime | None:
+        """IsInBackOffSinceUpdate: when the back-off of `key` ends, or None if it is not in back-off."""
+        entry = self._live(key, now)
+        if entry is None:
+            return None
+        end = entry[1] + timedelta(seconds=entry[0])
+        return end if now < end else None
+
+    def next(self, key: str, now: datetime) -> None:
+        entry = self._live(key, now)
+        self._entries[key] = (self.initial if entry is None else min(2 * entry[0], self.cap), now)
 
 
 class DaemonSetController:
@@ -43,6 +78,8 @@ class DaemonSetController:
         self._selecting_all_reported: set[str] = set()
         self._creation_order: dict[str, int] = {}  # pod uid -> creation sequence, see oldest_first
         self._creation_counter = itertools.count(1)
+        self._failed_pods_backoff = Backoff(*FAILED_POD_BACKOFF)
+        self._failed_creates: set[tuple[str, str]] = set()
 
     # --- one pass ---------------------------------------------------------------------------------------------
 
@@ -168,6 +205,14 @@ class DaemonSetController:
                 continue
             where = f"{o.namespace(pod)}/{o.name(pod)} on node {node}"
             if o.phase(pod) == "Failed":
+                # Fighting a kubelet that keeps rejecting pods must not hot-loop: back off per node.
+                key = f"{o.uid(daemonset)}/{o.status_of(daemonset).get('observedGeneration') or 0}/{node}"
+                now = self.writer.clock()
+                until = self._failed_pods_backoff.until(key, now)
+                if until is not None:
+                    self.writer.wait_until(until)  # enqueueDaemonSetAfter(delay)
+                    continue
+                self._failed_pods_backoff.next(key, now)
                 self.writer.event(daemonset, "Warning", "FailedDaemonPod",
                                   f"Found failed daemon pod {where}, will try to kill it", CONTROLLER)
             elif o.phase(pod) == "Succeeded":
@@ -201,7 +246,14 @@ class DaemonSetController:
         the controller's events."""
         wrote = False
         for node in create_on[:BURST_REPLICAS]:
-            pod = self._create_pod(daemonset, node, revision_hash)
+            try:
+                pod = self._create_pod(daemonset, node, revision_hash)
+            except ApiError as error:
+                if (o.uid(daemonset), error.message) not in self._failed_creates:  # the recorder aggregates repeats
+                    self._failed_creates.add((o.uid(daemonset), error.message))
+                    self.writer.event(daemonset, "Warning", "FailedCreate", f"Error creating: {error.message}",
+                                      CONTROLLER)
+                break  # the batches after a failed one are skipped until the next sync
             if pod is not None:
                 wrote = True
                 self.writer.event(daemonset, "Normal", "SuccessfulCreate", f"Created pod: {o.name(pod)}", CONTROLLER)

@@ -1,88 +1,47 @@
-"""The kubelets of the simulated nodes, and the node-lifecycle controller's part in a node going NotReady.
+"""The kubelets of the simulated nodes: they start bound pods, report their status, stop deleted pods and
+delete them once their containers are gone, and shut a node down gracefully when told to.
 
-A bound pod goes Running, then Ready `ready_after` seconds later; images named `crash` crash-loop with
-the kubelet's doubling back-off, images named `bad` or `nonexistent` fail to pull; a terminating pod goes
-away once its grace (`ready_after` here) has passed, unless a finalizer holds it. On a node made NotReady
-with ClusterSimulator.set_node_ready, pods turn Ready=False (the node-lifecycle controller's
-MarkPodsNotReady), and a stopped kubelet starts nothing.
+A bound pod goes Running, then Ready `ready_after` seconds after its containers start; what its containers do
+(fail to pull, crash, ignore SIGTERM) follows the image conventions of tests/sim/containers.py. A pod with a
+deletionTimestamp gets SIGTERM when its kubelet first sees it; its containers stop `stop_after` seconds later
+(or as containers.stop_seconds says, at most the grace period: docs/rules.md#r-termination). The kubelet then
+reports the pod terminal (Succeeded when every container exited 0 on SIGTERM, Failed when one was killed)
+and deletes it for good, unless a finalizer holds the object. A kubelet that stopped posting (its node is
+unreachable, Ready=Unknown: tests/sim/nodelifecycle.py) does nothing at all: it starts nothing, reports
+nothing and never finishes a deletion (docs/rules.md#r-node-lifecycle). On a node that is NotReady but whose
+kubelet still posts, pods are stopped and deleted but nothing new starts.
 
-Sources: pkg/kubelet/status (generateAPIPodStatus, the pod conditions), pkg/kubelet/kuberuntime (image
-pull and crash-loop back-off), pkg/controller/nodelifecycle (MarkPodsNotReady,
-nodeConditionToTaintKeyStatusMap, the NoExecute taint pass).
+Sources: pkg/kubelet/status (generateAPIPodStatus, getPhase, the pod conditions, terminal phase of deleted
+pods), pkg/kubelet/kuberuntime (killContainer with the grace period, doBackOff), pkg/kubelet/status/
+status_manager.go (canBeDeleted, the final delete with grace 0), pkg/kubelet/nodeshutdown (the reason and
+message of pods killed by a graceful node shutdown).
 
-Deviations: pods only ever fail because of their image name; no admission (OutOfcpu ...), no init
-containers or probes; back-off runs on `ready_after` instead of 10s doubling to 5 minutes.
+Deviations: no kubelet admission (OutOfcpu, node affinity, OS ...), no init containers, probes or preStop
+hooks; a container is Ready `ready_after` seconds after it starts; the terminal status and the final delete
+are written in the same pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tests.apiserver import rfc3339
+from tests.sim import containers
 from tests.sim import objects as o
-from tests.sim import pods
+from tests.sim.containers import State
 from tests.sim.objects import Obj, View
 from tests.sim.writer import Writer, set_condition
 
 KUBELET = "kubelet"
-NODE_LIFECYCLE = "node-lifecycle-controller"
-UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
-NOT_READY_TAINT = "node.kubernetes.io/not-ready"
-# Crash-loop back-off: 10s doubling to 5 min in a real kubelet; here `ready_after` doubling to 32 times it.
-CRASH_BACKOFF_CAP = 32
+SHUTDOWN_REASON = "Terminated"  # nodeshutdown nodeShutdownReason
+SHUTDOWN_MESSAGE = "Pod was terminated in response to imminent node shutdown."
 
 
-def crash_restarts(elapsed: float, ready_after: float) -> int:
-    """How often a crash-looping container has restarted `elapsed` seconds after it first started:
-    restart k comes ready_after * min(2**(k-1), CRASH_BACKOFF_CAP) after restart k-1."""
-    if ready_after <= 0:
-        return 0
-    restarts, at, delay = 0, 0.0, 1
-    while delay < CRASH_BACKOFF_CAP:
-        at += delay * ready_after
-        if at > elapsed:
-            return restarts
-        restarts += 1
-        delay *= 2
-    return restarts + int((elapsed - at) // (CRASH_BACKOFF_CAP * ready_after))
-
-
-def _fails_to_pull(image: str) -> bool:
-    return "bad" in image or "nonexistent" in image
-
-
-def _crashes(image: str) -> bool:
-    return "crash" in image
-
-
-def node_readiness(node: Obj, ready: bool, now: datetime) -> Obj:
-    """What the node-lifecycle controller writes when a kubelet stops (or resumes) posting status: the Ready
-    condition Unknown plus the `unreachable` NoSchedule and NoExecute taints, or Ready=True without the
-    `unreachable` and `not-ready` taints."""
-    status = node.setdefault("status", {})
-    if ready:
-        conditions = set_condition(list(status.get("conditions") or []), "Ready", "True", now,
-                                   reason="KubeletReady", message="kubelet is posting ready status")
-    else:
-        conditions = set_condition(list(status.get("conditions") or []), "Ready", "Unknown", now,
-                                   reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
-    # Node conditions carry no lastProbeTime when there is none.
-    status["conditions"] = [{k: v for k, v in c.items() if not (k == "lastProbeTime" and v is None)}
-                            for c in conditions]
-    spec = node.setdefault("spec", {})
-    node_taints = list(spec.get("taints") or [])
-    if ready:
-        node_taints = [t for t in node_taints if t.get("key") not in (UNREACHABLE_TAINT, NOT_READY_TAINT)]
-    else:
-        for effect in ("NoSchedule", "NoExecute"):
-            if not any(t.get("key") == UNREACHABLE_TAINT and t.get("effect") == effect for t in node_taints):
-                added = {"timeAdded": rfc3339(now)} if effect == "NoExecute" else {}
-                node_taints.append({"key": UNREACHABLE_TAINT, "effect": effect, **added})
-    if node_taints:
-        spec["taints"] = node_taints
-    else:
-        spec.pop("taints", None)
-    return node
+def go_duration(seconds: float) -> str:
+    """time.Duration.String() for whole seconds: 10s, 1m20s, 5m0s."""
+    whole = int(seconds)
+    return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60}s"
 
 
 def _status_summary(status: View) -> str:
@@ -98,34 +57,42 @@ def _node_ip(node: View) -> str | None:
                  if a.get("type") == "InternalIP"), None)
 
 
-class Kubelet:
-    """Every node's kubelet at once; it remembers what it started, by pod uid."""
+def _images(pod: View) -> list[str]:
+    return [str(c.get("image") or "") for c in o.spec_of(pod).get("containers") or []]
 
-    def __init__(self, writer: Writer, ready_after: float) -> None:
+
+class Kubelet:
+    """Every node's kubelet at once; it remembers what it started and what it was told to stop, by pod uid.
+    `posting(node)` says whether a node's kubelet is alive (tests/sim/nodelifecycle.py)."""
+
+
+    def __init__(self, writer: Writer, ready_after: float, stop_after: float,
+                 posting: Callable[[View], bool], marked_not_ready: set[str]) -> None:
         self.writer = writer
         self.ready_after = ready_after
+        self.stop_after = stop_after
+        self.posting = posting
         self._started: dict[str, datetime] = {}
-        self._terminating_since: dict[str, datetime] = {}
-        self._marked_not_ready: set[str] = set()
+        self._sigterm_at: dict[str, datetime] = {}
         self._pod_ips: dict[str, str] = {}
+        self.marked_not_ready = marked_not_ready  # pods the node lifecycle controller marked, shared with it
 
     def run_pass(self) -> None:
         nodes = {o.name(node): node for node in self.writer.server.objects("nodes")}
         all_pods = self.writer.server.objects("pods")
         live = {o.uid(pod) for pod in all_pods}
-        for memory in (self._started, self._terminating_since, self._pod_ips):
+        for memory in (self._started, self._sigterm_at, self._pod_ips):
             for uid in [uid for uid in memory if uid not in live]:
                 del memory[uid]
-        self._marked_not_ready &= live
         for pod in all_pods:
             node = nodes.get(str(o.spec_of(pod).get("nodeName") or ""))
-            if node is not None:
+            if node is not None and self.posting(node):
                 self._sync_pod(pod, node)
 
     def _sync_pod(self, pod: Obj, node: View) -> None:
         uid, now = o.uid(pod), self.writer.clock()
         if o.is_terminating(pod):
-            self._finish_termination(pod, now)
+            self._terminate(pod, now)
             return
         if o.is_terminal(pod):
             return
@@ -133,69 +100,104 @@ class Kubelet:
         if uid not in self._started:
             fresh = o.phase(pod) in ("", "Pending") and not o.status_of(pod).get("containerStatuses")
             if not fresh:
-                self._node_lifecycle(pod, node_ready, now)  # a pod this kubelet did not start: readiness only
+                self._seeded(pod, node_ready)  # a pod this kubelet did not start: readiness only
                 return
             if not node_ready:
-                return  # a stopped kubelet starts nothing: the pod stays Pending
+                return  # a NotReady node starts nothing: the pod stays Pending
             self._started[uid] = now
         if not node_ready:
-            self._mark_not_ready(pod, now)
-            return
+            return  # the node lifecycle controller marks its pods NotReady
         desired = self._pod_status(pod, node, self._started[uid], now)
         self.writer.mutate("pods", o.namespace(pod), o.name(pod), lambda obj: {**obj, "status": desired},
                            f"{KUBELET}: {_status_summary(desired)}", uid=uid)
 
-    def _finish_termination(self, pod: Obj, now: datetime) -> None:
-        """A pod with a deletionTimestamp: its containers stop, then the kubelet's final delete removes it."""
-        if o.meta(pod).get("finalizers"):
-            return  # someone else's finalizer holds it
-        due = self._terminating_since.setdefault(o.uid(pod), now) + timedelta(seconds=self.ready_after)
+    # --- stopping -----------------------------------------------------------------------------------------------
+
+    def _terminate(self, pod: Obj, now: datetime) -> None:
+        """SIGTERM when first seen, containers gone after their stop time (SIGKILL at the end of the grace
+        period), then the terminal status and, unless a finalizer holds it, the final delete."""
+        sigterm = self._sigterm_at.setdefault(o.uid(pod), now)
+        meta = o.meta(pod)
+        grace = float(meta.get("deletionGracePeriodSeconds") or o.spec_of(pod).get("terminationGracePeriodSeconds")
+                      or 30)
+        stop = containers.stop_seconds(_images(pod), o.annotations_of(pod), grace, self.stop_after)
+        due = sigterm + timedelta(seconds=stop)
         if now < due:
             self.writer.wait_until(due)
             return
-        self.writer.remove("pods", pod, f"{KUBELET}: containers stopped after the grace period")
+        if not o.is_terminal(pod):
+            killed = stop >= grace and any(containers.behaviour_of(image).ignores_sigterm for image in _images(pod))
+            self._write_terminal(pod, now, exit_code=137 if killed else 0,
+                                 reason="Error" if killed else "Completed", detail="containers stopped")
+        if meta.get("finalizers"):
+            return  # someone else's finalizer holds the object
+        self.writer.remove("pods", pod, f"{KUBELET}: containers stopped, final delete")
 
-    def _mark_not_ready(self, pod: Obj, now: datetime) -> None:
-        """MarkPodsNotReady: the node-lifecycle controller flips Ready to False on a node that stopped reporting."""
-        if pods.is_ready(pod):
-            self._marked_not_ready.add(o.uid(pod))
-        self._set_ready(pod, "False", now, f"{NODE_LIFECYCLE}: pod not ready")
-
-    def _set_ready(self, pod: Obj, value: str, now: datetime, detail: str) -> None:
+    def _write_terminal(self, pod: Obj, now: datetime, *, exit_code: int, reason: str, detail: str,
+                        pod_reason: str | None = None, message: str | None = None) -> None:
+        """The status of a pod whose containers all exited: Succeeded if every one exited 0, else Failed."""
         def change(obj: Obj) -> Obj:
             status = obj.setdefault("status", {})
-            status["conditions"] = set_condition(list(status.get("conditions") or []), "Ready", value, now)
+            status["phase"] = "Succeeded" if exit_code == 0 and pod_reason is None else "Failed"
+            if pod_reason:
+                status["reason"], status["message"] = pod_reason, message
+                status["conditions"] = set_condition(list(status.get("conditions") or []), "DisruptionTarget",
+                                                     "True", now, reason="TerminationByKubelet", message=message)
+            for kind in ("Ready", "ContainersReady"):
+                status["conditions"] = set_condition(list(status.get("conditions") or []), kind, "False", now,
+                                                     reason="PodCompleted")
+            finished = rfc3339(now)
+            status["containerStatuses"] = [
+                {**s, "ready": False, "started": False,
+                 "state": {"terminated": {"exitCode": exit_code, "reason": reason,
+                                          "startedAt": ((s.get("state") or {}).get("running") or {}).get("startedAt"),
+                                          "finishedAt": finished}}}
+                for s in status.get("containerStatuses") or []]
             return obj
-        self.writer.mutate("pods", o.namespace(pod), o.name(pod), change, detail, uid=o.uid(pod))
+        self.writer.mutate("pods", o.namespace(pod), o.name(pod), change, f"{KUBELET}: {detail}", uid=o.uid(pod))
 
-    def _node_lifecycle(self, pod: Obj, node_ready: bool, now: datetime) -> None:
-        """Pods the simulation found running (seeded by a test): only node readiness changes them."""
-        if not node_ready:
-            self._mark_not_ready(pod, now)
-        elif o.uid(pod) in self._marked_not_ready:
-            self._marked_not_ready.discard(o.uid(pod))
-            self._set_ready(pod, "True", now, f"{KUBELET}: node ready again")
+    def shut_down(self, node: str) -> None:
+        """Graceful node shutdown (pkg/kubelet/nodeshutdown): every pod still running there is killed and
+        reported Failed with reason Terminated and a DisruptionTarget=True (TerminationByKubelet) condition."""
+        now = self.writer.clock()
+        for pod in self.writer.server.objects("pods"):
+            if o.spec_of(pod).get("nodeName") == node and not o.is_terminal(pod):
+                self._write_terminal(pod, now, exit_code=137, reason="Error", detail="node shutdown",
+                                     pod_reason=SHUTDOWN_REASON, message=SHUTDOWN_MESSAGE)
+
+    # --- running ------------------------------------------------------------------------------------------------
+
+    def _seeded(self, pod: Obj, node_ready: bool) -> None:
+        """A pod the simulation found running (a test seeded it): once its node is Ready again, the kubelet
+        reports Ready what the node lifecycle controller marked NotReady."""
+        if not node_ready or o.uid(pod) not in self.marked_not_ready:
+            return
+        self.marked_not_ready.discard(o.uid(pod))
+        self.writer.set_pod_condition(pod, "Ready", "True", f"{KUBELET}: node ready again")
 
     def _pod_status(self, pod: Obj, node: View, started: datetime, now: datetime) -> Obj:
-        """The status this kubelet reports `now`, for a pod it started at `started`."""
+        """The status this kubelet reports `now` for a pod it started at `started` (getPhase: Pending while a
+        container has never run, else Running)."""
         elapsed = (now - started).total_seconds()
-        containers = list(o.spec_of(pod).get("containers") or [])
-        images = [str(c.get("image") or "") for c in containers]
-        pull_failed = any(_fails_to_pull(image) for image in images)
-        ready = not pull_failed and not any(_crashes(image) for image in images) and elapsed >= self.ready_after
-        if not ready and elapsed < self.ready_after:
-            self.writer.wait_until(started + timedelta(seconds=self.ready_after))  # Ready, or ImagePullBackOff
-        old = o.status_of(pod)
-        statuses = [self._container_status(pod, c, started, elapsed, ready) for c in containers]
-        unready = [str(c.get("name")) for c, s in zip(containers, statuses, strict=True) if not s["ready"]]
+        specs = list(o.spec_of(pod).get("containers") or [])
+        statuses = []
+        for container in specs:
+            behaviour = containers.behaviour_of(str(container.get("image") or ""))
+            state = containers.state_at(behaviour, elapsed, self.ready_after)
+            self._arm_timers(behaviour, state, started, elapsed)
+            statuses.append(self._container_status(pod, container, state, started, elapsed))
+        ready = all(s["ready"] for s in statuses)
+        never_ran = any("waiting" in s["state"] and "lastState" not in s for s in statuses)
+        unready = [str(s["name"]) for s in statuses if not s["ready"]]
         reason = None if ready else "ContainersNotReady"
         message = None if ready else f"containers with unready status: [{' '.join(unready)}]"
+        old = o.status_of(pod)
         conditions = set_condition(list(old.get("conditions") or []), "Initialized", "True", started)
         for kind in ("Ready", "ContainersReady"):
             conditions = set_condition(conditions, kind, "True" if ready else "False", now, reason=reason,
                                        message=message)
         conditions = set_condition(conditions, "PodScheduled", "True", started)
-        status: Obj = {**old, "phase": "Pending" if pull_failed else "Running", "conditions": conditions,
+        status: Obj = {**old, "phase": "Pending" if never_ran else "Running", "conditions": conditions,
                        "startTime": rfc3339(started), "containerStatuses": statuses}
         host_ip = _node_ip(node)
         if host_ip:
@@ -203,29 +205,46 @@ class Kubelet:
         status["podIP"] = host_ip if o.spec_of(pod).get("hostNetwork") and host_ip else self._pod_ip(o.uid(pod))
         return status
 
-    def _container_status(self, pod: View, container: View, started: datetime, elapsed: float, ready: bool) -> Obj:
+    def _arm_timers(self, behaviour: containers.Behaviour, state: State, started: datetime, elapsed: float) -> None:
+        """settle() waits for what changes by itself: readiness, and every step of a failure that ends (a
+        flaky pull, a container that crashes a few times). A failure that never ends is followed only through
+        its first steps (the first ImagePullBackOff, the first CrashLoopBackOff), or settle() would never end."""
+        moments = []
+        if state.running_since is not None and elapsed < state.running_since + self.ready_after:
+            moments.append(state.running_since + self.ready_after)
+        if state.changes_at is not None:
+            ends = behaviour.failed_pulls is not None and behaviour.exits is not None
+            if ends or state.changes_at <= 2 * self.ready_after:
+                moments.append(state.changes_at)
+        for moment in moments:
+            self.writer.wait_until(started + timedelta(seconds=moment))
+
+    def _container_status(self, pod: View, container: View, state: State, started: datetime,
+                          elapsed: float) -> Obj:
         name, image = str(container.get("name") or ""), str(container.get("image") or "")
-        result: Obj = {"name": name, "image": image, "imageID": "", "ready": ready, "restartCount": 0,
-                       "started": True, "state": {"running": {"startedAt": rfc3339(started)}}}
-        if _fails_to_pull(image):
-            if elapsed < self.ready_after:
-                waiting = {"reason": "ErrImagePull",
-                           "message": f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
-                                      f'failed to resolve reference "{image}": {image}: not found'}
-            else:
-                waiting = {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}
-            return {**result, "ready": False, "started": False, "state": {"waiting": waiting}}
-        if _crashes(image):
-            restarts = crash_restarts(elapsed, self.ready_after)
-            if restarts == 0:
-                return {**result, "ready": False}
-            back_off = min(10 * 2 ** (restarts - 1), 300)
+        result: Obj = {"name": name, "image": image, "imageID": "", "ready": False,
+                       "restartCount": state.restarts, "started": False}
+        if state.last_exit is not None:
+            began, ended = (rfc3339(started + timedelta(seconds=moment)) for moment in state.last_exit)
+            result["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": began,
+                                                  "finishedAt": ended}}
+        if state.waiting == "ErrImagePull":
+            result["state"] = {"waiting": {
+                "reason": "ErrImagePull",
+                "message": f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
+                           f'failed to resolve reference "{image}": {image}: not found'}}
+        elif state.waiting == "ImagePullBackOff":
+            result["state"] = {"waiting": {"reason": "ImagePullBackOff",
+                                           "message": f'Back-off pulling image "{image}"'}}
+        elif state.waiting == "CrashLoopBackOff":
             pod_ref = f"{o.name(pod)}_{o.namespace(pod)}({o.uid(pod)})"
-            return {**result, "ready": False, "started": False, "restartCount": restarts,
-                    "state": {"waiting": {"reason": "CrashLoopBackOff",
-                                          "message": f"back-off {back_off}s restarting failed "
-                                                     f"container={name} pod={pod_ref}"}},
-                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}
+            result["state"] = {"waiting": {"reason": "CrashLoopBackOff",
+                                           "message": f"back-off {go_duration(state.back_off)} restarting failed "
+                                                      f"container={name} pod={pod_ref}"}}
+        else:
+            since = state.running_since or 0.0
+            result.update(started=True, ready=elapsed >= since + self.ready_after,
+                          state={"running": {"startedAt": rfc3339(started + timedelta(seconds=since))}})
         return result
 
     def _pod_ip(self, uid: str) -> str:

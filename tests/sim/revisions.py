@@ -4,7 +4,10 @@ Source: pkg/controller/daemon/update.go (getPatch, Match, snapshot) and pkg/cont
 (ControllerRevision naming). Go hashes the template with FNV (controller.ComputeHash), which cannot be
 reproduced from JSON; any stable hash serves, since nothing compares it with a real cluster's.
 
-Deviation: templates are compared and hashed in their API-defaulted form (see defaulted_template).
+Deviation: templates are compared and hashed in their API-defaulted form (see defaulted_template), where Go
+compares bytes. Only the server's fixed defaults are applied, so a field the server starts defaulting later
+(ApiServer.add_template_default, an upgrade or a mutating webhook: docs/rules.md#r-revisions) still makes the
+template differ from its revision, as it does upstream.
 """
 
 from __future__ import annotations

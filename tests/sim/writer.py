@@ -95,6 +95,18 @@ class Writer:
         self.record("update", str(stored["kind"]), stored, detail)
         return stored
 
+    def set_pod_condition(self, pod: View, kind: str, status: str, detail: str, *, reason: str | None = None,
+                          message: str | None = None) -> Obj | None:
+        """Write one condition of a pod's status (its lastTransitionTime moves only with its status)."""
+        now = self.clock()
+
+        def change(obj: Obj) -> Obj:
+            obj_status = obj.setdefault("status", {})
+            obj_status["conditions"] = set_condition(list(obj_status.get("conditions") or []), kind, status, now,
+                                                     reason=reason, message=message)
+            return obj
+        return self.mutate("pods", o.namespace(pod), o.name(pod), change, detail, uid=o.uid(pod))
+
     def delete(self, kind: str, obj: View, detail: str) -> bool:
         """DELETE as the API serves it: with graceful_pod_deletion a bound, running pod only starts terminating
         (deletionTimestamp), and the kubelet removes it later. False if it was gone or already terminating."""

@@ -1,0 +1,132 @@
+"""How a simulated container behaves, decided by its image name (or a pod annotation), and the kubelet's
+back-off arithmetic: what a container shows `elapsed` seconds after its kubelet took the pod on.
+
+Conventions (a substring of the image reference, checked in this order):
+  * `nonexistent` or `bad`: every pull fails: ErrImagePull, then ImagePullBackOff, for ever;
+  * `flaky-pull`: the first pull fails (ErrImagePull, then ImagePullBackOff until the back-off ends), the
+    second succeeds;
+  * `crash-once`: the first run exits; the kubelet restarts it at once (restartCount 1) and it stays up;
+  * `crash-twice`: the first two runs exit; after the second exit it waits out CrashLoopBackOff with
+    restartCount 1 ("back-off 10s"), then the third run stays up (restartCount 2);
+  * `crash`: every run exits (CrashLoopBackOff for ever);
+  * `slow-stop`: the container ignores SIGTERM, so a deleted pod takes its whole grace period;
+  * anything else pulls at once, runs, and stops promptly on SIGTERM.
+The pod annotation `simulator.kubectl-ds.io/stop-seconds: "<n>"` makes every container of that pod stop n
+seconds after SIGTERM (never later than the grace period, when SIGKILL comes).
+
+Kubelet rules (pkg/kubelet/kuberuntime/kuberuntime_manager.go doBackOff, pkg/kubelet/images/image_manager.go
+EnsureImageExists, k8s.io/client-go util/flowcontrol Backoff): restarts and pulls back off 10 s, doubling up
+to 5 min. The first exit of a container is restarted at once (the back-off entry only starts then), so
+CrashLoopBackOff first shows after the second exit, with restartCount 1. A failed pull shows ErrImagePull and
+arms a 10 s back-off, during which the kubelet answers ImagePullBackOff without pulling.
+
+Deviations: no jitter; a run that exits lasts `run_for` seconds (the simulation's ready_after); ErrImagePull
+shows for `run_for` seconds after each failed pull (the pod worker's next sync), ImagePullBackOff for the rest
+of the back-off; every container of a pod pulls and runs in step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+BACKOFF_INITIAL = 10.0  # kubelet backOffPeriod
+BACKOFF_MAX = 300.0  # kubelet MaxContainerBackOff
+STOP_SECONDS_ANNOTATION = "simulator.kubectl-ds.io/stop-seconds"
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What a container does: failed pulls before one succeeds, runs that exit before one stays up (None:
+    for ever), and whether it ignores SIGTERM."""
+
+    failed_pulls: int | None = 0
+    exits: int | None = 0
+    ignores_sigterm: bool = False
+
+
+def behaviour_of(image: str) -> Behaviour:
+    if "nonexistent" in image or "bad" in image:
+        return Behaviour(failed_pulls=None)
+    if "flaky-pull" in image:
+        return Behaviour(failed_pulls=1)
+    if "crash-once" in image:
+        return Behaviour(exits=1)
+    if "crash-twice" in image:
+        return Behaviour(exits=2)
+    if "crash" in image:
+        return Behaviour(exits=None)
+    return Behaviour(ignores_sigterm="slow-stop" in image)
+
+
+def stop_seconds(images: list[str], annotations: Mapping[str, str], grace: float, default: float) -> float:
+    """How long after SIGTERM a pod's containers are all gone: the annotation, else `default`, else the whole
+    grace period for a container that ignores SIGTERM; SIGKILL at the end of the grace period caps it."""
+    wanted = default
+    written = annotations.get(STOP_SECONDS_ANNOTATION)
+    if written is not None:
+        with contextlib.suppress(ValueError):  # an unreadable annotation is ignored
+            wanted = float(written)
+    if any(behaviour_of(image).ignores_sigterm for image in images):
+        wanted = grace
+    return max(0.0, min(wanted, grace))
+
+
+def backoff(step: int) -> float:
+    """The back-off after the step-th (1-based) failure in a row: 10 s doubling to 5 min."""
+    return min(BACKOFF_INITIAL * 2 ** (step - 1), BACKOFF_MAX)
+
+
+@dataclass(frozen=True)
+class State:
+    """A container `elapsed` seconds in: its waiting reason (None when running), restarts so far, when the
+    current run started and the last one ended (seconds since the kubelet took the pod), and when the state
+    next changes by itself (None: never, or never again without a write)."""
+
+    waiting: str | None
+    message: str
+    restarts: int
+    running_since: float | None
+    last_exit: tuple[float, float] | None  # (started, finished) of the last run that exited
+    changes_at: float | None
+    back_off: float = 0.0
+
+
+def state_at(behaviour: Behaviour, elapsed: float, run_for: float) -> State:
+    """The container's state `elapsed` seconds after the kubelet took the pod on."""
+    pulled = _pulled_at(behaviour, elapsed, run_for)
+    if isinstance(pulled, State):
+        return pulled
+    started, restarts, last_exit = pulled, 0, None
+    while behaviour.exits is None or restarts < behaviour.exits:
+        finished = started + run_for
+        if elapsed < finished:
+            break  # this run is still up
+        last_exit = (started, finished)
+        wait = 0.0 if restarts == 0 else backoff(restarts)  # the first exit restarts at once
+        if elapsed < finished + wait:
+            end = finished + wait
+            return State("CrashLoopBackOff", "", restarts, None, last_exit, end, back_off=wait)
+        started, restarts = finished + wait, restarts + 1
+    exits_again = behaviour.exits is None or restarts < behaviour.exits
+    return State(None, "", restarts, started, last_exit, started + run_for if exits_again else None)
+
+
+def _pulled_at(behaviour: Behaviour, elapsed: float, run_for: float) -> float | State:
+    """When the image was pulled, or the waiting state of a pull that has not succeeded yet."""
+    attempt, failures = 0.0, 0
+    while behaviour.failed_pulls is None or failures < behaviour.failed_pulls:
+        failures += 1
+        wait = backoff(failures)
+        if elapsed < attempt + wait:
+            if elapsed < attempt + min(run_for, wait):
+                return State("ErrImagePull", "", 0, None, None, attempt + min(run_for, wait))
+            return State("ImagePullBackOff", "", 0, None, None, attempt + wait)
+        attempt += wait
+    return attempt
+
+
+def crash_restarts(elapsed: float, run_for: float) -> int:
+    """restartCount of a container that always exits, `elapsed` seconds after its first start."""
+    return state_at(Behaviour(exits=None), elapsed, run_for).restarts
