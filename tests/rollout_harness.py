@@ -50,6 +50,7 @@ from kubectl_ds.errors import (
 from kubectl_ds.rollout.runner import Driver, Rollout
 from tests import apiserver as api
 from tests.apiserver import ApiServer, Request
+from tests.apiserver_http import _fault_error, _verb, parse_target
 from tests.rollout_support import NAME, NAMESPACE, Invariants, SimCluster, _pinned, make_cluster_objects
 from tests.simulator import ClusterSimulator, ManualClock
 
@@ -196,7 +197,7 @@ class ManualCluster:
     def evict_pod(self, *, namespace: str, name: str) -> None:
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
         self._call("POST", _path("", "pods", namespace, name) + "/eviction",
-                   lambda target: self.server._api_evict(target, body), body=body, status=201)
+                   lambda target: self.server._api_evict(target, body, dry_run=False)[1], body=body, status=201)
 
     def delete_pod(self, *, namespace: str, name: str, uid: str | None = None) -> None:
         body: Obj = {"apiVersion": "v1", "kind": "DeleteOptions"}
@@ -218,8 +219,8 @@ class ManualCluster:
         """One request, as the HTTP handler serves it: injected fault, authorization, the verb; recorded."""
         query = query or {}
         request = Request(method, path, dict(query), 0, "application/json" if body is not None else "", body)
-        target, _ = api.parse_target(path)
-        verb = api._verb(method, target, False)
+        target, _ = parse_target(path)
+        verb = _verb(method, target, False)
         fault = self.server._take_fault(method, f"{path}?{urlencode(query)}" if query else path)
         try:
             if fault is not None and isinstance(fault.status, str):
@@ -227,7 +228,7 @@ class ManualCluster:
                 error = RequestTimeout if fault.status == "timeout" else Unreachable
                 raise error(f"{method} {path}: no answer ({fault.status})")
             if fault is not None:
-                raise api._fault_error(int(fault.status), path)
+                raise _fault_error(int(fault.status), path)
             self.server._authorize(verb, target)
             result = handler(target)
         except api.ApiError as error:
@@ -367,15 +368,19 @@ class Harness(SimCluster):
 
 
 def manual_cluster(*, nodes: int = 5, max_unavailable: int = 1, max_surge: int = 0, ready_after: float = 1.0,
-                   seed: int = 0, words: Callable[[Any], str] = str, **objects: Any) -> Harness:
+                   stop_after: float = 0.0, seed: int = 0, words: Callable[[Any], str] = str,
+                   **objects: Any) -> Harness:
     """`nodes` nodes running the DaemonSet's pods (all Ready and available), at a quiet moment of manual time.
+
+    Deleted pods terminate gracefully; their containers stop `stop_after` seconds after SIGTERM (at once by
+    default, as most agents do; a `slow-stop` image takes its whole terminationGracePeriodSeconds).
 
     Nothing runs in the background, so there is nothing to stop. Invariants are checked (once `armed`) on
     every stored change, as in the real-time tests.
     """
     clock = ManualClock(EPOCH)
     server = ApiServer()  # never started: no port, no threads; ManualCluster calls its handlers directly
-    simulator = ClusterSimulator(server, ready_after=ready_after, clock=clock, seed=seed)
+    simulator = ClusterSimulator(server, ready_after=ready_after, clock=clock, seed=seed, stop_after=stop_after)
     seeded = make_cluster_objects(nodes, **objects)
     for obj in seeded:  # the manual clock's time, not the wall clock's
         obj["metadata"]["creationTimestamp"] = api.rfc3339(clock())

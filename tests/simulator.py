@@ -79,12 +79,15 @@ class ClusterSimulator:
 
     def __init__(self, server: ApiServer, *, ready_after: float = 0.05, clock: Callable[[], datetime] | None = None,
                  seed: int = 0, tick: float = 0.01, stop_after: float | None = None, graceful_deletion: bool = True,
-                 podgc_period: float = 20.0, podgc_quarantine: float = 40.0) -> None:
+                 podgc_period: float = 20.0, podgc_quarantine: float = 40.0, backoff_scale: float = 1.0) -> None:
         """ready_after: seconds from a container's start to Ready (also how long a crashing run lasts);
         stop_after: seconds from SIGTERM to a container's exit (default ready_after; `slow-stop` images and the
         stop-seconds annotation change it, tests/sim/containers.py); graceful_deletion: make the API server
         delete bound pods gracefully, as a real one does (False keeps an immediate delete); podgc_period and
-        podgc_quarantine: the pod garbage collector's period and its wait for a vanished node."""
+        podgc_quarantine: the pod garbage collector's period and its wait for a vanished node; backoff_scale:
+        the kubelet's crash and pull back-offs (10 s doubling to 5 min) times this, 1 as on a real cluster.
+        Deliberate deviation: the real-time tests compress them (tests/rollout_support.py), since their
+        clock is the wall clock; the manual-time tests keep them real."""
         self.server = server
         self.ready_after = ready_after
         self.clock: Callable[[], datetime] = clock or utc_now
@@ -101,7 +104,7 @@ class ClusterSimulator:
         self._scheduler = Scheduler(self._writer)
         self._nodes = NodeLifecycle(self._writer, join_after=ready_after)
         self._kubelet = Kubelet(self._writer, ready_after, ready_after if stop_after is None else stop_after,
-                                self._nodes.posting, self._nodes.marked_not_ready)
+                                self._nodes.posting, self._nodes.marked_not_ready, backoff_scale)
         self._podgc = PodGC(self._writer, podgc_period, podgc_quarantine)
         self._lock = threading.RLock()  # one pass at a time
         self._wake = threading.Event()

@@ -293,7 +293,7 @@ def test_status_of_a_plain_rolling_update_uses_kubectl_wording(invoke: Invoke, c
 class StepHold:
     """Holds a rollout inside a step, whatever the machine's speed: once the driver has recorded `after` steps,
     the simulated cluster freezes (no component runs), so the next step's evicted pod is never replaced and
-    the step cannot finish until `release()`. `reached` is set when that pod is gone: the driver is then
+    the step cannot finish until `release()`. `reached` is set when that pod is evicted: the driver is then
     inside the step, waiting for its new pod. (Tests wait on it, never on a sleep that happens to be long
     enough.)"""
 
@@ -310,8 +310,11 @@ class StepHold:
             state = json.loads((obj["metadata"].get("annotations") or {}).get(STATE_ANNOTATION, "{}"))
             if state.get("steps_done", 0) >= self.after:
                 self.sim.simulator.paused = True
-        elif obj.get("kind") == "Pod" and event_type == "DELETED" and self.sim.simulator.paused:
-            self.reached.set()  # frozen, nothing but the driver deletes pods: its eviction of the held step
+        elif obj.get("kind") == "Pod" and self.sim.simulator.paused and (
+                event_type == "DELETED" or obj["metadata"].get("deletionTimestamp")):
+            # Frozen, nothing but the driver deletes pods: its eviction of the held step (a graceful deletion
+            # only sets the deletionTimestamp; the frozen kubelet never finishes it).
+            self.reached.set()
 
     def wait(self, timeout: float = 60) -> None:
         assert self.reached.wait(timeout), f"the driver did not get into step {self.after + 1} within {timeout}s"

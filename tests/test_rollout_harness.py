@@ -40,6 +40,7 @@ def test_injected_faults_become_the_plugins_errors(fault: int | str, error: type
     with pytest.raises(error):
         h.cluster.evict_pod(namespace=NAMESPACE, name=pod)
     h.cluster.evict_pod(namespace=NAMESPACE, name=pod)  # the fault was used up: the eviction goes through
+    h.cluster.run_for(1)  # the pod terminates gracefully, then it is gone
     with pytest.raises(NotFound):
         h.cluster.evict_pod(namespace=NAMESPACE, name=pod)
 
@@ -59,11 +60,16 @@ def test_a_watch_returns_what_happened_since_its_version_at_once_else_the_first_
     _, version = h.cluster.list_pods_versioned(namespace=NAMESPACE, selector={"matchLabels": LABELS})
     old = h.pod_on("node-0")
     h.cluster.evict_pod(namespace=NAMESPACE, name=old)
-    assert watch(h, version, 2.0) == [("DELETED", old)]  # already happened: no time passes
+    # Already happened, so no time passes: the graceful deletion (deletionTimestamp set) and the kubelet's
+    # status as its containers stop at once on SIGTERM.
+    assert watch(h, version, 2.0) == [("MODIFIED", old)] * 2
     assert h.elapsed() == 0.0
     _, version = h.cluster.list_pods_versioned(namespace=NAMESPACE, selector={"matchLabels": LABELS})
-    created = watch(h, version, 2.0)  # the controller replaces it at once: created, bound, started
-    assert created == [("ADDED", h.pod_on("node-0"))] + [("MODIFIED", h.pod_on("node-0"))] * 2
+    # The next pass, still at once: the kubelet's last status and final delete, then the controller's
+    # replacement: created, bound, started.
+    created = watch(h, version, 2.0)
+    assert created == [("MODIFIED", old), ("DELETED", old), ("ADDED", h.pod_on("node-0"))] + [
+        ("MODIFIED", h.pod_on("node-0"))] * 2
     assert h.elapsed() == 0.0
     _, version = h.cluster.list_pods_versioned(namespace=NAMESPACE, selector={"matchLabels": LABELS})
     assert watch(h, version, 2.0) == [("MODIFIED", h.pod_on("node-0"))]  # Ready, ready_after later

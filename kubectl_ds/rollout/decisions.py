@@ -140,8 +140,12 @@ class Terminating:
     grace_seconds: int | None
 
 
-def terminating_old_pods(held: Mapping[str, NodePods], nodes: Sequence[str]) -> list[Terminating]:
-    """Old pods the step waits on to go away (a pending node with no new pod yet)."""
+# A pod still terminating after this long is worth naming: most stop within a second or two of SIGTERM.
+SLOW_TO_STOP = timedelta(seconds=5)
+
+
+def terminating_old_pods(held: Mapping[str, NodePods], nodes: Sequence[str], now: datetime) -> list[Terminating]:
+    """Old pods the step has been waiting on to go away for a while (a pending node with no new pod yet)."""
     waits = []
     for name in nodes:
         node = held.get(name)
@@ -149,8 +153,10 @@ def terminating_old_pods(held: Mapping[str, NodePods], nodes: Sequence[str]) -> 
             continue
         for pod in node.terminating:
             grace = r.metadata(pod).get("deletionGracePeriodSeconds")
-            waits.append(Terminating(name, r.name(pod), r.parse_time(r.metadata(pod).get("deletionTimestamp")),
-                                     int(grace) if grace is not None else None))
+            ends = r.parse_time(r.metadata(pod).get("deletionTimestamp"))
+            since = ends - timedelta(seconds=int(grace)) if ends is not None and grace is not None else None
+            if since is None or now - since >= SLOW_TO_STOP:
+                waits.append(Terminating(name, r.name(pod), ends, int(grace) if grace is not None else None))
     return waits
 
 

@@ -113,7 +113,7 @@ class StepRunner:
             if not pending:
                 return
             self._halt_on_failures(state, held, pending)
-            for waiting in d.terminating_old_pods(held, pending):
+            for waiting in d.terminating_old_pods(held, pending, self.io.now()):
                 if waiting.pod not in announced:
                     announced.add(waiting.pod)
                     self.driver.say(ev.WaitingForTermination(waiting.node, waiting.pod, waiting.grace_ends,

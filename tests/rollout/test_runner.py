@@ -256,9 +256,10 @@ def strategies_written(h: Harness) -> list[str]:
 # --- halts ---------------------------------------------------------------------------------------------------
 
 # When each trouble has persisted long enough to halt (docs/rules.md#r-container-states), in manual seconds
-# from the start: the third restart of the simulator's crash loop; 60 s after the kubelet took the pod on
+# from the start: the third restart of the kubelet's crash loop (the first at once, then back-offs of 10 s and
+# 20 s); 60 s after the kubelet took the pod on
 # (its startTime, 1.2 s); 30 s after the scheduler first said Unschedulable.
-HALT_CRASH = 7.2
+HALT_CRASH = 34.2
 HALT_PULL = 61.2
 HALT_UNSCHEDULABLE = 30.2
 
@@ -316,10 +317,10 @@ def test_on_failure_abort_rolls_the_touched_nodes_back_after_the_halt() -> None:
     assert message == f'rollout of daemonset "agent" failed and was rolled back: {reason}'
     assert h.said[1:] == [
         (0.2, "step 1 of 2: node-0"),
-        (7.2, f"halted: {reason}; --on-failure abort: rolling back"),
-        (7.2, "daemonset.apps/agent rolling back to revision 1"),
-        (7.4, "step 1 of 1: node-0"),
-        (8.4, "step 1 of 1 done: node-0 updated (2 of 2 nodes done)"),
+        (HALT_CRASH, f"halted: {reason}; --on-failure abort: rolling back"),
+        (HALT_CRASH, "daemonset.apps/agent rolling back to revision 1"),
+        (round(HALT_CRASH + 0.2, 1), "step 1 of 1: node-0"),
+        (round(HALT_CRASH + 1.2, 1), "step 1 of 1 done: node-0 updated (2 of 2 nodes done)"),
     ]
     assert_finished(h, 2, running=OLD)
 

@@ -67,8 +67,9 @@ class Kubelet:
 
 
     def __init__(self, writer: Writer, ready_after: float, stop_after: float,
-                 posting: Callable[[View], bool], marked_not_ready: set[str]) -> None:
+                 posting: Callable[[View], bool], marked_not_ready: set[str], backoff_scale: float = 1.0) -> None:
         self.writer = writer
+        self.backoff_scale = backoff_scale
         self.ready_after = ready_after
         self.stop_after = stop_after
         self.posting = posting
@@ -183,7 +184,7 @@ class Kubelet:
         statuses = []
         for container in specs:
             behaviour = containers.behaviour_of(str(container.get("image") or ""))
-            state = containers.state_at(behaviour, elapsed, self.ready_after)
+            state = containers.state_at(behaviour, elapsed, self.ready_after, self.backoff_scale)
             self._arm_timers(behaviour, state, started, elapsed)
             statuses.append(self._container_status(pod, container, state, started, elapsed))
         ready = all(s["ready"] for s in statuses)
