@@ -23,6 +23,9 @@ class RevisionIndex:
     current_hash: str | None
     current_revision: int | None
     template_generation: str | None  # deprecated.daemonset.template.generation on the DaemonSet
+    # Hashes of revisions with the same template as the current one, snapshotted again when the API server
+    # started defaulting a new field (a managed rollout adopts the new one; docs/rules.md#r-revisions).
+    also_current: frozenset[str] = frozenset()
 
     def revision_of(self, pod: Obj) -> int | None:
         return self.by_hash.get(r.labels(pod).get(r.REVISION_HASH_LABEL, ""))
@@ -32,6 +35,8 @@ class RevisionIndex:
         pod_labels = r.labels(pod)
         pod_hash = pod_labels.get(r.REVISION_HASH_LABEL)
         if self.current_hash and pod_hash == self.current_hash:
+            return True
+        if pod_hash and pod_hash in self.also_current:
             return True
         generation = pod_labels.get(r.TEMPLATE_GENERATION_LABEL)
         return bool(self.template_generation) and generation == self.template_generation

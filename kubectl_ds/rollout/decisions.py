@@ -225,6 +225,20 @@ def unmanaged(daemonset: Obj) -> Obj:
     return daemonset
 
 
+def same_template(stored: object, snapshot: object) -> bool:
+    """Whether a revision's template is `stored` as the API server now stores it: every field of `stored`
+    holds the same value in `snapshot`, which may carry fields the server defaults since (an upgrade, a
+    mutating webhook). The controller matches revisions by bytes, so it snapshots such a template again
+    under a new hash (docs/rules.md#r-revisions)."""
+    if isinstance(stored, dict):
+        return isinstance(snapshot, dict) and all(key in snapshot and same_template(value, snapshot[key])
+                                                  for key, value in stored.items())
+    if isinstance(stored, list):
+        return isinstance(snapshot, list) and len(stored) == len(snapshot) and all(
+            same_template(a, b) for a, b in zip(stored, snapshot, strict=True))
+    return stored == snapshot
+
+
 def foreign_change(daemonset: Obj, state: RolloutState, current: tuple[str, int], *, surging: bool) -> str | None:
     """What someone else changed behind the rollout's back, or None. Two things would make the controller
     act on its own: a strategy other than the parked OnDelete (except while we hand it a surge step), and a

@@ -311,16 +311,30 @@ class Rollout:
         return Outcome(ev.STOPPED, self.name, phase=phase, reason=reason)
 
     def _adopt_new_revision(self, daemonset: Obj, timeout: float, expect_hash: str | None = None) -> None:
-        """Wait for the controller to snapshot the new template; a forward rollout records it as its target."""
+        """Wait for the controller to snapshot the template just written, and adopt its revision: the target of
+        a forward rollout; for a rollback, the starting one, or a new snapshot of the same template (an API
+        server that defaults a new field makes the controller snapshot again under a new hash), whose pods on
+        the old hash then count as rolled back (docs/rules.md#r-revisions)."""
         try:
-            revision = self.io.wait_for_revision(daemonset, timeout, expect_hash)
+            revision = self.io.wait_for_revision(daemonset, timeout)
         except RolloutHalted as error:
             self._record_failure(error.message)
             raise
-        if expect_hash is None:
+        state = self.own.state(self.io.get(), "resume")
+        if expect_hash is not None and revision[0] != expect_hash:
+            current = self.io.get()
+            if not d.same_template(self.io.template_of(current, expect_hash),
+                                   self.io.template_of(current, revision[0])):
+                raise self.own.changed(state, f"its pod template was changed (revision {state.start_revision} -> "
+                                              f"{revision[1]})")
+            self.io.write(lambda ds: st.with_state(ds, replace(
+                self.own.state(ds, "resume"), start_hash=revision[0], start_revision=revision[1],
+                equivalents=(*state.equivalents, expect_hash))))
+        elif expect_hash is None:
+            earlier = (state.target_hash,) if state.target_hash and state.target_hash != revision[0] else ()
             self.io.write(lambda ds: st.with_state(ds, replace(
                 self.own.state(ds, "resume"), target_hash=revision[0], target_revision=revision[1],
-                heartbeat=st.rfc3339(self.io.now()))))
+                equivalents=(*state.equivalents, *earlier), heartbeat=st.rfc3339(self.io.now()))))
 
     def _park_unmanaged(self, daemonset: Obj, dry_run: bool) -> Outcome:
         if st.is_parked(daemonset):

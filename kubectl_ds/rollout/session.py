@@ -169,16 +169,16 @@ class Session:
         raise DsError(f'the starting revision (hash {wanted_hash}) of daemonset "{self.name}" no longer exists; '
                       "roll back with: kubectl ds rollout undo --to-revision N")
 
-    def wait_for_revision(self, daemonset: Obj, timeout: float, expect_hash: str | None) -> tuple[str, int]:
+    def wait_for_revision(self, daemonset: Obj, timeout: float) -> tuple[str, int]:
         """Wait until the controller has observed the DaemonSet's generation and snapshotted its template
-        as the newest ControllerRevision (of `expect_hash`, when given); return that revision."""
+        as the newest ControllerRevision; return that revision."""
         deadline = self.now() + timedelta(seconds=timeout)
         generation = int(r.metadata(daemonset).get("generation") or 0)
         while True:
             current = self.get()
             observed = int(r.status(current).get("observedGeneration") or 0)
             revision = self.current_revision(current)
-            if observed >= generation and revision[0] and (expect_hash is None or revision[0] == expect_hash):
+            if observed >= generation and revision[0]:
                 return revision
             if self.now() >= deadline:
                 raise RolloutHalted(f'the DaemonSet controller did not pick up the change of daemonset "{self.name}"'

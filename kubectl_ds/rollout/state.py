@@ -85,6 +85,9 @@ class RolloutState:
     change: str = ""  # what the rollout changes, for status ("image fluentd=fluent/fluentd:v1.18")
     surging: bool = False  # a surge step is handed to the controller (the DaemonSet is not parked meanwhile)
     contained: bool = False  # halted with the starting template put back: new and recreated pods get it
+    # Hashes of earlier snapshots of the goal's own template (a re-snapshot after defaulting): their pods count
+    # as updated.
+    equivalents: tuple[str, ...] = ()
 
     def with_phase(self, phase: str, reason: str = "") -> RolloutState:
         return replace(self, phase=phase, reason=reason)
@@ -113,7 +116,7 @@ def goal_index(index: RevisionIndex, state: RolloutState) -> RevisionIndex:
     hash (the legacy template-generation label does not count, since the goal may be an older revision)."""
     goal = goal_hash(state)
     return RevisionIndex(by_hash=index.by_hash, current_hash=goal, current_revision=index.by_hash.get(goal),
-                         template_generation=None)
+                         template_generation=None, also_current=frozenset(state.equivalents))
 
 
 def rfc3339(moment: datetime) -> str:
@@ -135,6 +138,7 @@ def decode(text: str, *, daemonset: str) -> RolloutState:
         if data.pop("schema", None) != SCHEMA:
             raise ValueError("unknown schema")
         options = RolloutOptions(**data.pop("options"))
+        data["equivalents"] = tuple(data.get("equivalents") or ())
         return RolloutState(options=options, **data)
     except (ValueError, TypeError, KeyError) as error:
         raise StateError(f'the {STATE_ANNOTATION} annotation of daemonset "{daemonset}" is not a state this '
