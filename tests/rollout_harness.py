@@ -158,6 +158,9 @@ class ManualCluster:
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
         return self._list("apps", "controllerrevisions", namespace, {"labelSelector": selector_text(selector)})
 
+    def list_active_pods(self) -> list[dict[str, Any]]:
+        return self._list("", "pods", None, {"fieldSelector": "status.phase!=Succeeded,status.phase!=Failed"})
+
     def list_disruption_budgets(self, *, namespace: str) -> list[dict[str, Any]]:
         try:
             return self._list("policy", "poddisruptionbudgets", namespace, {})
@@ -327,12 +330,16 @@ class Harness(SimCluster):
         self.start = self.clock()
         self.events.clear()
 
-    def driver(self, owner: str = OWNER, confirm: Callable[[Any], bool] | None = None) -> Driver:
+    def driver(self, owner: str = OWNER, confirm: Callable[[Any], bool] | None = None,
+               parse_quantity: Callable[[Any], Any] | None = None) -> Driver:
         return Driver(cluster=self.cluster, clock=self.clock, sleep=self.cluster.sleep,
-                      say=lambda event: self.events.append((self.elapsed(), event)), owner=owner, confirm=confirm)
+                      say=lambda event: self.events.append((self.elapsed(), event)), owner=owner, confirm=confirm,
+                      parse_quantity=parse_quantity)
 
-    def rollout(self, owner: str = OWNER, confirm: Callable[[Any], bool] | None = None) -> Rollout:
-        return Rollout(self.driver(owner, confirm), namespace=NAMESPACE, name=NAME)
+    def rollout(self, owner: str = OWNER, confirm: Callable[[Any], bool] | None = None,
+                parse_quantity: Callable[[Any], Any] | None = None) -> Rollout:
+        """The runner on this cluster; `parse_quantity` (the plugin's) turns on the surge headroom checks."""
+        return Rollout(self.driver(owner, confirm, parse_quantity), namespace=NAMESPACE, name=NAME)
 
     def lines(self) -> list[str]:
         return [line for _, line in self.said]

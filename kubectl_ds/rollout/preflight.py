@@ -8,7 +8,7 @@ Each finding is a PlanWarning with a stable code, like the plan's own warnings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from kubectl_ds import resources as r
@@ -27,7 +27,7 @@ MANAGED_BY_GITOPS = "ManagedByGitOps"
 MANAGED_BY_HELM = "ManagedByHelm"
 # The findings `start` says before its first write (the plan's own warnings are `plan`'s to show).
 PREFLIGHT_CODES = frozenset({MANAGED_BY_GITOPS, MANAGED_BY_HELM, PDB_NEVER_EVICTS, PDB_LIMITS_EVICTIONS, PDB_OVERLAP,
-                             BUDGETS_UNCHECKED})
+                             BUDGETS_UNCHECKED, "PreemptionRisk", "NoSurgeHeadroom"})
 
 # Marks each tool leaves on the objects it owns: (where, key, tool). The values do not matter.
 _GITOPS_MARKS = (
@@ -96,11 +96,59 @@ def unreachable_refusal(plan: Plan, nodes: Sequence[Obj]) -> str | None:
             "--skip-unreachable to leave unreachable nodes out of the budget")
 
 
-def checked(plan: Plan, nodes: Sequence[Obj], pods: Sequence[Obj], budgets: Sequence[Obj], budgets_note: str, *,
-            evict: bool) -> tuple[Plan, str | None]:
-    """The plan with the PodDisruptionBudget findings added, and why a start must refuse, or None."""
+def checked(plan: Plan, daemonset: Obj, nodes: Sequence[Obj], pods: Sequence[Obj], budgets: Sequence[Obj],
+            budgets_note: str, other_pods_by_node: Mapping[str, Sequence[Obj]] | None, *, evict: bool,
+            allow_preemption: bool) -> tuple[Plan, str | None]:
+    """The plan with the PodDisruptionBudget and preemption findings added, and why a start must refuse (or
+    None): unreachable nodes that use up the budget, a budget that never allows an eviction (unless --delete),
+    a surge that would preempt other pods (unless --allow-preemption)."""
     warnings, budget_refusal = budget_findings(budgets, pods)
     if budgets_note:
         warnings.append(PlanWarning(BUDGETS_UNCHECKED, budgets_note))
-    plan = replace(plan, warnings=(*plan.warnings, *warnings))
-    return plan, unreachable_refusal(plan, nodes) or (budget_refusal if evict else None)
+    preemption, preemption_refusal = preemption_risk(plan, daemonset, pods, other_pods_by_node or {},
+                                                     allowed=allow_preemption)
+    own = plan.warnings
+    if preemption:  # the surge pod will not stay Pending there: it preempts, which says more
+        own = tuple(warning for warning in own if warning.code != "NoSurgeHeadroom")
+    plan = replace(plan, warnings=(*own, *warnings, *preemption))
+    return plan, (unreachable_refusal(plan, nodes) or (budget_refusal if evict else None) or preemption_refusal)
+
+
+PREEMPTION_RISK = "PreemptionRisk"
+# What priority admission gives the two built-in classes (PriorityClasses of the cluster are not read).
+SYSTEM_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+
+
+def pod_priority(pod_spec: Obj) -> int | None:
+    """spec.priority as admission resolved it, else the built-in class's; None when not known."""
+    if isinstance(pod_spec.get("priority"), int):
+        return int(pod_spec["priority"])
+    return SYSTEM_PRIORITIES.get(str(pod_spec.get("priorityClassName") or ""), None if pod_spec.get(
+        "priorityClassName") else 0)
+
+
+def preemption_risk(plan: Plan, daemonset: Obj, pods: Sequence[Obj], other_pods_by_node: Mapping[str, Sequence[Obj]],
+                    *, allowed: bool) -> tuple[list[PlanWarning], str | None]:
+    """With --max-surge, a surge pod that does not fit next to the old one is pinned to its node; when its
+    priority is higher (system-node-critical agents), the scheduler makes room by preempting (evicting) lower
+    priority pods there (docs/rules.md#r-preemption). Name them; a start refuses unless --allow-preemption."""
+    short = next((warning.nodes for warning in plan.warnings if warning.code == "NoSurgeHeadroom"), ())
+    if not plan.surge or not short:
+        return [], None
+    own = [p for pod in pods if (p := pod_priority(r.spec(pod))) is not None]
+    priority = max(own) if own else pod_priority(r.template_pod_spec(daemonset))
+    if priority is None:
+        return [], None
+    victims = {node: [f"{r.namespace(pod)}/{r.name(pod)}" for pod in other_pods_by_node.get(node, ())
+                      if (pod_priority(r.spec(pod)) or 0) < priority] for node in short}
+    victims = {node: names for node, names in victims.items() if names}
+    if not victims:
+        return [], None
+    listed = "; ".join(f"{node}: {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                       for node, names in list(victims.items())[:5])
+    text = (f"the surge pod (priority {priority}) does not fit on {len(victims)} "
+            f"{'node' if len(victims) == 1 else 'nodes'}, so the scheduler would preempt lower-priority pods there: "
+            f"{listed}")
+    warning = PlanWarning(PREEMPTION_RISK, text, tuple(victims))
+    refusal = None if allowed else f"{text}; use --max-unavailable instead, or --allow-preemption to accept it"
+    return [warning], refusal

@@ -39,6 +39,7 @@ from kubectl_ds.rollout.preview import preview_plan
 from kubectl_ds.rollout.session import Driver, RolloutCluster, Session  # noqa: F401 - the runner's API
 from kubectl_ds.rollout.state import RolloutOptions, RolloutState
 from kubectl_ds.rollout.steps import StepRunner
+from kubectl_ds.strategy import surges
 
 
 class Rollout:
@@ -91,9 +92,14 @@ class Rollout:
         finish safely (unreachable nodes use up the budget, a PodDisruptionBudget never allows an eviction)."""
         pods, _ = self.io.pods(daemonset)
         nodes = self.io.nodes()
-        plan = preview_plan(daemonset, template, nodes, pods, self.io.revisions(daemonset), options, now=self.io.now())
+        others, others_note = None, ""
+        if surges(options.max_surge) and self.driver.parse_quantity is not None:
+            others, others_note = self.io.other_pods_by_node(daemonset, nodes)
+        plan = preview_plan(daemonset, template, nodes, pods, self.io.revisions(daemonset), options, now=self.io.now(),
+                            parse_quantity=self.driver.parse_quantity, other_pods_by_node=others)
         budgets, note = self.io.disruption_budgets()
-        plan, refusal = checked(plan, nodes, pods, budgets, note, evict=options.evict)
+        plan, refusal = checked(plan, daemonset, nodes, pods, budgets, "; ".join(filter(None, [note, others_note])),
+                                others, evict=options.evict, allow_preemption=options.allow_preemption)
         if refusal is not None:
             raise Refused(f'refusing to start the rollout of daemonset "{self.name}" (nothing was changed): {refusal}')
         return plan

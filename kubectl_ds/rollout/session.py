@@ -10,7 +10,7 @@ keeps a rollout at a few requests per node; nodes re-read at most every few seco
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -26,6 +26,8 @@ from kubectl_ds.errors import (
     RolloutHalted,
     TooManyRequests,
 )
+from kubectl_ds.placement.report import other_pods_on_nodes
+from kubectl_ds.placement.requests import ParseQuantity
 from kubectl_ds.placement.revisions import owned_revisions, revision_hash
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.events import Event, StepStarted
@@ -55,6 +57,8 @@ class RolloutCluster(Protocol):
 
     def list_disruption_budgets(self, *, namespace: str) -> list[dict[str, Any]]: ...
 
+    def list_active_pods(self) -> list[dict[str, Any]]: ...
+
     def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
                    timeout: float) -> Iterator[tuple[str, dict[str, Any]]]: ...
 
@@ -73,6 +77,7 @@ class Driver:
     say: Callable[[Event], None]
     owner: str = ""
     confirm: Callable[[StepStarted], bool] | None = None
+    parse_quantity: ParseQuantity | None = None  # resource quantities: without it, no surge headroom check
 
     def __post_init__(self) -> None:
         self.owner = self.owner or f"kubectl-ds/{uuid.uuid4().hex[:12]}"
@@ -195,6 +200,16 @@ class Session:
             return [], ""
         except Forbidden as error:
             return [], f"PodDisruptionBudgets were not checked: {error.message}"
+
+    def other_pods_by_node(self, daemonset: Obj, nodes: Sequence[Obj]) -> tuple[
+            dict[str, list[Obj]] | None, str]:
+        """Every other pod per node (one cluster-wide list), for the surge headroom and preemption checks;
+        None and a note when RBAC does not allow it."""
+        try:
+            active = self.retry(lambda: self.cluster.list_active_pods())
+        except Forbidden as error:
+            return None, f"surge headroom check left out: {error.message}"
+        return other_pods_on_nodes(active, daemonset, [r.name(node) for node in nodes]), ""
 
     def scheduling_events(self) -> list[dict[str, Any]]:
         """FailedScheduling events, or none when they cannot be read (they only add detail)."""

@@ -61,6 +61,7 @@ class RolloutOptions:
     evict: bool = True  # False: --delete, bypassing PodDisruptionBudgets
     pause_between: float = 0.0
     skip_unreachable: bool = False  # unreachable nodes use no budget either
+    allow_preemption: bool = False  # a surge may preempt lower-priority pods to fit
     # When a new pod's trouble is persistent, not a first attempt (docs/rules.md#r-container-states):
     max_restarts: int = 3  # a crash loop halts at this many restarts
     image_pull_timeout: float = 60.0  # pull errors halt once the pod has existed this long

@@ -26,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _BUDGET_FLAGS = ("max_unavailable", "max_surge", "step_size", "canary", "partition", "step_timeout", "on_failure",
                  "use_delete", "pause_between", "skip_unreachable", "max_restarts", "image_pull_timeout",
-                 "unschedulable_timeout")
+                 "unschedulable_timeout", "allow_preemption")
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
 
@@ -69,6 +69,8 @@ def budget_flags(func: F) -> F:
                      help="Halt when a new pod still cannot pull its image after this long (default 60s)."),
         click.option("--unschedulable-timeout", default="30s", metavar="DURATION",
                      help="Halt when a new pod stays Unschedulable, with no node nominated, this long (default 30s)."),
+        click.option("--allow-preemption", is_flag=True,
+                     help="Let a --max-surge rollout whose surge pods do not fit preempt lower-priority pods."),
     ])
 
 
@@ -85,7 +87,8 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         pause_between=parse_duration(values["pause_between"], flag="--pause-between"),
         skip_unreachable=values["skip_unreachable"], max_restarts=values["max_restarts"],
         image_pull_timeout=parse_duration(values["image_pull_timeout"], flag="--image-pull-timeout"),
-        unschedulable_timeout=parse_duration(values["unschedulable_timeout"], flag="--unschedulable-timeout"))
+        unschedulable_timeout=parse_duration(values["unschedulable_timeout"], flag="--unschedulable-timeout"),
+        allow_preemption=values["allow_preemption"])
 
 
 def _int_or_percent(value: str | None, default: Any) -> Any:
@@ -152,7 +155,9 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
             raise UsageError("--confirm asks before each step and needs a terminal; drop it, or use --steps N")
         asker = lambda event: click.confirm(confirm_question(event), default=True)  # noqa: E731
     # Time is the API server's: pods' Ready transitions and heartbeats are stamped with it.
-    driver = Driver(cluster=cluster, clock=cluster.server_now, sleep=time.sleep,
+    from kubectl_ds.kube.quantity import parse_quantity
+
+    driver = Driver(cluster=cluster, clock=cluster.server_now, sleep=time.sleep, parse_quantity=parse_quantity,
                     say=lambda event: click.echo(event_line(event)), confirm=asker)
     return Rollout(driver, namespace=namespace, name=name)
 

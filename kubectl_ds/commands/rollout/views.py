@@ -63,7 +63,8 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     plan = preview_plan(daemonset, template, nodes, pods, revisions, options.budget, now=now,
                         parse_quantity=parse_quantity, other_pods_by_node=others)
     budgets, budgets_note = _disruption_budgets(cluster, namespace)
-    plan, refusal = checked(plan, nodes, pods, budgets, budgets_note, evict=options.budget.evict)
+    plan, refusal = checked(plan, daemonset, nodes, pods, budgets, budgets_note, others, evict=options.budget.evict,
+                            allow_preemption=options.budget.allow_preemption)
     startup = observed_startup(pods)
     preview = with_template(daemonset, template)
     assessed = assess_nodes(preview, nodes, [], preview_index(daemonset, revisions), now=now).nodes
