@@ -144,6 +144,9 @@ class Cluster:
     def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]:
         return self.get(_APPS, "daemonsets", namespace=namespace, name=name)
 
+    def get_pod(self, *, namespace: str, name: str) -> dict[str, Any]:
+        return self.get(_CORE, "pods", namespace=namespace, name=name)
+
     def list_nodes(self) -> list[dict[str, Any]]:
         return self.list_all(_CORE, "nodes")
 

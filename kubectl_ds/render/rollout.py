@@ -21,6 +21,9 @@ def event_line(event: Event) -> str:
         return f"daemonset.apps/{event.name} parked (updateStrategy OnDelete) and changed: {event.change}"
     if isinstance(event, ev.Warned):
         return f"warning ({event.code}): {event.message}"
+    if isinstance(event, ev.DrivenFrom):
+        return (f"this driver runs in a pod on {event.node}: {event.node} goes in the last step, since replacing "
+                "its agents there (kube-proxy, the CNI) could cut this driver off")
     if isinstance(event, ev.RollingBack):
         return f"daemonset.apps/{event.name} rolling back to revision {event.revision}"
     if isinstance(event, ev.StepStarted):

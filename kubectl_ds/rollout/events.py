@@ -26,6 +26,13 @@ class Warned:
 
 
 @dataclass(frozen=True)
+class DrivenFrom:
+    """The driver runs in a pod on this node of the cluster: the node goes in the last step."""
+
+    node: str
+
+
+@dataclass(frozen=True)
 class RollingBack:
     name: str
     revision: int
@@ -72,7 +79,7 @@ class Interrupted:
     name: str
 
 
-Event = (Parked | Warned | RollingBack | StepStarted | StepDone | WaitingForTermination | HaltedAborting
+Event = (Parked | Warned | DrivenFrom | RollingBack | StepStarted | StepDone | WaitingForTermination | HaltedAborting
          | Interrupted)
 
 # What an entry point ended with (Outcome.kind).

@@ -62,6 +62,7 @@ class PlanOptions:
     canary: Mapping[str, Any] | None = None  # a LabelSelector ({"matchLabels": {...}}) picking the canary nodes
     partition: int = 0  # leave this many nodes (the last ones in the order) on the old revision
     skip_unreachable: bool = False  # unreachable nodes use no budget either (--skip-unreachable)
+    last: tuple[str, ...] = ()  # nodes that go alone in the last step (the node the driver itself runs on)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class _Candidate:
     name: str
     canary: bool
     cost: int  # 1 if replacing it makes an available node unavailable; 0 if it is unavailable already
+    last: bool = False  # the driver runs on it: replacing its agent (kube-proxy, a CNI) may cut the driver off
 
 
 def _order(candidates: Iterable[_Candidate]) -> list[_Candidate]:
@@ -145,9 +147,10 @@ def _order(candidates: Iterable[_Candidate]) -> list[_Candidate]:
     2. Then nodes that are already unavailable (an old pod that is not available, a node mid-transition or
        with duplicate pods): replacing them costs no budget, and the controller replaces them first too.
     3. Then the rest, by node name in natural order (node-2 before node-10).
+    4. Last, in a step of its own, the node the driver runs on, when it runs in a pod of the cluster.
     Within the canary group the same rule applies. The order is total, so the plan is stable across runs.
     """
-    return sorted(candidates, key=lambda c: (not c.canary, c.cost, natural_key(c.name), c.name))
+    return sorted(candidates, key=lambda c: (c.last, not c.canary, c.cost, natural_key(c.name), c.name))
 
 
 def _chunk(ordered: Sequence[_Candidate], step_size: int, first_capacity: int) -> list[Step]:
@@ -163,7 +166,7 @@ def _chunk(ordered: Sequence[_Candidate], step_size: int, first_capacity: int) -
     current: list[_Candidate] = []
     used = 0
     for candidate in ordered:
-        crosses_group = bool(current) and current[-1].canary != candidate.canary
+        crosses_group = bool(current) and (current[-1].canary, current[-1].last) != (candidate.canary, candidate.last)
         if current and (crosses_group or used + candidate.cost > capacity):
             steps.append(Step(len(steps) + 1, tuple(c.name for c in current), canary=current[0].canary))
             current, used, capacity = [], 0, step_size
@@ -221,8 +224,9 @@ def plan_rollout(
 
     canary = options.canary
     candidates = _order(
-        _Candidate(node.name, canary=canary is not None and selector_matches(canary, r.labels(by_name[node.name])),
-                   cost=0 if node.unavailable else 1)
+        _Candidate(node.name, canary=canary is not None and node.name not in options.last
+                   and selector_matches(canary, r.labels(by_name[node.name])),
+                   cost=0 if node.unavailable else 1, last=node.name in options.last)
         for node in wanted if node.needs_update and node.name not in unreachable)
     kept = len(candidates) - min(options.partition, len(candidates))
     steps = _chunk(candidates[:kept], step_size, first_allowance)

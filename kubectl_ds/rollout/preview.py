@@ -38,9 +38,9 @@ def preview_index(daemonset: Obj, revisions: Sequence[Obj]) -> RevisionIndex:
 def preview_plan(daemonset: Obj, template: Obj, nodes: Sequence[Obj], pods: Sequence[Obj],
                  revisions: Sequence[Obj], options: RolloutOptions, *, now: datetime,
                  parse_quantity: ParseQuantity | None = None,
-                 other_pods_by_node: Mapping[str, Sequence[Obj]] | None = None) -> Plan:
+                 other_pods_by_node: Mapping[str, Sequence[Obj]] | None = None, last: Sequence[str] = ()) -> Plan:
     """The plan of rolling `template` out over the DaemonSet's current pods, with the pre-flight findings."""
     plan = plan_rollout(with_template(daemonset, template), nodes, pods, preview_index(daemonset, revisions),
-                        plan_options(options), now=now, parse_quantity=parse_quantity,
+                        replace(plan_options(options), last=tuple(last)), now=now, parse_quantity=parse_quantity,
                         other_pods_by_node=other_pods_by_node)
     return replace(plan, warnings=(*plan.warnings, *tooling_warnings(daemonset)))

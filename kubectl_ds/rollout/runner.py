@@ -96,7 +96,7 @@ class Rollout:
         if surges(options.max_surge) and self.driver.parse_quantity is not None:
             others, others_note = self.io.other_pods_by_node(daemonset, nodes)
         plan = preview_plan(daemonset, template, nodes, pods, self.io.revisions(daemonset), options, now=self.io.now(),
-                            parse_quantity=self.driver.parse_quantity, other_pods_by_node=others)
+                            parse_quantity=self.driver.parse_quantity, other_pods_by_node=others, last=self._last())
         budgets, note = self.io.disruption_budgets()
         plan, refusal = checked(plan, daemonset, nodes, pods, budgets, "; ".join(filter(None, [note, others_note])),
                                 others, evict=options.evict, allow_preemption=options.allow_preemption)
@@ -200,6 +200,8 @@ class Rollout:
             raise
 
     def _drive(self, steps: int | None) -> Outcome:
+        if self.driver.own_node:
+            self.driver.say(ev.DrivenFrom(self.driver.own_node))
         done_now = 0
         rested = True  # --pause-between waits between two steps: never before the first, never after the last
         while True:
@@ -363,8 +365,11 @@ class Rollout:
         return st.goal_index(index_revisions(daemonset, self.io.revisions(daemonset)), state)
 
     def plan(self, daemonset: Obj, state: RolloutState, nodes: Sequence[Obj], pods: Sequence[Obj]) -> Plan:
-        return plan_rollout(daemonset, nodes, pods, self.goal(daemonset, state), plan_options(state.options),
-                            now=self.io.now())
+        options = replace(plan_options(state.options), last=self._last())
+        return plan_rollout(daemonset, nodes, pods, self.goal(daemonset, state), options, now=self.io.now())
+
+    def _last(self) -> tuple[str, ...]:
+        return (self.driver.own_node,) if self.driver.own_node else ()
 
     def done_nodes(self, daemonset: Obj, state: RolloutState) -> list[str]:
         pods, _ = self.io.pods(daemonset)

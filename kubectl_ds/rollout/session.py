@@ -78,6 +78,7 @@ class Driver:
     owner: str = ""
     confirm: Callable[[StepStarted], bool] | None = None
     parse_quantity: ParseQuantity | None = None  # resource quantities: without it, no surge headroom check
+    own_node: str | None = None  # the node this driver's own pod runs on, when it runs in the cluster
 
     def __post_init__(self) -> None:
         self.owner = self.owner or f"kubectl-ds/{uuid.uuid4().hex[:12]}"

@@ -155,9 +155,13 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
             raise UsageError("--confirm asks before each step and needs a terminal; drop it, or use --steps N")
         asker = lambda event: click.confirm(confirm_question(event), default=True)  # noqa: E731
     # Time is the API server's: pods' Ready transitions and heartbeats are stamped with it.
+    import os
+
+    from kubectl_ds.kube.incluster import own_node
     from kubectl_ds.kube.quantity import parse_quantity
 
     driver = Driver(cluster=cluster, clock=cluster.server_now, sleep=time.sleep, parse_quantity=parse_quantity,
+                    own_node=own_node(cluster, os.environ),
                     say=lambda event: click.echo(event_line(event)), confirm=asker)
     return Rollout(driver, namespace=namespace, name=name)
 
