@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_ds.render.text import plural
+from kubectl_ds.render.text import plural, some_names
 from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.nodepods import MISSING, OLD, UNAVAILABLE, UPDATED
 from kubectl_ds.rollout.status import RolloutStatus
@@ -58,6 +58,12 @@ def status_text(status: RolloutStatus) -> StatusText:
                       f"with: kubectl ds rollout resume {name}")
     else:
         detail.append(f"{state.phase}: {state.reason}" if state.reason else state.phase)
+    if state.contained:
+        detail.append(f"contained: the template is revision {state.start_revision}'s again while parked, so nodes "
+                      "that join or recreate a pod get the known-good one; resume re-applies the target, abort "
+                      "rolls back")
+    if status.joined:
+        detail.append(f"joined during the rollout: {some_names(status.joined)}")
     if status.partitioned:
         detail.append(f"--partition keeps {status.partitioned} nodes on the old revision")
     return StatusText(headline, tuple(detail))

@@ -48,6 +48,7 @@ class RolloutStatus:
     steps: int | None = None
     partitioned: int = 0  # managed: nodes --partition keeps on the old revision
     driver_alive: bool = False  # managed, running: its driver's heartbeat is fresh
+    joined: tuple[str, ...] = ()  # managed: nodes created after the rollout started
 
     @property
     def phase(self) -> str | None:
@@ -85,9 +86,13 @@ def _managed(daemonset: Obj, state: RolloutState, nodes: Sequence[Obj], pods: Se
     if state.phase == st.PARKED:
         return RolloutStatus(name, MANAGED, lines, counts, False, state=state)
     plan = plan_rollout(daemonset, nodes, pods, index, plan_options(state.options), now=now)
+    started = r.parse_time(state.started_at)
+    joined = tuple(r.name(node) for node in nodes if started is not None
+                   and (created := r.parse_time(r.metadata(node).get("creationTimestamp"))) is not None
+                   and created > started)
     return RolloutStatus(name, MANAGED, lines, counts, done=False, state=state, step=state.steps_done,
                          steps=state.steps_done + len(plan.steps), partitioned=len(plan.partitioned),
-                         driver_alive=state.driver_alive(now))
+                         driver_alive=state.driver_alive(now), joined=joined)
 
 
 def _with_reasons(daemonset: Obj, nodes: Sequence[Obj], pods: Sequence[Obj], index: RevisionIndex,

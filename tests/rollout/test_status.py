@@ -72,3 +72,18 @@ def test_every_outcome_kind_has_a_message() -> None:
     assert len(kinds) > 15
     for kind in kinds:
         assert outcome_message(ev.Outcome(kind, "ds", plan=plan)).count("ds") >= 1
+
+
+def test_a_contained_halt_and_the_nodes_that_joined_are_told() -> None:
+    daemonset, nodes, pods, revisions = cluster({"type": "OnDelete"})
+    state = RolloutState(rollout_id="r", phase=st.HALTED, direction=st.FORWARD, start_hash="old", start_revision=1,
+                         target_hash="new", target_revision=2, steps_done=1, reason="node n0 crash-loops",
+                         started_at=st.rfc3339(NOW - timedelta(minutes=10)), contained=True)
+    joined = make_node("n9")
+    joined["metadata"]["creationTimestamp"] = st.rfc3339(NOW - timedelta(minutes=1))
+    view = rollout_status(st.with_state(daemonset, state), [*nodes, joined], pods, revisions, now=NOW)
+    assert status_text(view).detail[1:] == (
+        "halted: node n0 crash-loops",
+        "contained: the template is revision 1's again while parked, so nodes that join or recreate a pod get "
+        "the known-good one; resume re-applies the target, abort rolls back",
+        "joined during the rollout: n9")
