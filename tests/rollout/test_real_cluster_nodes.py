@@ -293,6 +293,13 @@ def test_r_node_lifecycle_a_node_lost_after_its_pod_was_updated_halts_the_rollou
     assert images(h)["node-2"] == OLD  # never touched
     assert (h.daemonset()["spec"]["updateStrategy"], h.state()["contained"]) == (PARKED, True)
     assert h.invariants.violations == []
+    # Once the node is back (its kubelet posts Ready again), resume finishes the rollout.
+    h.simulator.make_reachable("node-0")
+    h.cluster.run_for(5)
+    h.restart_clock()
+    assert outcome_message(h.rollout().resume()) == FINISHED
+    assert images(h) == {f"node-{i}": NEW for i in range(3)}
+    assert h.invariants.violations == []
 
 
 # --- containment: what a halted rollout gives the nodes while it is parked --------------------------------------
