@@ -23,9 +23,10 @@ LABELS = {"app": "agent"}
 
 def make_cluster_objects(nodes: int, *, strategy: Obj | None = None, image: str = "agent:v1",
                          min_ready_seconds: int = 0, host_port: int | None = None,
-                         tolerations: list[Obj] | None = None) -> list[Obj]:
+                         tolerations: list[Obj] | None = None, pod_spec: Obj | None = None) -> list[Obj]:
     """A DaemonSet agent/default and `nodes` Ready nodes; `tolerations` [{"operator": "Exists"}] makes it an agent
-    that tolerates every taint, as kube-proxy and most CNIs do (so it still wants unreachable nodes)."""
+    that tolerates every taint, as kube-proxy and most CNIs do (so it still wants unreachable nodes); `pod_spec`
+    is merged into its template's spec (terminationGracePeriodSeconds, priorityClassName, ...)."""
     container: Obj = {"name": "agent", "image": image}
     if host_port:
         container["ports"] = [{"containerPort": host_port, "hostPort": host_port, "protocol": "TCP"}]
@@ -37,7 +38,7 @@ def make_cluster_objects(nodes: int, *, strategy: Obj | None = None, image: str 
                                                 "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
                  "template": {"metadata": {"labels": LABELS},
                               "spec": {"containers": [container], **({"tolerations": tolerations} if tolerations
-                                                                     else {})}}}}]
+                                                                     else {}), **(pod_spec or {})}}}}]
     for i in range(nodes):
         objects.append({"apiVersion": "v1", "kind": "Node",
                         "metadata": {"name": f"node-{i}", "labels": {"kubernetes.io/hostname": f"node-{i}"}},
