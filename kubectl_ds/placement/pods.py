@@ -118,7 +118,7 @@ def container_problem(pod: Obj) -> PodProblem | None:
             detail = f", last exit code {last.get('exitCode')} ({last.get('reason', 'Error')})" if last else ""
             return PodProblem(reason, Reason(
                 code=codes.POD_CRASH_LOOPING, rule="crash-looping",
-                message=f"container {name} is crash-looping ({restarts} restarts{detail})",
+                message=f"container {name} is crash-looping ({restarts} restart{'' if restarts == 1 else 's'}{detail})",
                 hint=f"kubectl logs -n {r.namespace(pod)} {r.name(pod)} -c {name} --previous"))
         if reason in _IMAGE_PULL_REASONS:
             image = container.get("image", "")

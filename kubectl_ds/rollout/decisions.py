@@ -102,7 +102,20 @@ def lost_nodes(held: Mapping[str, NodePods], nodes: Sequence[Obj]) -> list[str]:
     (the new agent may have cut the node off), not something to wait out."""
     by_name = {r.name(node): node for node in nodes}
     return sorted((name for name, node in held.items()
-                   if node.new and name in by_name and not r.is_node_ready(by_name[name])), key=natural_key)
+                   if name in by_name and not r.is_node_ready(by_name[name]) and _ran_before(node, by_name[name])),
+                  key=natural_key)
+
+
+def _ran_before(node: NodePods, node_object: Obj) -> bool:
+    """A new pod the kubelet started (status.startTime) before the node stopped being Ready: the update did
+    reach the node. A node down before its new pod came (with surge, the controller creates one there at
+    once) has none, and stays out of the rollout like any unreachable node."""
+    down_since = r.node_ready_since(node_object)
+    for pod in node.new:
+        started = r.parse_time(r.status(pod).get("startTime"))
+        if started is not None and (down_since is None or started <= down_since):
+            return True
+    return False
 
 
 def lost_reason(lost: Sequence[str], nodes: Sequence[Obj]) -> str:

@@ -63,6 +63,11 @@ def judge(pdb: Obj, pods: Sequence[Obj]) -> BudgetVerdict | None:
         return BudgetVerdict(r.name(pdb), len(chosen), f"minAvailable {minimum} (a percentage) needs the owner's "
                              "scale subresource, which a DaemonSet lacks, so the disruption controller fails to "
                              "sync it (SyncFailed) and allows no eviction")
+    expected = status.get("expectedPods")
+    expected = int(expected) if isinstance(expected, int) and expected > 0 else len(chosen)
+    if isinstance(minimum, int) and minimum >= expected:
+        return BudgetVerdict(r.name(pdb), len(chosen), f"minAvailable {minimum} of the {expected} pods it selects "
+                             "leaves no pod to evict")
     return BudgetVerdict(r.name(pdb), len(chosen), "", int(minimum) if minimum is not None else None, allowed_now)
 
 

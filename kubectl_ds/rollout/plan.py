@@ -229,7 +229,11 @@ def plan_rollout(
                    cost=0 if node.unavailable else 1, last=node.name in options.last)
         for node in wanted if node.needs_update and node.name not in unreachable)
     kept = len(candidates) - min(options.partition, len(candidates))
-    steps = _chunk(candidates[:kept], step_size, first_allowance)
+    # Unreachable nodes stay unavailable for the whole rollout: every step, not just the first, has that much
+    # less room (when they count against the budget at all).
+    lasting = 0 if surge else sum(1 for name in unreachable if name in already_unavailable)
+    steady = max(1, min(step_size, limit - lasting))
+    steps = _chunk(candidates[:kept], steady, first_allowance)
 
     warnings = [
         *_host_port_warning(daemonset, surge),

@@ -111,7 +111,9 @@ def checked(plan: Plan, daemonset: Obj, nodes: Sequence[Obj], pods: Sequence[Obj
     if preemption:  # the surge pod will not stay Pending there: it preempts, which says more
         own = tuple(warning for warning in own if warning.code != "NoSurgeHeadroom")
     plan = replace(plan, warnings=(*own, *warnings, *preemption))
-    return plan, (unreachable_refusal(plan, nodes) or (budget_refusal if evict else None) or preemption_refusal)
+    # A surge rollout evicts nothing: the controller deletes each old pod once its surge pod is available.
+    evicts = evict and not plan.surge
+    return plan, (unreachable_refusal(plan, nodes) or (budget_refusal if evicts else None) or preemption_refusal)
 
 
 PREEMPTION_RISK = "PreemptionRisk"

@@ -46,7 +46,10 @@ class StepRunner:
                 self._remove_pod(daemonset, pod, state, replaced)
             replaced.append(node)
         self.wait_available(daemonset, state, chosen, state.options.step_timeout)
-        return chosen
+        # The nodes that dropped out of the step (unreachable, no longer wanted) were not updated.
+        pods, _ = self.io.pods(daemonset)
+        held = d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now(), chosen)
+        return [node for node in chosen if node in d.done_nodes(held)]
 
     def _within_budget(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
         """The step's nodes the unavailability budget allows now; waits for room if there is none."""

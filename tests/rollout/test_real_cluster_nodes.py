@@ -141,10 +141,6 @@ def test_r_node_lifecycle_a_node_unreachable_before_the_start_is_never_evicted_a
     assert images(h) == {f"node-{i}": NEW for i in range(4)}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the plan counts an unreachable node against the first step's budget only: it says 2 steps "
-                          "of 4 nodes, then re-plans to 3 once the node still uses the budget after step 1 (it stays "
-                          "unavailable for the whole rollout)")
 def test_r_node_lifecycle_the_step_count_of_a_rollout_around_an_unreachable_node_holds() -> None:
     h = agents(4, max_unavailable=2)
     h.simulator.make_unreachable("node-1")
@@ -154,10 +150,6 @@ def test_r_node_lifecycle_the_step_count_of_a_rollout_around_an_unreachable_node
         "step 1 of 3: node-0", "step 2 of 3: node-2", "step 3 of 3: node-3"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="with surge the controller replaces the unavailable old pod of an unreachable node at once; "
-                          "the new pod there never starts, and the runner halts at once saying the node 'went "
-                          "unreachable ... after its pod was updated', though it was unreachable before the start")
 def test_r_node_lifecycle_a_surge_rollout_does_not_blame_a_node_unreachable_before_the_start() -> None:
     h = manual_cluster(nodes=3, max_unavailable=0, max_surge=1, tolerations=EVERY_TAINT)
     h.simulator.make_unreachable("node-1")
@@ -251,9 +243,6 @@ def test_r_node_lifecycle_a_node_lost_between_its_eviction_and_its_new_pod_drops
     assert pods_of(h, "node-0") == [(NEW, False)]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the step's done line says a node that dropped out of the step was updated ('node-0 updated "
-                          "(0 of 4 nodes done)'): StepDone lists every node chosen")
 def test_r_node_lifecycle_a_node_that_dropped_out_of_its_step_is_not_said_to_be_updated() -> None:
     h = agents(4, max_unavailable=2)
     at_wait(h, "step 1 of 4: node-0", lambda: h.simulator.make_unreachable("node-0"))

@@ -94,20 +94,12 @@ def test_r_eviction_a_pdb_that_never_allows_an_eviction_refuses_the_start_before
     assert (writes(h), h.daemonset()["metadata"]["resourceVersion"], h.said) == ([], before, [])
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="an integer minAvailable as large as the pods it selects (3 of 3) never allows an eviction "
-                          "either, yet start parks the DaemonSet and the first step halts at its timeout ('cannot "
-                          "evict pod ...: a PodDisruptionBudget forbids it')")
 def test_r_eviction_an_integer_min_available_of_every_pod_refuses_the_start() -> None:
     h = under(manual_cluster(nodes=3), budget(minAvailable=3))
     with pytest.raises(Refused):
         h.rollout().start(V2, RolloutOptions(step_timeout=10))
 
 
-@pytest.mark.xfail(strict=True, raises=Refused,
-                   reason="a surge rollout evicts nothing (the controller deletes each old pod once its surge pod is "
-                          "available), yet start refuses it for a PDB that never allows an eviction, and suggests "
-                          "--delete")
 def test_r_eviction_a_surge_rollout_is_not_refused_for_a_pdb_it_never_asks() -> None:
     h = under(manual_cluster(nodes=3, max_unavailable=0, max_surge=1), budget(maxUnavailable=1))
     assert outcome_message(h.rollout().start(V2, RolloutOptions(max_unavailable=0, max_surge=1))) == FINISHED

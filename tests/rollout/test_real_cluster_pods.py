@@ -64,8 +64,6 @@ def test_r_container_states_transient_troubles_do_not_halt_persistent_ones_do(
     assert h.invariants.violations == []
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason='a crash loop halted at --max-restarts 1 says "(1 restarts, ..."')
 def test_r_container_states_a_single_restart_is_worded_in_the_singular() -> None:
     h = manual_cluster(nodes=2)
     message = halt_message(lambda: h.rollout().start(image("agent:crash-twice"), RolloutOptions(max_restarts=1)))
