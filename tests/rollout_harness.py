@@ -10,7 +10,8 @@ How time moves (one thread; nothing happens between two runner calls unless the 
   a grace period ending) up to now + s; the clock then stands at exactly now + s.
 - `watch_pods(..., resource_version, timeout)`: the pod events after `resource_version` if there are any
   (the runner's own eviction, for example); otherwise the same as `sleep(timeout)`, except that it stops
-  at the first moment the simulator has written a matching pod event, and returns those events.
+  at the first moment the simulator has written a matching pod event, and returns those events. With
+  timeout 0 it only returns the events already past: no time passes (a catch-up, not a wait).
 
 Requests go through the ApiServer's verb handlers, so resourceVersion preconditions (409), the eviction
 API, selectors, RBAC denials and injected faults (`server.inject_fault`) behave as they do over HTTP, and
@@ -28,6 +29,7 @@ point). `cluster.waits` records every wait, `cluster.log` every request with its
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -172,29 +174,38 @@ class ManualCluster:
 
     def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
                    timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
-        """A generator, like the HTTP adapter's stream: nothing happens until the runner reads it."""
+        """A generator, like the HTTP adapter's stream: nothing happens until the runner reads it. A burst, as
+        the adapter delivers one: the events already past, else those of the first moment with any; timeout 0
+        asks only for those already past (no wait: time stands and the simulator does not run). A failure is
+        the last item, ("ERROR", Status): an injected fault, or 410 Gone for a version older than the history."""
         query = {"watch": "1", "labelSelector": selector_text(selector), "resourceVersion": resource_version,
-                 "timeoutSeconds": str(max(1, int(timeout)))}
+                 "timeoutSeconds": str(max(1, math.ceil(timeout)))}
         path = _path("", "pods", namespace)
         request = Request("GET", path, query, 200)
         fault = self.server._take_fault("GET", f"{path}?{urlencode(query)}")
         if fault is not None:
-            # Any failure ends a watch stream early and quietly; the runner then re-lists.
             request.status = 0 if isinstance(fault.status, str) else int(fault.status)
             self._record(request)
+            code = 0 if isinstance(fault.status, str) else int(fault.status)
+            yield "ERROR", {"kind": "Status", "code": code, "message": f"injected fault {fault.status}"}
             return
         self._record(request)
-        self._waiting("watch", timeout)
+        if timeout > 0:
+            self._waiting("watch", timeout)
         matches = api.parse_label_selector(selector_text(selector))
 
         def selected(obj: Obj) -> bool:
             return bool(obj["metadata"].get("namespace") == namespace and matches(obj))
 
         since = int(resource_version or self.server.resource_version)
-        if self._pod_events(since, selected) == []:
+        if timeout > 0 and self._pod_events(since, selected) == []:
             end = self.clock() + timedelta(seconds=timeout)
             self._run_until(end, lambda: self._pod_events(since, selected) != [])
-        for event in self._pod_events(since, selected) or []:
+        events = self._pod_events(since, selected)
+        if events is None:
+            yield "ERROR", api._expired_event(since, self.server._history_floor + 1)["object"]
+            return
+        for event in events:
             yield str(event["type"]), event["object"]  # a copy, as a watch stream's would be
 
     def evict_pod(self, *, namespace: str, name: str) -> None:

@@ -156,7 +156,8 @@ class SimCluster:
 
 @contextmanager
 def simulated_cluster(tmp_path: Path, *, nodes: int = 5, max_unavailable: int = 1, max_surge: int = 0,
-                      ready_after: float = 0.02, **objects: Any) -> Iterator[SimCluster]:
+                      ready_after: float = 0.02, settle_timeout: float = 5.0, **objects: Any) -> Iterator[SimCluster]:
+    """`settle_timeout`: real seconds the seeded cluster may take to settle (a benchmark's 1,000 nodes need more)."""
     server = ApiServer().start()
     # Real time: the kubelet's 10 s back-offs compressed to 0.2 s (a deviation for speed, see ClusterSimulator).
     simulator = ClusterSimulator(server, ready_after=ready_after, backoff_scale=0.02)
@@ -164,7 +165,7 @@ def simulated_cluster(tmp_path: Path, *, nodes: int = 5, max_unavailable: int = 
     try:
         server.load(make_cluster_objects(nodes, **objects))
         simulator.start()
-        simulator.settle()
+        simulator.settle(settle_timeout)
         if max_surge:
             # creationTimestamps have one-second resolution, and parking a surge step keeps the OLDEST pod
             # of a node (podByCreationTimestampAndPhase); pods a second old make "oldest" unambiguous, as

@@ -210,7 +210,7 @@ def test_no_exit_leaves_the_state_running(tmp_path: Path, isolated_env: Path, st
     halted, with the reason and no owner, not `running` under a heartbeat that only goes stale later."""
     with simulated_cluster(tmp_path, nodes=3) as sim:
         rollout = Rollout(driver(sim), namespace=NAMESPACE, name=NAME)
-        # Every pod list after the park fails, more times than the runner retries.
+        # Every pod read after the park fails (the informer's watch, then the list it falls back to), for good.
         sim.server.add_listener(lambda event, obj: _fail_pod_lists_once_parked(sim, obj, status))
         with pytest.raises(DsError):
             rollout.start(Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"),
@@ -227,7 +227,7 @@ def _fail_pod_lists_once_parked(sim: SimCluster, obj: dict[str, Any], status: in
     if obj.get("kind") == "DaemonSet" and (obj["spec"].get("updateStrategy") or {}).get("type") == "OnDelete" \
             and not getattr(sim, "_faulted", False):
         sim._faulted = True  # type: ignore[attr-defined]
-        sim.server.inject_fault(status=status, count=8, method="GET", path_contains="/pods?")
+        sim.server.inject_fault(status=status, count=1000, method="GET", path_contains="/pods?")
 
 
 LAPTOP_AHEAD = timedelta(minutes=2)

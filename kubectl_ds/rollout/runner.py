@@ -210,7 +210,7 @@ class Rollout:
             if state.phase == st.PAUSED:
                 return self._stop(st.PAUSED, state.reason or "paused")
             nodes = self.io.nodes(fresh=True)
-            pods, _ = self.io.pods(daemonset)
+            pods, _ = self.io.pods(daemonset, fresh=True)
             plan = self.plan(daemonset, state, nodes, pods)
             held = d.held_pods(daemonset, pods, self.goal(daemonset, state), self.io.now())
             lost = d.lost_nodes(held, nodes)
@@ -234,6 +234,7 @@ class Rollout:
                 updated = self.steps.surge_step(daemonset, state, plan, step.nodes)
             else:
                 updated = self.steps.unavailable_step(daemonset, state, plan, step.nodes)
+            self.io.step_ended()
             done_now += 1
             self.io.write(lambda ds: st.with_state(ds, self._after_step(ds)))
             progress = len(self.done_nodes(daemonset, state))

@@ -3,12 +3,14 @@ in production, an in-process simulator in tests), with an injected clock and sle
 here does I/O of its own.
 
 What it adds to the bare calls: retries of transient failures with backoff; a write that is a PUT of the
-object just read, re-read and re-applied on 409; one pod list per change (a write or a watch event), which
-keeps a rollout at a few requests per node; nodes re-read at most every few seconds.
+object just read, re-read and re-applied on 409; and reads that cost the API server little at 5,000 nodes
+(docs/rules.md#r-list-watch): the DaemonSet's pods listed once and followed by watch (rollout/informer.py),
+nodes listed once per step, ControllerRevisions listed again only when the DaemonSet's generation moves.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,11 +34,16 @@ from kubectl_ds.placement.revisions import owned_revisions, revision_hash
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.events import Event, StepStarted
 from kubectl_ds.rollout.history import revision_template
+from kubectl_ds.rollout.informer import PodInformer
 
 T = TypeVar("T")
 
 RETRIES = 8
-NODES_FRESH_FOR = timedelta(seconds=5)  # labels and taints change rarely; NotReady matters in seconds
+# Nodes are listed at each step boundary, and again during a long wait once the list is this old. A node's
+# NotReady is itself written 40 s (node-monitor-grace-period) after its kubelet stops posting, so this adds
+# at most 30 s to noticing a lost node mid-step; a list of 5,000 nodes is tens of MB (a quorum read before
+# 1.31), too much to repeat every few seconds.
+NODES_FRESH_FOR = timedelta(seconds=30)
 
 
 class RolloutCluster(Protocol):
@@ -60,7 +67,10 @@ class RolloutCluster(Protocol):
     def list_active_pods(self) -> list[dict[str, Any]]: ...
 
     def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
-                   timeout: float) -> Iterator[tuple[str, dict[str, Any]]]: ...
+                   timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+        """A burst of pod events after `resource_version`: those already past at once, else the first within
+        `timeout`s and what follows without a pause (timeout 0: only those already past). A failure (410 Gone,
+        an ERROR event, an error answer, a broken stream) is the last item, ("ERROR", a Status)."""
 
     def evict_pod(self, *, namespace: str, name: str) -> None: ...
 
@@ -92,10 +102,12 @@ class Session:
         self.cluster = driver.cluster
         self.namespace = namespace
         self.name = name
-        # One pod list serves every question asked between two changes (a write, or a watch event).
-        self._epoch = 0
-        self._pods_cache: tuple[int, list[Obj], str] | None = None
+        self._informer: tuple[tuple[str, str], PodInformer] | None = None  # by (DaemonSet uid, selector)
         self._nodes_cache: tuple[datetime, list[dict[str, Any]]] | None = None
+        self._nodes_due = True  # a step ended since the last node list
+        # The last revision list, and the newest DaemonSet (uid, generation, observedGeneration, collisionCount) it
+        # serves: the controller snapshots a revision only when it observes a new generation (or a hash collision).
+        self._revisions: tuple[tuple[Any, ...], list[dict[str, Any]]] | None = None
 
     def now(self) -> datetime:
         return self.driver.clock()
@@ -114,9 +126,14 @@ class Session:
                 if attempt == RETRIES - 1:
                     raise
                 wait = max(delay, error.retry_after or 0.0) if isinstance(error, TooManyRequests) else delay
-                self.driver.sleep(wait)
+                self.sleep(wait)
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep; the pods moved meanwhile unwatched, so the next read catches up with the watch first."""
+        self.changed()
+        self.driver.sleep(seconds)
 
     def get(self) -> Obj:
         return self.retry(lambda: self.cluster.get_daemonset(namespace=self.namespace, name=self.name))
@@ -129,34 +146,74 @@ class Session:
                 written = self.retry(lambda: self.cluster.replace_daemonset(updated))  # noqa: B023
             except Conflict:
                 continue
-            self.changed()
             return written
         raise DsError(f'daemonset "{self.name}" keeps changing under us (409 Conflict {RETRIES} times); '
                       "try again")
 
     def changed(self) -> None:
-        """Something changed since the last pod list: the next question lists again."""
-        self._epoch += 1
+        """Pods changed by us (an eviction, a delete) or while we slept: the next read of the pods first applies
+        what the watch has since (without waiting), so it sees what a list would."""
+        if self._informer is not None:
+            self._informer[1].behind()
 
-    def pods(self, daemonset: Obj) -> tuple[list[Obj], str]:
-        """The DaemonSet's own pods (controller ownerReference) and the list's resourceVersion."""
-        if self._pods_cache is not None and self._pods_cache[0] == self._epoch:
-            return self._pods_cache[1], self._pods_cache[2]
+    def informer(self, daemonset: Obj) -> PodInformer:
+        """The DaemonSet's pod informer (a new one, and so a new list, if the DaemonSet was re-created)."""
         selector = r.spec(daemonset).get("selector") or {}
-        items, version = self.retry(lambda: self.cluster.list_pods_versioned(
-            namespace=self.namespace, selector=selector))
-        owned: list[Obj] = [pod for pod in items if r.is_controlled_by(pod, daemonset)]
-        self._pods_cache = (self._epoch, owned, version)
-        return owned, version
+        key = (r.uid(daemonset), json.dumps(selector, sort_keys=True))
+        if self._informer is None or self._informer[0] != key:
+            def list_pods() -> tuple[list[Obj], str]:
+                items, version = self.retry(lambda: self.cluster.list_pods_versioned(namespace=self.namespace,
+                                                                                     selector=selector))
+                pods: list[Obj] = list(items)
+                return pods, version
+
+            def watch_pods(version: str, timeout: float) -> Iterator[tuple[str, Obj]]:
+                return self.cluster.watch_pods(namespace=self.namespace, selector=selector,
+                                               resource_version=version, timeout=timeout)
+
+            self._informer = (key, PodInformer(list_pods, watch_pods, lambda pod: r.is_controlled_by(pod, daemonset)))
+        return self._informer[1]
+
+    def pods(self, daemonset: Obj, *, fresh: bool = False) -> tuple[list[Obj], str]:
+        """The DaemonSet's own pods (controller ownerReference) as of the latest watch event, and that version;
+        `fresh` (before a step's decisions) first applies whatever the watch has now."""
+        informer = self.informer(daemonset)
+        if fresh:
+            informer.behind()
+        return informer.pods()
+
+    def step_ended(self) -> None:
+        """A step ended: the next step boundary lists the nodes again."""
+        self._nodes_due = True
 
     def nodes(self, *, fresh: bool = False) -> list[dict[str, Any]]:
-        """The nodes, listed again when `fresh` (once per step) or when the last list is a few seconds old."""
+        """The nodes, listed again when `fresh` (a step boundary) and a step ended since the last list, or when
+        the last list is NODES_FRESH_FOR old."""
         now = self.now()
-        if fresh or self._nodes_cache is None or now - self._nodes_cache[0] > NODES_FRESH_FOR:
+        if (self._nodes_cache is None or (fresh and self._nodes_due)
+                or now - self._nodes_cache[0] > NODES_FRESH_FOR):
             self._nodes_cache = (now, self.retry(lambda: self.cluster.list_nodes()))
+            self._nodes_due = False
         return self._nodes_cache[1]
 
     def revisions(self, daemonset: Obj) -> list[dict[str, Any]]:
+        """The ControllerRevisions, listed again only for a DaemonSet newer than any the last list served: another
+        one, or one whose generation, observedGeneration or collisionCount went up since. An older copy of the
+        DaemonSet is served by the newer list: that only knows more revisions."""
+        status = r.status(daemonset)
+        seen = (int(r.metadata(daemonset).get("generation") or 0), int(status.get("observedGeneration") or 0),
+                int(status.get("collisionCount") or 0))
+        cached = self._revisions
+        if cached is not None and cached[0][0] == r.uid(daemonset) and all(
+                now <= then for now, then in zip(seen, cached[0][1:], strict=True)):
+            return cached[1]
+        listed = self._list_revisions(daemonset)
+        newest = seen if cached is None or cached[0][0] != r.uid(daemonset) else tuple(
+            max(now, then) for now, then in zip(seen, cached[0][1:], strict=True))
+        self._revisions = ((r.uid(daemonset), *newest), listed)
+        return listed
+
+    def _list_revisions(self, daemonset: Obj) -> list[dict[str, Any]]:
         selector = r.spec(daemonset).get("selector") or {}
         return self.retry(lambda: self.cluster.list_controller_revisions(namespace=self.namespace,
                                                                           selector=selector))
@@ -169,7 +226,8 @@ class Session:
         return revision_hash(owned[-1]), int(owned[-1].get("revision") or 0)
 
     def template_of(self, daemonset: Obj, wanted_hash: str) -> Obj:
-        for revision in owned_revisions(daemonset, self.revisions(daemonset)):
+        # Listed afresh: an abort or a halt must not rely on a revision the controller may have deleted since.
+        for revision in owned_revisions(daemonset, self._list_revisions(daemonset)):
             if revision_hash(revision) == wanted_hash:
                 return revision_template(revision)
         raise DsError(f'the starting revision (hash {wanted_hash}) of daemonset "{self.name}" no longer exists; '
@@ -190,7 +248,7 @@ class Session:
                 raise RolloutHalted(f'the DaemonSet controller did not pick up the change of daemonset "{self.name}"'
                                     f" within {timeout:g}s; is kube-controller-manager running? The DaemonSet stays "
                                     f"parked: kubectl ds rollout resume {self.name}")
-            self.driver.sleep(0.2)
+            self.sleep(0.2)
 
     def disruption_budgets(self) -> tuple[list[dict[str, Any]], str]:
         """The namespace's PodDisruptionBudgets, and a note when RBAC does not let us read them. A cluster
@@ -220,20 +278,10 @@ class Session:
             return []
 
     def wait_for_pods(self, daemonset: Obj, seconds: float) -> None:
-        """Return when a pod of the DaemonSet changes, or after `seconds` (a watch, not a poll)."""
-        _, version = self.pods(daemonset)
-        selector = r.spec(daemonset).get("selector") or {}
+        """Return when pods of the DaemonSet change (the store has applied the burst of events), or after
+        `seconds` (a watch, not a poll)."""
         started = self.now()
-        self.changed()
-        events = self.cluster.watch_pods(namespace=self.namespace, selector=selector, resource_version=version,
-                                         timeout=seconds)
-        try:
-            for _ in events:
-                return
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
-        # A watch that ended early without an event (dropped, 410): do not spin.
-        if (self.now() - started).total_seconds() < seconds / 2:
-            self.driver.sleep(min(0.5, seconds))
+        applied = self.informer(daemonset).wait(seconds)
+        # A watch that failed at once (dropped, 410: the next read lists again): do not spin.
+        if applied <= 0 and (self.now() - started).total_seconds() < seconds / 2:
+            self.sleep(min(0.5, seconds))

@@ -138,7 +138,7 @@ class StepRunner:
         end = self.io.now() + timedelta(seconds=seconds)
         while self.io.now() < end:
             self.own.beat()
-            self.driver.sleep(min(1.0, (end - self.io.now()).total_seconds()))
+            self.io.sleep(min(1.0, (end - self.io.now()).total_seconds()))
 
     def _remove_pod(self, daemonset: Obj, pod: Obj, state: RolloutState, replaced: Sequence[str]) -> None:
         """Evict (PodDisruptionBudgets apply; their 429 means wait) or, with --delete, delete the old pod.
@@ -162,14 +162,13 @@ class StepRunner:
                 self.rollout.halt(state, d.eviction_blocked(pod, error.message))
             except EvictionRefused as error:
                 if replaced:
-                    self.io.changed()
                     pods, _ = self.io.pods(daemonset)
                     held = d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now(), replaced)
                     self._halt_on_failures(state, held, replaced)
                 if self.io.now() >= deadline:
                     self.rollout.halt(state, d.eviction_refused(pod, error.message))
                 self.own.beat()
-                self.driver.sleep(EVICTION_RETRY)
+                self.io.sleep(EVICTION_RETRY)
 
     def _halt_on_failures(self, state: RolloutState, held: Mapping[str, NodePods], nodes: Sequence[str]) -> None:
         """Halt at once when a new pod crash-loops, cannot pull its image, or cannot be scheduled, or when a node

@@ -651,11 +651,12 @@ def test_transient_failures_are_retried_with_backoff_and_conflicts_are_reapplied
     h.server.inject_fault(status=500, count=2, method="PUT")
     h.server.inject_fault(status=409, count=1, method="PUT")
     h.server.inject_fault(status="timeout", count=1, method="GET", path_contains="/pods")
-    h.server.inject_fault(status="drop", count=1, method="GET", path_contains="watch")
+    # A watch that waits (for at most the 2 s slice), not the catch-up before a step's decisions.
+    h.server.inject_fault(status="drop", count=1, method="GET", path_contains="timeoutSeconds=2")
     assert outcome_message(h.rollout().start(V2, RolloutOptions())) == FINISHED
     # The pre-flight pod list times out: retried after 0.2 s. The park: 500 twice, retried after 0.2 s and
     # 0.4 s, then a 409: read again and re-applied at once. Then the 0.2 s poll for the new revision; the
-    # dropped watch: a 0.5 s pause rather than a busy loop.
+    # dropped watch: a 0.5 s pause rather than a busy loop (and the pods are listed again after it).
     assert [(w.kind, w.seconds) for w in h.cluster.waits][:5] == [
         ("sleep", 0.2), ("sleep", 0.2), ("sleep", 0.4), ("sleep", 0.2), ("sleep", 0.5)]
     assert [when for when, _ in h.said[:2]] == [0.8, 1.0]
