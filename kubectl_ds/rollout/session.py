@@ -186,12 +186,12 @@ class Session:
         """A step ended: the next step boundary lists the nodes again."""
         self._nodes_due = True
 
-    def nodes(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+    def nodes(self, *, fresh: bool = False, max_age: timedelta = NODES_FRESH_FOR) -> list[dict[str, Any]]:
         """The nodes, listed again when `fresh` (a step boundary) and a step ended since the last list, or when
-        the last list is NODES_FRESH_FOR old."""
+        the last list is older than `max_age`."""
         now = self.now()
         if (self._nodes_cache is None or (fresh and self._nodes_due)
-                or now - self._nodes_cache[0] > NODES_FRESH_FOR):
+                or now - self._nodes_cache[0] > max_age):
             self._nodes_cache = (now, self.retry(lambda: self.cluster.list_nodes()))
             self._nodes_due = False
         return self._nodes_cache[1]

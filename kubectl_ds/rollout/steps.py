@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kubectl_ds.rollout.runner import Rollout
 
 WAIT_SLICE = 2.0  # seconds a single watch may block before we look at the DaemonSet again
+NODES_SUSPECT_FOR = timedelta(seconds=5)  # how old a node list may be while an old pod is slow to stop
 EVICTION_RETRY = 2.0  # seconds between evictions a PodDisruptionBudget refused
 
 
@@ -111,12 +112,15 @@ class StepRunner:
         while True:
             pods, _ = self.io.pods(daemonset)
             held = d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now(), nodes)
-            pending = d.pending_nodes(held, nodes, d.wanted_nodes(daemonset, self.io.nodes()),
-                                      d.unreachable_nodes(self.io.nodes()))
+            # An old pod slow to stop is what a node that went unreachable looks like (its kubelet never finishes
+            # the deletion): then the nodes are read again every few seconds, not every 30.
+            slow = d.terminating_old_pods(held, nodes, self.io.now())
+            current = self.io.nodes(max_age=NODES_SUSPECT_FOR) if slow else self.io.nodes()
+            pending = d.pending_nodes(held, nodes, d.wanted_nodes(daemonset, current), d.unreachable_nodes(current))
             if not pending:
                 return
             self._halt_on_failures(state, held, pending)
-            for waiting in d.terminating_old_pods(held, pending, self.io.now()):
+            for waiting in (waiting for waiting in slow if waiting.node in pending):
                 if waiting.pod not in announced:
                     announced.add(waiting.pod)
                     self.driver.say(ev.WaitingForTermination(waiting.node, waiting.pod, waiting.grace_ends,
