@@ -51,36 +51,87 @@ def populate(server: ApiServer, nodes: int) -> None:
     uid = "agent-uid"
     labels = {"app": "agent"}
     owner = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": uid, "controller": True}]
-    container = {"name": "agent", "image": "agent:1", "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
-                 "ports": [{"containerPort": 9100, "hostPort": 9100, "protocol": "TCP"}]}
-    server.add({"apiVersion": "apps/v1", "kind": "DaemonSet",
-                "metadata": {"name": "agent", "namespace": "monitoring", "uid": uid},
-                "spec": {"selector": {"matchLabels": labels},
-                         "template": {"metadata": {"labels": labels}, "spec": {
-                             "nodeSelector": {"kubernetes.io/os": "linux"},
-                             "tolerations": [{"key": "dedicated", "operator": "Exists"}],
-                             "containers": [container]}}}})
-    server.add({"apiVersion": "apps/v1", "kind": "ControllerRevision", "revision": 1,
-                "metadata": {"name": "agent-abc", "namespace": "monitoring", "ownerReferences": owner,
-                             "labels": {**labels, "controller-revision-hash": "abc"}}})
+    container = {
+        "name": "agent",
+        "image": "agent:1",
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+        "ports": [{"containerPort": 9100, "hostPort": 9100, "protocol": "TCP"}],
+    }
+    server.add(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "agent", "namespace": "monitoring", "uid": uid},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "nodeSelector": {"kubernetes.io/os": "linux"},
+                        "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+                        "containers": [container],
+                    },
+                },
+            },
+        }
+    )
+    server.add(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "revision": 1,
+            "metadata": {
+                "name": "agent-abc",
+                "namespace": "monitoring",
+                "ownerReferences": owner,
+                "labels": {**labels, "controller-revision-hash": "abc"},
+            },
+        }
+    )
     ready = [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-01T00:00:00Z"}]
     for i in range(nodes):
         name = f"node-{i:05d}"
-        server.add({"apiVersion": "v1", "kind": "Node",
-                    "metadata": {"name": name, "labels": {"kubernetes.io/os": "linux", "kubernetes.io/hostname": name,
-                                                          "topology.kubernetes.io/zone": f"zone-{i % 3}"}},
-                    "spec": {"taints": [{"key": "dedicated", "value": "infra", "effect": "NoSchedule"}]
-                             if i % 10 == 0 else []},
-                    "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"}, "conditions": ready}})
-        server.add({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": f"agent-{i:05d}", "namespace": "monitoring", "ownerReferences": owner,
-                                 "labels": {**labels, "controller-revision-hash": "abc"}},
-                    "spec": {"nodeName": name, "containers": [container]},
-                    "status": {"phase": "Running", "conditions": ready}})
-        server.add({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": f"web-{i:05d}", "namespace": "apps", "labels": {"app": "web"}},
-                    "spec": {"nodeName": name, "containers": [{"name": "web", "image": "web:1"}]},
-                    "status": {"phase": "Running", "conditions": ready}})
+        server.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/hostname": name,
+                        "topology.kubernetes.io/zone": f"zone-{i % 3}",
+                    },
+                },
+                "spec": {
+                    "taints": [{"key": "dedicated", "value": "infra", "effect": "NoSchedule"}] if i % 10 == 0 else []
+                },
+                "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"}, "conditions": ready},
+            }
+        )
+        server.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"agent-{i:05d}",
+                    "namespace": "monitoring",
+                    "ownerReferences": owner,
+                    "labels": {**labels, "controller-revision-hash": "abc"},
+                },
+                "spec": {"nodeName": name, "containers": [container]},
+                "status": {"phase": "Running", "conditions": ready},
+            }
+        )
+        server.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"web-{i:05d}", "namespace": "apps", "labels": {"app": "web"}},
+                "spec": {"nodeName": name, "containers": [{"name": "web", "image": "web:1"}]},
+                "status": {"phase": "Running", "conditions": ready},
+            }
+        )
 
 
 def timed(command: list[str], repeat: int) -> float:
@@ -113,8 +164,9 @@ def measure(nodes: int, repeat: int, workdir: Path) -> dict[str, Any]:
             if kubectl:
                 # kubectl sends bearer tokens only over TLS, so it gets a TLS kubeconfig.
                 tls_kubeconfig = server.write_kubeconfig(str(workdir / f"kc-tls-{nodes}"), tls=True)
-                result["kubectl"] = timed([kubectl, "--kubeconfig", tls_kubeconfig, "get", "nodes,pods", "-A",
-                                           "-o", "json"], repeat)
+                result["kubectl"] = timed(
+                    [kubectl, "--kubeconfig", tls_kubeconfig, "get", "nodes,pods", "-A", "-o", "json"], repeat
+                )
         return result
     finally:
         server.stop()
@@ -129,18 +181,26 @@ def main() -> None:
         small = measure(max(args.nodes // 10, 10), 0, Path(tmp))
         big = measure(args.nodes, args.repeat, Path(tmp))
     help_time = timed([sys.executable, "-m", "kubectl_ds", "--help"], 5)
-    print(f"cluster: {big['nodes']} nodes, {big['nodes']} DaemonSet pods, {big['nodes']} other pods "
-          f"(median of {args.repeat})")
+    print(
+        f"cluster: {big['nodes']} nodes, {big['nodes']} DaemonSet pods, {big['nodes']} other pods "
+        f"(median of {args.repeat})"
+    )
     print(f"explain (whole process):                 {big['explain']:.2f} s")
-    print(f"floor (fetch nodes + DS pods, json.loads): {big['floor']:.2f} s  -> explain/floor = "
-          f"{big['explain'] / big['floor']:.2f}x")
+    print(
+        f"floor (fetch nodes + DS pods, json.loads): {big['floor']:.2f} s  -> explain/floor = "
+        f"{big['explain'] / big['floor']:.2f}x"
+    )
     if "kubectl" in big:
-        print(f"kubectl get nodes,pods -A -o json:       {big['kubectl']:.2f} s  -> explain/kubectl = "
-              f"{big['explain'] / big['kubectl']:.2f}x")
-    print(f"API requests: {small['requests']} at {small['nodes']} nodes ({small['continued_pages']} continued pages), "
-          f"{big['requests']} at {big['nodes']} nodes ({big['continued_pages']} continued pages); "
-          f"without pages: {small['requests'] - small['continued_pages']} and "
-          f"{big['requests'] - big['continued_pages']}")
+        print(
+            f"kubectl get nodes,pods -A -o json:       {big['kubectl']:.2f} s  -> explain/kubectl = "
+            f"{big['explain'] / big['kubectl']:.2f}x"
+        )
+    print(
+        f"API requests: {small['requests']} at {small['nodes']} nodes ({small['continued_pages']} continued pages), "
+        f"{big['requests']} at {big['nodes']} nodes ({big['continued_pages']} continued pages); "
+        f"without pages: {small['requests'] - small['continued_pages']} and "
+        f"{big['requests'] - big['continued_pages']}"
+    )
     print(f"kubectl ds --help: {help_time * 1000:.0f} ms")
 
 

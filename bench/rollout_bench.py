@@ -39,22 +39,41 @@ class Segment:
     requests: list[Request]
 
     def count(self, verb: str, resource: str, *, first_pages: bool = False) -> int:
-        return sum(1 for r in self.requests if r.verb == verb and r.resource == resource
-                   and not (first_pages and "continue" in r.query))
+        return sum(
+            1
+            for r in self.requests
+            if r.verb == verb and r.resource == resource and not (first_pages and "continue" in r.query)
+        )
 
     @property
     def read_bytes(self) -> int:
         return sum(r.response_bytes for r in self.requests)
 
     def row(self) -> list[str]:
-        return [self.name, str(self.count("list", "pods", first_pages=True)), str(self.count("list", "pods")),
-                str(self.count("list", "nodes", first_pages=True)),
-                str(self.count("list", "controllerrevisions", first_pages=True)), str(self.count("watch", "pods")),
-                str(self.count("create", "pods/eviction")), str(len(self.requests)), f"{self.read_bytes / 1e6:.2f}"]
+        return [
+            self.name,
+            str(self.count("list", "pods", first_pages=True)),
+            str(self.count("list", "pods")),
+            str(self.count("list", "nodes", first_pages=True)),
+            str(self.count("list", "controllerrevisions", first_pages=True)),
+            str(self.count("watch", "pods")),
+            str(self.count("create", "pods/eviction")),
+            str(len(self.requests)),
+            f"{self.read_bytes / 1e6:.2f}",
+        ]
 
 
-HEADER = ["step", "pod lists", "pod pages", "node lists", "rev lists", "pod watches", "evictions", "requests",
-          "MB read"]
+HEADER = [
+    "step",
+    "pod lists",
+    "pod pages",
+    "node lists",
+    "rev lists",
+    "pod watches",
+    "evictions",
+    "requests",
+    "MB read",
+]
 
 
 def steps_done(request: Request) -> int | None:
@@ -95,17 +114,37 @@ def main() -> None:
     parser.add_argument("--max-unavailable", default="10%")
     parser.add_argument("--ready-after", type=float, default=0.5, help="simulated pod start-up, seconds")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, simulated_cluster(Path(tmp), nodes=args.nodes,
-                                                                 ready_after=args.ready_after,
-                                                                 settle_timeout=600) as sim:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        simulated_cluster(Path(tmp), nodes=args.nodes, ready_after=args.ready_after, settle_timeout=600) as sim,
+    ):
         sim.server.reset_requests()
         version_before = int(sim.server.resource_version)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "kubectl_ds", "rollout", "start", NAME, "-n", NAMESPACE, "--kubeconfig",
-             sim.kubeconfig, "--image", "agent=agent:v2", "--max-unavailable", args.max_unavailable,
-             "--step-timeout", "10m"], capture_output=True, text=True, check=False)
+            [
+                sys.executable,
+                "-m",
+                "kubectl_ds",
+                "rollout",
+                "start",
+                NAME,
+                "-n",
+                NAMESPACE,
+                "--kubeconfig",
+                sim.kubeconfig,
+                "--image",
+                "agent=agent:v2",
+                "--max-unavailable",
+                args.max_unavailable,
+                "--step-timeout",
+                "10m",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         plugin_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -116,25 +155,35 @@ def main() -> None:
         traffic = sim.server.traffic()
         parts = segments(list(sim.server.requests))
     floor = steps * args.ready_after
-    print(f"managed rollout: {args.nodes} nodes, --max-unavailable {args.max_unavailable}, {steps} steps, "
-          f"simulated start-up {args.ready_after:g}s per pod; {changes} stored changes in the cluster meanwhile")
-    print(f"wall time: {wall:.1f}s; start-up floor (steps x start-up): {floor:.1f}s; "
-          f"overhead beyond it: {wall - floor:.1f}s ({(wall - floor) / args.nodes * 1000:.0f} ms per node, "
-          "including the simulator's own work)")
-    print(f"the plugin's own CPU time: {plugin_cpu:.1f}s ({plugin_cpu / args.nodes * 1000:.0f} ms per node); the rest "
-          "of the overhead is the simulator's reconcile loop sharing the cores")
+    print(
+        f"managed rollout: {args.nodes} nodes, --max-unavailable {args.max_unavailable}, {steps} steps, "
+        f"simulated start-up {args.ready_after:g}s per pod; {changes} stored changes in the cluster meanwhile"
+    )
+    print(
+        f"wall time: {wall:.1f}s; start-up floor (steps x start-up): {floor:.1f}s; "
+        f"overhead beyond it: {wall - floor:.1f}s ({(wall - floor) / args.nodes * 1000:.0f} ms per node, "
+        "including the simulator's own work)"
+    )
+    print(
+        f"the plugin's own CPU time: {plugin_cpu:.1f}s ({plugin_cpu / args.nodes * 1000:.0f} ms per node); the rest "
+        "of the overhead is the simulator's reconcile loop sharing the cores"
+    )
     total = traffic.total_requests
-    print(f"API requests by the plugin: {total} = {total / args.nodes:.2f} per node, "
-          f"{traffic.total_bytes / 1e6:.1f} MB of responses = {traffic.total_bytes / args.nodes / 1e3:.1f} kB per node")
+    print(
+        f"API requests by the plugin: {total} = {total / args.nodes:.2f} per node, "
+        f"{traffic.total_bytes / 1e6:.1f} MB of responses = {traffic.total_bytes / args.nodes / 1e3:.1f} kB per node"
+    )
     print()
     print("per step (step 1 includes the start; a list is counted once, its pages apart):")
     totals = Segment("total", [r for part in parts for r in part.requests])
     print(table([HEADER] + [part.row() for part in parts] + [totals.row()]))
     per_step = max(steps, 1)
-    print(f"per step on average: {totals.count('list', 'pods', first_pages=True) / per_step:.2f} pod lists, "
-          f"{totals.count('list', 'nodes', first_pages=True) / per_step:.2f} node lists, "
-          f"{totals.count('list', 'controllerrevisions', first_pages=True) / per_step:.2f} revision lists, "
-          f"{totals.read_bytes / per_step / 1e6:.2f} MB read")
+    print(
+        f"per step on average: {totals.count('list', 'pods', first_pages=True) / per_step:.2f} pod lists, "
+        f"{totals.count('list', 'nodes', first_pages=True) / per_step:.2f} node lists, "
+        f"{totals.count('list', 'controllerrevisions', first_pages=True) / per_step:.2f} revision lists, "
+        f"{totals.read_bytes / per_step / 1e6:.2f} MB read"
+    )
     print()
     print("by verb and resource:")
     for verb, kind, count, sent in traffic.table():

@@ -79,6 +79,7 @@ class BuildError(Exception):
 
 # --- version -------------------------------------------------------------------------------------
 
+
 def package_version(init: Path = PACKAGE_INIT) -> str:
     """kubectl_ds.__version__ as written in kubectl_ds/__init__.py (a string literal), without importing it."""
     for node in ast.parse(init.read_text(encoding="utf-8")).body:
@@ -95,6 +96,7 @@ def release_tag() -> str:
 
 
 # --- platform and names --------------------------------------------------------------------------
+
 
 def current_platform() -> tuple[str, str]:
     """(os, arch) in krew's GOOS/GOARCH words."""
@@ -115,12 +117,31 @@ def exe_name(os_name: str) -> str:
 
 # --- building the kubectl-ds/ directory ----------------------------------------------------------
 
+
 def build_pyinstaller(app_dir: Path, work: Path) -> None:
     """PyInstaller --onedir; its dist/kubectl-ds/ becomes app_dir."""
-    command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-               "--onedir", "--console", "--name", EXE, "--collect-submodules", "kubectl_ds",
-               "--distpath", str(work / "dist"), "--workpath", str(work / "build"), "--specpath", str(work),
-               str(ENTRY)]
+    command = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--clean",
+        "--log-level",
+        "WARN",
+        "--onedir",
+        "--console",
+        "--name",
+        EXE,
+        "--collect-submodules",
+        "kubectl_ds",
+        "--distpath",
+        str(work / "dist"),
+        "--workpath",
+        str(work / "build"),
+        "--specpath",
+        str(work),
+        str(ENTRY),
+    ]
     run(command)
     shutil.move(str(work / "dist" / EXE), str(app_dir))
 
@@ -133,7 +154,7 @@ def build_wrapper(app_dir: Path) -> None:
         "#!/bin/sh\n"
         "# kubectl-ds test launcher made by krew/build.py --mode wrapper. FOR TESTS ONLY: it runs the\n"
         "# kubectl_ds installed in the Python environment below and works on no other machine.\n"
-        f"exec {shlex.quote(sys.executable)} -m kubectl_ds \"$@\"\n",
+        f'exec {shlex.quote(sys.executable)} -m kubectl_ds "$@"\n',
         encoding="utf-8",
     )
     launcher.chmod(0o755)
@@ -144,8 +165,9 @@ def build_zipapp(app_dir: Path, work: Path) -> None:
     import kubectl_ds
 
     source = work / "zipapp"
-    shutil.copytree(Path(kubectl_ds.__file__).parent, source / "kubectl_ds",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        Path(kubectl_ds.__file__).parent, source / "kubectl_ds", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
     app_dir.mkdir(parents=True)
     zipapp.create_archive(source, app_dir / EXE, interpreter=sys.executable, main="kubectl_ds.cli:main")
     (app_dir / EXE).chmod(0o755)
@@ -182,6 +204,7 @@ def run(command: list[str]) -> None:
 
 # --- packing -------------------------------------------------------------------------------------
 
+
 def pack(stage: Path, archive: Path) -> None:
     """Everything in stage (kubectl-ds/ and LICENSE) at the archive's top level."""
     archive.parent.mkdir(parents=True, exist_ok=True)
@@ -209,8 +232,16 @@ def _pack_zip(entries: list[Path], stage: Path, archive: Path) -> None:
 
 # --- rendering the manifest ----------------------------------------------------------------------
 
-def render(template: str, *, version: str, repository: str, archives: Mapping[tuple[str, str], Path],
-           file_uris: bool = False, only_built: bool = False) -> dict[str, Any]:
+
+def render(
+    template: str,
+    *,
+    version: str,
+    repository: str,
+    archives: Mapping[tuple[str, str], Path],
+    file_uris: bool = False,
+    only_built: bool = False,
+) -> dict[str, Any]:
     """The manifest with ${VERSION}/${REPOSITORY} substituted and each archive's platform filled in.
 
     archives maps (os, arch) to the archive built for it. With file_uris the filled platforms point at
@@ -231,8 +262,9 @@ def render(template: str, *, version: str, repository: str, archives: Mapping[tu
 
 def _platform_index(platforms: list[dict[str, Any]], os_name: str, arch: str) -> int:
     labels = {"os": os_name, "arch": arch}
-    matches = [index for index, entry in enumerate(platforms)
-               if validate.selector_matches(entry.get("selector"), labels)]
+    matches = [
+        index for index, entry in enumerate(platforms) if validate.selector_matches(entry.get("selector"), labels)
+    ]
     if len(matches) != 1:
         raise BuildError(f"the template has {len(matches)} platforms for {os_name}/{arch}; it needs exactly one")
     return matches[0]
@@ -242,20 +274,24 @@ def _fill_platform(entry: dict[str, Any], archive: Path, *, file_uri: bool) -> N
     if file_uri:
         entry["uri"] = archive.resolve().as_uri()
     elif str(entry.get("uri", "")).rsplit("/", 1)[-1] != archive.name:
-        raise BuildError(f'the template\'s uri "{entry.get("uri")}" does not end in the archive\'s name {archive.name}')
+        raise BuildError(f"the template's uri \"{entry.get('uri')}\" does not end in the archive's name {archive.name}")
     entry["sha256"] = validate.sha256_of(archive)
 
 
 def unfilled_platforms(manifest: Mapping[str, Any]) -> list[str]:
     platforms = manifest["spec"]["platforms"]
-    return [validate.platform_label(entry, index) for index, entry in enumerate(platforms)
-            if not validate.SHA256.match(str(entry.get("sha256", "")))]
+    return [
+        validate.platform_label(entry, index)
+        for index, entry in enumerate(platforms)
+        if not validate.SHA256.match(str(entry.get("sha256", "")))
+    ]
 
 
 def dump_manifest(manifest: Mapping[str, Any], version: str) -> str:
     header = f"# Rendered by krew/build.py from krew/ds.yaml for {version}; edit the template, not this file.\n"
-    return header + yaml.dump(dict(manifest), Dumper=_BlockDumper, sort_keys=False, width=120,
-                              default_flow_style=False, allow_unicode=True)
+    return header + yaml.dump(
+        dict(manifest), Dumper=_BlockDumper, sort_keys=False, width=120, default_flow_style=False, allow_unicode=True
+    )
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -283,6 +319,7 @@ def archives_in(out: Path, version: str) -> dict[tuple[str, str], Path]:
 
 # --- the command ---------------------------------------------------------------------------------
 
+
 def build(version: str, mode: str, out: Path) -> Path:
     """Build this platform's archive into out; returns its path."""
     os_name, arch = current_platform()
@@ -299,17 +336,28 @@ def build(version: str, mode: str, out: Path) -> Path:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", help="release tag; must be v + kubectl_ds.__version__ (the default)")
-    parser.add_argument("--mode", choices=MODES, default="pyinstaller",
-                        help="pyinstaller (release), or wrapper/zipapp (tests only); default: pyinstaller")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="pyinstaller",
+        help="pyinstaller (release), or wrapper/zipapp (tests only); default: pyinstaller",
+    )
     parser.add_argument("--out", type=Path, default=Path("dist"), help="output directory (default: dist)")
-    parser.add_argument("--repository", default=os.environ.get("GITHUB_REPOSITORY") or DEFAULT_REPOSITORY,
-                        help="GitHub owner/name for ${REPOSITORY} (default: $GITHUB_REPOSITORY or %(default)s)")
+    parser.add_argument(
+        "--repository",
+        default=os.environ.get("GITHUB_REPOSITORY") or DEFAULT_REPOSITORY,
+        help="GitHub owner/name for ${REPOSITORY} (default: $GITHUB_REPOSITORY or %(default)s)",
+    )
     parser.add_argument("--template", type=Path, default=TEMPLATE, help="manifest template (default: krew/ds.yaml)")
-    parser.add_argument("--render-only", action="store_true",
-                        help="build nothing: render the manifest from every archive for --version in --out")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="build nothing: render the manifest from every archive for --version in --out",
+    )
     parser.add_argument("--only-this-platform", action="store_true", help="drop the platforms not built")
     parser.add_argument("--file-uri", action="store_true", help="point uri at the local archive (tests only)")
     return parser.parse_args(argv)
@@ -323,17 +371,24 @@ def main(argv: list[str] | None = None) -> int:
         if not validate.SEMVER.match(args.version):
             raise BuildError(f'--version "{args.version}" must look like vX.Y.Z (krew requires the v and semver)')
         if args.version != release_tag():
-            raise BuildError(f'--version "{args.version}" is not the package version {release_tag()} '
-                             "(kubectl_ds/__init__.py __version__, the one place the version lives)")
+            raise BuildError(
+                f'--version "{args.version}" is not the package version {release_tag()} '
+                "(kubectl_ds/__init__.py __version__, the one place the version lives)"
+            )
         if args.render_only:
             archives = archives_in(args.out, args.version)
         else:
             archive = build(args.version, args.mode, args.out)
             archives = {validate.platform_of_archive(archive): archive}
             print(f"built {archive} sha256 {validate.sha256_of(archive)}")
-        manifest = render(args.template.read_text(encoding="utf-8"), version=args.version,
-                          repository=args.repository, archives=archives, file_uris=args.file_uri,
-                          only_built=args.only_this_platform)
+        manifest = render(
+            args.template.read_text(encoding="utf-8"),
+            version=args.version,
+            repository=args.repository,
+            archives=archives,
+            file_uris=args.file_uri,
+            only_built=args.only_this_platform,
+        )
         missing = unfilled_platforms(manifest)
         if missing and args.render_only:
             raise BuildError(f"no archive for {', '.join(missing)} in {args.out}")

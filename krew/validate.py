@@ -35,8 +35,10 @@ import yaml
 
 API_VERSION = "krew.googlecontainertools.github.com/v1alpha2"
 KIND = "Plugin"
-SEMVER = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-                    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
+SEMVER = re.compile(
+    r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_SHORT_DESCRIPTION = 50  # krew-index guideline: shorter than 50 characters
 LICENSE_NAMES = ("LICENSE", "LICENCE", "COPYING")
@@ -57,6 +59,7 @@ class ValidationError(Exception):
 
 # --- loading -------------------------------------------------------------------------------------
 
+
 def load_manifest(path: str | Path) -> dict[str, Any]:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
@@ -73,6 +76,7 @@ def sha256_of(path: str | Path) -> str:
 
 
 # --- selectors -----------------------------------------------------------------------------------
+
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
     """A Kubernetes LabelSelector (matchLabels + matchExpressions) against labels; empty matches all."""
@@ -116,16 +120,20 @@ def _platforms(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 # --- manifest rules ------------------------------------------------------------------------------
 
-def validate_manifest(manifest: Mapping[str, Any], *, file_name: str | Path | None = None,
-                      allow_file_uris: bool = False) -> list[str]:
+
+def validate_manifest(
+    manifest: Mapping[str, Any], *, file_name: str | Path | None = None, allow_file_uris: bool = False
+) -> list[str]:
     """Every rule krew-index CI applies to a manifest; returns the problems found."""
     problems = _check_header(manifest, file_name) + _check_spec(manifest.get("spec") or {})
     platforms = _platforms(manifest)
     if not platforms:
         problems.append("spec.platforms: at least one platform is required")
     for index, platform in enumerate(platforms):
-        problems += [f"{platform_label(platform, index)}: {problem}"
-                     for problem in _check_platform(platform, allow_file_uris=allow_file_uris)]
+        problems += [
+            f"{platform_label(platform, index)}: {problem}"
+            for problem in _check_platform(platform, allow_file_uris=allow_file_uris)
+        ]
     return problems + _check_overlaps(platforms)
 
 
@@ -197,8 +205,9 @@ def _check_bin(platform: Mapping[str, Any]) -> list[str]:
 
 
 def platform_matches_os(platform: Mapping[str, Any], oses: Iterable[str]) -> bool:
-    return any(selector_matches(platform.get("selector"), {"os": os_name, "arch": arch})
-               for os_name in oses for arch in ARCHES)
+    return any(
+        selector_matches(platform.get("selector"), {"os": os_name, "arch": arch}) for os_name in oses for arch in ARCHES
+    )
 
 
 def _check_files(platform: Mapping[str, Any]) -> list[str]:
@@ -221,8 +230,9 @@ def _check_files(platform: Mapping[str, Any]) -> list[str]:
 def _extracts_license(source: str) -> bool:
     """`from` takes a top-level LICENSE (e.g. LICENSE, *) or names one (e.g. docs/LICENSE.txt)."""
     named = posixpath.basename(source).upper()
-    return (any(fnmatch.fnmatchcase(name, source.removeprefix("./")) for name in LICENSE_NAMES)
-            or any(name in named for name in LICENSE_NAMES))
+    return any(fnmatch.fnmatchcase(name, source.removeprefix("./")) for name in LICENSE_NAMES) or any(
+        name in named for name in LICENSE_NAMES
+    )
 
 
 def _check_overlaps(platforms: list[dict[str, Any]]) -> list[str]:
@@ -230,14 +240,18 @@ def _check_overlaps(platforms: list[dict[str, Any]]) -> list[str]:
     for os_name in OSES:
         for arch in ARCHES:
             labels = {"os": os_name, "arch": arch}
-            matching = [platform_label(platform, index) for index, platform in enumerate(platforms)
-                        if selector_matches(platform.get("selector"), labels)]
+            matching = [
+                platform_label(platform, index)
+                for index, platform in enumerate(platforms)
+                if selector_matches(platform.get("selector"), labels)
+            ]
             if len(matching) > 1:
                 problems.append(f"selectors overlap: {os_name}/{arch} matches {' and '.join(matching)}")
     return problems
 
 
 # --- archives ------------------------------------------------------------------------------------
+
 
 def platform_of_archive(path: str | Path) -> tuple[str, str]:
     """(os, arch) from a build.py archive name: kubectl-ds_<version>_<os>_<arch>.tar.gz|zip."""
@@ -247,8 +261,9 @@ def platform_of_archive(path: str | Path) -> tuple[str, str]:
     return match["os"], match["arch"]
 
 
-def validate_archive(manifest: Mapping[str, Any], archive: str | Path, *, os_name: str | None = None,
-                     arch: str | None = None) -> list[str]:
+def validate_archive(
+    manifest: Mapping[str, Any], archive: str | Path, *, os_name: str | None = None, arch: str | None = None
+) -> list[str]:
     """Install `archive` the way krew would for os/arch (default: from its name) and check the result."""
     if os_name is None or arch is None:
         os_name, arch = platform_of_archive(archive)
@@ -259,8 +274,9 @@ def validate_archive(manifest: Mapping[str, Any], archive: str | Path, *, os_nam
     problems = []
     actual = sha256_of(archive)
     if platform.get("sha256") != actual:
-        problems.append(f'sha256 mismatch for {Path(archive).name}: manifest has "{platform.get("sha256")}", '
-                        f'archive is "{actual}"')
+        problems.append(
+            f'sha256 mismatch for {Path(archive).name}: manifest has "{platform.get("sha256")}", archive is "{actual}"'
+        )
     with tempfile.TemporaryDirectory(prefix="krew-validate-") as scratch:
         extracted, installed = Path(scratch) / "extracted", Path(scratch) / "installed"
         try:
@@ -348,6 +364,7 @@ def _has_glob(pattern: str) -> bool:
 
 # --- command line --------------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Validate a rendered krew manifest (and release archives).")
     parser.add_argument("manifest", help="the rendered manifest, e.g. dist/ds.yaml")
@@ -360,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
         manifest = load_manifest(args.manifest)
         problems = validate_manifest(manifest, file_name=args.manifest, allow_file_uris=args.allow_file_uris)
         for archive in args.archive:
-            problems += [f"{Path(archive).name}: {problem}"
-                         for problem in validate_archive(manifest, archive, os_name=args.os_name, arch=args.arch)]
+            problems += [
+                f"{Path(archive).name}: {problem}"
+                for problem in validate_archive(manifest, archive, os_name=args.os_name, arch=args.arch)
+            ]
     except (OSError, yaml.YAMLError, ValidationError) as error:
         problems = error.problems if isinstance(error, ValidationError) else [str(error)]
     for problem in problems:

@@ -78,8 +78,11 @@ def run_cli(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the last resort: a bug or an object we did not expect
         if os.environ.get("KUBECTL_DS_DEBUG"):
             raise
-        click.echo(f"error: unexpected {type(error).__name__}: {error}; this is a bug in kubectl-ds or an object "
-                   "it did not expect: please report it (KUBECTL_DS_DEBUG=1 shows the traceback)", err=True)
+        click.echo(
+            f"error: unexpected {type(error).__name__}: {error}; this is a bug in kubectl-ds or an object "
+            "it did not expect: please report it (KUBECTL_DS_DEBUG=1 shows the traceback)",
+            err=True,
+        )
         return int(ExitCode.ERROR)
     return int(result or 0)
 

@@ -35,8 +35,10 @@ def rolling_update_values(daemonset: Obj) -> tuple[int | str, int | str]:
     rolling = (r.spec(daemonset).get("updateStrategy") or {}).get("rollingUpdate") or {}
     unavailable = rolling.get("maxUnavailable")
     surge = rolling.get("maxSurge")
-    return (DEFAULT_MAX_UNAVAILABLE if unavailable is None else unavailable,
-            DEFAULT_MAX_SURGE if surge is None else surge)
+    return (
+        DEFAULT_MAX_UNAVAILABLE if unavailable is None else unavailable,
+        DEFAULT_MAX_SURGE if surge is None else surge,
+    )
 
 
 def surges(max_surge: int | str) -> bool:

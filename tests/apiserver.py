@@ -69,8 +69,19 @@ from tests.apiserver_traffic import Throttles, Traffic, traffic_of
 from tests.apiserver_verbs import Verbs
 
 # What tests import from here; the parts live in tests/apiserver_*.py.
-__all__ = ["RESOURCES", "TEMPLATE_GENERATION", "TEST_CA_PEM", "ApiError", "ApiServer", "Request", "apply_defaults",
-           "human_duration", "resolve_resource", "rfc3339", "strategic_merge_patch"]
+__all__ = [
+    "RESOURCES",
+    "TEMPLATE_GENERATION",
+    "TEST_CA_PEM",
+    "ApiError",
+    "ApiServer",
+    "Request",
+    "apply_defaults",
+    "human_duration",
+    "resolve_resource",
+    "rfc3339",
+    "strategic_merge_patch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +89,7 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------------------
 # Public records
 # --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Fault:
@@ -87,8 +99,9 @@ class _Fault:
     path_contains: str | None
 
     def matches(self, method: str, target: str) -> bool:
-        return ((self.method is None or self.method.upper() == method)
-                and (self.path_contains is None or self.path_contains in target))
+        return (self.method is None or self.method.upper() == method) and (
+            self.path_contains is None or self.path_contains in target
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,7 @@ class _Denial:
 # The server
 # --------------------------------------------------------------------------------------------------
 
+
 class ApiServer(Verbs):
     """A fake kube-apiserver on 127.0.0.1 with an ephemeral port.
 
@@ -116,10 +130,17 @@ class ApiServer(Verbs):
     controller or kubelet would), and every change bumps one global resourceVersion.
     """
 
-    def __init__(self, *, token: str = "test-token", page_size_cap: int | None = None,
-                 graceful_pod_deletion: bool = False, user: str = "test-user",
-                 watch_history: int = 1000, fault_hang_seconds: float = 10.0,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "test-token",
+        page_size_cap: int | None = None,
+        graceful_pod_deletion: bool = False,
+        user: str = "test-user",
+        watch_history: int = 1000,
+        fault_hang_seconds: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.token = token
         self.user = user  # the identity the token authenticates as, quoted in 403 messages
         self.page_size_cap = page_size_cap
@@ -150,8 +171,12 @@ class ApiServer(Verbs):
         host, port = self._httpd.server_name, self._httpd.server_port
         self.url = f"http://{host}:{port}"
         self.https_url = f"https://{host}:{port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": POLL_INTERVAL},
-                                        name=f"fake-apiserver-{port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL},
+            name=f"fake-apiserver-{port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -197,8 +222,9 @@ class ApiServer(Verbs):
         with self._aux_lock:
             self._denials.clear()
 
-    def inject_fault(self, *, status: int | str, count: int = 1, method: str | None = None,
-                     path_contains: str | None = None) -> None:
+    def inject_fault(
+        self, *, status: int | str, count: int = 1, method: str | None = None, path_contains: str | None = None
+    ) -> None:
         """Make the next `count` matching requests fail.
 
         status: an HTTP code (answered with the matching Status body; 429 carries Retry-After: 1,
@@ -227,8 +253,9 @@ class ApiServer(Verbs):
         with self._aux_lock:
             return traffic_of(list(self.requests))
 
-    def throttle(self, *, verb: str | None = "list", resource: str | None = None, retry_after: int = 1,
-                 count: int | None = None) -> None:
+    def throttle(
+        self, *, verb: str | None = "list", resource: str | None = None, retry_after: int = 1, count: int | None = None
+    ) -> None:
         """Refuse matching requests as API Priority and Fairness does under load: 429, `Retry-After:
         <retry_after>` and the plain-text body "Too many requests, please try again later.". verb and resource
         are as the authorizer names them ("list", "pods", "pods/eviction"; None or "*" for any); count None
@@ -250,9 +277,17 @@ class ApiServer(Verbs):
 
     # --- kubeconfig -------------------------------------------------------------------------------
 
-    def write_kubeconfig(self, path: str | os.PathLike[str], *, context: str = "test",
-                         namespace: str | None = None, token: str | None = None, user: str = "test-user",
-                         extra_contexts: dict[str, dict[str, Any]] | None = None, tls: bool = False) -> str:
+    def write_kubeconfig(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        context: str = "test",
+        namespace: str | None = None,
+        token: str | None = None,
+        user: str = "test-user",
+        extra_contexts: dict[str, dict[str, Any]] | None = None,
+        tls: bool = False,
+    ) -> str:
         """Write a kubeconfig whose current context points at this server with a bearer token.
 
         The server is `url` (plain HTTP), or with tls=True `https_url` with the test CA embedded as
@@ -284,8 +319,15 @@ class ApiServer(Verbs):
 
     # --- watches ----------------------------------------------------------------------------------
 
-    def _watch_events(self, res: Resource, namespace: str | None, name: str | None, query: dict[str, str],
-                     deadline: float, client_gone: Callable[[], bool]) -> Iterator[Obj]:
+    def _watch_events(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str | None,
+        query: dict[str, str],
+        deadline: float,
+        client_gone: Callable[[], bool],
+    ) -> Iterator[Obj]:
         """Yield watch events (dicts with type and object) until the deadline, stop, or a gone client."""
         try:
             by_labels = parse_label_selector(query.get("labelSelector", ""))
@@ -295,8 +337,12 @@ class ApiServer(Verbs):
 
         def selected(obj: Obj) -> bool:
             meta = obj["metadata"]
-            return ((namespace is None or meta.get("namespace") == namespace)
-                    and (name is None or meta["name"] == name) and by_labels(obj) and by_fields(obj))
+            return (
+                (namespace is None or meta.get("namespace") == namespace)
+                and (name is None or meta["name"] == name)
+                and by_labels(obj)
+                and by_fields(obj)
+            )
 
         rv_text = query.get("resourceVersion", "")
         with self._lock:
@@ -304,17 +350,32 @@ class ApiServer(Verbs):
                 # Streaming lists (client-go's WatchListClient, on by default in kubectl >= 1.34): ADDED for
                 # what exists now, then a BOOKMARK annotated "k8s.io/initial-events-end", then changes.
                 last = self._rv
-                initial = [{"type": "ADDED", "object": copy.deepcopy(obj)}
-                           for _, obj in sorted(self._objects[res.plural].items()) if selected(obj)]
-                initial.append({"type": "BOOKMARK", "object": {
-                    "kind": res.kind, "apiVersion": res.api_version,
-                    "metadata": {"resourceVersion": str(last),
-                                 "annotations": {"k8s.io/initial-events-end": "true"}}}})
+                initial = [
+                    {"type": "ADDED", "object": copy.deepcopy(obj)}
+                    for _, obj in sorted(self._objects[res.plural].items())
+                    if selected(obj)
+                ]
+                initial.append(
+                    {
+                        "type": "BOOKMARK",
+                        "object": {
+                            "kind": res.kind,
+                            "apiVersion": res.api_version,
+                            "metadata": {
+                                "resourceVersion": str(last),
+                                "annotations": {"k8s.io/initial-events-end": "true"},
+                            },
+                        },
+                    }
+                )
             elif rv_text in ("", "0"):
                 # "Get state and start at most recent": synthetic ADDED events for what exists now.
                 last = self._rv
-                initial = [{"type": "ADDED", "object": copy.deepcopy(obj)}
-                           for _, obj in sorted(self._objects[res.plural].items()) if selected(obj)]
+                initial = [
+                    {"type": "ADDED", "object": copy.deepcopy(obj)}
+                    for _, obj in sorted(self._objects[res.plural].items())
+                    if selected(obj)
+                ]
             else:
                 try:
                     last = int(rv_text)
@@ -323,8 +384,15 @@ class ApiServer(Verbs):
                 initial = []
         return self._watch_loop(res, selected, last, initial, deadline, client_gone)
 
-    def _watch_loop(self, res: Resource, selected: Callable[[Obj], bool], last: int, initial: list[Obj],
-                    deadline: float, client_gone: Callable[[], bool]) -> Iterator[Obj]:
+    def _watch_loop(
+        self,
+        res: Resource,
+        selected: Callable[[Obj], bool],
+        last: int,
+        initial: list[Obj],
+        deadline: float,
+        client_gone: Callable[[], bool],
+    ) -> Iterator[Obj]:
         yield from initial
         while not self._stopping.is_set() and time.monotonic() < deadline and not client_gone():
             with self._changed:
@@ -350,11 +418,9 @@ class ApiServer(Verbs):
             denied = any(d.blocks(verb, resource, target.namespace) for d in self._denials)
         if not denied:
             return
-        where = (f'in the namespace "{target.namespace}"' if target.namespace else "at the cluster scope")
-        why = (f'User "{self.user}" cannot {verb} resource "{resource}" in API group "{target.res.group}" '
-               f"{where}")
-        subject = (f'{target.res.group_resource} "{target.name}"' if target.name
-                   else target.res.group_resource)
+        where = f'in the namespace "{target.namespace}"' if target.namespace else "at the cluster scope"
+        why = f'User "{self.user}" cannot {verb} resource "{resource}" in API group "{target.res.group}" {where}'
+        subject = f'{target.res.group_resource} "{target.name}"' if target.name else target.res.group_resource
         raise ApiError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(target.res, target.name))
 
     def _take_fault(self, method: str, request_target: str) -> _Fault | None:
@@ -392,5 +458,3 @@ def _translate_event(event: _Event, selected: Callable[[Obj], bool]) -> Obj | No
     else:
         kind = event.type if now else None
     return None if kind is None else {"type": kind, "object": copy.deepcopy(event.obj)}
-
-

@@ -49,7 +49,6 @@ def apply_defaults(res: Resource, obj: Obj) -> None:
             _default_pod_spec(template_spec)
 
 
-
 # --- admission --------------------------------------------------------------------------------------------
 
 # The PriorityClasses every cluster has (pkg/apis/scheduling SystemPriorityClasses); admission knows them
@@ -116,14 +115,22 @@ def _resolve_priority(res: Resource, pod: Obj, priority_classes: Mapping[str, Ob
             raise _forbidden(res, pod, f"no PriorityClass with name {name} was found")
         priority, policy = _class_values(found)
     if spec.get("priority") is not None and spec["priority"] != priority:
-        raise _forbidden(res, pod, f"the integer value of priority ({spec['priority']}) must not be provided in pod "
-                                   f"spec; priority admission controller computed {priority} from the given "
-                                   "PriorityClass name")
+        raise _forbidden(
+            res,
+            pod,
+            f"the integer value of priority ({spec['priority']}) must not be provided in pod "
+            f"spec; priority admission controller computed {priority} from the given "
+            "PriorityClass name",
+        )
     spec["priority"] = priority
     if spec.get("preemptionPolicy") is not None and spec["preemptionPolicy"] != policy:
-        raise _forbidden(res, pod, f"the string value of PreemptionPolicy ({spec['preemptionPolicy']}) must not be "
-                                   f"provided in pod spec; priority admission controller computed {policy} from "
-                                   "the given PriorityClass name")
+        raise _forbidden(
+            res,
+            pod,
+            f"the string value of PreemptionPolicy ({spec['preemptionPolicy']}) must not be "
+            f"provided in pod spec; priority admission controller computed {policy} from "
+            "the given PriorityClass name",
+        )
     spec["preemptionPolicy"] = policy
 
 
@@ -146,4 +153,4 @@ def _validate_pdb(res: Resource, pdb: Obj) -> None:
     spec = pdb.get("spec") or {}
     if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
         name = str((pdb.get("metadata") or {}).get("name") or "")
-        raise invalid(res, name, "spec: Invalid value: \"spec\": minAvailable and maxUnavailable cannot be both set")
+        raise invalid(res, name, 'spec: Invalid value: "spec": minAvailable and maxUnavailable cannot be both set')

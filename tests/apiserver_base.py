@@ -10,15 +10,24 @@ from typing import Any
 
 Obj = dict[str, Any]
 
-SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "fake",
-                  "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.23.8",
-                  "compiler": "gc", "platform": "linux/amd64"}
+SERVER_VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.4",
+    "gitCommit": "fake",
+    "gitTreeState": "clean",
+    "buildDate": "2025-01-01T00:00:00Z",
+    "goVersion": "go1.23.8",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 
 
 # --------------------------------------------------------------------------------------------------
 # The resources this server knows
 # --------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -54,23 +63,87 @@ _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 _STATUS_VERBS = ["get", "patch", "update"]
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("namespaces", "namespace", "Namespace", "", "v1", False, ("ns",), has_status=True,
-             field_labels=("metadata.name", "status.phase")),
-    Resource("nodes", "node", "Node", "", "v1", False, ("no",), has_status=True,
-             field_labels=("metadata.name", "spec.unschedulable")),
-    Resource("pods", "pod", "Pod", "", "v1", True, ("po",), ("all",), has_status=True,
-             field_labels=("metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy",
-                           "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
-                           "status.phase", "status.podIP", "status.nominatedNodeName")),
-    Resource("events", "event", "Event", "", "v1", True, ("ev",),
-             field_labels=("metadata.name", "metadata.namespace", "involvedObject.kind",
-                           "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-                           "involvedObject.apiVersion", "involvedObject.resourceVersion",
-                           "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type")),
+    Resource(
+        "namespaces",
+        "namespace",
+        "Namespace",
+        "",
+        "v1",
+        False,
+        ("ns",),
+        has_status=True,
+        field_labels=("metadata.name", "status.phase"),
+    ),
+    Resource(
+        "nodes",
+        "node",
+        "Node",
+        "",
+        "v1",
+        False,
+        ("no",),
+        has_status=True,
+        field_labels=("metadata.name", "spec.unschedulable"),
+    ),
+    Resource(
+        "pods",
+        "pod",
+        "Pod",
+        "",
+        "v1",
+        True,
+        ("po",),
+        ("all",),
+        has_status=True,
+        field_labels=(
+            "metadata.name",
+            "metadata.namespace",
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ),
+    ),
+    Resource(
+        "events",
+        "event",
+        "Event",
+        "",
+        "v1",
+        True,
+        ("ev",),
+        field_labels=(
+            "metadata.name",
+            "metadata.namespace",
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ),
+    ),
     Resource("daemonsets", "daemonset", "DaemonSet", "apps", "v1", True, ("ds",), ("all",), has_status=True),
     Resource("controllerrevisions", "controllerrevision", "ControllerRevision", "apps", "v1", True),
-    Resource("poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", "v1", True, ("pdb",),
-             has_status=True),
+    Resource(
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        "policy",
+        "v1",
+        True,
+        ("pdb",),
+        has_status=True,
+    ),
     Resource("priorityclasses", "priorityclass", "PriorityClass", "scheduling.k8s.io", "v1", False, ("pc",)),
 )
 _BY_PLURAL = {r.plural: r for r in RESOURCES}
@@ -93,11 +166,18 @@ def resolve_resource(kind: str) -> Resource:
 # Errors, shaped like the real server's metav1.Status
 # --------------------------------------------------------------------------------------------------
 
+
 class ApiError(Exception):
     """A failure answered as a Kubernetes `Status` body."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
@@ -106,8 +186,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def status(self) -> Obj:
-        body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                     "message": self.message}
+        body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": self.message}
         if self.reason:  # omitempty: a Status a handler returns itself may have none
             body["reason"] = self.reason
         if self.details is not None:
@@ -136,8 +215,9 @@ def already_exists(res: Resource, name: str) -> ApiError:
 
 
 def conflict(res: Resource, name: str, why: str) -> ApiError:
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {res.group_resource} "{name}": {why}',
-                    _details(res, name))
+    return ApiError(
+        409, "Conflict", f'Operation cannot be fulfilled on {res.group_resource} "{name}": {why}', _details(res, name)
+    )
 
 
 _MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
@@ -172,8 +252,10 @@ _GENERIC_FAILURES: dict[int, tuple[str, str]] = {
     429: ("TooManyRequests", "the server has received too many requests and has asked us to try again later"),
     500: ("InternalError", "Internal error occurred: injected fault"),
     503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
-    504: ("Timeout", "the server was unable to return a response in the time allotted, but may still be "
-                     "processing the request"),
+    504: (
+        "Timeout",
+        "the server was unable to return a response in the time allotted, but may still be processing the request",
+    ),
 }
 
 
@@ -191,9 +273,13 @@ _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what the real name generat
 
 def _validate_name(res: Resource, name: str) -> None:
     if len(name) > 253 or not _NAME.match(name):
-        raise invalid(res, name, f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain '
-                                 "must consist of lower case alphanumeric characters, '-' or '.', and must "
-                                 "start and end with an alphanumeric character")
+        raise invalid(
+            res,
+            name,
+            f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain '
+            "must consist of lower case alphanumeric characters, '-' or '.', and must "
+            "start and end with an alphanumeric character",
+        )
 
 
 def check_decodable(res: Resource, obj: Obj) -> None:
@@ -208,17 +294,23 @@ def check_decodable(res: Resource, obj: Obj) -> None:
         for field_name in ("labels", "annotations"):
             value = meta.get(field_name)
             if value is not None and not isinstance(value, dict):
-                problem = (f"cannot unmarshal {_json_type(value)} into Go struct field ObjectMeta.metadata."
-                           f"{field_name} of type map[string]string")
+                problem = (
+                    f"cannot unmarshal {_json_type(value)} into Go struct field ObjectMeta.metadata."
+                    f"{field_name} of type map[string]string"
+                )
             elif isinstance(value, dict):
                 wrong = next((v for v in value.values() if not isinstance(v, str)), None)
                 if wrong is not None:
-                    problem = (f"cannot unmarshal {_json_type(wrong)} into Go struct field ObjectMeta.metadata."
-                               f"{field_name} of type string")
+                    problem = (
+                        f"cannot unmarshal {_json_type(wrong)} into Go struct field ObjectMeta.metadata."
+                        f"{field_name} of type string"
+                    )
         for field_name in ("name", "namespace", "generateName", "resourceVersion", "uid"):
             if meta.get(field_name) is not None and not isinstance(meta[field_name], str):
-                problem = (f"cannot unmarshal {_json_type(meta[field_name])} into Go struct field ObjectMeta."
-                           f"metadata.{field_name} of type string")
+                problem = (
+                    f"cannot unmarshal {_json_type(meta[field_name])} into Go struct field ObjectMeta."
+                    f"metadata.{field_name} of type string"
+                )
     if problem:
         raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: json: {problem}')
 

@@ -14,8 +14,11 @@ def discovery_document(path: str, address: str) -> Obj | None:
     if path == "/version":
         return dict(SERVER_VERSION)
     if path == "/api":
-        return {"kind": "APIVersions", "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]}
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
+        }
     if path == "/apis":
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_api_group(group) for group in GROUPS]}
     if path.removeprefix("/apis/") in GROUPS:
@@ -25,8 +28,7 @@ def discovery_document(path: str, address: str) -> Obj | None:
     if path.removeprefix("/").removesuffix("/v1") in (f"apis/{group}" for group in GROUPS):
         return _resource_list(path.removeprefix("/apis/").removesuffix("/v1"), "v1")
     if path == "/openapi/v3":
-        return {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={_OPENAPI_HASH}"}
-                          for gv in group_versions}}
+        return {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={_OPENAPI_HASH}"} for gv in group_versions}}
     if path.removeprefix("/openapi/v3/") in group_versions:
         return _openapi_v3(path.removeprefix("/openapi/v3/"))
     return None
@@ -42,20 +44,41 @@ def _resource_list(group: str, version: str) -> Obj:
     for res in RESOURCES:
         if res.group != group:
             continue
-        entry: Obj = {"name": res.plural, "singularName": res.singular, "namespaced": res.namespaced,
-                      "kind": res.kind, "verbs": list(_VERBS)}
+        entry: Obj = {
+            "name": res.plural,
+            "singularName": res.singular,
+            "namespaced": res.namespaced,
+            "kind": res.kind,
+            "verbs": list(_VERBS),
+        }
         if res.short_names:
             entry["shortNames"] = list(res.short_names)
         if res.categories:
             entry["categories"] = list(res.categories)
         resources.append(entry)
         if res.has_status:
-            resources.append({"name": f"{res.plural}/status", "singularName": "", "namespaced": res.namespaced,
-                              "kind": res.kind, "verbs": list(_STATUS_VERBS)})
+            resources.append(
+                {
+                    "name": f"{res.plural}/status",
+                    "singularName": "",
+                    "namespaced": res.namespaced,
+                    "kind": res.kind,
+                    "verbs": list(_STATUS_VERBS),
+                }
+            )
         if res.plural == "pods":
             # kubectl drain looks for exactly this entry to decide it can evict.
-            resources.append({"name": "pods/eviction", "singularName": "", "namespaced": True,
-                              "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]})
+            resources.append(
+                {
+                    "name": "pods/eviction",
+                    "singularName": "",
+                    "namespaced": True,
+                    "group": "policy",
+                    "version": "v1",
+                    "kind": "Eviction",
+                    "verbs": ["create"],
+                }
+            )
     group_version = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
@@ -78,24 +101,35 @@ def _openapi_v3(group_version_path: str) -> Obj:
     prefix = "/" + group_version_path
     paths: Obj = {}
     for res in RESOURCES:
-        if f"{res.group}/{res.version}".lstrip("/") != group_version_path.removeprefix("api/").removeprefix(
-                "apis/"):
+        if f"{res.group}/{res.version}".lstrip("/") != group_version_path.removeprefix("api/").removeprefix("apis/"):
             continue
         gvk = {"group": res.group, "version": res.version, "kind": res.kind}
         collection = f"{prefix}/namespaces/{{namespace}}/{res.plural}" if res.namespaced else f"{prefix}/{res.plural}"
 
         def operation(action: str, gvk: Obj = gvk, res: Resource = res) -> Obj:
-            return {"operationId": f"{action}{res.kind}", "parameters": list(_OPENAPI_WRITE_PARAMETERS),
-                    "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk}
+            return {
+                "operationId": f"{action}{res.kind}",
+                "parameters": list(_OPENAPI_WRITE_PARAMETERS),
+                "x-kubernetes-action": action,
+                "x-kubernetes-group-version-kind": gvk,
+            }
 
         paths[collection] = {"post": operation("post")}
         paths[f"{collection}/{{name}}"] = {"put": operation("put"), "patch": operation("patch")}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
-            "paths": paths, "components": {"schemas": {}}}
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
-def _kubeconfig_yaml(clusters: dict[str, tuple[str, str | None]], users: dict[str, str],
-                     contexts: dict[str, tuple[str, str, str | None]], current: str) -> str:
+def _kubeconfig_yaml(
+    clusters: dict[str, tuple[str, str | None]],
+    users: dict[str, str],
+    contexts: dict[str, tuple[str, str, str | None]],
+    current: str,
+) -> str:
     """A kubeconfig in plain YAML; scalars are JSON strings, which YAML reads as double-quoted."""
     q = json.dumps
     lines = ["apiVersion: v1", "kind: Config", "preferences: {}", "clusters:"]
@@ -113,4 +147,3 @@ def _kubeconfig_yaml(clusters: dict[str, tuple[str, str | None]], users: dict[st
             lines.append(f"    namespace: {q(namespace)}")
     lines.append(f"current-context: {q(current)}")
     return "\n".join(lines) + "\n"
-

@@ -57,8 +57,11 @@ def evict(server: Verbs, target: _Target, body: Any, *, dry_run: bool) -> tuple[
         if not can_ignore_pdb(pod):
             budgets = matching_budgets(server, pod)
             if len(budgets) > 1:
-                return 500, ApiError(500, "", "This pod has more than one PodDisruptionBudget, which the eviction "
-                                              "subresource does not support.").status()
+                return 500, ApiError(
+                    500,
+                    "",
+                    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+                ).status()
             if budgets and not _unhealthy_pod_may_go(pod, budgets[0]):
                 _check_and_decrement(server, pod, budgets[0], dry_run=dry_run)
         _add_condition_and_delete(server, pod, options, dry_run=dry_run)
@@ -87,8 +90,10 @@ def matching_budgets(server: Verbs, pod: Obj) -> list[Obj]:
 
 
 def _is_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _unhealthy_pod_may_go(pod: Obj, pdb: Obj) -> bool:
@@ -114,8 +119,12 @@ def _too_many_requests(cause: str, retry_after: int) -> ApiError:
 
 def _pdb_forbidden(name: str, why: str) -> ApiError:
     """errors.NewForbidden(policy.Resource("poddisruptionbudget"), name, err)."""
-    return ApiError(403, "Forbidden", f'poddisruptionbudget.policy "{name}" is forbidden: {why}',
-                    {"name": name, "group": "policy", "kind": "poddisruptionbudget"})
+    return ApiError(
+        403,
+        "Forbidden",
+        f'poddisruptionbudget.policy "{name}" is forbidden: {why}',
+        {"name": name, "group": "policy", "kind": "poddisruptionbudget"},
+    )
 
 
 def _check_and_decrement(server: Verbs, pod: Obj, pdb: Obj, *, dry_run: bool) -> None:
@@ -129,8 +138,11 @@ def _check_and_decrement(server: Verbs, pod: Obj, pdb: Obj, *, dry_run: bool) ->
     if len(status.get("disruptedPods") or {}) > MAX_DISRUPTED_POD_SIZE:
         raise _pdb_forbidden(name, "DisruptedPods map too big - too many evictions not confirmed by PDB controller")
     if allowed == 0:
-        raise _too_many_requests(f"The disruption budget {name} needs {int(status.get('desiredHealthy') or 0)} "
-                                 f"healthy pods and has {int(status.get('currentHealthy') or 0)} currently", 0)
+        raise _too_many_requests(
+            f"The disruption budget {name} needs {int(status.get('desiredHealthy') or 0)} "
+            f"healthy pods and has {int(status.get('currentHealthy') or 0)} currently",
+            0,
+        )
     if dry_run:
         return
     new = copy.deepcopy(pdb)
@@ -138,13 +150,16 @@ def _check_and_decrement(server: Verbs, pod: Obj, pdb: Obj, *, dry_run: bool) ->
     new_status["disruptionsAllowed"] = allowed - 1
     if allowed - 1 == 0:
         update_disruption_allowed_condition(new_status, server.now())
-    new_status["disruptedPods"] = {**(new_status.get("disruptedPods") or {}), pod["metadata"]["name"]:
-                                   rfc3339(server.now())}
+    new_status["disruptedPods"] = {
+        **(new_status.get("disruptedPods") or {}),
+        pod["metadata"]["name"]: rfc3339(server.now()),
+    }
     server._store_update(resolve_resource("poddisruptionbudgets"), pdb, new, subresource="status")
 
 
-def update_disruption_allowed_condition(status: Obj, now: datetime, *, reason: str | None = None,
-                                        message: str = "") -> None:
+def update_disruption_allowed_condition(
+    status: Obj, now: datetime, *, reason: str | None = None, message: str = ""
+) -> None:
     """pdbhelper.UpdateDisruptionAllowedCondition (SufficientPods / InsufficientPods from disruptionsAllowed),
     or with `reason` the disruption controller's failSafe condition (SyncFailed); apimeta.SetStatusCondition
     moves lastTransitionTime only when the status changes."""
@@ -161,8 +176,7 @@ def update_disruption_allowed_condition(status: Obj, now: datetime, *, reason: s
     moved = old is None or old.get("status") != wanted["status"]
     wanted["lastTransitionTime"] = rfc3339(now) if moved else (old or {}).get("lastTransitionTime")
     wanted.update(reason=reason, message=message)
-    status["conditions"] = [wanted if c is old else c for c in conditions] if old is not None else [*conditions,
-                                                                                                    wanted]
+    status["conditions"] = [wanted if c is old else c for c in conditions] if old is not None else [*conditions, wanted]
 
 
 def _add_condition_and_delete(server: Verbs, pod: Obj, options: Obj, *, dry_run: bool) -> None:
@@ -174,12 +188,19 @@ def _add_condition_and_delete(server: Verbs, pod: Obj, options: Obj, *, dry_run:
     for field_name, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
         wanted = preconditions.get(field_name)
         if wanted and wanted != meta.get(field_name):
-            why = ("The object might have been deleted and then recreated" if field_name == "uid"
-                   else "The object might have been modified")
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on Pod "{meta["name"]}": the {label} in '
-                                            f"the precondition ({wanted}) does not match the {label} in record "
-                                            f"({meta.get(field_name)}). {why}",
-                           {"name": meta["name"], "kind": "Pod"})
+            why = (
+                "The object might have been deleted and then recreated"
+                if field_name == "uid"
+                else "The object might have been modified"
+            )
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on Pod "{meta["name"]}": the {label} in '
+                f"the precondition ({wanted}) does not match the {label} in record "
+                f"({meta.get(field_name)}). {why}",
+                {"name": meta["name"], "kind": "Pod"},
+            )
     if dry_run:
         return
     marked = copy.deepcopy(pod)
@@ -187,9 +208,17 @@ def _add_condition_and_delete(server: Verbs, pod: Obj, options: Obj, *, dry_run:
     conditions = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
     old = next((c for c in status.get("conditions") or [] if c.get("type") == "DisruptionTarget"), None)
     stamp = (old or {}).get("lastTransitionTime") if (old or {}).get("status") == "True" else rfc3339(server.now())
-    status["conditions"] = [*conditions, {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
-                                          "lastTransitionTime": stamp, "reason": "EvictionByEvictionAPI",
-                                          "message": "Eviction API: evicting"}]
+    status["conditions"] = [
+        *conditions,
+        {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": stamp,
+            "reason": "EvictionByEvictionAPI",
+            "message": "Eviction API: evicting",
+        },
+    ]
     server._store_update(pods, pod, marked, subresource="status")
     current = server._lookup(pods, meta.get("namespace"), meta["name"])
     server._delete(pods, current, options.get("gracePeriodSeconds"), dry_run=False)

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 # HTTP
 # --------------------------------------------------------------------------------------------------
 
+
 def parse_target(path: str) -> tuple[_Target, bool]:
     """Map a resource URL to what it addresses; the bool says it used the legacy /watch/ prefix.
 
@@ -77,13 +78,13 @@ def parse_target(path: str) -> tuple[_Target, bool]:
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else None
     if subresource is not None and not (
-            (subresource == "status" and res.has_status) or (subresource == "eviction" and res.plural == "pods")):
+        (subresource == "status" and res.has_status) or (subresource == "eviction" and res.plural == "pods")
+    ):
         raise unknown_path()
     return _Target(res, namespace, name, subresource), legacy_watch
 
 
-_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-                "application/strategic-merge-patch+json")
+_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json")
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -256,8 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, code: int, body: Obj, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
-        self._send(code, data, {"Content-Type": "application/json", "Cache-Control": "no-cache, private",
-                                **(headers or {})})
+        self._send(
+            code, data, {"Content-Type": "application/json", "Cache-Control": "no-cache, private", **(headers or {})}
+        )
 
     def _send(self, code: int, data: bytes, headers: dict[str, str]) -> None:
         self._request.status = code
@@ -304,10 +306,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _authenticate(self) -> None:
         scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or credential.strip() != self.api.token:
-            if not scheme and not isinstance(self.connection, ssl.SSLSocket) and "kubectl" in (
-                    self.headers.get("User-Agent") or ""):
-                log.warning("kubectl sent no credentials: it only does so over TLS; write the kubeconfig "
-                            "with write_kubeconfig(..., tls=True)")
+            if (
+                not scheme
+                and not isinstance(self.connection, ssl.SSLSocket)
+                and "kubectl" in (self.headers.get("User-Agent") or "")
+            ):
+                log.warning(
+                    "kubectl sent no credentials: it only does so over TLS; write the kubeconfig "
+                    "with write_kubeconfig(..., tls=True)"
+                )
             raise ApiError(401, "Unauthorized", "Unauthorized")
 
     def _dispatch_verb(self, method: str, target: _Target, query: dict[str, str], watch: bool) -> None:
@@ -355,17 +362,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _patch_type(self) -> str:
         content_type = self._request.content_type
         if content_type not in _PATCH_TYPES:
-            raise ApiError(415, "UnsupportedMediaType",
-                           f"the body of the request was in an unknown format - accepted media types include: "
-                           f"{', '.join(_PATCH_TYPES)}")
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(_PATCH_TYPES)}",
+            )
         if self._request.body is None:
             raise bad_request("the body of the request was empty")
         return content_type
 
     def _stream_watch(self, target: _Target, query: dict[str, str]) -> None:
         timeout = float(query.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
-        events = self.api._watch_events(target.res, target.namespace, target.name, query,
-                                       time.monotonic() + timeout, self._client_gone)
+        events = self.api._watch_events(
+            target.res, target.namespace, target.name, query, time.monotonic() + timeout, self._client_gone
+        )
         if self._wants_table():
             events = (_table_event(target.res, event, query) for event in events)
         self._request.status = 200
@@ -410,11 +421,22 @@ def _verb(method: str, target: _Target, watch: bool) -> str:
 
 def _fault_error(code: int, path: str) -> ApiError:
     if code == 429 and path.endswith("/eviction"):
-        return ApiError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
-                        {"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget pdb needs "
-                                     "1 healthy pods and has 1 currently"}]})
-    reason, message = _GENERIC_FAILURES.get(code, ("Unknown", f"the server responded with the status code {code} "
-                                                              "but did not return more information"))
+        return ApiError(
+            429,
+            "TooManyRequests",
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+            {
+                "causes": [
+                    {
+                        "reason": "DisruptionBudget",
+                        "message": "The disruption budget pdb needs 1 healthy pods and has 1 currently",
+                    }
+                ]
+            },
+        )
+    reason, message = _GENERIC_FAILURES.get(
+        code, ("Unknown", f"the server responded with the status code {code} but did not return more information")
+    )
     headers = {"Retry-After": "1"} if code == 429 else None
     details: dict[str, Any] | None = {"retryAfterSeconds": 1} if code == 429 else None
     if code == 409:

@@ -13,6 +13,7 @@ from tests.apiserver_base import Obj
 # Patches: RFC 7386 merge patch, RFC 6902 JSON patch, Kubernetes strategic merge patch
 # --------------------------------------------------------------------------------------------------
 
+
 class PatchError(Exception):
     """A patch that does not apply; answered as 422 (JSON patch) or 400 (malformed)."""
 
@@ -131,11 +132,23 @@ def json_patch(target: Any, operations: Any) -> Any:
 
 # patchMergeKey of the list fields of the served types (field name -> key); other lists are atomic.
 SMP_MERGE_KEYS = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "volumes": "name",
-    "env": "name", "volumeMounts": "mountPath", "volumeDevices": "devicePath", "ports": "containerPort",
-    "imagePullSecrets": "name", "hostAliases": "ip", "conditions": "type", "ownerReferences": "uid",
-    "addresses": "type", "resourceClaims": "name", "topologySpreadConstraints": "topologyKey",
-    "podIPs": "ip", "hostIPs": "ip",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "env": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "ports": "containerPort",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "conditions": "type",
+    "ownerReferences": "uid",
+    "addresses": "type",
+    "resourceClaims": "name",
+    "topologySpreadConstraints": "topologyKey",
+    "podIPs": "ip",
+    "hostIPs": "ip",
 }
 # Lists of scalars with patchStrategy "merge": the patch's values are added to the existing ones.
 SMP_MERGED_SCALAR_LISTS = {"finalizers", "podCIDRs"}
@@ -206,8 +219,10 @@ def _smp_list(name: str, target: Any, patch: list[Any]) -> list[Any]:
     for item in items:
         if not isinstance(item, dict) or merge_key not in item:
             raise PatchError(f"map: {item!r} does not contain declared merge key: {merge_key}")
-        index = next((i for i, have in enumerate(original)
-                      if isinstance(have, dict) and have.get(merge_key) == item[merge_key]), None)
+        index = next(
+            (i for i, have in enumerate(original) if isinstance(have, dict) and have.get(merge_key) == item[merge_key]),
+            None,
+        )
         merged = _smp_map(original[index] if index is not None else {}, item)
         if merged is _DELETE:
             if index is not None:
@@ -217,4 +232,3 @@ def _smp_list(name: str, target: Any, patch: list[Any]) -> list[Any]:
         else:
             original[index] = merged
     return original
-

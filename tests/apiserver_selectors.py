@@ -187,7 +187,7 @@ def parse_field_selector(res: Resource, text: str) -> Callable[[Obj], bool]:
             raise bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
         label, op, value = match.group(1), match.group(2), _unescape_field_value(match.group(3).strip())
         if label not in res.field_labels:
-            raise bad_request(f'field label not supported: {label}')
+            raise bad_request(f"field label not supported: {label}")
         terms.append((label, op == "!=", value))
 
     def matches(obj: Obj) -> bool:
@@ -196,17 +196,22 @@ def parse_field_selector(res: Resource, text: str) -> Callable[[Obj], bool]:
     return matches
 
 
-
 def label_selector_matches(selector: Obj, labels: dict[str, str]) -> bool | None:
     """metav1.LabelSelectorAsSelector(selector).Matches(labels): matchLabels and matchExpressions ANDed. None
     when the selector does not convert (an unknown operator, In/NotIn without values, values on Exists), which
     callers treat as "matches nothing"; an empty selector matches everything (callers that want otherwise
     check for it, as the eviction handler does)."""
-    requirements: list[tuple[str, str, list[str]]] = [(key, "In", [value]) for key, value in
-                                                      (selector.get("matchLabels") or {}).items()]
+    requirements: list[tuple[str, str, list[str]]] = [
+        (key, "In", [value]) for key, value in (selector.get("matchLabels") or {}).items()
+    ]
     for expression in selector.get("matchExpressions") or []:
-        requirements.append((str(expression.get("key") or ""), str(expression.get("operator") or ""),
-                             [str(v) for v in expression.get("values") or []]))
+        requirements.append(
+            (
+                str(expression.get("key") or ""),
+                str(expression.get("operator") or ""),
+                [str(v) for v in expression.get("values") or []],
+            )
+        )
     for key, operator, values in requirements:
         if operator in ("In", "NotIn") and not values or operator in ("Exists", "DoesNotExist") and values:
             return None

@@ -127,8 +127,16 @@ class Store:
                     log.exception("listener %r failed on %s", listener, event_type)
                     self.listener_errors.append(error)
 
-    def _store_update(self, res: Resource, old: Obj, new: Obj, *, subresource: str | None,
-                      server_side: bool = False, dry_run: bool = False) -> Obj:
+    def _store_update(
+        self,
+        res: Resource,
+        old: Obj,
+        new: Obj,
+        *,
+        subresource: str | None,
+        server_side: bool = False,
+        dry_run: bool = False,
+    ) -> Obj:
         """Apply the update strategy, then store unless nothing changed (which bumps nothing)."""
         new = self._prepare_update(res, old, new, subresource=subresource, server_side=server_side)
         if self._unchanged(old, new):
@@ -136,8 +144,12 @@ class Store:
         if dry_run:
             return new
         meta, old_meta = new["metadata"], old["metadata"]
-        if (old_meta.get("deletionTimestamp") and old_meta.get("finalizers") and not meta.get("finalizers")
-                and not meta.get("deletionGracePeriodSeconds")):
+        if (
+            old_meta.get("deletionTimestamp")
+            and old_meta.get("finalizers")
+            and not meta.get("finalizers")
+            and not meta.get("deletionGracePeriodSeconds")
+        ):
             return self._commit(res, "DELETED", new, old)  # the last finalizer of a deleted object is gone
         return self._commit(res, "MODIFIED", new, old)
 
@@ -147,10 +159,10 @@ class Store:
             meta = dict(obj.get("metadata") or {})
             meta.pop("resourceVersion", None)
             return {**obj, "metadata": meta}
+
         return strip(old) == strip(new)
 
-    def _prepare_update(self, res: Resource, old: Obj, new: Obj, *, subresource: str | None,
-                        server_side: bool) -> Obj:
+    def _prepare_update(self, res: Resource, old: Obj, new: Obj, *, subresource: str | None, server_side: bool) -> Obj:
         new = copy.deepcopy(new)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta, old_meta = _meta(new), old["metadata"]
@@ -201,7 +213,6 @@ class Store:
         if old_spec.get("template") != new_spec.get("template") and new_tg == old_tg:
             new_tg = old_tg + 1
         meta.setdefault("annotations", {})[TEMPLATE_GENERATION] = str(new_tg)
-
 
     # --- seeding and inspecting state -------------------------------------------------------------
 
@@ -256,8 +267,11 @@ class Store:
         """Stored objects of a kind, in the server's (namespace, name) order."""
         res = resolve_resource(kind)
         with self._lock:
-            return [copy.deepcopy(obj) for key, obj in sorted(self._objects[res.plural].items())
-                    if namespace is None or not res.namespaced or key[0] == namespace]
+            return [
+                copy.deepcopy(obj)
+                for key, obj in sorted(self._objects[res.plural].items())
+                if namespace is None or not res.namespaced or key[0] == namespace
+            ]
 
     def update_object(self, obj: Obj) -> Obj:
         """Replace an object server-side, as a controller or kubelet writing through would.
@@ -316,4 +330,3 @@ class Store:
     def remove_listener(self, fn: Listener) -> None:
         with self._lock:
             self._listeners.remove(fn)
-

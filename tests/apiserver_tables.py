@@ -69,9 +69,17 @@ def _pod_cells(pod: Obj) -> list[Any]:
         reason = waiting.get("reason") or terminated.get("reason") or reason
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         reason = "Terminating"
-    return [pod["metadata"]["name"], f"{ready}/{len(spec.get('containers') or [])}", reason, str(restarts),
-            _age(pod), status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
-            status.get("nominatedNodeName") or "<none>", "<none>"]
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{len(spec.get('containers') or [])}",
+        reason,
+        str(restarts),
+        _age(pod),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        "<none>",
+    ]
 
 
 def _node_cells(node: Obj) -> list[Any]:
@@ -80,14 +88,23 @@ def _node_cells(node: Obj) -> list[Any]:
     state = {"True": "Ready", "False": "NotReady"}.get(str(ready), "Unknown")
     if spec.get("unschedulable"):
         state += ",SchedulingDisabled"
-    roles = sorted(key.split("/", 1)[1] for key in meta.get("labels") or {}
-                   if key.startswith("node-role.kubernetes.io/"))
+    roles = sorted(
+        key.split("/", 1)[1] for key in meta.get("labels") or {} if key.startswith("node-role.kubernetes.io/")
+    )
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
     info = status.get("nodeInfo") or {}
-    return [meta["name"], state, ",".join(roles) or "<none>", _age(node), info.get("kubeletVersion", ""),
-            addresses.get("InternalIP", "<none>"), addresses.get("ExternalIP", "<none>"),
-            info.get("osImage", "<unknown>"), info.get("kernelVersion", "<unknown>"),
-            info.get("containerRuntimeVersion", "<unknown>")]
+    return [
+        meta["name"],
+        state,
+        ",".join(roles) or "<none>",
+        _age(node),
+        info.get("kubeletVersion", ""),
+        addresses.get("InternalIP", "<none>"),
+        addresses.get("ExternalIP", "<none>"),
+        info.get("osImage", "<unknown>"),
+        info.get("kernelVersion", "<unknown>"),
+        info.get("containerRuntimeVersion", "<unknown>"),
+    ]
 
 
 def _daemonset_cells(ds: Obj) -> list[Any]:
@@ -95,18 +112,31 @@ def _daemonset_cells(ds: Obj) -> list[Any]:
     pod_spec = (spec.get("template") or {}).get("spec") or {}
     containers = pod_spec.get("containers") or []
     selector = spec.get("selector") or {}
-    return [ds["metadata"]["name"], int(status.get("desiredNumberScheduled") or 0),
-            int(status.get("currentNumberScheduled") or 0), int(status.get("numberReady") or 0),
-            int(status.get("updatedNumberScheduled") or 0), int(status.get("numberAvailable") or 0),
-            _joined(pod_spec.get("nodeSelector")), _age(ds), ",".join(c.get("name", "") for c in containers),
-            ",".join(c.get("image", "") for c in containers), _joined(selector.get("matchLabels"))]
+    return [
+        ds["metadata"]["name"],
+        int(status.get("desiredNumberScheduled") or 0),
+        int(status.get("currentNumberScheduled") or 0),
+        int(status.get("numberReady") or 0),
+        int(status.get("updatedNumberScheduled") or 0),
+        int(status.get("numberAvailable") or 0),
+        _joined(pod_spec.get("nodeSelector")),
+        _age(ds),
+        ",".join(c.get("name", "") for c in containers),
+        ",".join(c.get("image", "") for c in containers),
+        _joined(selector.get("matchLabels")),
+    ]
 
 
 def _event_cells(event: Obj) -> list[Any]:
     involved = event.get("involvedObject") or {}
     last = event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp")
-    return [_age({"t": last}, "t"), event.get("type", ""), event.get("reason", ""),
-            f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}", event.get("message", "")]
+    return [
+        _age({"t": last}, "t"),
+        event.get("type", ""),
+        event.get("reason", ""),
+        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        event.get("message", ""),
+    ]
 
 
 def _revision_cells(revision: Obj) -> list[Any]:
@@ -120,43 +150,115 @@ def _revision_cells(revision: Obj) -> list[Any]:
 
 def _pdb_cells(pdb: Obj) -> list[Any]:
     spec, status = pdb.get("spec") or {}, pdb.get("status") or {}
-    return [pdb["metadata"]["name"], str(spec.get("minAvailable", "N/A")), str(spec.get("maxUnavailable", "N/A")),
-            int(status.get("disruptionsAllowed") or 0), _age(pdb)]
+    return [
+        pdb["metadata"]["name"],
+        str(spec.get("minAvailable", "N/A")),
+        str(spec.get("maxUnavailable", "N/A")),
+        int(status.get("disruptionsAllowed") or 0),
+        _age(pdb),
+    ]
 
 
 def _priority_class_cells(pc: Obj) -> list[Any]:
-    return [pc["metadata"]["name"], int(pc.get("value") or 0), bool(pc.get("globalDefault")), _age(pc),
-            pc.get("preemptionPolicy") or "PreemptLowerPriority"]
+    return [
+        pc["metadata"]["name"],
+        int(pc.get("value") or 0),
+        bool(pc.get("globalDefault")),
+        _age(pc),
+        pc.get("preemptionPolicy") or "PreemptLowerPriority",
+    ]
 
 
 _TABLES: dict[str, tuple[list[Column], Printer]] = {
-    "pods": ([("Name", "string", 0), ("Ready", "string", 0), ("Status", "string", 0), ("Restarts", "string", 0),
-              ("Age", "string", 0), ("IP", "string", 1), ("Node", "string", 1), ("Nominated Node", "string", 1),
-              ("Readiness Gates", "string", 1)], _pod_cells),
-    "nodes": ([("Name", "string", 0), ("Status", "string", 0), ("Roles", "string", 0), ("Age", "string", 0),
-               ("Version", "string", 0), ("Internal-IP", "string", 1), ("External-IP", "string", 1),
-               ("OS-Image", "string", 1), ("Kernel-Version", "string", 1), ("Container-Runtime", "string", 1)],
-              _node_cells),
-    "daemonsets": ([("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0),
-                    ("Ready", "integer", 0), ("Up-to-date", "integer", 0), ("Available", "integer", 0),
-                    ("Node Selector", "string", 0), ("Age", "string", 0), ("Containers", "string", 1),
-                    ("Images", "string", 1), ("Selector", "string", 1)], _daemonset_cells),
-    "namespaces": ([("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
-                   lambda ns: [ns["metadata"]["name"], (ns.get("status") or {}).get("phase", "Active"), _age(ns)]),
-    "events": ([("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),
-                ("Object", "string", 0), ("Message", "string", 0)], _event_cells),
-    "controllerrevisions": ([("Name", "string", 0), ("Controller", "string", 0), ("Revision", "integer", 0),
-                             ("Age", "string", 0)], _revision_cells),
-    "poddisruptionbudgets": ([("Name", "string", 0), ("Min Available", "string", 0),
-                              ("Max Unavailable", "string", 0), ("Allowed Disruptions", "integer", 0),
-                              ("Age", "string", 0)], _pdb_cells),
-    "priorityclasses": ([("Name", "string", 0), ("Value", "integer", 0), ("Global-Default", "boolean", 0),
-                         ("Age", "string", 0), ("PreemptionPolicy", "string", 1)], _priority_class_cells),
+    "pods": (
+        [
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Status", "string", 0),
+            ("Restarts", "string", 0),
+            ("Age", "string", 0),
+            ("IP", "string", 1),
+            ("Node", "string", 1),
+            ("Nominated Node", "string", 1),
+            ("Readiness Gates", "string", 1),
+        ],
+        _pod_cells,
+    ),
+    "nodes": (
+        [
+            ("Name", "string", 0),
+            ("Status", "string", 0),
+            ("Roles", "string", 0),
+            ("Age", "string", 0),
+            ("Version", "string", 0),
+            ("Internal-IP", "string", 1),
+            ("External-IP", "string", 1),
+            ("OS-Image", "string", 1),
+            ("Kernel-Version", "string", 1),
+            ("Container-Runtime", "string", 1),
+        ],
+        _node_cells,
+    ),
+    "daemonsets": (
+        [
+            ("Name", "string", 0),
+            ("Desired", "integer", 0),
+            ("Current", "integer", 0),
+            ("Ready", "integer", 0),
+            ("Up-to-date", "integer", 0),
+            ("Available", "integer", 0),
+            ("Node Selector", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+            ("Selector", "string", 1),
+        ],
+        _daemonset_cells,
+    ),
+    "namespaces": (
+        [("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
+        lambda ns: [ns["metadata"]["name"], (ns.get("status") or {}).get("phase", "Active"), _age(ns)],
+    ),
+    "events": (
+        [
+            ("Last Seen", "string", 0),
+            ("Type", "string", 0),
+            ("Reason", "string", 0),
+            ("Object", "string", 0),
+            ("Message", "string", 0),
+        ],
+        _event_cells,
+    ),
+    "controllerrevisions": (
+        [("Name", "string", 0), ("Controller", "string", 0), ("Revision", "integer", 0), ("Age", "string", 0)],
+        _revision_cells,
+    ),
+    "poddisruptionbudgets": (
+        [
+            ("Name", "string", 0),
+            ("Min Available", "string", 0),
+            ("Max Unavailable", "string", 0),
+            ("Allowed Disruptions", "integer", 0),
+            ("Age", "string", 0),
+        ],
+        _pdb_cells,
+    ),
+    "priorityclasses": (
+        [
+            ("Name", "string", 0),
+            ("Value", "integer", 0),
+            ("Global-Default", "boolean", 0),
+            ("Age", "string", 0),
+            ("PreemptionPolicy", "string", 1),
+        ],
+        _priority_class_cells,
+    ),
 }
 
 
-def to_table(res: Resource, objects: list[Obj], list_meta: Obj, query: dict[str, str],
-             *, with_columns: bool = True) -> Obj:
+def to_table(
+    res: Resource, objects: list[Obj], list_meta: Obj, query: dict[str, str], *, with_columns: bool = True
+) -> Obj:
     """A meta.k8s.io/v1 Table of objects; rows carry what `includeObject` asks (default: metadata)."""
     columns, printer = _TABLES[res.plural]
     include = query.get("includeObject", "Metadata")
@@ -166,13 +268,29 @@ def to_table(res: Resource, objects: list[Obj], list_meta: Obj, query: dict[str,
         if include == "Object":
             row["object"] = {"apiVersion": res.api_version, "kind": res.kind, **obj}
         elif include != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj.get("metadata", {})}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj.get("metadata", {}),
+            }
         rows.append(row)
-    definitions = [{"name": name, "type": kind, "format": "name" if name == "Name" else "",
-                    "description": name, "priority": priority} for name, kind, priority in columns]
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
-            "columnDefinitions": definitions if with_columns else [], "rows": rows}
+    definitions = [
+        {
+            "name": name,
+            "type": kind,
+            "format": "name" if name == "Name" else "",
+            "description": name,
+            "priority": priority,
+        }
+        for name, kind, priority in columns
+    ]
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": definitions if with_columns else [],
+        "rows": rows,
+    }
 
 
 def _table_event(res: Resource, event: Obj, query: dict[str, str]) -> Obj:
@@ -181,4 +299,3 @@ def _table_event(res: Resource, event: Obj, query: dict[str, str]) -> Obj:
     obj = event["object"]
     table = to_table(res, [obj], {"resourceVersion": obj["metadata"].get("resourceVersion", "")}, query)
     return {"type": event["type"], "object": table}
-

@@ -28,8 +28,10 @@ from tests.apiserver_base import Request
 APF_BODY = "Too many requests, please try again later.\n"
 # The filter names the FlowSchema and PriorityLevelConfiguration by uid, never by name (setResponseHeaders);
 # these are the uids of the suggested `global-default` objects in a fresh cluster, only their shape matters.
-_APF_HEADERS = {"X-Kubernetes-PF-FlowSchema-UID": "5f5b6a8f-30a1-4a3c-8a39-0d1b8b5b1a01",
-                "X-Kubernetes-PF-PriorityLevel-UID": "7c0a0c5e-5b5f-4b8e-9f0b-2b4f6d1c9e02"}
+_APF_HEADERS = {
+    "X-Kubernetes-PF-FlowSchema-UID": "5f5b6a8f-30a1-4a3c-8a39-0d1b8b5b1a01",
+    "X-Kubernetes-PF-PriorityLevel-UID": "7c0a0c5e-5b5f-4b8e-9f0b-2b4f6d1c9e02",
+}
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ class Traffic:
 
     def table(self) -> list[tuple[str, str, int, int]]:
         """(verb, resource, requests, bytes), most requests first: what a benchmark prints."""
-        rows = [(verb, resource, n, self.response_bytes.get((verb, resource), 0))
-                for (verb, resource), n in self.requests.items()]
+        rows = [
+            (verb, resource, n, self.response_bytes.get((verb, resource), 0))
+            for (verb, resource), n in self.requests.items()
+        ]
         return sorted(rows, key=lambda row: (-row[2], row[0], row[1]))
 
 

@@ -73,9 +73,12 @@ class Verbs(Store):
                 rv, items = self._snapshots[snapshot_id]
             else:
                 snapshot_id, rv, offset = None, self._rv, 0
-                items = [obj for key, obj in sorted(self._objects[res.plural].items())
-                         if (namespace is None or key[0] == namespace) and by_labels(obj) and by_fields(obj)]
-            page = [copy.deepcopy(obj) for obj in (items[offset:offset + page_size] if page_size else items[offset:])]
+                items = [
+                    obj
+                    for key, obj in sorted(self._objects[res.plural].items())
+                    if (namespace is None or key[0] == namespace) and by_labels(obj) and by_fields(obj)
+                ]
+            page = [copy.deepcopy(obj) for obj in (items[offset : offset + page_size] if page_size else items[offset:])]
             end = offset + len(page)
             metadata: Obj = {"resourceVersion": str(rv)}
             if end < len(items):
@@ -88,8 +91,9 @@ class Verbs(Store):
             item.pop("kind", None)
         return {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": metadata, "items": page}
 
-    def _remember(self, res: Resource, namespace: str | None, snapshot_id: str | None, rv: int,
-                  items: list[Obj], offset: int) -> str:
+    def _remember(
+        self, res: Resource, namespace: str | None, snapshot_id: str | None, rv: int, items: list[Obj], offset: int
+    ) -> str:
         """Keep the full result so later pages are a consistent snapshot, as etcd gives.
 
         Stored objects are never mutated in place (every write stores a new dict), so keeping
@@ -101,8 +105,14 @@ class Verbs(Store):
         self._snapshots.move_to_end(snapshot_id)
         while len(self._snapshots) > 64:
             self._snapshots.popitem(last=False)
-        payload = {"v": 1, "id": snapshot_id, "rv": rv, "start": offset, "resource": res.plural,
-                   "namespace": namespace or ""}
+        payload = {
+            "v": 1,
+            "id": snapshot_id,
+            "rv": rv,
+            "start": offset,
+            "resource": res.plural,
+            "namespace": namespace or "",
+        }
         return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
     def _resume(self, res: Resource, namespace: str | None, token: str) -> tuple[str, int]:
@@ -116,8 +126,12 @@ class Verbs(Store):
         if not same:
             raise bad_request("continue key is not valid: the key does not match this request")
         if snapshot_id not in self._snapshots:
-            raise ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent "
-                           "list result. You can start a new list without the continue parameter.")
+            raise ApiError(
+                410,
+                "Expired",
+                "The provided continue parameter is too old to display a consistent "
+                "list result. You can start a new list without the continue parameter.",
+            )
         return snapshot_id, offset
 
     def _api_create(self, res: Resource, namespace: str | None, body: Any, *, dry_run: bool) -> Obj:
@@ -129,16 +143,22 @@ class Verbs(Store):
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta = _meta(new)
         if res.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
-            raise bad_request("the namespace of the provided object does not match the namespace sent on "
-                              "the request")
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
         self._scope(res, meta, namespace)
         if not meta.get("name"):
             if not meta.get("generateName"):
                 raise invalid(res, "", "metadata.name: Required value: name or generateName is required")
             meta["name"] = meta["generateName"] + "".join(random.choices(_GENERATE_ALPHABET, k=5))
         _validate_name(res, meta["name"])
-        for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
-                             "deletionGracePeriodSeconds", "generation", "managedFields"):
+        for server_owned in (
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+        ):
             meta.pop(server_owned, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = rfc3339(self.now())
@@ -172,16 +192,23 @@ class Verbs(Store):
             except ValueError:
                 template_generation = 1
             annotations[TEMPLATE_GENERATION] = str(template_generation)
-            new["status"] = {"currentNumberScheduled": 0, "numberMisscheduled": 0,
-                             "desiredNumberScheduled": 0, "numberReady": 0}
+            new["status"] = {
+                "currentNumberScheduled": 0,
+                "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0,
+                "numberReady": 0,
+            }
 
     @staticmethod
     def _check_type(res: Resource, body: Obj) -> None:
         kind, api_version = body.get("kind"), body.get("apiVersion")
         if (kind and kind != res.kind) or (api_version and api_version != res.api_version):
-            raise bad_request(f"the API version in the data ({api_version}) does not match the expected API "
-                              f"version ({res.api_version})" if kind == res.kind else
-                              f"{kind} in version \"{res.version}\" cannot be handled as a {res.kind}")
+            raise bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({res.api_version})"
+                if kind == res.kind
+                else f'{kind} in version "{res.version}" cannot be handled as a {res.kind}'
+            )
 
     def _api_replace(self, target: _Target, body: Any, *, dry_run: bool) -> Obj:
         res, name = target.res, target.name or ""
@@ -191,11 +218,11 @@ class Verbs(Store):
         check_decodable(res, body)
         meta: Obj = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
         if meta.get("name") != name:
-            raise bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on the URL "
-                              f"({name})")
+            raise bad_request(
+                f"the name of the object ({meta.get('name', '')}) does not match the name on the URL ({name})"
+            )
         if res.namespaced and meta.get("namespace") and meta["namespace"] != target.namespace:
-            raise bad_request("the namespace of the provided object does not match the namespace sent on "
-                              "the request")
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
         with self._lock:
             old = self._lookup(res, target.namespace, name)
             self._check_preconditions(res, old, uid=meta.get("uid"), rv=meta.get("resourceVersion"))
@@ -222,16 +249,16 @@ class Verbs(Store):
             except PatchError as error:
                 if content_type == "application/json-patch+json":
                     log.debug("JSON patch did not apply: %s", error)
-                    raise ApiError(422, "Invalid", "the server rejected our request due to an error in our "
-                                                   "request", {}) from None
+                    raise ApiError(
+                        422, "Invalid", "the server rejected our request due to an error in our request", {}
+                    ) from None
                 raise bad_request(str(error)) from None
             if not isinstance(patched, dict):
                 raise bad_request("the patch turned the object into something that is not an object")
             check_decodable(res, patched)
             # A resourceVersion in the patched result is a precondition, as on a PUT.
             patched_meta: Obj = patched["metadata"] if isinstance(patched.get("metadata"), dict) else {}
-            self._check_preconditions(res, old, uid=patched_meta.get("uid"),
-                                      rv=patched_meta.get("resourceVersion"))
+            self._check_preconditions(res, old, uid=patched_meta.get("uid"), rv=patched_meta.get("resourceVersion"))
             if target.subresource != "status":
                 self._admit(res, patched, create=False)
             stored = self._store_update(res, old, patched, subresource=target.subresource, dry_run=dry_run)
@@ -242,8 +269,9 @@ class Verbs(Store):
     def _check_preconditions(res: Resource, old: Obj, *, uid: Any, rv: Any) -> None:
         meta, name = old["metadata"], old["metadata"]["name"]
         if uid and uid != meta.get("uid"):
-            raise conflict(res, name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
-                                      f"{meta.get('uid')}")
+            raise conflict(
+                res, name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}"
+            )
         if rv and str(rv) != meta.get("resourceVersion"):
             raise conflict(res, name, _MODIFIED)
 
@@ -254,13 +282,20 @@ class Verbs(Store):
             preconditions = options.get("preconditions") or {}
             meta = old["metadata"]
             if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
-                raise conflict(res, name, f"Precondition failed: UID in precondition: {preconditions['uid']}, "
-                                          f"UID in object meta: {meta.get('uid')}")
-            if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta.get(
-                    "resourceVersion"):
-                raise conflict(res, name, "Precondition failed: ResourceVersion in precondition: "
-                                          f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
-                                          f"{meta.get('resourceVersion')}")
+                raise conflict(
+                    res,
+                    name,
+                    f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                    f"UID in object meta: {meta.get('uid')}",
+                )
+            if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta.get("resourceVersion"):
+                raise conflict(
+                    res,
+                    name,
+                    "Precondition failed: ResourceVersion in precondition: "
+                    f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
+                    f"{meta.get('resourceVersion')}",
+                )
             result = self._delete(res, old, options.get("gracePeriodSeconds"), dry_run=dry_run)
         self._dispatch()
         if result is not None:
@@ -268,8 +303,13 @@ class Verbs(Store):
         # Deleted at once: pods answer with the object, the other types with a Success status.
         if res.plural == "pods":
             return 200, copy.deepcopy(old)
-        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                     "details": {**_details(res, name), "uid": meta.get("uid")}}
+        return 200, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {**_details(res, name), "uid": meta.get("uid")},
+        }
 
     def _delete(self, res: Resource, old: Obj, grace: Any, *, dry_run: bool) -> Obj | None:
         """Delete or start deleting. Returns the object when it stays around (terminating), else None."""
@@ -307,4 +347,3 @@ class Verbs(Store):
         """POST .../pods/<name>/eviction: the PodDisruptionBudget checks, then a delete
         (tests/apiserver_eviction.py)."""
         return evict(self, target, body, dry_run=dry_run)
-

@@ -30,6 +30,7 @@ def timestamp(value: datetime | str) -> str:
 
 # --- nodes -------------------------------------------------------------------------------------------------
 
+
 def taint(key: str, effect: str, value: str = "") -> Obj:
     result: Obj = {"key": key, "effect": effect}
     if value:
@@ -67,8 +68,10 @@ def make_node(
 
 # --- pod specs -------------------------------------------------------------------------------------------
 
-def toleration(key: str = "", operator: str | None = None, value: str = "", effect: str = "",
-               seconds: int | None = None) -> Obj:
+
+def toleration(
+    key: str = "", operator: str | None = None, value: str = "", effect: str = "", seconds: int | None = None
+) -> Obj:
     """A toleration with only the fields given (operator None = omitted, which means Equal)."""
     result: Obj = {}
     if key:
@@ -137,6 +140,7 @@ def container(
 
 # --- DaemonSets and their revisions ------------------------------------------------------------------------
 
+
 def make_daemonset(
     name: str = "ds",
     namespace: str = "default",
@@ -189,9 +193,14 @@ def rolling_update(max_unavailable: int | str = 1, max_surge: int | str = 0) -> 
 
 
 def controller_ref(owner: Obj) -> Obj:
-    return {"apiVersion": owner.get("apiVersion", "apps/v1"), "kind": owner.get("kind", "DaemonSet"),
-            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"], "controller": True,
-            "blockOwnerDeletion": True}
+    return {
+        "apiVersion": owner.get("apiVersion", "apps/v1"),
+        "kind": owner.get("kind", "DaemonSet"),
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def make_revision(daemonset: Obj, number: int, hash: str) -> Obj:
@@ -200,16 +209,19 @@ def make_revision(daemonset: Obj, number: int, hash: str) -> Obj:
     return {
         "apiVersion": "apps/v1",
         "kind": "ControllerRevision",
-        "metadata": {"name": f"{daemonset['metadata']['name']}-{hash}",
-                     "namespace": daemonset["metadata"]["namespace"],
-                     "labels": {**template_labels, "controller-revision-hash": hash},
-                     "ownerReferences": [controller_ref(daemonset)]},
+        "metadata": {
+            "name": f"{daemonset['metadata']['name']}-{hash}",
+            "namespace": daemonset["metadata"]["namespace"],
+            "labels": {**template_labels, "controller-revision-hash": hash},
+            "ownerReferences": [controller_ref(daemonset)],
+        },
         "revision": number,
         "data": {"spec": {"template": {"$patch": "replace"}}},
     }
 
 
 # --- pods --------------------------------------------------------------------------------------------------
+
 
 def make_pod(
     name: str,
@@ -236,11 +248,17 @@ def make_pod(
     `labels` is given, the owner's template labels. `ready` sets the Ready condition as given (a Pending pod
     needs ready=False); `ready_since` is its lastTransitionTime (default: an hour before NOW).
     """
-    metadata: Obj = {"name": name, "namespace": namespace or (owner["metadata"]["namespace"] if owner else "default"),
-                     "uid": f"uid-pod-{name}",
-                     "creationTimestamp": timestamp(creation_timestamp or EARLIER - timedelta(hours=1))}
-    pod_labels = dict(labels) if labels is not None else (
-        dict(owner["spec"]["template"]["metadata"].get("labels") or {}) if owner else {})
+    metadata: Obj = {
+        "name": name,
+        "namespace": namespace or (owner["metadata"]["namespace"] if owner else "default"),
+        "uid": f"uid-pod-{name}",
+        "creationTimestamp": timestamp(creation_timestamp or EARLIER - timedelta(hours=1)),
+    }
+    pod_labels = (
+        dict(labels)
+        if labels is not None
+        else (dict(owner["spec"]["template"]["metadata"].get("labels") or {}) if owner else {})
+    )
     if revision_hash is not None:
         pod_labels["controller-revision-hash"] = revision_hash
     metadata["labels"] = pod_labels
@@ -257,14 +275,24 @@ def make_pod(
     if host_network:
         spec["hostNetwork"] = True
 
-    container_status: Obj = {"name": "foo", "image": "foo/bar", "ready": ready, "restartCount": restart_count,
-                             "state": {"running": {}}}
+    container_status: Obj = {
+        "name": "foo",
+        "image": "foo/bar",
+        "ready": ready,
+        "restartCount": restart_count,
+        "state": {"running": {}},
+    }
     if container_waiting is not None:
         container_status["state"] = {"waiting": {"reason": container_waiting}}
     status: Obj = {
         "phase": phase,
-        "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                        "lastTransitionTime": timestamp(ready_since or EARLIER)}],
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True" if ready else "False",
+                "lastTransitionTime": timestamp(ready_since or EARLIER),
+            }
+        ],
     }
     if phase != "Pending" or node is not None:
         status["containerStatuses"] = [container_status]

@@ -135,17 +135,21 @@ class ManualCluster:
     # --- the RolloutCluster protocol ----------------------------------------------------------------------
 
     def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]:
-        found: dict[str, Any] = self._call("GET", _path("apps", "daemonsets", namespace, name),
-                                           lambda target: self.server._api_get(target))
+        found: dict[str, Any] = self._call(
+            "GET", _path("apps", "daemonsets", namespace, name), lambda target: self.server._api_get(target)
+        )
         return found
 
     def replace_daemonset(self, daemonset: Mapping[str, Any]) -> dict[str, Any]:
         body = _wire(daemonset)
         metadata = body.get("metadata") or {}
         namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
-        stored: dict[str, Any] = self._call("PUT", _path("apps", "daemonsets", namespace, name),
-                                            lambda target: self.server._api_replace(target, body, dry_run=False),
-                                            body=body)
+        stored: dict[str, Any] = self._call(
+            "PUT",
+            _path("apps", "daemonsets", namespace, name),
+            lambda target: self.server._api_replace(target, body, dry_run=False),
+            body=body,
+        )
         return stored
 
     def list_nodes(self) -> list[dict[str, Any]]:
@@ -153,8 +157,12 @@ class ManualCluster:
 
     def list_pods_versioned(self, *, namespace: str, selector: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
         query = {"labelSelector": selector_text(selector)}
-        listed = self._call("GET", _path("", "pods", namespace),
-                            lambda target: self.server._api_list(target.res, target.namespace, query), query=query)
+        listed = self._call(
+            "GET",
+            _path("", "pods", namespace),
+            lambda target: self.server._api_list(target.res, target.namespace, query),
+            query=query,
+        )
         return listed["items"], str(listed["metadata"].get("resourceVersion") or "")
 
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -172,14 +180,19 @@ class ManualCluster:
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]:
         return self._list("", "events", namespace, {"fieldSelector": "involvedObject.kind=Pod,reason=FailedScheduling"})
 
-    def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
-                   timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+    def watch_pods(
+        self, *, namespace: str, selector: Mapping[str, Any], resource_version: str, timeout: float
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """A generator, like the HTTP adapter's stream: nothing happens until the runner reads it. A burst, as
         the adapter delivers one: the events already past, else those of the first moment with any; timeout 0
         asks only for those already past (no wait: time stands and the simulator does not run). A failure is
         the last item, ("ERROR", Status): an injected fault, or 410 Gone for a version older than the history."""
-        query = {"watch": "1", "labelSelector": selector_text(selector), "resourceVersion": resource_version,
-                 "timeoutSeconds": str(max(1, math.ceil(timeout)))}
+        query = {
+            "watch": "1",
+            "labelSelector": selector_text(selector),
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(max(1, math.ceil(timeout))),
+        }
         path = _path("", "pods", namespace)
         request = Request("GET", path, query, 200)
         fault = self.server._take_fault("GET", f"{path}?{urlencode(query)}")
@@ -210,26 +223,47 @@ class ManualCluster:
 
     def evict_pod(self, *, namespace: str, name: str) -> None:
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
-        self._call("POST", _path("", "pods", namespace, name) + "/eviction",
-                   lambda target: self.server._api_evict(target, body, dry_run=False)[1], body=body, status=201)
+        self._call(
+            "POST",
+            _path("", "pods", namespace, name) + "/eviction",
+            lambda target: self.server._api_evict(target, body, dry_run=False)[1],
+            body=body,
+            status=201,
+        )
 
     def delete_pod(self, *, namespace: str, name: str, uid: str | None = None) -> None:
         body: Obj = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if uid:
             body["preconditions"] = {"uid": uid}
-        self._call("DELETE", _path("", "pods", namespace, name),
-                   lambda target: self.server._api_delete(target, body, dry_run=False), body=body)
+        self._call(
+            "DELETE",
+            _path("", "pods", namespace, name),
+            lambda target: self.server._api_delete(target, body, dry_run=False),
+            body=body,
+        )
 
     # --- requests: the ApiServer's handlers, its faults, RBAC and request log --------------------------------
 
     def _list(self, group: str, resource: str, namespace: str | None, query: dict[str, str]) -> list[dict[str, Any]]:
-        listed = self._call("GET", _path(group, resource, namespace),
-                            lambda target: self.server._api_list(target.res, target.namespace, query), query=query)
+        listed = self._call(
+            "GET",
+            _path(group, resource, namespace),
+            lambda target: self.server._api_list(target.res, target.namespace, query),
+            query=query,
+        )
         items: list[dict[str, Any]] = listed["items"]
         return items
 
-    def _call(self, method: str, path: str, handler: Callable[[Any], Any], *, query: dict[str, str] | None = None,
-              body: Any = None, status: int = 200) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        handler: Callable[[Any], Any],
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        status: int = 200,
+    ) -> Any:
         """One request, as the HTTP handler serves it: injected fault, authorization, the verb; recorded."""
         query = query or {}
         request = Request(method, path, dict(query), 0, "application/json" if body is not None else "", body)
@@ -269,6 +303,7 @@ class ManualCluster:
 
 # --- wire helpers -----------------------------------------------------------------------------------------
 
+
 def _wire(obj: Any) -> Any:
     """What a request body becomes on the way: a JSON round trip (the runner keeps no hold on what it sent, and
     anything JSON cannot carry fails here as it would over HTTP)."""
@@ -286,8 +321,14 @@ def selector_text(selector: Mapping[str, Any]) -> str:
     parts = [f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())]
     for expression in selector.get("matchExpressions") or []:
         key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
-        parts.append({"In": f"{key} in ({','.join(values)})", "NotIn": f"{key} notin ({','.join(values)})",
-                      "Exists": key, "DoesNotExist": f"!{key}"}[operator])
+        parts.append(
+            {
+                "In": f"{key} in ({','.join(values)})",
+                "NotIn": f"{key} notin ({','.join(values)})",
+                "Exists": key,
+                "DoesNotExist": f"!{key}",
+            }[operator]
+        )
     return ",".join(parts)
 
 
@@ -300,7 +341,8 @@ def _plugin_error(error: api.ApiError, method: str, path: str, verb: str, target
         if error.code == 429 and budget:
             return EvictionRefused(text)
         if (error.code == 500 and "more than one PodDisruptionBudget" in error.message) or (
-                error.code == 403 and details.get("kind") == "poddisruptionbudget"):
+            error.code == 403 and details.get("kind") == "poddisruptionbudget"
+        ):
             return DisruptionBudgetBlocked(text)
     if error.code == 429:
         retry_after = (error.headers or {}).get("Retry-After")
@@ -313,6 +355,7 @@ def _plugin_error(error: api.ApiError, method: str, path: str, verb: str, target
 
 
 # --- a ready-made cluster -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Harness(SimCluster):
@@ -341,14 +384,28 @@ class Harness(SimCluster):
         self.start = self.clock()
         self.events.clear()
 
-    def driver(self, owner: str = OWNER, confirm: Callable[[Any], bool] | None = None,
-               parse_quantity: Callable[[Any], Any] | None = None) -> Driver:
-        return Driver(cluster=self.cluster, clock=self.clock, sleep=self.cluster.sleep,
-                      say=lambda event: self.events.append((self.elapsed(), event)), owner=owner, confirm=confirm,
-                      parse_quantity=parse_quantity)
+    def driver(
+        self,
+        owner: str = OWNER,
+        confirm: Callable[[Any], bool] | None = None,
+        parse_quantity: Callable[[Any], Any] | None = None,
+    ) -> Driver:
+        return Driver(
+            cluster=self.cluster,
+            clock=self.clock,
+            sleep=self.cluster.sleep,
+            say=lambda event: self.events.append((self.elapsed(), event)),
+            owner=owner,
+            confirm=confirm,
+            parse_quantity=parse_quantity,
+        )
 
-    def rollout(self, owner: str = OWNER, confirm: Callable[[Any], bool] | None = None,
-                parse_quantity: Callable[[Any], Any] | None = None) -> Rollout:
+    def rollout(
+        self,
+        owner: str = OWNER,
+        confirm: Callable[[Any], bool] | None = None,
+        parse_quantity: Callable[[Any], Any] | None = None,
+    ) -> Rollout:
         """The runner on this cluster; `parse_quantity` (the plugin's) turns on the surge headroom checks."""
         return Rollout(self.driver(owner, confirm, parse_quantity), namespace=NAMESPACE, name=NAME)
 
@@ -366,9 +423,11 @@ class Harness(SimCluster):
 
     def pod_on(self, node: str) -> str:
         """The name of the one live pod meant for `node` (bound there, or pinned to it and still Pending)."""
-        names = [pod["metadata"]["name"] for pod in self.server.objects("Pod", NAMESPACE)
-                 if (pod["spec"].get("nodeName") or _pinned(pod)) == node and not pod["metadata"].get(
-                     "deletionTimestamp")]
+        names = [
+            pod["metadata"]["name"]
+            for pod in self.server.objects("Pod", NAMESPACE)
+            if (pod["spec"].get("nodeName") or _pinned(pod)) == node and not pod["metadata"].get("deletionTimestamp")
+        ]
         assert len(names) == 1, f"pods on {node}: {names}"
         return str(names[0])
 
@@ -385,9 +444,17 @@ class Harness(SimCluster):
         self.server.update_object(daemonset)
 
 
-def manual_cluster(*, nodes: int = 5, max_unavailable: int = 1, max_surge: int = 0, ready_after: float = 1.0,
-                   stop_after: float = 0.0, seed: int = 0, words: Callable[[Any], str] = str,
-                   **objects: Any) -> Harness:
+def manual_cluster(
+    *,
+    nodes: int = 5,
+    max_unavailable: int = 1,
+    max_surge: int = 0,
+    ready_after: float = 1.0,
+    stop_after: float = 0.0,
+    seed: int = 0,
+    words: Callable[[Any], str] = str,
+    **objects: Any,
+) -> Harness:
     """`nodes` nodes running the DaemonSet's pods (all Ready and available), at a quiet moment of manual time.
 
     Deleted pods terminate gracefully; their containers stop `stop_after` seconds after SIGTERM (at once by
@@ -409,5 +476,13 @@ def manual_cluster(*, nodes: int = 5, max_unavailable: int = 1, max_surge: int =
     cluster.run_for(-clock().microsecond / 1e6 % 1)
     invariants = Invariants(server, max_unavailable=max_unavailable, max_surge=max_surge)
     server.add_listener(invariants)
-    return Harness(server=server, simulator=simulator, kubeconfig="", invariants=invariants, clock=clock,
-                   cluster=cluster, start=clock(), words=words)
+    return Harness(
+        server=server,
+        simulator=simulator,
+        kubeconfig="",
+        invariants=invariants,
+        clock=clock,
+        cluster=cluster,
+        start=clock(),
+        words=words,
+    )

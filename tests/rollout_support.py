@@ -21,29 +21,55 @@ NAME = "agent"
 LABELS = {"app": "agent"}
 
 
-def make_cluster_objects(nodes: int, *, strategy: Obj | None = None, image: str = "agent:v1",
-                         min_ready_seconds: int = 0, host_port: int | None = None,
-                         tolerations: list[Obj] | None = None, pod_spec: Obj | None = None) -> list[Obj]:
+def make_cluster_objects(
+    nodes: int,
+    *,
+    strategy: Obj | None = None,
+    image: str = "agent:v1",
+    min_ready_seconds: int = 0,
+    host_port: int | None = None,
+    tolerations: list[Obj] | None = None,
+    pod_spec: Obj | None = None,
+) -> list[Obj]:
     """A DaemonSet agent/default and `nodes` Ready nodes; `tolerations` [{"operator": "Exists"}] makes it an agent
     that tolerates every taint, as kube-proxy and most CNIs do (so it still wants unreachable nodes); `pod_spec`
     is merged into its template's spec (terminationGracePeriodSeconds, priorityClassName, ...)."""
     container: Obj = {"name": "agent", "image": image}
     if host_port:
         container["ports"] = [{"containerPort": host_port, "hostPort": host_port, "protocol": "TCP"}]
-    objects: list[Obj] = [{
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {"selector": {"matchLabels": LABELS}, "minReadySeconds": min_ready_seconds,
-                 "updateStrategy": strategy or {"type": "RollingUpdate",
-                                                "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
-                 "template": {"metadata": {"labels": LABELS},
-                              "spec": {"containers": [container], **({"tolerations": tolerations} if tolerations
-                                                                     else {}), **(pod_spec or {})}}}}]
+    objects: list[Obj] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": NAME, "namespace": NAMESPACE},
+            "spec": {
+                "selector": {"matchLabels": LABELS},
+                "minReadySeconds": min_ready_seconds,
+                "updateStrategy": strategy
+                or {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+                "template": {
+                    "metadata": {"labels": LABELS},
+                    "spec": {
+                        "containers": [container],
+                        **({"tolerations": tolerations} if tolerations else {}),
+                        **(pod_spec or {}),
+                    },
+                },
+            },
+        }
+    ]
     for i in range(nodes):
-        objects.append({"apiVersion": "v1", "kind": "Node",
-                        "metadata": {"name": f"node-{i}", "labels": {"kubernetes.io/hostname": f"node-{i}"}},
-                        "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-                                   "conditions": [{"type": "Ready", "status": "True"}]}})
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": f"node-{i}", "labels": {"kubernetes.io/hostname": f"node-{i}"}},
+                "status": {
+                    "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                },
+            }
+        )
     return objects
 
 
@@ -74,31 +100,38 @@ class Invariants:
         daemonset = self.server.get("DaemonSet", NAMESPACE, NAME) or {}
         if (daemonset.get("spec") or {}).get("updateStrategy", {}).get("type") != "OnDelete" or not _ready(pod):
             return
-        state = json.loads(((daemonset.get("metadata") or {}).get("annotations") or {}).get(
-            "kubectl-ds.io/rollout", "{}"))
+        state = json.loads(
+            ((daemonset.get("metadata") or {}).get("annotations") or {}).get("kubectl-ds.io/rollout", "{}")
+        )
         goal = state.get("start_hash") if state.get("direction") == "rollback" else state.get("target_hash")
         if pod["metadata"].get("labels", {}).get("controller-revision-hash") != goal:
             self.parked_deletions.append(pod["metadata"]["name"])
 
     def moved_while_parked(self) -> list[str]:
         """Ready old pods that went away while parked without the plugin evicting or deleting them."""
-        asked = {request.path.split("/")[6] for request in self.server.requests
-                 if "/pods/" in request.path and (request.method == "DELETE" or request.path.endswith("/eviction"))
-                 and request.status < 400}
+        asked = {
+            request.path.split("/")[6]
+            for request in self.server.requests
+            if "/pods/" in request.path
+            and (request.method == "DELETE" or request.path.endswith("/eviction"))
+            and request.status < 400
+        }
         return [name for name in self.parked_deletions if name not in asked]
 
     def _check(self) -> None:
         nodes = {n["metadata"]["name"]: n for n in self.server.objects("Node")}
         ready_nodes = {name for name, node in nodes.items() if _node_ready(node)}
-        pods = [p for p in self.server.objects("Pod", NAMESPACE)
-                if not p["metadata"].get("deletionTimestamp")]
+        pods = [p for p in self.server.objects("Pod", NAMESPACE) if not p["metadata"].get("deletionTimestamp")]
         by_node: dict[str, list[Obj]] = {}
         for pod in pods:
             target = pod["spec"].get("nodeName") or _pinned(pod)
             if target:
                 by_node.setdefault(target, []).append(pod)
-        unavailable = {name for name in ready_nodes - self.baseline_unavailable
-                       if not any(_ready(p) for p in by_node.get(name, []))}
+        unavailable = {
+            name
+            for name in ready_nodes - self.baseline_unavailable
+            if not any(_ready(p) for p in by_node.get(name, []))
+        }
         if len(unavailable) > self.max_unavailable:
             self.violations.append(f"{len(unavailable)} nodes without an available pod: {sorted(unavailable)}")
         doubled = {name for name, group in by_node.items() if len(group) > 1}
@@ -107,18 +140,26 @@ class Invariants:
 
 
 def _node_ready(node: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (node.get("status") or {}).get("conditions") or []
+    )
 
 
 def _ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _pinned(pod: Obj) -> str | None:
-    terms = (((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
-             .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
+    terms = (
+        ((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        )
+        or {}
+    ).get("nodeSelectorTerms") or []
     for term in terms:
         for expression in term.get("matchFields") or []:
             if expression.get("key") == "metadata.name":
@@ -155,8 +196,16 @@ class SimCluster:
 
 
 @contextmanager
-def simulated_cluster(tmp_path: Path, *, nodes: int = 5, max_unavailable: int = 1, max_surge: int = 0,
-                      ready_after: float = 0.02, settle_timeout: float = 5.0, **objects: Any) -> Iterator[SimCluster]:
+def simulated_cluster(
+    tmp_path: Path,
+    *,
+    nodes: int = 5,
+    max_unavailable: int = 1,
+    max_surge: int = 0,
+    ready_after: float = 0.02,
+    settle_timeout: float = 5.0,
+    **objects: Any,
+) -> Iterator[SimCluster]:
     """`settle_timeout`: real seconds the seeded cluster may take to settle (a benchmark's 1,000 nodes need more)."""
     server = ApiServer().start()
     # Real time: the kubelet's 10 s back-offs compressed to 0.2 s (a deviation for speed, see ClusterSimulator).

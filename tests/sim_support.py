@@ -17,8 +17,15 @@ Obj = dict[str, Any]
 READY_AFTER = 1.0  # simulated seconds; a ManualClock makes them free
 
 
-def cluster(nodes: int = 3, *, seed: list[Obj] | None = None, image: str | None = None, settle: bool = True,
-            pod_spec: Obj | None = None, **daemonset: Any) -> tuple[ApiServer, ClusterSimulator, ManualClock]:
+def cluster(
+    nodes: int = 3,
+    *,
+    seed: list[Obj] | None = None,
+    image: str | None = None,
+    settle: bool = True,
+    pod_spec: Obj | None = None,
+    **daemonset: Any,
+) -> tuple[ApiServer, ClusterSimulator, ManualClock]:
     """`nodes` Ready nodes with 4 cpu, the `seed` objects, and one DaemonSet `ds` (make_daemonset with these
     arguments, running `image`, `pod_spec` merged into its template's spec), on a ManualClock, settled unless
     told not to; the API server deletes pods gracefully, as a real one does."""
@@ -47,7 +54,8 @@ def pods_on(server: ApiServer, node: str) -> list[Obj]:
             continue
         spec = pod["spec"]
         terms = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution", {}).get("nodeSelectorTerms") or []
+            "requiredDuringSchedulingIgnoredDuringExecution", {}
+        ).get("nodeSelectorTerms") or []
         pinned = [f["values"][0] for t in terms for f in t.get("matchFields") or [] if f.get("key") == "metadata.name"]
         if spec.get("nodeName") == node or (not spec.get("nodeName") and node in pinned):
             found.append(pod)
@@ -101,12 +109,17 @@ def advance(sim: ClusterSimulator, clock: ManualClock, seconds: float, *, step: 
         sim.reconcile_once()
 
 
-def call(server: ApiServer, method: str, path: str, body: Obj | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+def call(
+    server: ApiServer, method: str, path: str, body: Obj | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
     """One HTTP request as a client sends it: (status, headers, JSON body or text)."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{server.url}{path}", data=data, method=method, headers={
-        "Authorization": f"Bearer {server.token}", "Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        f"{server.url}{path}",
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             status, answer, raw = response.status, dict(response.headers), response.read()

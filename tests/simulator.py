@@ -64,8 +64,7 @@ from tests.sim.revisions import template_hash
 from tests.sim.scheduler import Scheduler
 from tests.sim.writer import HistoryEntry, Writer
 
-__all__ = ["ClusterSimulator", "HistoryEntry", "ManualClock", "crash_restarts", "fit_error_message",
-           "template_hash"]
+__all__ = ["ClusterSimulator", "HistoryEntry", "ManualClock", "crash_restarts", "fit_error_message", "template_hash"]
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +76,20 @@ class ClusterSimulator:
     as (action, kind, namespace/name, detail), the detail starting with the component that made it.
     """
 
-    def __init__(self, server: ApiServer, *, ready_after: float = 0.05, clock: Callable[[], datetime] | None = None,
-                 seed: int = 0, tick: float = 0.01, stop_after: float | None = None, graceful_deletion: bool = True,
-                 podgc_period: float = 20.0, podgc_quarantine: float = 40.0, backoff_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        server: ApiServer,
+        *,
+        ready_after: float = 0.05,
+        clock: Callable[[], datetime] | None = None,
+        seed: int = 0,
+        tick: float = 0.01,
+        stop_after: float | None = None,
+        graceful_deletion: bool = True,
+        podgc_period: float = 20.0,
+        podgc_quarantine: float = 40.0,
+        backoff_scale: float = 1.0,
+    ) -> None:
         """ready_after: seconds from a container's start to Ready (also how long a crashing run lasts);
         stop_after: seconds from SIGTERM to a container's exit (default ready_after; `slow-stop` images and the
         stop-seconds annotation change it, tests/sim/containers.py); graceful_deletion: make the API server
@@ -103,8 +113,14 @@ class ClusterSimulator:
         self._disruption = DisruptionController(self._writer)
         self._scheduler = Scheduler(self._writer)
         self._nodes = NodeLifecycle(self._writer, join_after=ready_after)
-        self._kubelet = Kubelet(self._writer, ready_after, ready_after if stop_after is None else stop_after,
-                                self._nodes.posting, self._nodes.marked_not_ready, backoff_scale)
+        self._kubelet = Kubelet(
+            self._writer,
+            ready_after,
+            ready_after if stop_after is None else stop_after,
+            self._nodes.posting,
+            self._nodes.marked_not_ready,
+            backoff_scale,
+        )
         self._podgc = PodGC(self._writer, podgc_period, podgc_quarantine)
         self._lock = threading.RLock()  # one pass at a time
         self._wake = threading.Event()
@@ -191,8 +207,9 @@ class ClusterSimulator:
             if not changed and due is None:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"cluster did not settle within {timeout}s; next timer {due}; "
-                                   f"last writes: {self.history[-5:]}")
+                raise TimeoutError(
+                    f"cluster did not settle within {timeout}s; next timer {due}; last writes: {self.history[-5:]}"
+                )
             if changed or due is None:
                 continue
             if isinstance(self.clock, ManualClock):
@@ -229,14 +246,22 @@ class ClusterSimulator:
         """make_reachable(node) or make_unreachable(node)."""
         (self.make_reachable if ready else self.make_unreachable)(node)
 
-    def add_node(self, name: str, *, labels: dict[str, str] | None = None, taints: list[Obj] | None = None,
-                 allocatable: dict[str, str] | None = None) -> Obj:
+    def add_node(
+        self,
+        name: str,
+        *,
+        labels: dict[str, str] | None = None,
+        taints: list[Obj] | None = None,
+        allocatable: dict[str, str] | None = None,
+    ) -> Obj:
         """A node joins: registered NotReady with the not-ready:NoSchedule taint, Ready `ready_after` seconds
         later; then every DaemonSet that should run there creates a pod from its current template, whatever
         its update strategy (docs/rules.md#r-on-delete)."""
-        node: Obj = {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
-                     "spec": {"taints": list(taints or [])},
-                     "status": {"allocatable": allocatable or {"cpu": "4", "memory": "8Gi", "pods": "110"}}}
+        node: Obj = {
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
+            "spec": {"taints": list(taints or [])},
+            "status": {"allocatable": allocatable or {"cpu": "4", "memory": "8Gi", "pods": "110"}},
+        }
         with self._lock:
             created = self._nodes.join(node)
         if created is None:
@@ -275,6 +300,7 @@ class ClusterSimulator:
             if not spec["taints"]:
                 del spec["taints"]
             return obj
+
         with self._lock:
             self._node_exists(node)
             self._writer.mutate("nodes", None, node, change, f"operator: out-of-service={out_of_service}")

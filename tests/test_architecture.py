@@ -16,8 +16,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kubectl_ds"
 # Layer of each module, top to bottom: a module may import its own layer and the layers this table lists
 # for it. The base is what every layer shares: plain-dict accessors, errors, the strategy facts, label
 # selectors, and the render layer's two leaves (text helpers and the JSON/YAML writer).
-BASE = {"__init__.py", "resources.py", "errors.py", "strategy.py", "labelselector.py", "reader.py",
-        "render/text.py", "render/output.py"}
+BASE = {
+    "__init__.py",
+    "resources.py",
+    "errors.py",
+    "strategy.py",
+    "labelselector.py",
+    "reader.py",
+    "render/text.py",
+    "render/output.py",
+}
 MAY_IMPORT = {
     "cli": {"commands", "base"},
     "commands": {"render", "rollout", "placement", "kube", "base"},
@@ -28,10 +36,29 @@ MAY_IMPORT = {
     "base": set(),
 }
 # No module outside kube/ reads files or talks to the network or other processes.
-IO_MODULES = {"socket", "ssl", "http", "urllib", "urllib3", "requests", "subprocess", "shutil", "tempfile",
-              "kubernetes", "pathlib", "io"}
+IO_MODULES = {
+    "socket",
+    "ssl",
+    "http",
+    "urllib",
+    "urllib3",
+    "requests",
+    "subprocess",
+    "shutil",
+    "tempfile",
+    "kubernetes",
+    "pathlib",
+    "io",
+}
 # Pure layers do not touch the process either: no terminal, environment, signals, sleeping or clock.
-PROCESS_MODULES = {"click", "os", "sys", "signal", "time", "threading", }
+PROCESS_MODULES = {
+    "click",
+    "os",
+    "sys",
+    "signal",
+    "time",
+    "threading",
+}
 PURE_LAYERS = {"render", "rollout", "placement", "base"}
 
 
@@ -121,8 +148,9 @@ def test_only_kube_package_imports_kubernetes(module: Path) -> None:
     assert "kubernetes" not in imported_roots(module)
 
 
-@pytest.mark.parametrize("module", [m for m in MODULES if layer_of(relative(m)) not in ("cli", "commands")],
-                         ids=relative)
+@pytest.mark.parametrize(
+    "module", [m for m in MODULES if layer_of(relative(m)) not in ("cli", "commands")], ids=relative
+)
 def test_only_cli_and_commands_import_click(module: Path) -> None:
     assert "click" not in imported_roots(module)
 
@@ -139,14 +167,24 @@ def test_the_checks_see_a_violation() -> None:
     assert module_file("kubectl_ds.render.text") in BASE
 
 
-@pytest.mark.parametrize("args", [["--help"], ["explain", "--help"], ["rollout", "start", "--help"],
-                                  ["rollout", "status", "--help"], ["rollout", "undo", "--help"]],
-                         ids=lambda args: " ".join(args))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["explain", "--help"],
+        ["rollout", "start", "--help"],
+        ["rollout", "status", "--help"],
+        ["rollout", "undo", "--help"],
+    ],
+    ids=lambda args: " ".join(args),
+)
 def test_help_does_not_import_the_kubernetes_client(args: list[str]) -> None:
-    code = ("import sys, contextlib, io\n"
-            "from kubectl_ds.cli import run_cli\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            f"    assert run_cli({args!r}) == 0\n"
-            "print('kubernetes' in sys.modules)\n")
+    code = (
+        "import sys, contextlib, io\n"
+        "from kubectl_ds.cli import run_cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert run_cli({args!r}) == 0\n"
+        "print('kubernetes' in sys.modules)\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -20,9 +20,12 @@ Obj = dict[str, Any]
 
 
 def pod(name: str, app: str = "agent") -> Obj:
-    return {"kind": "Pod", "metadata": {"name": name, "namespace": "default", "labels": {"app": app}},
-            "spec": {"containers": [{"name": "agent", "image": "agent:v1"}], "nodeName": "n1"},
-            "status": {"phase": "Running"}}
+    return {
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "labels": {"app": app}},
+        "spec": {"containers": [{"name": "agent", "image": "agent:v1"}], "nodeName": "n1"},
+        "status": {"phase": "Running"},
+    }
 
 
 @pytest.fixture
@@ -39,8 +42,7 @@ def connect(server: ApiServer, tmp_path: Path) -> Cluster:
 
 def watch(cluster: Cluster, version: str, timeout: float) -> tuple[list[tuple[str, Obj]], float]:
     began = time.monotonic()
-    events = list(cluster.watch_pods(namespace="default", selector=SELECTOR, resource_version=version,
-                                     timeout=timeout))
+    events = list(cluster.watch_pods(namespace="default", selector=SELECTOR, resource_version=version, timeout=timeout))
     return events, time.monotonic() - began
 
 
@@ -51,8 +53,9 @@ def relabel(server: ApiServer, name: str, **labels: str) -> None:
     server.update_object(current)
 
 
-def test_what_already_happened_comes_as_one_burst_that_ends_at_the_first_pause(server: ApiServer,
-                                                                                 tmp_path: Path) -> None:
+def test_what_already_happened_comes_as_one_burst_that_ends_at_the_first_pause(
+    server: ApiServer, tmp_path: Path
+) -> None:
     cluster = connect(server, tmp_path)
     version = server.resource_version
     relabel(server, "a", tier="1")
@@ -79,13 +82,17 @@ def test_a_version_the_history_no_longer_has_is_410_gone(server: ApiServer, tmp_
     assert (kind, status["code"], status["reason"]) == ("ERROR", 410, "Expired")
 
 
-@pytest.mark.parametrize(("fault", "count", "code"), [
-    pytest.param(410, 1, 410, id="410-answer"),
-    pytest.param(500, 1, 500, id="server-error"),
-    pytest.param("drop", 10, 0, id="no-connection"),  # more drops than the client's own connection retries
-])
-def test_a_failed_watch_ends_with_an_error_item(server: ApiServer, tmp_path: Path, fault: int | str, count: int,
-                                                code: int) -> None:
+@pytest.mark.parametrize(
+    ("fault", "count", "code"),
+    [
+        pytest.param(410, 1, 410, id="410-answer"),
+        pytest.param(500, 1, 500, id="server-error"),
+        pytest.param("drop", 10, 0, id="no-connection"),  # more drops than the client's own connection retries
+    ],
+)
+def test_a_failed_watch_ends_with_an_error_item(
+    server: ApiServer, tmp_path: Path, fault: int | str, count: int, code: int
+) -> None:
     cluster = connect(server, tmp_path)
     server.inject_fault(status=fault, count=count, method="GET", path_contains="watch=1")
     events, _ = watch(cluster, server.resource_version, 2.0)

@@ -66,11 +66,16 @@ def github_anchors(markdown: str) -> set[str]:
 
 
 def test_github_anchor_rules() -> None:
-    assert github_anchors("## R-predicate\n### Test cases\n## A `code` heading: with, punctuation!\n## Test cases") \
-        == {"r-predicate", "test-cases", "a-code-heading-with-punctuation", "test-cases-1"}
+    assert github_anchors("## R-predicate\n### Test cases\n## A `code` heading: with, punctuation!\n## Test cases") == {
+        "r-predicate",
+        "test-cases",
+        "a-code-heading-with-punctuation",
+        "test-cases-1",
+    }
 
 
 # --- (a) ------------------------------------------------------------------------------------------------
+
 
 def test_every_cited_anchor_exists() -> None:
     anchors = github_anchors(RULES.read_text(encoding="utf-8"))
@@ -85,8 +90,11 @@ def test_every_cited_anchor_exists() -> None:
             patterns = (CITATION, RULE_ID)
         for number, line in enumerate(text.splitlines(), 1):
             for pattern in patterns:
-                missing += [f"{path.relative_to(ROOT)}:{number}: #{anchor}" for anchor in pattern.findall(line)
-                            if anchor.lower() not in anchors]
+                missing += [
+                    f"{path.relative_to(ROOT)}:{number}: #{anchor}"
+                    for anchor in pattern.findall(line)
+                    if anchor.lower() not in anchors
+                ]
         if path == RULES:
             missing += [f"docs/rules.md: #{anchor}" for anchor in CITATION.findall(text) if anchor not in anchors]
     assert not missing, "anchors not in docs/rules.md:\n" + "\n".join(dict.fromkeys(missing))
@@ -98,6 +106,7 @@ def test_code_cites_the_rules() -> None:
 
 
 # --- (b) ------------------------------------------------------------------------------------------------
+
 
 def test_nothing_cites_a_document_outside_the_repository() -> None:
     """Every file in kubectl_ds/, tests/, bench/ and krew/ is checked; none is exempt.
@@ -118,6 +127,7 @@ def test_nothing_cites_a_document_outside_the_repository() -> None:
 
 # --- (c) ------------------------------------------------------------------------------------------------
 
+
 def named_paths() -> list[tuple[str, str | None]]:
     found = REPO_PATH.findall(RULES.read_text(encoding="utf-8"))
     return sorted({(path, name or None) for path, name in found}, key=lambda item: (item[0], item[1] or ""))
@@ -129,8 +139,9 @@ def test_rules_name_repository_paths() -> None:
     assert any(path.startswith("tests/") and name for path, name in names)
 
 
-@pytest.mark.parametrize(("path", "name"), named_paths(),
-                         ids=[f"{path}::{name}" if name else path for path, name in named_paths()])
+@pytest.mark.parametrize(
+    ("path", "name"), named_paths(), ids=[f"{path}::{name}" if name else path for path, name in named_paths()]
+)
 def test_named_module_function_and_test_exist(path: str, name: str | None) -> None:
     target = ROOT / path
     assert target.exists(), f"docs/rules.md names {path}, which does not exist"
@@ -138,5 +149,6 @@ def test_named_module_function_and_test_exist(path: str, name: str | None) -> No
         return
     definition = name.rsplit(".", 1)[-1]  # Class.method: the method is defined in the file
     source = target.read_text(encoding="utf-8")
-    assert re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(definition)}\b", source, re.MULTILINE), \
+    assert re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(definition)}\b", source, re.MULTILINE), (
         f"docs/rules.md names {path}::{name}, but {path} defines no {definition}"
+    )

@@ -30,61 +30,106 @@ def test_table_header_and_one_row_per_node(invoke: Invoke) -> None:
     assert code == 0 and err == ""
     header = out.splitlines()[0].split()
     assert header == ["NODE", "WANTED", "POD", "STATUS", "REVISION", "WHY"]
-    assert list(rows(out)) == ["gpu-1", "gpu-2", "node-1", "node-2", "node-3", "node-4", "node-5", "node-6",
-                               "node-7", "node-8", "node-9", "node-10", "node-11", "win-1"]
+    assert list(rows(out)) == [
+        "gpu-1",
+        "gpu-2",
+        "node-1",
+        "node-2",
+        "node-3",
+        "node-4",
+        "node-5",
+        "node-6",
+        "node-7",
+        "node-8",
+        "node-9",
+        "node-10",
+        "node-11",
+        "win-1",
+    ]
 
 
-@pytest.mark.parametrize(("node", "expected"), [
-    pytest.param("win-1", "nodeSelector kubernetes.io/os=linux: node has kubernetes.io/os=windows",
-                 id="nodeselector-names-key-and-node-value"),
-    pytest.param("node-10", "affinity term 1: topology.kubernetes.io/zone In [zone-a,zone-b]: "
-                            "node has topology.kubernetes.io/zone=zone-c", id="affinity-names-term-and-expression"),
-    pytest.param("gpu-1", "taint dedicated=gpu:NoSchedule not tolerated: no new pod is created",
-                 id="noschedule-taint-named"),
-    pytest.param("node-9", "taint maintenance=true:NoExecute not tolerated: running pods are evicted",
-                 id="noexecute-taint-named"),
-    pytest.param("node-7", "insufficient memory: requests 300Mi, free 248Mi of 2Gi allocatable",
-                 id="insufficient-memory-with-figures"),
-    pytest.param("node-7", "pod fluentd-7pend is Pending; the scheduler says: Insufficient memory",
-                 id="failedscheduling-message-without-nodeaffinity-noise"),
-    pytest.param("node-8", "hostPort 24224/TCP held by monitoring/fluent-bit-x7k2p", id="hostport-names-holder"),
-    pytest.param("node-5", "container fluentd is crash-looping (14 restarts, last exit code 1 (Error))",
-                 id="crashloop-named"),
-    pytest.param("node-6", "pod fluentd-6old runs revision 1, current is revision 2", id="old-revision-named"),
-    pytest.param("gpu-2", "pod fluentd-gpu2old keeps running although no new pod would be placed here "
-                          "(counted as misscheduled)", id="noschedule-keeps-existing-pod"),
-    pytest.param("node-11", "node is cordoned; DaemonSet pods tolerate node.kubernetes.io/unschedulable",
-                 id="cordon-reported-but-not-blocking"),
-])
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        pytest.param(
+            "win-1",
+            "nodeSelector kubernetes.io/os=linux: node has kubernetes.io/os=windows",
+            id="nodeselector-names-key-and-node-value",
+        ),
+        pytest.param(
+            "node-10",
+            "affinity term 1: topology.kubernetes.io/zone In [zone-a,zone-b]: "
+            "node has topology.kubernetes.io/zone=zone-c",
+            id="affinity-names-term-and-expression",
+        ),
+        pytest.param(
+            "gpu-1", "taint dedicated=gpu:NoSchedule not tolerated: no new pod is created", id="noschedule-taint-named"
+        ),
+        pytest.param(
+            "node-9",
+            "taint maintenance=true:NoExecute not tolerated: running pods are evicted",
+            id="noexecute-taint-named",
+        ),
+        pytest.param(
+            "node-7",
+            "insufficient memory: requests 300Mi, free 248Mi of 2Gi allocatable",
+            id="insufficient-memory-with-figures",
+        ),
+        pytest.param(
+            "node-7",
+            "pod fluentd-7pend is Pending; the scheduler says: Insufficient memory",
+            id="failedscheduling-message-without-nodeaffinity-noise",
+        ),
+        pytest.param("node-8", "hostPort 24224/TCP held by monitoring/fluent-bit-x7k2p", id="hostport-names-holder"),
+        pytest.param(
+            "node-5", "container fluentd is crash-looping (14 restarts, last exit code 1 (Error))", id="crashloop-named"
+        ),
+        pytest.param("node-6", "pod fluentd-6old runs revision 1, current is revision 2", id="old-revision-named"),
+        pytest.param(
+            "gpu-2",
+            "pod fluentd-gpu2old keeps running although no new pod would be placed here (counted as misscheduled)",
+            id="noschedule-keeps-existing-pod",
+        ),
+        pytest.param(
+            "node-11",
+            "node is cordoned; DaemonSet pods tolerate node.kubernetes.io/unschedulable",
+            id="cordon-reported-but-not-blocking",
+        ),
+    ],
+)
 def test_why_column_names_the_failing_rule(invoke: Invoke, node: str, expected: str) -> None:
     _, out, _ = explain(invoke)
     assert expected in rows(out)[node]
 
 
-@pytest.mark.parametrize(("node", "wanted", "status", "revision"), [
-    pytest.param("node-1", "yes", "Running", "2", id="healthy"),
-    pytest.param("node-6", "yes", "Running", "1 (old)", id="old-revision-marked"),
-    pytest.param("node-5", "yes", "CrashLoopBackOff", "2", id="crashloop-status"),
-    pytest.param("node-7", "yes", "Pending", "2", id="pending-status"),
-    pytest.param("gpu-1", "no (keep)", "-", "-", id="noschedule-verdict-keep"),
-    pytest.param("node-9", "no", "-", "-", id="noexecute-verdict-no"),
-])
+@pytest.mark.parametrize(
+    ("node", "wanted", "status", "revision"),
+    [
+        pytest.param("node-1", "yes", "Running", "2", id="healthy"),
+        pytest.param("node-6", "yes", "Running", "1 (old)", id="old-revision-marked"),
+        pytest.param("node-5", "yes", "CrashLoopBackOff", "2", id="crashloop-status"),
+        pytest.param("node-7", "yes", "Pending", "2", id="pending-status"),
+        pytest.param("gpu-1", "no (keep)", "-", "-", id="noschedule-verdict-keep"),
+        pytest.param("node-9", "no", "-", "-", id="noexecute-verdict-no"),
+    ],
+)
 def test_row_columns(invoke: Invoke, node: str, wanted: str, status: str, revision: str) -> None:
     _, out, _ = explain(invoke)
     header = out.splitlines()[0]
     line = rows(out)[node]
-    cells = {name: line[header.index(name):].split("  ")[0].strip()
-             for name in ("WANTED", "STATUS", "REVISION")}
+    cells = {name: line[header.index(name) :].split("  ")[0].strip() for name in ("WANTED", "STATUS", "REVISION")}
     assert cells == {"WANTED": wanted, "STATUS": status, "REVISION": revision}
 
 
 def test_summary_reconciles_the_counts(invoke: Invoke) -> None:
     _, out, _ = explain(invoke)
-    assert ("14 nodes → 9 should run: 2 excluded by taint dedicated=gpu:NoSchedule, "
-            "1 by affinity topology.kubernetes.io/zone In [zone-a,zone-b], 1 by nodeSelector kubernetes.io/os=linux, "
-            "1 by taint maintenance=true:NoExecute; 6 running (1 on an old revision), 1 crash-looping on node-5, "
-            "2 Pending on node-7 (Insufficient memory), node-8 (hostPort 24224/TCP); "
-            "1 pod on a node that should not run it (gpu-2)\n") in out
+    assert (
+        "14 nodes → 9 should run: 2 excluded by taint dedicated=gpu:NoSchedule, "
+        "1 by affinity topology.kubernetes.io/zone In [zone-a,zone-b], 1 by nodeSelector kubernetes.io/os=linux, "
+        "1 by taint maintenance=true:NoExecute; 6 running (1 on an old revision), 1 crash-looping on node-5, "
+        "2 Pending on node-7 (Insufficient memory), node-8 (hostPort 24224/TCP); "
+        "1 pod on a node that should not run it (gpu-2)\n"
+    ) in out
 
 
 def test_summary_falls_back_to_ascii_arrow(invoke: Invoke) -> None:
@@ -95,10 +140,14 @@ def test_summary_falls_back_to_ascii_arrow(invoke: Invoke) -> None:
 def test_fix_hints_group_nodes_by_rule(invoke: Invoke) -> None:
     _, out, _ = explain(invoke)
     fixes = out.split("Fixes:\n", 1)[1]
-    assert ("  taint dedicated=gpu:NoSchedule (gpu-1, gpu-2): add toleration {key: dedicated, operator: Equal, "
-            "value: gpu, effect: NoSchedule} or: kubectl taint node NODE dedicated=gpu:NoSchedule-\n") in fixes
-    assert "  nodeSelector kubernetes.io/os=linux (win-1): kubectl label node win-1 kubernetes.io/os=linux " \
-           "--overwrite\n" in fixes
+    assert (
+        "  taint dedicated=gpu:NoSchedule (gpu-1, gpu-2): add toleration {key: dedicated, operator: Equal, "
+        "value: gpu, effect: NoSchedule} or: kubectl taint node NODE dedicated=gpu:NoSchedule-\n"
+    ) in fixes
+    assert (
+        "  nodeSelector kubernetes.io/os=linux (win-1): kubectl label node win-1 kubernetes.io/os=linux "
+        "--overwrite\n" in fixes
+    )
 
 
 def test_problems_shows_only_nodes_needing_attention(invoke: Invoke) -> None:
@@ -118,13 +167,26 @@ def test_json_schema(invoke: Invoke) -> None:
     assert code == 0
     assert data["daemonSet"] == {"namespace": "logging", "name": "fluentd", "revision": 2, "hash": "7d9f8c6b5"}
     assert set(data["summary"]) >= {"nodes", "shouldRun", "excluded", "states", "problems", "status", "text"}
-    assert data["summary"]["status"] == {"desiredNumberScheduled": 9, "currentNumberScheduled": 9, "numberReady": 6,
-                                         "updatedNumberScheduled": 8, "numberAvailable": 6, "numberMisscheduled": 1}
+    assert data["summary"]["status"] == {
+        "desiredNumberScheduled": 9,
+        "currentNumberScheduled": 9,
+        "numberReady": 6,
+        "updatedNumberScheduled": 8,
+        "numberAvailable": 6,
+        "numberMisscheduled": 1,
+    }
     nodes = {node["name"]: node for node in data["nodes"]}
     assert set(nodes["node-1"]) >= {"name", "shouldRun", "shouldContinueRunning", "pods", "reasons"}
-    assert nodes["node-6"]["pods"][0] | {} == {"name": "fluentd-6old", "phase": "Running", "ready": True,
-                                               "available": True, "revision": 1, "updated": False,
-                                               "status": "Running", "terminating": False}
+    assert nodes["node-6"]["pods"][0] | {} == {
+        "name": "fluentd-6old",
+        "phase": "Running",
+        "ready": True,
+        "available": True,
+        "revision": 1,
+        "updated": False,
+        "status": "Running",
+        "terminating": False,
+    }
     codes = {name: [reason["code"] for reason in node["reasons"]] for name, node in nodes.items()}
     assert codes["win-1"] == ["NodeSelector"]
     assert codes["node-10"] == ["NodeAffinity"]
@@ -197,24 +259,53 @@ def test_manifest_what_if_against_the_dump(invoke: Invoke, tmp_path: Path) -> No
     assert all(pod["updated"] is False for node in data["nodes"] for pod in node["pods"])
 
 
-@pytest.mark.parametrize(("args", "message", "code"), [
-    pytest.param(["explain", "-n", "logging", "nope", "--from-file", DUMP],
-                 f'error: daemonset "nope" not found in namespace "logging" (in {DUMP})\n', 1, id="missing-daemonset"),
-    pytest.param(["explain", "fluentd", "--from-file", "/nonexistent.yaml"],
-                 'error: cannot read "/nonexistent.yaml": No such file or directory\n', 1, id="unreadable-dump"),
-    pytest.param(["explain", "-n", "logging", "fluentd", "--from-file", DUMP, "-o", "xml"],
-                 'error: unknown output format "xml" for -o; use one of: table, wide, json, yaml\n', 2,
-                 id="bad-output-format"),
-    pytest.param(["explain"], "error: name the DaemonSet to explain (kubectl ds explain NAME), or pass a manifest "
-                              "with -f/--filename\n", 2, id="no-name"),
-    pytest.param(["explain", "-f", "-", "--from-file", "-"], "error: standard input (-) can be read only once: "
-                 "use it for either --from-file or -f\n", 2, id="stdin-twice"),
-    pytest.param(["explain", "-n", "logging", "fluentd", "--from-file", DUMP, "--node", "ghost"],
-                 'error: node "ghost" not found; kubectl get nodes lists them\n', 1, id="unknown-node"),
-    pytest.param(["explain", "x", "--request-timeout", "soon"],
-                 'error: invalid duration "soon" for --request-timeout; use e.g. 30s, 1m30s or 10\n', 2,
-                 id="bad-timeout"),
-])
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        pytest.param(
+            ["explain", "-n", "logging", "nope", "--from-file", DUMP],
+            f'error: daemonset "nope" not found in namespace "logging" (in {DUMP})\n',
+            1,
+            id="missing-daemonset",
+        ),
+        pytest.param(
+            ["explain", "fluentd", "--from-file", "/nonexistent.yaml"],
+            'error: cannot read "/nonexistent.yaml": No such file or directory\n',
+            1,
+            id="unreadable-dump",
+        ),
+        pytest.param(
+            ["explain", "-n", "logging", "fluentd", "--from-file", DUMP, "-o", "xml"],
+            'error: unknown output format "xml" for -o; use one of: table, wide, json, yaml\n',
+            2,
+            id="bad-output-format",
+        ),
+        pytest.param(
+            ["explain"],
+            "error: name the DaemonSet to explain (kubectl ds explain NAME), or pass a manifest with -f/--filename\n",
+            2,
+            id="no-name",
+        ),
+        pytest.param(
+            ["explain", "-f", "-", "--from-file", "-"],
+            "error: standard input (-) can be read only once: use it for either --from-file or -f\n",
+            2,
+            id="stdin-twice",
+        ),
+        pytest.param(
+            ["explain", "-n", "logging", "fluentd", "--from-file", DUMP, "--node", "ghost"],
+            'error: node "ghost" not found; kubectl get nodes lists them\n',
+            1,
+            id="unknown-node",
+        ),
+        pytest.param(
+            ["explain", "x", "--request-timeout", "soon"],
+            'error: invalid duration "soon" for --request-timeout; use e.g. 30s, 1m30s or 10\n',
+            2,
+            id="bad-timeout",
+        ),
+    ],
+)
 def test_bad_input_gives_one_line_error(invoke: Invoke, args: list[str], message: str, code: int) -> None:
     result = invoke(*args)
     assert (result.exit_code, result.stderr) == (code, message)
@@ -234,7 +325,9 @@ def test_manifest_that_is_not_a_daemonset(invoke: Invoke, tmp_path: Path) -> Non
     manifest.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n")
     result = invoke("explain", "-f", str(manifest), "--from-file", DUMP)
     assert (result.exit_code, result.stderr) == (
-        1, f'error: "{manifest}" is not a DaemonSet manifest (found Deployment); pass a file with kind: DaemonSet\n')
+        1,
+        f'error: "{manifest}" is not a DaemonSet manifest (found Deployment); pass a file with kind: DaemonSet\n',
+    )
 
 
 def test_dump_without_nodes(invoke: Invoke, tmp_path: Path) -> None:
@@ -242,27 +335,41 @@ def test_dump_without_nodes(invoke: Invoke, tmp_path: Path) -> None:
     dump.write_text("apiVersion: v1\nkind: List\nitems: []\n")
     result = invoke("explain", "fluentd", "--from-file", str(dump))
     assert result.exit_code == 1
-    assert result.stderr == (f"error: no Node objects in {dump}; dump them too: "
-                             "kubectl get nodes,pods,ds,controllerrevisions -A -o yaml\n")
+    assert result.stderr == (
+        f"error: no Node objects in {dump}; dump them too: kubectl get nodes,pods,ds,controllerrevisions -A -o yaml\n"
+    )
 
 
 def test_name_conflicting_with_manifest(invoke: Invoke, tmp_path: Path) -> None:
     manifest = tmp_path / "ds.yaml"
-    manifest.write_text("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\n"
-                        "spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, "
-                        "spec: {containers: [{name: c, image: i}]}}}\n")
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\n"
+        "spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, "
+        "spec: {containers: [{name: c, image: i}]}}}\n"
+    )
     result = invoke("explain", "other", "-f", str(manifest), "--from-file", DUMP)
     assert (result.exit_code, result.stderr) == (
-        2, 'error: NAME "other" does not match the manifest\'s DaemonSet "agent"; drop NAME or fix the manifest\n')
+        2,
+        'error: NAME "other" does not match the manifest\'s DaemonSet "agent"; drop NAME or fix the manifest\n',
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    pytest.param(["bogus"], "error: no such command 'bogus'; see 'kubectl ds --help'\n", id="unknown-command"),
-    pytest.param(["explain", "a", "b"], "error: got unexpected extra argument (b); see 'kubectl ds explain --help'\n",
-                 id="extra-argument"),
-    pytest.param(["explain", "x", "--nope"], "error: no such option '--nope' (did you mean '--node'?); see 'kubectl ds "
-                                             "explain --help'\n", id="unknown-flag"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["bogus"], "error: no such command 'bogus'; see 'kubectl ds --help'\n", id="unknown-command"),
+        pytest.param(
+            ["explain", "a", "b"],
+            "error: got unexpected extra argument (b); see 'kubectl ds explain --help'\n",
+            id="extra-argument",
+        ),
+        pytest.param(
+            ["explain", "x", "--nope"],
+            "error: no such option '--nope' (did you mean '--node'?); see 'kubectl ds explain --help'\n",
+            id="unknown-flag",
+        ),
+    ],
+)
 def test_click_usage_errors_are_one_kubectl_style_line(invoke: Invoke, args: list[str], message: str) -> None:
     result = invoke(*args)
     assert (result.exit_code, result.stderr) == (2, message)
@@ -270,9 +377,11 @@ def test_click_usage_errors_are_one_kubectl_style_line(invoke: Invoke, args: lis
 
 def test_manifest_not_applied_yet_shows_where_pods_would_go(invoke: Invoke, tmp_path: Path) -> None:
     manifest = tmp_path / "new.yaml"
-    manifest.write_text("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: newcomer}\n"
-                        "spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}},\n"
-                        "  spec: {nodeSelector: {kubernetes.io/os: windows}, containers: [{name: c, image: i}]}}}\n")
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: newcomer}\n"
+        "spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}},\n"
+        "  spec: {nodeSelector: {kubernetes.io/os: windows}, containers: [{name: c, image: i}]}}}\n"
+    )
     result = invoke("explain", "-f", str(manifest), "--from-file", DUMP, "-n", "logging")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == f'Explaining DaemonSet "newcomer" from {manifest} (not applied yet)'
@@ -281,10 +390,16 @@ def test_manifest_not_applied_yet_shows_where_pods_would_go(invoke: Invoke, tmp_
     assert "Missing" not in result.stdout and "no DaemonSet pod" not in result.stdout
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    pytest.param("kind: List\nitems:\n- kind: Node\n", "a Node in {path} has no metadata.name; is this a dump "
-                 "written by kubectl get -o yaml?", id="object-without-a-name"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            "kind: List\nitems:\n- kind: Node\n",
+            "a Node in {path} has no metadata.name; is this a dump written by kubectl get -o yaml?",
+            id="object-without-a-name",
+        ),
+    ],
+)
 def test_malformed_objects_in_a_dump(invoke: Invoke, tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "dump.yaml"
     path.write_text(content)

@@ -33,23 +33,57 @@ def healthy_cluster(server: ApiServer, nodes: int) -> None:
     """`nodes` nodes, each with a ready, up-to-date pod of default/agent."""
     uid = "agent-uid"
     labels = {"app": "agent"}
-    server.add({"apiVersion": "apps/v1", "kind": "DaemonSet",
-                "metadata": {"name": "agent", "namespace": "default", "uid": uid},
-                "spec": {"selector": {"matchLabels": labels},
-                         "template": {"metadata": {"labels": labels},
-                                      "spec": {"containers": [{"name": "a", "image": "agent:1"}]}}}})
+    server.add(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "agent", "namespace": "default", "uid": uid},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "a", "image": "agent:1"}]},
+                },
+            },
+        }
+    )
     owner = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": uid, "controller": True}]
-    server.add({"apiVersion": "apps/v1", "kind": "ControllerRevision", "revision": 1,
-                "metadata": {"name": "agent-abc", "namespace": "default", "ownerReferences": owner,
-                             "labels": {**labels, "controller-revision-hash": "abc"}}})
+    server.add(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "revision": 1,
+            "metadata": {
+                "name": "agent-abc",
+                "namespace": "default",
+                "ownerReferences": owner,
+                "labels": {**labels, "controller-revision-hash": "abc"},
+            },
+        }
+    )
     for i in range(nodes):
-        server.add({"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i}"},
-                    "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
-        server.add({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": f"agent-{i}", "namespace": "default", "ownerReferences": owner,
-                                 "labels": {**labels, "controller-revision-hash": "abc"}},
-                    "spec": {"nodeName": f"n{i}", "containers": [{"name": "a", "image": "agent:1"}]},
-                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+        server.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": f"n{i}"},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            }
+        )
+        server.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"agent-{i}",
+                    "namespace": "default",
+                    "ownerReferences": owner,
+                    "labels": {**labels, "controller-revision-hash": "abc"},
+                },
+                "spec": {"nodeName": f"n{i}", "containers": [{"name": "a", "image": "agent:1"}]},
+                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+            }
+        )
 
 
 def as_json(result: Any) -> dict[str, Any]:
@@ -66,11 +100,11 @@ def test_live_answer_equals_the_dump_answer(invoke: Invoke, cluster: tuple[ApiSe
 
 
 def test_reads_only_and_fetches_other_pods_and_events_once_when_needed(
-        invoke: Invoke, cluster: tuple[ApiServer, str]) -> None:
+    invoke: Invoke, cluster: tuple[ApiServer, str]
+) -> None:
     server, kubeconfig = cluster
     invoke("explain", "fluentd", "--kubeconfig", kubeconfig)
-    calls = [(request.method, request.path, request.query.get("fieldSelector", ""))
-             for request in server.requests]
+    calls = [(request.method, request.path, request.query.get("fieldSelector", "")) for request in server.requests]
     assert calls == [
         ("GET", "/apis/apps/v1/namespaces/logging/daemonsets/fluentd", ""),
         ("GET", "/api/v1/nodes", ""),
@@ -83,7 +117,8 @@ def test_reads_only_and_fetches_other_pods_and_events_once_when_needed(
 
 @pytest.mark.parametrize("nodes", [3, 40])
 def test_healthy_cluster_needs_four_requests_whatever_the_node_count(
-        invoke: Invoke, apiserver: ApiServer, tmp_path: Path, nodes: int) -> None:
+    invoke: Invoke, apiserver: ApiServer, tmp_path: Path, nodes: int
+) -> None:
     healthy_cluster(apiserver, nodes)
     kubeconfig = apiserver.write_kubeconfig(str(tmp_path / "kc"))
     apiserver.reset_requests()
@@ -120,8 +155,9 @@ def test_namespace_flag_beats_the_context_namespace(invoke: Invoke, cluster: tup
     assert (result.exit_code, result.stderr) == (1, 'error: daemonset "fluentd" not found in namespace "default"\n')
 
 
-def test_kubeconfig_env_path_list_and_context_flag(invoke: Invoke, cluster: tuple[ApiServer, str],
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kubeconfig_env_path_list_and_context_flag(
+    invoke: Invoke, cluster: tuple[ApiServer, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, _ = cluster
     first = server.write_kubeconfig(str(tmp_path / "first"), context="broken", token="wrong")
     # Distinct user names: like kubectl, the first file that names a user wins.
@@ -136,8 +172,9 @@ def test_unknown_context(invoke: Invoke, cluster: tuple[ApiServer, str]) -> None
     _, kubeconfig = cluster
     result = invoke("explain", "fluentd", "--kubeconfig", kubeconfig, "--context", "prod")
     assert (result.exit_code, result.stderr) == (
-        1, 'error: context "prod" not found in the kubeconfig (contexts: test); kubectl config get-contexts '
-           "lists them\n")
+        1,
+        'error: context "prod" not found in the kubeconfig (contexts: test); kubectl config get-contexts lists them\n',
+    )
 
 
 def test_unreadable_kubeconfig(invoke: Invoke, tmp_path: Path) -> None:
@@ -152,7 +189,9 @@ def test_unreadable_kubeconfig(invoke: Invoke, tmp_path: Path) -> None:
 def test_missing_kubeconfig(invoke: Invoke, isolated_env: Path) -> None:
     result = invoke("explain", "fluentd")
     assert (result.exit_code, result.stderr) == (
-        1, "error: no kubeconfig found: set KUBECONFIG or pass --kubeconfig (looked in ~/.kube/config)\n")
+        1,
+        "error: no kubeconfig found: set KUBECONFIG or pass --kubeconfig (looked in ~/.kube/config)\n",
+    )
 
 
 def test_unreachable_server(invoke: Invoke, apiserver: ApiServer, tmp_path: Path) -> None:
@@ -174,8 +213,10 @@ def test_bad_credentials(invoke: Invoke, cluster: tuple[ApiServer, str], tmp_pat
     kubeconfig = server.write_kubeconfig(str(tmp_path / "kc"), token="expired")
     result = invoke("explain", "fluentd", "--kubeconfig", kubeconfig, "-n", "logging")
     assert (result.exit_code, result.stderr) == (
-        1, f"error: the API server at {server.url} rejected the credentials (401 Unauthorized); log in again or "
-           "refresh the kubeconfig's token\n")
+        1,
+        f"error: the API server at {server.url} rejected the credentials (401 Unauthorized); log in again or "
+        "refresh the kubeconfig's token\n",
+    )
 
 
 def test_forbidden_daemonset_names_verb_and_resource(invoke: Invoke, cluster: tuple[ApiServer, str]) -> None:
@@ -183,8 +224,9 @@ def test_forbidden_daemonset_names_verb_and_resource(invoke: Invoke, cluster: tu
     server.deny("get", "daemonsets", "logging")
     result = invoke("explain", "fluentd", "--kubeconfig", kubeconfig)
     assert result.exit_code == 1
-    assert result.stderr.startswith('error: forbidden: RBAC does not allow you to get daemonsets in namespace '
-                                    '"logging" (')
+    assert result.stderr.startswith(
+        'error: forbidden: RBAC does not allow you to get daemonsets in namespace "logging" ('
+    )
     assert result.stderr.endswith("); ask for 'get' on daemonsets\n")
 
 
@@ -194,18 +236,23 @@ def test_forbidden_pods_still_prints_verdicts(invoke: Invoke, cluster: tuple[Api
     result = invoke("explain", "fluentd", "--kubeconfig", kubeconfig)
     assert result.exit_code == 0
     assert "nodeSelector kubernetes.io/os=linux: node has kubernetes.io/os=windows" in result.stdout
-    assert "Note: pod states left out: forbidden: RBAC does not allow you to list pods in namespace " \
-           '"logging"' in result.stdout
+    assert (
+        "Note: pod states left out: forbidden: RBAC does not allow you to list pods in namespace "
+        '"logging"' in result.stdout
+    )
 
 
 def test_forbidden_events_and_cluster_pods_are_left_out_with_a_note(
-        invoke: Invoke, cluster: tuple[ApiServer, str]) -> None:
+    invoke: Invoke, cluster: tuple[ApiServer, str]
+) -> None:
     server, kubeconfig = cluster
     server.deny("list", "events", "logging")
     server.deny("list", "pods", "kube-system")  # takes away the cluster-wide list, not the one in logging
     data = as_json(invoke("explain", "fluentd", "--kubeconfig", kubeconfig, "-o", "json"))
     assert [note.split(":")[0] for note in data["omitted"]] == [
-        "scheduler events left out", "resource and host-port checks left out"]
+        "scheduler events left out",
+        "resource and host-port checks left out",
+    ]
     node7 = next(node for node in data["nodes"] if node["name"] == "node-7")
     assert [reason["code"] for reason in node7["reasons"]] == ["FailedScheduling"]
 
@@ -215,8 +262,10 @@ def test_request_timeout(invoke: Invoke, cluster: tuple[ApiServer, str]) -> None
     server.inject_fault(status="timeout", count=10, path_contains="/api/v1/nodes")  # outlast the client's retries
     result = invoke("explain", "fluentd", "--kubeconfig", kubeconfig, "--request-timeout", "500ms")
     assert (result.exit_code, result.stderr) == (
-        1, f"error: the API server at {server.url} did not answer after 0.5s while trying to list nodes; retry, "
-           "or raise --request-timeout\n")
+        1,
+        f"error: the API server at {server.url} did not answer after 0.5s while trying to list nodes; retry, "
+        "or raise --request-timeout\n",
+    )
 
 
 def test_server_error(invoke: Invoke, cluster: tuple[ApiServer, str]) -> None:
@@ -240,8 +289,9 @@ def test_manifest_what_if_against_live_nodes(invoke: Invoke, cluster: tuple[ApiS
     assert "InsufficientResources" not in short["node-1"]
 
 
-def test_user_and_cluster_flags_override_the_context(invoke: Invoke, cluster: tuple[ApiServer, str],
-                                                      tmp_path: Path) -> None:
+def test_user_and_cluster_flags_override_the_context(
+    invoke: Invoke, cluster: tuple[ApiServer, str], tmp_path: Path
+) -> None:
     server, _ = cluster
     path = Path(server.write_kubeconfig(str(tmp_path / "kc"), token="expired", namespace="logging"))
     config = yaml.safe_load(path.read_text())
@@ -250,8 +300,9 @@ def test_user_and_cluster_flags_override_the_context(invoke: Invoke, cluster: tu
     config["clusters"][0]["cluster"]["server"] = "http://127.0.0.1:9"  # the context's own cluster is dead
     path.write_text(yaml.safe_dump(config))
     assert invoke("explain", "fluentd", "--kubeconfig", str(path)).exit_code == 1
-    result = invoke("explain", "fluentd", "--kubeconfig", str(path), "--user", "admin", "--cluster", "live",
-                    "--node", "node-1")
+    result = invoke(
+        "explain", "fluentd", "--kubeconfig", str(path), "--user", "admin", "--cluster", "live", "--node", "node-1"
+    )
     assert result.exit_code == 0, result.stderr
     assert "fluentd-1abc" in result.stdout
     unknown = invoke("explain", "fluentd", "--kubeconfig", str(path), "--user", "nobody")
@@ -276,25 +327,46 @@ def test_a_server_that_does_not_speak_json(invoke: Invoke, tmp_path: Path, isola
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     kubeconfig = tmp_path / "kc"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": url}}], "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": url}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     try:
         result = invoke("explain", "fluentd", "--kubeconfig", str(kubeconfig))
     finally:
         server.shutdown()
     assert (result.exit_code, result.stderr) == (
-        1, f"error: the API server at {url} answered get daemonsets with something that is not JSON; is the "
-           "kubeconfig's server address right?\n")
+        1,
+        f"error: the API server at {url} answered get daemonsets with something that is not JSON; is the "
+        "kubeconfig's server address right?\n",
+    )
 
 
 def test_kubeconfig_cluster_without_a_server(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
     kubeconfig = tmp_path / "kc"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c", "clusters": [{"name": "c", "cluster": {}}],
-        "users": [{"name": "u", "user": {}}], "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {}}],
+                "users": [{"name": "u", "user": {}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     result = invoke("explain", "x", "--kubeconfig", str(kubeconfig))
     assert (result.exit_code, result.stderr) == (
-        1, 'error: cluster "c" in the kubeconfig has no server address (https://...); fix the kubeconfig or pick '
-           "another context with --context\n")
+        1,
+        'error: cluster "c" in the kubeconfig has no server address (https://...); fix the kubeconfig or pick '
+        "another context with --context\n",
+    )

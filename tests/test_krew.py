@@ -49,9 +49,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     "v" + kubectl_ds.__version__)."""
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run(
-        [sys.executable, str(KREW / "build.py"), "--mode", "wrapper", "--out", str(out),
-         "--only-this-platform", "--file-uri"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(KREW / "build.py"),
+            "--mode",
+            "wrapper",
+            "--out",
+            str(out),
+            "--only-this-platform",
+            "--file-uri",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     archives = sorted(out.glob(f"kubectl-ds_{VERSION}_*.tar.gz"))
@@ -84,6 +94,7 @@ def repack(archive: Path, target: Path, *, drop: tuple[str, ...] = (), mode: dic
 
 # --- the happy path ------------------------------------------------------------------------------
 
+
 def test_rendered_manifest_and_archive_are_valid(built: tuple[Path, Path]) -> None:
     manifest_path, archive = built
     manifest = validate.load_manifest(manifest_path)
@@ -108,10 +119,17 @@ def test_template_is_valid_once_checksums_are_filled() -> None:
     text = re.sub(r"\$\{SHA256_[A-Z0-9_]+\}", "0" * 64, text.replace("${REPOSITORY}", "owner/kubectl-ds"))
     manifest = validate.yaml.safe_load(text)
     assert validate.validate_manifest(manifest, file_name="ds.yaml") == []
-    labels = [(p["selector"]["matchLabels"]["os"], p["selector"]["matchLabels"]["arch"])
-              for p in manifest["spec"]["platforms"]]
-    assert sorted(labels) == [("darwin", "amd64"), ("darwin", "arm64"), ("linux", "amd64"), ("linux", "arm64"),
-                              ("windows", "amd64")]
+    labels = [
+        (p["selector"]["matchLabels"]["os"], p["selector"]["matchLabels"]["arch"])
+        for p in manifest["spec"]["platforms"]
+    ]
+    assert sorted(labels) == [
+        ("darwin", "amd64"),
+        ("darwin", "arm64"),
+        ("linux", "amd64"),
+        ("linux", "arm64"),
+        ("windows", "amd64"),
+    ]
     for platform in manifest["spec"]["platforms"]:
         os_name, arch = platform["selector"]["matchLabels"]["os"], platform["selector"]["matchLabels"]["arch"]
         assert platform["uri"].endswith("/" + build.archive_name(VERSION, os_name, arch))
@@ -121,22 +139,29 @@ def test_template_is_valid_once_checksums_are_filled() -> None:
 
 def test_render_keeps_other_platforms_as_placeholders(built: tuple[Path, Path]) -> None:
     archive = built[1]
-    rendered = build.render((KREW / "ds.yaml").read_text(encoding="utf-8"), version=VERSION,
-                            repository="owner/kubectl-ds", archives={validate.platform_of_archive(archive): archive},
-                            file_uris=True)
+    rendered = build.render(
+        (KREW / "ds.yaml").read_text(encoding="utf-8"),
+        version=VERSION,
+        repository="owner/kubectl-ds",
+        archives={validate.platform_of_archive(archive): archive},
+        file_uris=True,
+    )
     assert len(rendered["spec"]["platforms"]) == 5
     assert len(build.unfilled_platforms(rendered)) == 4
     assert rendered["spec"]["homepage"] == "https://github.com/owner/kubectl-ds"
 
 
-def test_render_only_needs_an_archive_for_every_platform(built: tuple[Path, Path], tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_render_only_needs_an_archive_for_every_platform(
+    built: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path
     shutil.copy(built[1], out)
     assert build.main(["--version", VERSION, "--render-only", "--out", str(out), "--file-uri"]) == 1
     assert "no archive for platform" in capsys.readouterr().err
-    assert build.main(["--version", VERSION, "--render-only", "--out", str(out), "--file-uri",
-                       "--only-this-platform"]) == 0
+    assert (
+        build.main(["--version", VERSION, "--render-only", "--out", str(out), "--file-uri", "--only-this-platform"])
+        == 0
+    )
     rendered = validate.load_manifest(out / "ds.yaml")
     assert validate.validate_manifest(rendered, file_name=out / "ds.yaml", allow_file_uris=True) == []
     assert validate.validate_archive(rendered, out / built[1].name) == []
@@ -147,8 +172,7 @@ def test_build_refuses_a_version_without_v(tmp_path: Path, capsys: pytest.Captur
     assert "must look like vX.Y.Z" in capsys.readouterr().err
 
 
-def test_build_refuses_a_tag_other_than_the_package_version(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_refuses_a_tag_other_than_the_package_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert build.main(["--version", "v999.0.0", "--render-only", "--out", str(tmp_path)]) == 1
     assert f"is not the package version {VERSION}" in capsys.readouterr().err
     assert not (tmp_path / "ds.yaml").exists()
@@ -164,6 +188,7 @@ def test_build_reads_the_version_from_the_package_source(tmp_path: Path) -> None
 
 # --- each manifest rule catches what it is for ---------------------------------------------------
 
+
 def _overlapping(manifest: dict[str, Any]) -> None:
     extra = copy.deepcopy(manifest["spec"]["platforms"][0])
     extra["selector"] = {"matchExpressions": [{"key": "os", "operator": "In", "values": ["linux", "darwin"]}]}
@@ -174,24 +199,31 @@ BROKEN_MANIFESTS: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
     "name-mismatch": (lambda m: m["metadata"].update(name="daemonset"), "must equal the file name stem"),
     "version-without-v": (lambda m: m["spec"].update(version="1.2.3"), 'must start with "v"'),
     "version-not-semver": (lambda m: m["spec"].update(version="v0.1"), "not semantic versioning"),
-    "uppercase-sha": (lambda m: m["spec"]["platforms"][0].update(sha256=m["spec"]["platforms"][0]["sha256"].upper()),
-                      "64 lowercase hex"),
+    "uppercase-sha": (
+        lambda m: m["spec"]["platforms"][0].update(sha256=m["spec"]["platforms"][0]["sha256"].upper()),
+        "64 lowercase hex",
+    ),
     "short-sha": (lambda m: m["spec"]["platforms"][0].update(sha256="abc123"), "64 lowercase hex"),
     "overlapping-selectors": (_overlapping, "selectors overlap: linux/"),
     "http-uri": (lambda m: m["spec"]["platforms"][0].update(uri="http://example.com/a.tar.gz"), "must be https://"),
     "no-bin": (lambda m: m["spec"]["platforms"][0].pop("bin"), "bin: required"),
-    "no-license-rule": (lambda m: m["spec"]["platforms"][0].update(files=[{"from": "kubectl-ds/*", "to": "."}]),
-                        "no rule extracts a LICENSE"),
+    "no-license-rule": (
+        lambda m: m["spec"]["platforms"][0].update(files=[{"from": "kubectl-ds/*", "to": "."}]),
+        "no rule extracts a LICENSE",
+    ),
     "no-short-description": (lambda m: m["spec"].pop("shortDescription"), "spec.shortDescription: required"),
     "no-description": (lambda m: m["spec"].pop("description"), "spec.description: required"),
     "no-homepage": (lambda m: m["spec"].pop("homepage"), "spec.homepage: required"),
     "long-short-description": (lambda m: m["spec"].update(shortDescription="x" * 60), "keep it under 50"),
     "wrong-kind": (lambda m: m.update(kind="Plugins"), 'kind: must be "Plugin"'),
-    "wrong-api-version": (lambda m: m.update(apiVersion="krew.googlecontainertools.github.com/v1alpha1"),
-                          "apiVersion: must be"),
+    "wrong-api-version": (
+        lambda m: m.update(apiVersion="krew.googlecontainertools.github.com/v1alpha1"),
+        "apiVersion: must be",
+    ),
     "windows-bin-without-exe": (
         lambda m: m["spec"]["platforms"][0].update(selector={"matchLabels": {"os": "windows", "arch": "amd64"}}),
-        "must end in .exe on windows"),
+        "must end in .exe on windows",
+    ),
     "escaping-to": (lambda m: m["spec"]["platforms"][0]["files"][0].update(to="../bin"), "clean relative path"),
 }
 
@@ -226,6 +258,7 @@ def test_selectors_that_do_not_overlap_pass(manifest: dict[str, Any]) -> None:
 
 # --- each archive rule catches what it is for ----------------------------------------------------
 
+
 def _with_sha(manifest: dict[str, Any], archive: Path) -> dict[str, Any]:
     manifest["spec"]["platforms"][0]["sha256"] = validate.sha256_of(archive)
     return manifest
@@ -237,15 +270,15 @@ def test_wrong_sha_is_caught(manifest: dict[str, Any], built: tuple[Path, Path])
     assert len(problems) == 1 and "sha256 mismatch" in problems[0], problems
 
 
-def test_archive_without_license_is_caught(manifest: dict[str, Any], built: tuple[Path, Path],
-                                           tmp_path: Path) -> None:
+def test_archive_without_license_is_caught(manifest: dict[str, Any], built: tuple[Path, Path], tmp_path: Path) -> None:
     archive = repack(built[1], tmp_path / built[1].name, drop=("LICENSE",))
     problems = validate.validate_archive(_with_sha(manifest, archive), archive)
     assert problems == ['files: "from: LICENSE" matches nothing in the archive']
 
 
-def test_installed_plugin_without_license_is_caught(manifest: dict[str, Any], built: tuple[Path, Path],
-                                                    tmp_path: Path) -> None:
+def test_installed_plugin_without_license_is_caught(
+    manifest: dict[str, Any], built: tuple[Path, Path], tmp_path: Path
+) -> None:
     archive = repack(built[1], tmp_path / built[1].name, drop=("LICENSE",))
     manifest["spec"]["platforms"][0]["files"] = [{"from": "kubectl-ds/*", "to": "."}]
     problems = validate.validate_archive(_with_sha(manifest, archive), archive)
@@ -275,13 +308,15 @@ def test_archive_entries_outside_the_plugin_directory_are_refused(manifest: dict
 
 # --- krew's `files` semantics --------------------------------------------------------------------
 
+
 def test_apply_files_moves_glob_matches_and_renames_single_files(tmp_path: Path) -> None:
     extracted, installed = tmp_path / "x", tmp_path / "i"
     (extracted / "dist" / "_internal").mkdir(parents=True)
     (extracted / "dist" / "tool").write_text("x")
     (extracted / "LICENSE.txt").write_text("license")
-    validate.apply_files(extracted, installed, [{"from": "dist/*", "to": "."},
-                                                {"from": "LICENSE.txt", "to": "LICENSE"}])
+    validate.apply_files(
+        extracted, installed, [{"from": "dist/*", "to": "."}, {"from": "LICENSE.txt", "to": "LICENSE"}]
+    )
     assert sorted(path.name for path in installed.iterdir()) == ["LICENSE", "_internal", "tool"]
     with pytest.raises(validate.ValidationError, match="matches nothing"):
         validate.apply_files(extracted, tmp_path / "again", [{"from": "nothing/*", "to": "."}])

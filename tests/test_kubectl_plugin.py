@@ -68,8 +68,9 @@ class Plugin:
     bin_dir: Path
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.kubectl, *args], env=self.env, cwd=REPO, capture_output=True, text=True,
-                              timeout=120, check=False)
+        return subprocess.run(
+            [self.kubectl, *args], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+        )
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +79,23 @@ def plugin(tmp_path_factory: pytest.TempPathFactory) -> Plugin:
     assert KUBECTL is not None
     validate = load_validate()
     root = tmp_path_factory.mktemp("krew")
-    built = subprocess.run([sys.executable, str(KREW / "build.py"), "--version", VERSION, "--mode", MODE,
-                            "--out", str(root / "dist"), "--only-this-platform", "--file-uri"],
-                           capture_output=True, text=True, check=False)
+    built = subprocess.run(
+        [
+            sys.executable,
+            str(KREW / "build.py"),
+            "--version",
+            VERSION,
+            "--mode",
+            MODE,
+            "--out",
+            str(root / "dist"),
+            "--only-this-platform",
+            "--file-uri",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert built.returncode == 0, built.stderr
     manifest = validate.load_manifest(root / "dist" / "ds.yaml")
     platform = manifest["spec"]["platforms"][0]

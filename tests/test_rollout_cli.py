@@ -50,16 +50,18 @@ def test_start_rolls_out_node_by_node_within_the_budget(invoke: Invoke, cluster:
     assert cluster.current_hash() != start_hash
     assert_finished(cluster)
     assert cluster.invariants.violations == []
-    assert out.splitlines()[0] == ("daemonset.apps/agent parked (updateStrategy OnDelete) and changed: image "
-                                   "agent=agent:v2")
+    assert out.splitlines()[0] == (
+        "daemonset.apps/agent parked (updateStrategy OnDelete) and changed: image agent=agent:v2"
+    )
     assert "step 1 of 5: node-0" in out and "step 5 of 5: node-4" in out
     assert out.rstrip().endswith('daemon set "agent" successfully rolled out; updateStrategy restored')
 
 
 def test_steps_stops_parked_and_resume_finishes(invoke: Invoke, cluster: SimCluster) -> None:
     cluster.invariants.armed = True
-    code, out, _ = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "2",
-                           "--max-unavailable", "1")
+    code, out, _ = rollout(
+        invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "2", "--max-unavailable", "1"
+    )
     assert code == 0
     assert "paused: stopped after 2 steps (--steps)" in out
     daemonset = cluster.daemonset()
@@ -84,8 +86,10 @@ def test_crashing_image_halts_parked_with_the_reason(invoke: Invoke, cluster: Si
     code, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:crash", "--step-timeout", "20s")
     assert code == 4
     assert err.startswith('error: rollout of daemonset "agent" halted: node-0: container agent is crash-looping')
-    assert err.endswith("the DaemonSet stays parked. Fix it and run: kubectl ds rollout resume agent, or roll back "
-                        "with: kubectl ds rollout abort agent\n")
+    assert err.endswith(
+        "the DaemonSet stays parked. Fix it and run: kubectl ds rollout resume agent, or roll back "
+        "with: kubectl ds rollout abort agent\n"
+    )
     daemonset = cluster.daemonset()
     assert daemonset["spec"]["updateStrategy"] == {"type": "OnDelete"}
     state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
@@ -122,8 +126,20 @@ def test_on_failure_abort_rolls_back(invoke: Invoke, cluster: SimCluster) -> Non
 def test_surge_rollout_keeps_every_node_available(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
     with simulated_cluster(tmp_path, nodes=5, max_unavailable=0, max_surge=1) as sim:
         sim.invariants.armed = True
-        code, out, err = rollout(invoke, sim, "start", NAME, "--image", "agent=agent:v2", "--max-surge", "1",
-                                 "--max-unavailable", "0", "--step-timeout", "20s")
+        code, out, err = rollout(
+            invoke,
+            sim,
+            "start",
+            NAME,
+            "--image",
+            "agent=agent:v2",
+            "--max-surge",
+            "1",
+            "--max-unavailable",
+            "0",
+            "--step-timeout",
+            "20s",
+        )
         assert (code, err) == (0, "")
         assert_finished(sim)
         assert sim.invariants.violations == []
@@ -132,8 +148,10 @@ def test_surge_rollout_keeps_every_node_available(invoke: Invoke, tmp_path: Path
 def test_pause_parks_an_unmanaged_rolling_update_and_resume_restores_it(invoke: Invoke, cluster: SimCluster) -> None:
     code, out, _ = rollout(invoke, cluster, "pause", NAME)
     assert code == 0
-    assert out == ("daemonset.apps/agent paused: parked with updateStrategy OnDelete; the controller replaces no more "
-                   "pods until: kubectl ds rollout resume agent\n")
+    assert out == (
+        "daemonset.apps/agent paused: parked with updateStrategy OnDelete; the controller replaces no more "
+        "pods until: kubectl ds rollout resume agent\n"
+    )
     assert cluster.daemonset()["spec"]["updateStrategy"] == {"type": "OnDelete"}
     code, out, _ = rollout(invoke, cluster, "resume", NAME)
     assert (code, out) == (0, "daemonset.apps/agent resumed: the controller continues its rolling update\n")
@@ -150,8 +168,18 @@ def test_dry_run_changes_nothing(invoke: Invoke, cluster: SimCluster) -> None:
 
 
 def test_plan_lists_steps_and_preflight(invoke: Invoke, cluster: SimCluster) -> None:
-    code, out, _ = rollout(invoke, cluster, "plan", NAME, "--image", "agent=agent:v2", "--max-unavailable", "2",
-                           "--canary", "kubernetes.io/hostname=node-3")
+    code, out, _ = rollout(
+        invoke,
+        cluster,
+        "plan",
+        NAME,
+        "--image",
+        "agent=agent:v2",
+        "--max-unavailable",
+        "2",
+        "--canary",
+        "kubernetes.io/hostname=node-3",
+    )
     assert code == 0
     assert out.splitlines()[:5] == [
         "Plan for daemonset.apps/agent: image agent=agent:v2",
@@ -169,29 +197,51 @@ def test_history_after_a_rollout(invoke: Invoke, cluster: SimCluster) -> None:
     assert out.splitlines()[-1].split()[:4] == ["2", "<none>", "5", "agent:"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    pytest.param(["start", NAME, "--image", "nope=x:1"],
-                 'error: container "nope" not found in daemonset "agent" (containers: agent); use --image '
-                 "CONTAINER=IMAGE\n", id="unknown-container"),
-    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "-1"],
-                 None, id="negative-budget"),
-    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "101%"], None, id="over-100-percent"),
-    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "abc"], None, id="not-a-number"),
-    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "0"], None, id="both-zero"),
-    pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "1", "--max-surge", "1"], None,
-                 id="both-non-zero"),
-    pytest.param(["start", NAME], "error: say what to roll out with exactly one of --image CONTAINER=IMAGE, "
-                                  "--restart or -f MANIFEST\n", id="no-change"),
-    pytest.param(["resume", NAME], 'error: no managed rollout of daemonset "agent" to resume; start one with: '
-                                   "kubectl ds rollout start agent --image CONTAINER=IMAGE\n", id="resume-nothing"),
-    pytest.param(["abort", NAME], 'error: no managed rollout of daemonset "agent" to abort (it is finished or was '
-                                  "never started); to go back to an earlier revision use: kubectl ds rollout undo "
-                                  "agent\n", id="abort-nothing"),
-    pytest.param(["start", "ghost", "--image", "a=b"], 'error: daemonset "ghost" not found in namespace "default"\n',
-                 id="unknown-daemonset"),
-])
-def test_bad_input_is_one_line_and_changes_nothing(invoke: Invoke, cluster: SimCluster, args: list[str],
-                                                   message: str | None) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["start", NAME, "--image", "nope=x:1"],
+            'error: container "nope" not found in daemonset "agent" (containers: agent); use --image CONTAINER=IMAGE\n',
+            id="unknown-container",
+        ),
+        pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "-1"], None, id="negative-budget"),
+        pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "101%"], None, id="over-100-percent"),
+        pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "abc"], None, id="not-a-number"),
+        pytest.param(["start", NAME, "--image", "agent=x", "--max-unavailable", "0"], None, id="both-zero"),
+        pytest.param(
+            ["start", NAME, "--image", "agent=x", "--max-unavailable", "1", "--max-surge", "1"],
+            None,
+            id="both-non-zero",
+        ),
+        pytest.param(
+            ["start", NAME],
+            "error: say what to roll out with exactly one of --image CONTAINER=IMAGE, --restart or -f MANIFEST\n",
+            id="no-change",
+        ),
+        pytest.param(
+            ["resume", NAME],
+            'error: no managed rollout of daemonset "agent" to resume; start one with: '
+            "kubectl ds rollout start agent --image CONTAINER=IMAGE\n",
+            id="resume-nothing",
+        ),
+        pytest.param(
+            ["abort", NAME],
+            'error: no managed rollout of daemonset "agent" to abort (it is finished or was '
+            "never started); to go back to an earlier revision use: kubectl ds rollout undo "
+            "agent\n",
+            id="abort-nothing",
+        ),
+        pytest.param(
+            ["start", "ghost", "--image", "a=b"],
+            'error: daemonset "ghost" not found in namespace "default"\n',
+            id="unknown-daemonset",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(
+    invoke: Invoke, cluster: SimCluster, args: list[str], message: str | None
+) -> None:
     before = cluster.daemonset()["metadata"]["resourceVersion"]
     code, _, err = rollout(invoke, cluster, *args)
     assert code != 0
@@ -202,8 +252,9 @@ def test_bad_input_is_one_line_and_changes_nothing(invoke: Invoke, cluster: SimC
 
 
 def test_budget_messages_use_the_api_wording(invoke: Invoke, cluster: SimCluster) -> None:
-    _, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=x", "--max-unavailable", "1",
-                        "--max-surge", "1")
+    _, _, err = rollout(
+        invoke, cluster, "start", NAME, "--image", "agent=x", "--max-unavailable", "1", "--max-surge", "1"
+    )
     assert "may not be set when maxUnavailable is non-zero" in err
     _, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=x", "--max-unavailable", "0")
     assert "cannot be 0 when maxSurge is 0" in err
@@ -218,8 +269,9 @@ def test_a_second_driver_is_refused_unless_forced(invoke: Invoke, cluster: SimCl
     # Pretend another process drives it right now.
     from datetime import datetime, timezone
 
-    state.update(phase="running", owner="kubectl-ds/other", heartbeat=datetime.now(timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"))
+    state.update(
+        phase="running", owner="kubectl-ds/other", heartbeat=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     daemonset["metadata"]["annotations"][STATE_ANNOTATION] = json.dumps(state)
     cluster.server.update_object(daemonset)
     code, _, err = rollout(invoke, cluster, "resume", NAME)
@@ -256,8 +308,9 @@ def test_restart_and_undo_like_kubectl(invoke: Invoke, cluster: SimCluster) -> N
 
 
 @pytest.mark.parametrize("args", [["restart"], ["undo"]], ids=["restart", "undo"])
-def test_unmanaged_undo_and_restart_do_not_fail_on_a_busy_daemonset(invoke: Invoke, cluster: SimCluster,
-                                                                    args: list[str]) -> None:
+def test_unmanaged_undo_and_restart_do_not_fail_on_a_busy_daemonset(
+    invoke: Invoke, cluster: SimCluster, args: list[str]
+) -> None:
     """The controller writes a busy DaemonSet's status all the time, so a read-modify-PUT races it and gets
     409 Conflict; kubectl PATCHes instead (objectrestarter.go, rollback.go), which no status write affects."""
     if args == ["undo"]:
@@ -310,8 +363,11 @@ class StepHold:
             state = json.loads((obj["metadata"].get("annotations") or {}).get(STATE_ANNOTATION, "{}"))
             if state.get("steps_done", 0) >= self.after:
                 self.sim.simulator.paused = True
-        elif obj.get("kind") == "Pod" and self.sim.simulator.paused and (
-                event_type == "DELETED" or obj["metadata"].get("deletionTimestamp")):
+        elif (
+            obj.get("kind") == "Pod"
+            and self.sim.simulator.paused
+            and (event_type == "DELETED" or obj["metadata"].get("deletionTimestamp"))
+        ):
             # Frozen, nothing but the driver deletes pods: its eviction of the held step (a graceful deletion
             # only sets the deletionTimestamp; the frozen kubelet never finishes it).
             self.reached.set()
@@ -330,8 +386,20 @@ def test_interrupted_rollout_stays_parked_and_resumes(tmp_path: Path, isolated_e
     with simulated_cluster(tmp_path, nodes=5) as sim:
         sim.invariants.armed = True
         hold = StepHold(sim, after=1)
-        command = [sys.executable, "-m", "kubectl_ds", "rollout", "start", NAME, "-n", NAMESPACE, "--kubeconfig",
-                   sim.kubeconfig, "--image", "agent=agent:v2"]
+        command = [
+            sys.executable,
+            "-m",
+            "kubectl_ds",
+            "rollout",
+            "start",
+            NAME,
+            "-n",
+            NAMESPACE,
+            "--kubeconfig",
+            sim.kubeconfig,
+            "--image",
+            "agent=agent:v2",
+        ]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             hold.wait()  # the process is in step 2, which cannot finish: the signal lands mid-step
@@ -342,16 +410,21 @@ def test_interrupted_rollout_stays_parked_and_resumes(tmp_path: Path, isolated_e
                 process.kill()
         assert process.returncode == 130, (out, err)
         assert err == "error: interrupted\n"
-        assert out.splitlines()[-2:] == ["step 2 of 5: node-1", "interrupted: daemonset agent is parked; continue "
-                                         "with: kubectl ds rollout resume agent"]
+        assert out.splitlines()[-2:] == [
+            "step 2 of 5: node-1",
+            "interrupted: daemonset agent is parked; continue with: kubectl ds rollout resume agent",
+        ]
         daemonset = sim.daemonset()
         assert daemonset["spec"]["updateStrategy"] == {"type": "OnDelete"}
         state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
         assert (state["phase"], state["reason"], state["owner"], state["steps_done"]) == (
-            "paused", "interrupted", "", 1)
+            "paused",
+            "interrupted",
+            "",
+            1,
+        )
         hold.release()
-        resumed = subprocess.run([*command[:4], "resume", *command[5:-2]], capture_output=True, text=True,
-                                 timeout=60)
+        resumed = subprocess.run([*command[:4], "resume", *command[5:-2]], capture_output=True, text=True, timeout=60)
         assert resumed.returncode == 0, resumed.stderr
         assert_finished(sim)
         assert sim.invariants.violations == []
@@ -369,14 +442,19 @@ def _start_in_background(sim: SimCluster) -> tuple[threading.Thread, dict[str, o
     from kubectl_ds.rollout.state import RolloutOptions
 
     flags = KubeFlags(kubeconfig=sim.kubeconfig)
-    driver = Driver(cluster=Cluster.connect(flags, resolve(flags, environ={})),
-                    clock=lambda: datetime.now(timezone.utc), sleep=time.sleep, say=lambda line: None)
+    driver = Driver(
+        cluster=Cluster.connect(flags, resolve(flags, environ={})),
+        clock=lambda: datetime.now(timezone.utc),
+        sleep=time.sleep,
+        say=lambda line: None,
+    )
     result: dict[str, object] = {}
 
     def run() -> None:
         try:
             result["outcome"] = Rollout(driver, namespace=NAMESPACE, name=NAME).start(
-                Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions())
+                Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions()
+            )
         except Exception as error:  # noqa: BLE001 - reported to the test below
             result["error"] = error
 
@@ -385,8 +463,9 @@ def _start_in_background(sim: SimCluster) -> tuple[threading.Thread, dict[str, o
     return thread, result
 
 
-def test_pause_from_another_terminal_stops_at_the_step_boundary(invoke: Invoke, tmp_path: Path,
-                                                                 isolated_env: Path) -> None:
+def test_pause_from_another_terminal_stops_at_the_step_boundary(
+    invoke: Invoke, tmp_path: Path, isolated_env: Path
+) -> None:
     with simulated_cluster(tmp_path, nodes=5) as sim:
         hold = StepHold(sim, after=1)
         thread, result = _start_in_background(sim)
@@ -407,8 +486,9 @@ def test_pause_from_another_terminal_stops_at_the_step_boundary(invoke: Invoke, 
         assert_finished(sim)
 
 
-def test_status_watch_follows_a_rollout_to_the_end(invoke: Invoke, tmp_path: Path, isolated_env: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_watch_follows_a_rollout_to_the_end(
+    invoke: Invoke, tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kubectl_ds.kube.cluster import Cluster
 
     with simulated_cluster(tmp_path, nodes=4) as sim:
@@ -433,8 +513,10 @@ def test_status_watch_follows_a_rollout_to_the_end(invoke: Invoke, tmp_path: Pat
         assert code == 0 and "error" not in result and not thread.is_alive()
         lines = out.splitlines()
         # First seen mid-rollout, held in step 2: node-0 done, node-1's old pod evicted, node-2 and node-3 old.
-        assert lines[0].startswith("managed rollout of daemonset.apps/agent: rolling out revision 2 (image "
-                                   "agent=agent:v2) | 1 updated, 0 unavailable, 2 old, 1 missing | running, driven by ")
+        assert lines[0].startswith(
+            "managed rollout of daemonset.apps/agent: rolling out revision 2 (image "
+            "agent=agent:v2) | 1 updated, 0 unavailable, 2 old, 1 missing | running, driven by "
+        )
         assert len(lines) >= 2  # one line per change when not on a terminal
         assert lines[-1].startswith('daemon set "agent" successfully rolled out | 4 updated, 0 unavailable')
 
@@ -464,8 +546,9 @@ def test_partition_leaves_the_last_nodes_on_the_old_revision(invoke: Invoke, clu
 def test_delete_bypasses_eviction(invoke: Invoke, cluster: SimCluster) -> None:
     cluster.server.reset_requests()
     assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--delete")[0] == 0
-    methods = {(r.method, r.path.rsplit("/", 1)[-1] == "eviction") for r in cluster.server.requests
-               if "/pods/" in r.path}
+    methods = {
+        (r.method, r.path.rsplit("/", 1)[-1] == "eviction") for r in cluster.server.requests if "/pods/" in r.path
+    }
     assert methods == {("DELETE", False)}
     assert_finished(cluster)
 
@@ -480,29 +563,37 @@ def test_eviction_refused_by_a_pdb_is_retried_then_halts(invoke: Invoke, cluster
     assert "use --delete to bypass it" in err
 
 
-@pytest.mark.parametrize(("image", "patience", "reason"), [
-    pytest.param("agent:bad", ["--image-pull-timeout", "1s"], "cannot pull image agent:bad: ",
-                 id="image-pull-error-halts"),  # ErrImagePull or BackOff
-    pytest.param("agent:crash", ["--max-restarts", "1"], "is crash-looping", id="crash-loop-halts"),
-])
-def test_failing_new_pods_halt_naming_node_and_reason(invoke: Invoke, cluster: SimCluster, image: str,
-                                                      patience: list[str], reason: str) -> None:
-    code, _, err = rollout(invoke, cluster, "start", NAME, "--image", f"agent={image}", "--step-timeout", "20s",
-                           *patience)
+@pytest.mark.parametrize(
+    ("image", "patience", "reason"),
+    [
+        pytest.param(
+            "agent:bad", ["--image-pull-timeout", "1s"], "cannot pull image agent:bad: ", id="image-pull-error-halts"
+        ),  # ErrImagePull or BackOff
+        pytest.param("agent:crash", ["--max-restarts", "1"], "is crash-looping", id="crash-loop-halts"),
+    ],
+)
+def test_failing_new_pods_halt_naming_node_and_reason(
+    invoke: Invoke, cluster: SimCluster, image: str, patience: list[str], reason: str
+) -> None:
+    code, _, err = rollout(
+        invoke, cluster, "start", NAME, "--image", f"agent={image}", "--step-timeout", "20s", *patience
+    )
     assert code == 4
     assert err.startswith('error: rollout of daemonset "agent" halted: node-0: ')
     assert reason in err
 
 
-def test_unschedulable_new_pod_halts_with_the_scheduler_reason(invoke: Invoke, cluster: SimCluster,
-                                                               tmp_path: Path) -> None:
+def test_unschedulable_new_pod_halts_with_the_scheduler_reason(
+    invoke: Invoke, cluster: SimCluster, tmp_path: Path
+) -> None:
     manifest = cluster.daemonset()
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     container["resources"] = {"requests": {"memory": "1Ti"}}
     path = tmp_path / "big.yaml"
     path.write_text(json.dumps(manifest))
-    code, _, err = rollout(invoke, cluster, "start", NAME, "-f", str(path), "--step-timeout", "20s",
-                             "--unschedulable-timeout", "1s")
+    code, _, err = rollout(
+        invoke, cluster, "start", NAME, "-f", str(path), "--step-timeout", "20s", "--unschedulable-timeout", "1s"
+    )
     assert code == 4
     assert "node-0: pod agent-" in err and "is Pending: Insufficient memory" in err
 
@@ -511,9 +602,11 @@ def test_status_of_an_on_delete_daemonset(invoke: Invoke, tmp_path: Path, isolat
     with simulated_cluster(tmp_path, nodes=3, strategy={"type": "OnDelete"}) as sim:
         code, out, _ = rollout(invoke, sim, "status", NAME)
         assert code == 0
-        assert out.splitlines()[0] == ('daemon set "agent" uses OnDelete: 3 of 3 nodes run the newest revision; old '
-                                       "pods are replaced only when deleted (or run: kubectl ds rollout start agent "
-                                       "--restart)")
+        assert out.splitlines()[0] == (
+            'daemon set "agent" uses OnDelete: 3 of 3 nodes run the newest revision; old '
+            "pods are replaced only when deleted (or run: kubectl ds rollout start agent "
+            "--restart)"
+        )
         code, out, _ = rollout(invoke, sim, "pause", NAME)
         assert code == 1
 
@@ -533,8 +626,9 @@ def test_managed_restart_and_managed_undo(invoke: Invoke, cluster: SimCluster) -
 
 def test_plan_preflight_warns_about_host_ports_with_surge(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
     with simulated_cluster(tmp_path, nodes=3, host_port=9100) as sim:
-        code, out, _ = rollout(invoke, sim, "plan", NAME, "--image", "agent=agent:v2", "--max-surge", "1",
-                               "--max-unavailable", "0")
+        code, out, _ = rollout(
+            invoke, sim, "plan", NAME, "--image", "agent=agent:v2", "--max-surge", "1", "--max-unavailable", "0"
+        )
         assert code == 0
         assert "warning (HostPortWithSurge): " in out
 
@@ -549,17 +643,32 @@ def test_plan_json(invoke: Invoke, cluster: SimCluster) -> None:
 
 def test_confirm_needs_a_terminal(invoke: Invoke, cluster: SimCluster) -> None:
     code, _, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--confirm")
-    assert (code, err) == (2, "error: --confirm asks before each step and needs a terminal; drop it, or use "
-                              "--steps N\n")
+    assert (code, err) == (
+        2,
+        "error: --confirm asks before each step and needs a terminal; drop it, or use --steps N\n",
+    )
 
 
-def test_failing_surge_step_parks_again_and_keeps_the_old_pods(invoke: Invoke, tmp_path: Path,
-                                                               isolated_env: Path) -> None:
+def test_failing_surge_step_parks_again_and_keeps_the_old_pods(
+    invoke: Invoke, tmp_path: Path, isolated_env: Path
+) -> None:
     with simulated_cluster(tmp_path, nodes=4, max_unavailable=0, max_surge=1) as sim:
         start_hash = sim.current_hash()
         sim.invariants.armed = True
-        code, _, err = rollout(invoke, sim, "start", NAME, "--image", "agent=agent:crash", "--max-surge", "1",
-                               "--max-unavailable", "0", "--step-timeout", "20s")
+        code, _, err = rollout(
+            invoke,
+            sim,
+            "start",
+            NAME,
+            "--image",
+            "agent=agent:crash",
+            "--max-surge",
+            "1",
+            "--max-unavailable",
+            "0",
+            "--step-timeout",
+            "20s",
+        )
         assert code == 4 and "is crash-looping" in err
         assert sim.daemonset()["spec"]["updateStrategy"] == {"type": "OnDelete"}
         sim.simulator.settle()
@@ -582,8 +691,10 @@ def test_explain_points_at_a_managed_rollout_for_old_pods(invoke: Invoke, cluste
     assert rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--steps", "1")[0] == 0
     result = invoke("explain", NAME, "-n", NAMESPACE, "--kubeconfig", cluster.kubeconfig, "--node", "node-3")
     assert result.exit_code == 0
-    assert ("old revision (node-3): a managed rollout is in progress (the DaemonSet is parked): kubectl ds rollout "
-            "status -n default agent") in result.stdout
+    assert (
+        "old revision (node-3): a managed rollout is in progress (the DaemonSet is parked): kubectl ds rollout "
+        "status -n default agent"
+    ) in result.stdout
 
 
 def _run_on_a_terminal(command: list[str], answers: list[str], timeout: float = 30) -> tuple[int, str]:
@@ -623,8 +734,23 @@ def test_confirm_asks_on_a_terminal_before_each_step(tmp_path: Path, isolated_en
 
     with simulated_cluster(tmp_path, nodes=3) as sim:
         code, out = _run_on_a_terminal(
-            [sys.executable, "-m", "kubectl_ds", "rollout", "start", NAME, "-n", NAMESPACE, "--kubeconfig",
-             sim.kubeconfig, "--image", "agent=agent:v2", "--confirm"], answers=["y", "n"])
+            [
+                sys.executable,
+                "-m",
+                "kubectl_ds",
+                "rollout",
+                "start",
+                NAME,
+                "-n",
+                NAMESPACE,
+                "--kubeconfig",
+                sim.kubeconfig,
+                "--image",
+                "agent=agent:v2",
+                "--confirm",
+            ],
+            answers=["y", "n"],
+        )
         assert code == 0, out
         assert "step 1 of 3: node-0. Continue? [Y/n]: y" in out
         assert "step 2 of 3: node-1. Continue? [Y/n]: n" in out
@@ -636,8 +762,21 @@ def test_status_watch_on_a_terminal_redraws_with_a_progress_bar(tmp_path: Path, 
 
     with simulated_cluster(tmp_path, nodes=3) as sim:
         code, out = _run_on_a_terminal(
-            [sys.executable, "-m", "kubectl_ds", "rollout", "status", NAME, "-n", NAMESPACE, "--kubeconfig",
-             sim.kubeconfig, "--watch"], answers=[])
+            [
+                sys.executable,
+                "-m",
+                "kubectl_ds",
+                "rollout",
+                "status",
+                NAME,
+                "-n",
+                NAMESPACE,
+                "--kubeconfig",
+                sim.kubeconfig,
+                "--watch",
+            ],
+            answers=[],
+        )
         assert code == 0, out
         assert out.startswith("\x1b[H\x1b[2J")  # clear and redraw, not a line per change
         assert "[########################################] 3/3 updated" in out

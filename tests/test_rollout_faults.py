@@ -71,8 +71,13 @@ def driver(sim: SimCluster, *, kill_at: int | None = None, after: bool = False) 
     cluster = connect(sim)
     if kill_at is not None:
         cluster = MortalCluster(cluster, kill_at, after)
-    return Driver(cluster=cluster, clock=lambda: datetime.now(timezone.utc),
-                  sleep=lambda seconds: time.sleep(min(seconds, 0.05)), say=lambda line: None, owner="")
+    return Driver(
+        cluster=cluster,
+        clock=lambda: datetime.now(timezone.utc),
+        sleep=lambda seconds: time.sleep(min(seconds, 0.05)),
+        say=lambda line: None,
+        owner="",
+    )
 
 
 def inject_random_faults(sim: SimCluster, rng: random.Random) -> None:
@@ -93,8 +98,11 @@ def assert_final(sim: SimCluster) -> None:
     assert STATE_ANNOTATION not in annotations and STRATEGY_ANNOTATION not in annotations
     assert daemonset["spec"]["updateStrategy"]["type"] == "RollingUpdate"
     target = sim.current_hash()
-    ready_nodes = [n["metadata"]["name"] for n in sim.server.objects("Node")
-                   if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
+    ready_nodes = [
+        n["metadata"]["name"]
+        for n in sim.server.objects("Node")
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
+    ]
     hashes = sim.pod_hashes()
     assert {node: hashes.get(node) for node in ready_nodes} == {node: target for node in ready_nodes}
 
@@ -213,8 +221,7 @@ def test_no_exit_leaves_the_state_running(tmp_path: Path, isolated_env: Path, st
         # Every pod read after the park fails (the informer's watch, then the list it falls back to), for good.
         sim.server.add_listener(lambda event, obj: _fail_pod_lists_once_parked(sim, obj, status))
         with pytest.raises(DsError):
-            rollout.start(Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"),
-                          RolloutOptions())
+            rollout.start(Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions())
         sim.server.clear_faults()
         state = json.loads(sim.daemonset()["metadata"]["annotations"][STATE_ANNOTATION])
         assert (state["phase"], state["owner"]) == ("halted", "")
@@ -224,8 +231,11 @@ def test_no_exit_leaves_the_state_running(tmp_path: Path, isolated_env: Path, st
 
 
 def _fail_pod_lists_once_parked(sim: SimCluster, obj: dict[str, Any], status: int) -> None:
-    if obj.get("kind") == "DaemonSet" and (obj["spec"].get("updateStrategy") or {}).get("type") == "OnDelete" \
-            and not getattr(sim, "_faulted", False):
+    if (
+        obj.get("kind") == "DaemonSet"
+        and (obj["spec"].get("updateStrategy") or {}).get("type") == "OnDelete"
+        and not getattr(sim, "_faulted", False)
+    ):
         sim._faulted = True  # type: ignore[attr-defined]
         sim.server.inject_fault(status=status, count=1000, method="GET", path_contains="/pods?")
 
@@ -236,8 +246,9 @@ LAPTOP_AHEAD = timedelta(minutes=2)
 def skewed_cluster(sim: SimCluster) -> Cluster:
     """The real adapter on a laptop whose clock runs two minutes ahead of the API server's."""
     flags = KubeFlags(kubeconfig=sim.kubeconfig, request_timeout=2.0)
-    return Cluster.connect(flags, resolve(flags, environ={}),
-                           local_clock=lambda: datetime.now(timezone.utc) + LAPTOP_AHEAD)
+    return Cluster.connect(
+        flags, resolve(flags, environ={}), local_clock=lambda: datetime.now(timezone.utc) + LAPTOP_AHEAD
+    )
 
 
 def test_the_adapter_tells_the_servers_time_from_its_date_header(tmp_path: Path, isolated_env: Path) -> None:
@@ -253,11 +264,16 @@ def test_availability_is_judged_on_the_servers_clock(tmp_path: Path, isolated_en
     laptop's clock this rollout takes well under a second). Load can only make it slower, never faster."""
     with simulated_cluster(tmp_path, nodes=2, min_ready_seconds=2) as sim:
         cluster = skewed_cluster(sim)
-        driver = Driver(cluster=cluster, clock=cluster.server_now,
-                        sleep=lambda seconds: time.sleep(min(seconds, 0.05)), say=lambda event: None)
+        driver = Driver(
+            cluster=cluster,
+            clock=cluster.server_now,
+            sleep=lambda seconds: time.sleep(min(seconds, 0.05)),
+            say=lambda event: None,
+        )
         started = time.monotonic()
         Rollout(driver, namespace=NAMESPACE, name=NAME).start(
-            Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions())
+            Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions()
+        )
         # Two steps, each waiting out minReadySeconds (2 s, less the Date header's half-second resolution).
         assert time.monotonic() - started >= 2.0
 
@@ -276,16 +292,23 @@ def test_the_command_drives_on_the_servers_clock() -> None:
 def test_a_laptop_ahead_does_not_take_over_a_live_driver(tmp_path: Path, isolated_env: Path) -> None:
     with simulated_cluster(tmp_path, nodes=3) as sim:
         first = Rollout(driver(sim), namespace=NAMESPACE, name=NAME)
-        first.start(Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions(),
-                    steps=1)
+        first.start(
+            Change(images=(("agent", "agent:v2"),), description="image agent=agent:v2"), RolloutOptions(), steps=1
+        )
         daemonset = sim.daemonset()  # pretend the first driver is alive and beating right now
         state = json.loads(daemonset["metadata"]["annotations"][STATE_ANNOTATION])
-        state.update(phase="running", owner="kubectl-ds/alive",
-                     heartbeat=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        state.update(
+            phase="running",
+            owner="kubectl-ds/alive",
+            heartbeat=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
         daemonset["metadata"]["annotations"][STATE_ANNOTATION] = json.dumps(state)
         sim.server.update_object(daemonset)
         cluster = skewed_cluster(sim)
-        second = Rollout(Driver(cluster=cluster, clock=cluster.server_now, sleep=time.sleep, say=lambda event: None),
-                         namespace=NAMESPACE, name=NAME)
+        second = Rollout(
+            Driver(cluster=cluster, clock=cluster.server_now, sleep=time.sleep, say=lambda event: None),
+            namespace=NAMESPACE,
+            name=NAME,
+        )
         with pytest.raises(DsError, match="is being driven by kubectl-ds/alive"):
             second.resume()

@@ -59,13 +59,17 @@ def hash_of(pod: Obj) -> str:
 
 
 def removals_of(sim: SimCluster, pod: str) -> list[str]:
-    return [f"{r.method} {r.path}" for r in sim.server.requests
-            if f"/pods/{pod}" in r.path and (r.method == "DELETE" or r.path.endswith("/eviction"))]
+    return [
+        f"{r.method} {r.path}"
+        for r in sim.server.requests
+        if f"/pods/{pod}" in r.path and (r.method == "DELETE" or r.path.endswith("/eviction"))
+    ]
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
 def test_r_node_lifecycle_rollout_around_an_unreachable_node_survives_faults_and_kills(
-        tmp_path: Path, isolated_env: Path, seed: int) -> None:
+    tmp_path: Path, isolated_env: Path, seed: int
+) -> None:
     rng = random.Random(300 + seed)
     nodes, budget = rng.randint(4, 6), rng.choice([1, 2])
     with simulated_cluster(tmp_path, nodes=nodes, max_unavailable=budget, tolerations=EVERY_TAINT) as sim:
@@ -90,7 +94,8 @@ def test_r_node_lifecycle_rollout_around_an_unreachable_node_survives_faults_and
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
 def test_r_on_delete_rollout_with_a_joining_node_survives_faults_and_kills(
-        tmp_path: Path, isolated_env: Path, seed: int) -> None:
+    tmp_path: Path, isolated_env: Path, seed: int
+) -> None:
     rng = random.Random(400 + seed)
     nodes, budget = rng.randint(4, 6), rng.choice([1, 2])
     with simulated_cluster(tmp_path, nodes=nodes, max_unavailable=budget) as sim:
@@ -109,15 +114,21 @@ def test_r_on_delete_rollout_with_a_joining_node_survives_faults_and_kills(
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
 def test_r_eviction_rollout_under_an_integer_min_available_pdb_survives_faults_and_kills(
-        tmp_path: Path, isolated_env: Path, seed: int) -> None:
+    tmp_path: Path, isolated_env: Path, seed: int
+) -> None:
     rng = random.Random(500 + seed)
     nodes, budget = rng.randint(4, 6), rng.choice([1, 2])
     # The PDB keeps all pods but one healthy: whatever the rollout's budget, one node at a time is the limit.
     with simulated_cluster(tmp_path, nodes=nodes, max_unavailable=1) as sim:
-        sim.server.add({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-                        "metadata": {"name": "agents", "namespace": NAMESPACE},
-                        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "minAvailable": nodes - 1}},
-                       defaults=True)
+        sim.server.add(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "agents", "namespace": NAMESPACE},
+                "spec": {"selector": {"matchLabels": {"app": "agent"}}, "minAvailable": nodes - 1},
+            },
+            defaults=True,
+        )
         sim.simulator.settle()
         sim.invariants.armed = True
         survive(sim, RolloutOptions(max_unavailable=budget, step_timeout=20.0), rng)

@@ -29,8 +29,9 @@ def rollout(invoke: Invoke, sim: SimCluster, *args: str) -> tuple[int, str, str]
 
 
 def evictions_on(sim: SimCluster, node: str) -> list[str]:
-    pods_there = {p["metadata"]["name"] for p in sim.server.objects("Pod", NAMESPACE)
-                  if p["spec"].get("nodeName") == node}
+    pods_there = {
+        p["metadata"]["name"] for p in sim.server.objects("Pod", NAMESPACE) if p["spec"].get("nodeName") == node
+    }
     return [r.path for r in sim.server.requests if r.path.endswith("/eviction") and r.path.split("/")[6] in pods_there]
 
 
@@ -40,8 +41,10 @@ def test_an_unreachable_node_is_left_out_and_the_rollout_finishes(invoke: Invoke
     code, out, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--max-unavailable", "2")
     assert (code, err) == (0, "")
     last = out.splitlines()[-1]
-    assert last.startswith('daemon set "agent" successfully rolled out; updateStrategy restored; left out 1 '
-                           "unreachable node: node-2 (unreachable since 20")
+    assert last.startswith(
+        'daemon set "agent" successfully rolled out; updateStrategy restored; left out 1 '
+        "unreachable node: node-2 (unreachable since 20"
+    )
     assert last.endswith("the controller updates it when it returns")
     assert evictions_on(cluster, "node-2") == []
     assert not [r for r in cluster.server.requests if r.method == "DELETE" and "/pods/" in r.path]
@@ -61,25 +64,31 @@ def test_plan_names_unreachable_nodes_and_since_when(invoke: Invoke, cluster: Si
 
 @pytest.mark.parametrize("extra", [[], ["--dry-run"]], ids=["start", "dry-run"])
 def test_unreachable_nodes_that_use_up_the_budget_refuse_the_start_before_any_write(
-        invoke: Invoke, cluster: SimCluster, extra: list[str]) -> None:
+    invoke: Invoke, cluster: SimCluster, extra: list[str]
+) -> None:
     cluster.simulator.set_node_ready("node-1", False)
     cluster.simulator.settle()
     before = cluster.daemonset()["metadata"]["resourceVersion"]
-    code, out, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--max-unavailable", "1",
-                             *extra)
+    code, out, err = rollout(
+        invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--max-unavailable", "1", *extra
+    )
     assert (code, out) == (5, "")
-    assert err.startswith('error: refusing to start the rollout of daemonset "agent" (nothing was changed): 1 '
-                          "unreachable node uses up --max-unavailable 1: node-1 (unreachable since ")
-    assert err.endswith("Use a larger --max-unavailable, or --skip-unreachable to leave unreachable nodes out of "
-                        "the budget\n")
+    assert err.startswith(
+        'error: refusing to start the rollout of daemonset "agent" (nothing was changed): 1 '
+        "unreachable node uses up --max-unavailable 1: node-1 (unreachable since "
+    )
+    assert err.endswith(
+        "Use a larger --max-unavailable, or --skip-unreachable to leave unreachable nodes out of the budget\n"
+    )
     assert cluster.daemonset()["metadata"]["resourceVersion"] == before
 
 
 def test_skip_unreachable_leaves_them_out_of_the_budget_too(invoke: Invoke, cluster: SimCluster) -> None:
     cluster.simulator.set_node_ready("node-1", False)
     cluster.simulator.settle()
-    code, out, err = rollout(invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--max-unavailable", "1",
-                             "--skip-unreachable")
+    code, out, err = rollout(
+        invoke, cluster, "start", NAME, "--image", "agent=agent:v2", "--max-unavailable", "1", "--skip-unreachable"
+    )
     assert (code, err) == (0, "")
     assert "left out 1 unreachable node: node-1" in out
     assert evictions_on(cluster, "node-1") == []

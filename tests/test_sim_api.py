@@ -31,6 +31,7 @@ def served() -> Iterator[ApiServer]:
 
 # --- accounting (r-list-watch) -------------------------------------------------------------------------------
 
+
 def test_r_list_watch_traffic_tells_list_watch_and_get_apart(served: ApiServer) -> None:
     served.reset_requests()
     listed = call(served, "GET", "/api/v1/namespaces/default/pods")
@@ -42,8 +43,13 @@ def test_r_list_watch_traffic_tells_list_watch_and_get_apart(served: ApiServer) 
 
     traffic = served.traffic()
     assert {key: n for key, n in traffic.requests.items()} == {
-        ("list", "pods"): 1, ("get", "pods"): 1, ("watch", "pods"): 1, ("get", "/api/v1"): 1,
-        ("get", "daemonsets"): 1, ("create", "pods/eviction"): 1}
+        ("list", "pods"): 1,
+        ("get", "pods"): 1,
+        ("watch", "pods"): 1,
+        ("get", "/api/v1"): 1,
+        ("get", "daemonsets"): 1,
+        ("create", "pods/eviction"): 1,
+    }
     assert evicted[0] == 201 and traffic.count("get", "daemonsets") == 1  # answered 404, counted all the same
     assert traffic.bytes("list", "pods") == len(_json_bytes(listed[2]))
     assert traffic.bytes("get", "pods") == len(_json_bytes(got[2]))
@@ -59,6 +65,7 @@ def _json_bytes(body: Obj) -> bytes:
 
 
 # --- API Priority and Fairness (r-list-watch) ----------------------------------------------------------------
+
 
 def test_r_list_watch_apf_refuses_with_a_text_body_unlike_a_budget(served: ApiServer) -> None:
     """APF answers 429 with Retry-After and a plain-text body; the eviction API's 429 is a JSON Status with
@@ -84,6 +91,7 @@ def test_r_list_watch_apf_refuses_with_a_text_body_unlike_a_budget(served: ApiSe
 
 # --- the server's clock --------------------------------------------------------------------------------------
 
+
 def test_the_date_header_comes_from_the_simulation_clock() -> None:
     with ApiServer() as server:
         before = datetime.now(timezone.utc).replace(microsecond=0)
@@ -101,10 +109,14 @@ def test_the_date_header_comes_from_the_simulation_clock() -> None:
 
 # --- defaults added on write (r-revisions) -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("field", "value"), [
-    pytest.param("spec.enableServiceLinks", True, id="pod-spec-field"),
-    pytest.param("spec.containers.*.stdin", False, id="every-container"),
-])
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("spec.enableServiceLinks", True, id="pod-spec-field"),
+        pytest.param("spec.containers.*.stdin", False, id="every-container"),
+    ],
+)
 def test_r_revisions_a_newly_defaulted_field_is_a_new_revision(field: str, value: object) -> None:
     """An API server that starts defaulting a new field (an upgrade, a mutating webhook) changes the template on
     the next write of the DaemonSet, however unrelated: revisions match by bytes, so the controller snapshots a
@@ -117,9 +129,13 @@ def test_r_revisions_a_newly_defaulted_field_is_a_new_revision(field: str, value
 
     server.start()
     try:
-        status, _, patched = call(server, "PATCH", "/apis/apps/v1/namespaces/default/daemonsets/ds",
-                                  {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}},
-                                  {"Content-Type": "application/merge-patch+json"})
+        status, _, patched = call(
+            server,
+            "PATCH",
+            "/apis/apps/v1/namespaces/default/daemonsets/ds",
+            {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}},
+            {"Content-Type": "application/merge-patch+json"},
+        )
     finally:
         server.stop()
     assert status == 200

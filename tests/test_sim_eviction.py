@@ -19,8 +19,12 @@ SELECTOR = {"matchLabels": {"name": "simple-daemon"}}
 
 
 def budget(name: str = "pdb", **spec: Any) -> Obj:
-    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name},
-            "spec": {"selector": SELECTOR, **spec}}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name},
+        "spec": {"selector": SELECTOR, **spec},
+    }
 
 
 @pytest.fixture
@@ -53,23 +57,54 @@ def status_of(server: ApiServer, name: str = "pdb") -> Obj:
 SCALE_ERROR = "daemonsets.apps does not implement the scale subresource"
 
 
-@pytest.mark.parametrize(("spec", "expected", "reason", "message"), [
-    pytest.param({"minAvailable": 2}, {"expectedPods": 3, "desiredHealthy": 2, "currentHealthy": 3,
-                                       "disruptionsAllowed": 1, "observedGeneration": 1},
-                 "SufficientPods", "", id="integer-min-available-counts-the-selected-pods"),
-    pytest.param({"minAvailable": 3}, {"expectedPods": 3, "desiredHealthy": 3, "currentHealthy": 3,
-                                       "disruptionsAllowed": 0, "observedGeneration": 1},
-                 "InsufficientPods", "", id="integer-min-available-all-needed"),
-    pytest.param({"maxUnavailable": 1}, {"expectedPods": 0, "desiredHealthy": 0, "currentHealthy": 0,
-                                         "disruptionsAllowed": 0},
-                 "SyncFailed", SCALE_ERROR, id="max-unavailable-needs-a-scale-subresource"),
-    pytest.param({"minAvailable": "50%"}, {"expectedPods": 0, "desiredHealthy": 0, "currentHealthy": 0,
-                                           "disruptionsAllowed": 0},
-                 "SyncFailed", SCALE_ERROR, id="percentage-min-available-needs-a-scale-subresource"),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected", "reason", "message"),
+    [
+        pytest.param(
+            {"minAvailable": 2},
+            {
+                "expectedPods": 3,
+                "desiredHealthy": 2,
+                "currentHealthy": 3,
+                "disruptionsAllowed": 1,
+                "observedGeneration": 1,
+            },
+            "SufficientPods",
+            "",
+            id="integer-min-available-counts-the-selected-pods",
+        ),
+        pytest.param(
+            {"minAvailable": 3},
+            {
+                "expectedPods": 3,
+                "desiredHealthy": 3,
+                "currentHealthy": 3,
+                "disruptionsAllowed": 0,
+                "observedGeneration": 1,
+            },
+            "InsufficientPods",
+            "",
+            id="integer-min-available-all-needed",
+        ),
+        pytest.param(
+            {"maxUnavailable": 1},
+            {"expectedPods": 0, "desiredHealthy": 0, "currentHealthy": 0, "disruptionsAllowed": 0},
+            "SyncFailed",
+            SCALE_ERROR,
+            id="max-unavailable-needs-a-scale-subresource",
+        ),
+        pytest.param(
+            {"minAvailable": "50%"},
+            {"expectedPods": 0, "desiredHealthy": 0, "currentHealthy": 0, "disruptionsAllowed": 0},
+            "SyncFailed",
+            SCALE_ERROR,
+            id="percentage-min-available-needs-a-scale-subresource",
+        ),
+    ],
+)
 def test_r_eviction_disruption_controller_status_for_daemonset_pods(
-        running: tuple[ApiServer, ClusterSimulator, ManualClock], spec: Obj, expected: Obj, reason: str,
-        message: str) -> None:
+    running: tuple[ApiServer, ClusterSimulator, ManualClock], spec: Obj, expected: Obj, reason: str, message: str
+) -> None:
     server, sim, _ = running
     create(server, budget(**spec))
     sim.settle()
@@ -77,14 +112,19 @@ def test_r_eviction_disruption_controller_status_for_daemonset_pods(
     [allowed] = status.pop("conditions")
     assert status == expected  # a failed sync leaves observedGeneration unset: the budget stays unobserved
     assert (allowed["type"], allowed["status"], allowed["reason"], allowed["message"]) == (
-        "DisruptionAllowed", "True" if reason == "SufficientPods" else "False", reason, message)
+        "DisruptionAllowed",
+        "True" if reason == "SufficientPods" else "False",
+        reason,
+        message,
+    )
     if reason == "SyncFailed":
         [event] = events(server, "CalculateExpectedPodCountFailed")
         assert event["message"] == f"Failed to calculate the number of expected pods: {SCALE_ERROR}"
 
 
 def test_r_eviction_a_budget_selecting_no_pod_allows_nothing(
-        running: tuple[ApiServer, ClusterSimulator, ManualClock]) -> None:
+    running: tuple[ApiServer, ClusterSimulator, ManualClock],
+) -> None:
     server, sim, _ = running
     create(server, {**budget(minAvailable=0), "spec": {"minAvailable": 0, "selector": {"matchLabels": {"x": "y"}}}})
     sim.settle()
@@ -94,8 +134,10 @@ def test_r_eviction_a_budget_selecting_no_pod_allows_nothing(
 
 # --- the eviction subresource -------------------------------------------------------------------------------
 
+
 def test_r_eviction_takes_one_disruption_and_records_the_pod(
-        running: tuple[ApiServer, ClusterSimulator, ManualClock]) -> None:
+    running: tuple[ApiServer, ClusterSimulator, ManualClock],
+) -> None:
     """Success decrements disruptionsAllowed, lists the pod in disruptedPods and marks it DisruptionTarget; the
     next eviction, before the controller catches up, is refused with the budget's numbers; afterwards the
     controller counts the terminating pod out."""
@@ -117,9 +159,16 @@ def test_r_eviction_takes_one_disruption_and_records_the_pod(
     assert (condition({"status": status_of(server)}, "DisruptionAllowed") or {}).get("reason") == "InsufficientPods"
     code, headers, body = evict(server, third)
     assert code == 429 and "Retry-After" not in headers
-    assert (body["reason"], body["message"], body["details"]["causes"]) == ("TooManyRequests", REFUSED, [
-        {"reason": "DisruptionBudget", "message": "The disruption budget pdb needs 1 healthy pods and has 3 "
-                                                  "currently"}])
+    assert (body["reason"], body["message"], body["details"]["causes"]) == (
+        "TooManyRequests",
+        REFUSED,
+        [
+            {
+                "reason": "DisruptionBudget",
+                "message": "The disruption budget pdb needs 1 healthy pods and has 3 currently",
+            }
+        ],
+    )
 
     sim.reconcile_once()
     status = status_of(server)
@@ -127,23 +176,55 @@ def test_r_eviction_takes_one_disruption_and_records_the_pod(
     assert "disruptedPods" not in status  # terminating pods leave the map
 
 
-@pytest.mark.parametrize(("setup", "code", "expected"), [
-    pytest.param("two-budgets", 500, {"status": "Failure", "code": 500, "message": "This pod has more than one "
-                                      "PodDisruptionBudget, which the eviction subresource does not support."},
-                 id="more-than-one-budget-is-500"),
-    pytest.param("never-synced", 429, {"reason": "TooManyRequests", "message": REFUSED, "details": {
-        "causes": [{"reason": "DisruptionBudget", "message": "The disruption budget pdb is still being processed "
-                                                             "by the server."}], "retryAfterSeconds": 10}},
-                 id="unobserved-budget-is-429-retry-after-10"),
-    pytest.param("edited", 429, {"reason": "TooManyRequests"}, id="budget-edited-since-last-sync-is-429"),
-    pytest.param("negative", 403, {"reason": "Forbidden", "message": 'poddisruptionbudget.policy "pdb" is forbidden: '
-                                   "pdb disruptions allowed is negative",
-                                   "details": {"name": "pdb", "group": "policy", "kind": "poddisruptionbudget"}},
-                 id="negative-disruptions-allowed-is-403"),
-    pytest.param("sync-failed", 429, {"reason": "TooManyRequests"}, id="daemonset-max-unavailable-never-allows"),
-])
-def test_r_eviction_refusals(running: tuple[ApiServer, ClusterSimulator, ManualClock], setup: str, code: int,
-                             expected: Obj) -> None:
+@pytest.mark.parametrize(
+    ("setup", "code", "expected"),
+    [
+        pytest.param(
+            "two-budgets",
+            500,
+            {
+                "status": "Failure",
+                "code": 500,
+                "message": "This pod has more than one "
+                "PodDisruptionBudget, which the eviction subresource does not support.",
+            },
+            id="more-than-one-budget-is-500",
+        ),
+        pytest.param(
+            "never-synced",
+            429,
+            {
+                "reason": "TooManyRequests",
+                "message": REFUSED,
+                "details": {
+                    "causes": [
+                        {
+                            "reason": "DisruptionBudget",
+                            "message": "The disruption budget pdb is still being processed by the server.",
+                        }
+                    ],
+                    "retryAfterSeconds": 10,
+                },
+            },
+            id="unobserved-budget-is-429-retry-after-10",
+        ),
+        pytest.param("edited", 429, {"reason": "TooManyRequests"}, id="budget-edited-since-last-sync-is-429"),
+        pytest.param(
+            "negative",
+            403,
+            {
+                "reason": "Forbidden",
+                "message": 'poddisruptionbudget.policy "pdb" is forbidden: pdb disruptions allowed is negative',
+                "details": {"name": "pdb", "group": "policy", "kind": "poddisruptionbudget"},
+            },
+            id="negative-disruptions-allowed-is-403",
+        ),
+        pytest.param("sync-failed", 429, {"reason": "TooManyRequests"}, id="daemonset-max-unavailable-never-allows"),
+    ],
+)
+def test_r_eviction_refusals(
+    running: tuple[ApiServer, ClusterSimulator, ManualClock], setup: str, code: int, expected: Obj
+) -> None:
     server, sim, _ = running
     if setup == "two-budgets":
         create(server, budget("pdb", minAvailable=0))
@@ -176,8 +257,9 @@ def test_r_eviction_refusals(running: tuple[ApiServer, ClusterSimulator, ManualC
 
 
 @pytest.mark.parametrize("case", ["pending", "terminating", "unready-healthy-budget", "unready-always-allow"])
-def test_r_eviction_pods_that_skip_or_spare_the_budget(running: tuple[ApiServer, ClusterSimulator, ManualClock],
-                                                       case: str) -> None:
+def test_r_eviction_pods_that_skip_or_spare_the_budget(
+    running: tuple[ApiServer, ClusterSimulator, ManualClock], case: str
+) -> None:
     """canIgnorePDB: Pending, terminal and terminating pods go whatever the budget says; a pod that is not
     Ready goes without using up a disruption when the budget is healthy anyway or says AlwaysAllow."""
     server, sim, _ = running
@@ -207,7 +289,8 @@ def test_r_eviction_pods_that_skip_or_spare_the_budget(running: tuple[ApiServer,
 
 
 def test_r_eviction_a_budget_with_an_empty_selector_protects_nothing(
-        running: tuple[ApiServer, ClusterSimulator, ManualClock]) -> None:
+    running: tuple[ApiServer, ClusterSimulator, ManualClock],
+) -> None:
     """getPodDisruptionBudgets: an empty selector matches no pod for the eviction handler (while the disruption
     controller, through LabelSelectorAsSelector, counts every pod of the namespace)."""
     server, sim, _ = running

@@ -15,8 +15,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = "kubectl_ds"
-ENTRY_POINTS = ["tests/simulator.py", "tests/apiserver.py", *sorted(
-    str(path.relative_to(ROOT)) for path in (ROOT / "tests" / "sim").rglob("*.py"))]
+ENTRY_POINTS = [
+    "tests/simulator.py",
+    "tests/apiserver.py",
+    *sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests" / "sim").rglob("*.py")),
+]
 
 
 def module_name(path: Path) -> str:
@@ -39,7 +42,7 @@ def imported_modules(source: str, package: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
@@ -90,25 +93,42 @@ def test_simulator_module_does_not_import_the_plugin(path: Path) -> None:
 
 def test_the_check_covers_the_whole_simulator() -> None:
     checked = {str(path.relative_to(ROOT)) for path in simulator_modules()}
-    assert {"tests/simulator.py", "tests/apiserver.py", "tests/sim/__init__.py", "tests/sim/controller.py",
-            "tests/sim/labels.py", "tests/sim/taints.py", "tests/sim/budget.py"} <= checked
+    assert {
+        "tests/simulator.py",
+        "tests/apiserver.py",
+        "tests/sim/__init__.py",
+        "tests/sim/controller.py",
+        "tests/sim/labels.py",
+        "tests/sim/taints.py",
+        "tests/sim/budget.py",
+    } <= checked
 
 
-@pytest.mark.parametrize(("source", "package", "forbidden"), [
-    pytest.param("import kubectl_ds", "tests", True, id="import"),
-    pytest.param("import kubectl_ds.placement.pods as pods", "tests", True, id="import-submodule"),
-    pytest.param("from kubectl_ds import resources as r", "tests", True, id="from-import"),
-    pytest.param("from kubectl_ds.rollout.budget import allows_surge", "tests.sim", True, id="from-submodule"),
-    pytest.param("import importlib\nimportlib.import_module('kubectl_ds.labelselector')", "tests", True,
-                 id="import-module-call"),
-    pytest.param("__import__('kubectl_ds')", "tests", True, id="dunder-import-call"),
-    pytest.param("import kubectl_dsx\nfrom tests.sim import labels", "tests", False, id="similar-names-are-fine"),
-    pytest.param("from . import labels", "tests.sim", False, id="relative-import"),
-])
+@pytest.mark.parametrize(
+    ("source", "package", "forbidden"),
+    [
+        pytest.param("import kubectl_ds", "tests", True, id="import"),
+        pytest.param("import kubectl_ds.placement.pods as pods", "tests", True, id="import-submodule"),
+        pytest.param("from kubectl_ds import resources as r", "tests", True, id="from-import"),
+        pytest.param("from kubectl_ds.rollout.budget import allows_surge", "tests.sim", True, id="from-submodule"),
+        pytest.param(
+            "import importlib\nimportlib.import_module('kubectl_ds.labelselector')",
+            "tests",
+            True,
+            id="import-module-call",
+        ),
+        pytest.param("__import__('kubectl_ds')", "tests", True, id="dunder-import-call"),
+        pytest.param("import kubectl_dsx\nfrom tests.sim import labels", "tests", False, id="similar-names-are-fine"),
+        pytest.param("from . import labels", "tests.sim", False, id="relative-import"),
+    ],
+)
 def test_the_check_recognises_plugin_imports(source: str, package: str, forbidden: bool) -> None:
     assert any(is_forbidden(module) for module in imported_modules(source, package)) is forbidden
 
 
 def test_relative_imports_are_resolved() -> None:
     assert imported_modules("from . import labels\nfrom ..builders import make_node", "tests.sim") >= {
-        "tests.sim.labels", "tests.builders", "tests.builders.make_node"}
+        "tests.sim.labels",
+        "tests.builders",
+        "tests.builders.make_node",
+    }

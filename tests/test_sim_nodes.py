@@ -39,6 +39,7 @@ def bare_pod(name: str, node: str, *tolerations: Obj) -> Obj:
 
 # --- unreachable nodes (r-node-lifecycle) ------------------------------------------------------------------
 
+
 def test_r_node_lifecycle_an_unreachable_node_never_finishes_a_deletion() -> None:
     """The kubelet stops posting: Ready=Unknown and the unreachable taints; the DaemonSet pod stays (it
     tolerates unreachable:NoExecute for ever) but turns NotReady; evicted, it keeps its deletionTimestamp for as
@@ -55,7 +56,9 @@ def test_r_node_lifecycle_an_unreachable_node_never_finishes_a_deletion() -> Non
     assert node is not None
     assert (condition(node, "Ready") or {}).get("status") == "Unknown"
     assert [(t["key"], t["effect"], "timeAdded" in t) for t in node["spec"]["taints"]] == [
-        ("node.kubernetes.io/unreachable", "NoSchedule", False), ("node.kubernetes.io/unreachable", "NoExecute", True)]
+        ("node.kubernetes.io/unreachable", "NoSchedule", False),
+        ("node.kubernetes.io/unreachable", "NoExecute", True),
+    ]
     still = the_pod(server, "node-1")
     assert still["metadata"]["uid"] == old["metadata"]["uid"] and not still["metadata"].get("deletionTimestamp")
     assert not is_ready(still)
@@ -84,13 +87,17 @@ def test_r_node_lifecycle_an_unreachable_node_never_finishes_a_deletion() -> Non
     assert "taints" not in (server.get("nodes", None, "node-1") or {})["spec"]
 
 
-@pytest.mark.parametrize(("how", "gone_within"), [
-    pytest.param("nothing", None, id="terminating-for-ever-without-an-operator"),
-    pytest.param("out-of-service", (0, 20), id="gcTerminating-on-an-out-of-service-node"),
-    pytest.param("node-deleted", (40, 60), id="gcOrphaned-after-the-quarantine"),
-])
-def test_r_node_lifecycle_podgc_force_deletes_only_what_upstream_does(how: str,
-                                                                     gone_within: tuple[int, int] | None) -> None:
+@pytest.mark.parametrize(
+    ("how", "gone_within"),
+    [
+        pytest.param("nothing", None, id="terminating-for-ever-without-an-operator"),
+        pytest.param("out-of-service", (0, 20), id="gcTerminating-on-an-out-of-service-node"),
+        pytest.param("node-deleted", (40, 60), id="gcOrphaned-after-the-quarantine"),
+    ],
+)
+def test_r_node_lifecycle_podgc_force_deletes_only_what_upstream_does(
+    how: str, gone_within: tuple[int, int] | None
+) -> None:
     """PodGC (every 20 s) force-deletes a pod terminating on a dead node only once the node carries the
     out-of-service taint, or has been gone for 40 s; then the pod is marked Failed first."""
     server, sim, clock = cluster(2, strategy="OnDelete")
@@ -104,8 +111,11 @@ def test_r_node_lifecycle_podgc_force_deletes_only_what_upstream_does(how: str,
     advance(sim, clock, 120, step=10)
     assert server.get("pods", "default", pod["metadata"]["name"]) is not None
     phases: list[str] = []
-    server.add_listener(lambda kind, obj: phases.append(obj["status"].get("phase"))
-                        if obj["metadata"].get("uid") == pod["metadata"]["uid"] else None)
+    server.add_listener(
+        lambda kind, obj: (
+            phases.append(obj["status"].get("phase")) if obj["metadata"].get("uid") == pod["metadata"]["uid"] else None
+        )
+    )
 
     acted = clock()
     if how == "out-of-service":
@@ -129,26 +139,41 @@ def test_r_node_lifecycle_podgc_force_deletes_only_what_upstream_does(how: str,
 DEDICATED = taint("dedicated", "NoExecute", "gpu")
 
 
-@pytest.mark.parametrize(("tolerations", "evicted_after"), [
-    pytest.param([], 0, id="untolerated-evicted-at-once"),
-    pytest.param([toleration("dedicated", "Equal", "gpu", "NoExecute", seconds=30)], 30,
-                 id="evicted-after-toleration-seconds"),
-    pytest.param([toleration("dedicated", "Exists", effect="NoExecute")], None, id="tolerated-for-ever"),
-    pytest.param([toleration("dedicated", "Exists", effect="NoExecute"),
-                  toleration("dedicated", "Equal", "gpu", "NoExecute", seconds=60)], 60,
-                 id="seconds-win-over-a-toleration-without-seconds"),
-    pytest.param([toleration("dedicated", "Equal", "gpu", "NoExecute", seconds=0)], 0, id="zero-seconds-at-once"),
-])
-def test_r_taint_eviction_follows_the_smallest_toleration_seconds(tolerations: list[Obj],
-                                                                   evicted_after: float | None) -> None:
+@pytest.mark.parametrize(
+    ("tolerations", "evicted_after"),
+    [
+        pytest.param([], 0, id="untolerated-evicted-at-once"),
+        pytest.param(
+            [toleration("dedicated", "Equal", "gpu", "NoExecute", seconds=30)],
+            30,
+            id="evicted-after-toleration-seconds",
+        ),
+        pytest.param([toleration("dedicated", "Exists", effect="NoExecute")], None, id="tolerated-for-ever"),
+        pytest.param(
+            [
+                toleration("dedicated", "Exists", effect="NoExecute"),
+                toleration("dedicated", "Equal", "gpu", "NoExecute", seconds=60),
+            ],
+            60,
+            id="seconds-win-over-a-toleration-without-seconds",
+        ),
+        pytest.param([toleration("dedicated", "Equal", "gpu", "NoExecute", seconds=0)], 0, id="zero-seconds-at-once"),
+    ],
+)
+def test_r_taint_eviction_follows_the_smallest_toleration_seconds(
+    tolerations: list[Obj], evicted_after: float | None
+) -> None:
     server, sim, clock = cluster(1, seed=[bare_pod("app", "node-0", *tolerations)])
     node = server.get("nodes", None, "node-0")
     assert node is not None
     node["spec"]["taints"] = [DEDICATED]
     server.update_object(node)
     tainted = clock()
-    while (pod := server.get("pods", "default", "app")) is not None and not pod["metadata"].get(
-            "deletionTimestamp") and clock() < tainted + timedelta(minutes=10):
+    while (
+        (pod := server.get("pods", "default", "app")) is not None
+        and not pod["metadata"].get("deletionTimestamp")
+        and clock() < tainted + timedelta(minutes=10)
+    ):
         advance(sim, clock, 1)
     pod = server.get("pods", "default", "app")
     if evicted_after is None:
@@ -158,10 +183,14 @@ def test_r_taint_eviction_follows_the_smallest_toleration_seconds(tolerations: l
     assert (clock() - tainted).total_seconds() >= evicted_after
     [event] = events(server, "TaintManagerEviction")
     assert (event["type"], event["message"], event["source"]["component"]) == (
-        "Normal", "Marking for deletion Pod default/app", "taint-eviction-controller")
+        "Normal",
+        "Marking for deletion Pod default/app",
+        "taint-eviction-controller",
+    )
 
 
 # --- new nodes and Failed pods (r-on-delete, r-manage) -----------------------------------------------------
+
 
 @pytest.mark.parametrize("strategy", ["OnDelete", None], ids=["on-delete", "rolling-update"])
 def test_r_on_delete_a_node_that_joins_gets_the_current_template(strategy: str | None) -> None:
@@ -200,12 +229,16 @@ def test_r_manage_pods_failed_by_a_node_shutdown_come_back_from_the_current_temp
     shut = server.get("pods", "default", failed["metadata"]["name"])
     assert shut is not None
     assert (shut["status"]["phase"], shut["status"]["reason"], shut["status"]["message"]) == (
-        "Failed", "Terminated", "Pod was terminated in response to imminent node shutdown.")
+        "Failed",
+        "Terminated",
+        "Pod was terminated in response to imminent node shutdown.",
+    )
     assert (condition(shut, "DisruptionTarget") or {}).get("reason") == "TerminationByKubelet"
     sim.settle()
     assert pods_on(server, "node-0") == []  # deleted; the node is unreachable, so nothing new yet
     assert [e["message"] for e in events(server, "FailedDaemonPod")] == [
-        f"Found failed daemon pod default/{failed['metadata']['name']} on node node-0, will try to kill it"]
+        f"Found failed daemon pod default/{failed['metadata']['name']} on node node-0, will try to kill it"
+    ]
 
     sim.make_reachable("node-0")
     sim.settle()

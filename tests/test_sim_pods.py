@@ -30,18 +30,30 @@ Obj = dict[str, Any]
 
 # --- r-termination -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("image", "grace", "annotations", "gone_after", "phase", "exit_code"), [
-    pytest.param("foo/bar", None, {}, READY_AFTER, "Succeeded", 0, id="stops-promptly-on-sigterm"),
-    pytest.param("foo/slow-stop", None, {}, 30, "Failed", 137, id="ignores-sigterm-default-grace-30s"),
-    pytest.param("foo/slow-stop", 5, {}, 5, "Failed", 137, id="ignores-sigterm-killed-at-its-grace"),
-    pytest.param("foo/bar", None, {containers.STOP_SECONDS_ANNOTATION: "7"}, 7, "Succeeded", 0,
-                 id="annotation-stop-seconds"),
-    pytest.param("foo/bar", 4, {containers.STOP_SECONDS_ANNOTATION: "90"}, 4, "Succeeded", 0,
-                 id="annotation-capped-by-the-grace-period"),
-])
+
+@pytest.mark.parametrize(
+    ("image", "grace", "annotations", "gone_after", "phase", "exit_code"),
+    [
+        pytest.param("foo/bar", None, {}, READY_AFTER, "Succeeded", 0, id="stops-promptly-on-sigterm"),
+        pytest.param("foo/slow-stop", None, {}, 30, "Failed", 137, id="ignores-sigterm-default-grace-30s"),
+        pytest.param("foo/slow-stop", 5, {}, 5, "Failed", 137, id="ignores-sigterm-killed-at-its-grace"),
+        pytest.param(
+            "foo/bar", None, {containers.STOP_SECONDS_ANNOTATION: "7"}, 7, "Succeeded", 0, id="annotation-stop-seconds"
+        ),
+        pytest.param(
+            "foo/bar",
+            4,
+            {containers.STOP_SECONDS_ANNOTATION: "90"},
+            4,
+            "Succeeded",
+            0,
+            id="annotation-capped-by-the-grace-period",
+        ),
+    ],
+)
 def test_r_termination_a_deleted_pod_stays_until_its_containers_stop(
-        image: str, grace: int | None, annotations: dict[str, str], gone_after: float, phase: str,
-        exit_code: int) -> None:
+    image: str, grace: int | None, annotations: dict[str, str], gone_after: float, phase: str, exit_code: int
+) -> None:
     """A DELETE only sets deletionTimestamp and deletionGracePeriodSeconds (30 when the pod sets none); the
     pod keeps running, Ready, until its containers stop, at most the grace period; the kubelet then reports it
     terminal and deletes it for good. Under OnDelete the node gets its new pod only after that."""
@@ -62,8 +74,13 @@ def test_r_termination_a_deleted_pod_stays_until_its_containers_stop(
     old = the_pod(server, "node-0")
     assert revision_hash(old) == current_hash(server) and is_ready(old)
     seen: list[tuple[str, str]] = []
-    server.add_listener(lambda kind, obj: seen.append((kind, obj["status"].get("phase")))
-                        if obj["metadata"].get("uid") == old["metadata"]["uid"] else None)
+    server.add_listener(
+        lambda kind, obj: (
+            seen.append((kind, obj["status"].get("phase")))
+            if obj["metadata"].get("uid") == old["metadata"]["uid"]
+            else None
+        )
+    )
     server.start()
     try:
         status, _, body = call(server, "DELETE", f"/api/v1/namespaces/default/pods/{old['metadata']['name']}")
@@ -88,8 +105,15 @@ def test_r_termination_the_terminal_status_names_how_the_containers_ended() -> N
     server, sim, clock = cluster(1, image="foo/slow-stop")
     pod = the_pod(server, "node-0")
     statuses: list[Obj] = []
-    server.add_listener(lambda kind, obj: statuses.append(obj["status"]) if kind == "MODIFIED" and obj[
-        "metadata"]["uid"] == pod["metadata"]["uid"] and obj["status"].get("phase") == "Failed" else None)
+    server.add_listener(
+        lambda kind, obj: (
+            statuses.append(obj["status"])
+            if kind == "MODIFIED"
+            and obj["metadata"]["uid"] == pod["metadata"]["uid"]
+            and obj["status"].get("phase") == "Failed"
+            else None
+        )
+    )
     server.start()
     try:
         call(server, "DELETE", f"/api/v1/namespaces/default/pods/{pod['metadata']['name']}")
@@ -99,7 +123,9 @@ def test_r_termination_the_terminal_status_names_how_the_containers_ended() -> N
     [status] = statuses
     assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
     assert {c["type"]: (c["status"], c.get("reason")) for c in status["conditions"]}["Ready"] == (
-        "False", "PodCompleted")
+        "False",
+        "PodCompleted",
+    )
 
 
 # --- r-container-states ------------------------------------------------------------------------------------
@@ -107,22 +133,57 @@ def test_r_termination_the_terminal_status_names_how_the_containers_ended() -> N
 Seen = tuple[float, str, int]  # seconds after the kubelet took the pod: waiting reason or Running/Ready, restarts
 
 
-@pytest.mark.parametrize(("image", "timeline"), [
-    pytest.param("foo/flaky-pull:1", [(0.5, "ErrImagePull", 0), (5, "ImagePullBackOff", 0), (10.5, "Running", 0),
-                                      (11, "Ready", 0)], id="first-pull-fails-then-succeeds"),
-    pytest.param("foo/crash-once:1", [(0.5, "Running", 0), (1.5, "Running", 1), (2, "Ready", 1)],
-                 id="first-exit-restarts-at-once"),
-    pytest.param("foo/crash-twice:1", [(1.5, "Running", 1), (2, "CrashLoopBackOff", 1), (11.9, "CrashLoopBackOff", 1),
-                                       (12.5, "Running", 2), (13, "Ready", 2)],
-                 id="second-exit-crash-loop-back-off-10s-then-ready"),
-    pytest.param("foo/crash:1", [(2, "CrashLoopBackOff", 1), (12.5, "Running", 2), (13, "CrashLoopBackOff", 2),
-                                 (33.5, "Running", 3), (34, "CrashLoopBackOff", 3), (400, "CrashLoopBackOff", 6),
-                                 (617.5, "Running", 7)], id="crash-loop-back-off-doubles-to-5-minutes"),
-    pytest.param("registry.example/nonexistent:1", [(0.5, "ErrImagePull", 0), (1, "ImagePullBackOff", 0),
-                                                    (10.5, "ErrImagePull", 0), (11, "ImagePullBackOff", 0),
-                                                    (29, "ImagePullBackOff", 0), (30.5, "ErrImagePull", 0)],
-                 id="pull-back-off-doubles"),
-])
+@pytest.mark.parametrize(
+    ("image", "timeline"),
+    [
+        pytest.param(
+            "foo/flaky-pull:1",
+            [(0.5, "ErrImagePull", 0), (5, "ImagePullBackOff", 0), (10.5, "Running", 0), (11, "Ready", 0)],
+            id="first-pull-fails-then-succeeds",
+        ),
+        pytest.param(
+            "foo/crash-once:1",
+            [(0.5, "Running", 0), (1.5, "Running", 1), (2, "Ready", 1)],
+            id="first-exit-restarts-at-once",
+        ),
+        pytest.param(
+            "foo/crash-twice:1",
+            [
+                (1.5, "Running", 1),
+                (2, "CrashLoopBackOff", 1),
+                (11.9, "CrashLoopBackOff", 1),
+                (12.5, "Running", 2),
+                (13, "Ready", 2),
+            ],
+            id="second-exit-crash-loop-back-off-10s-then-ready",
+        ),
+        pytest.param(
+            "foo/crash:1",
+            [
+                (2, "CrashLoopBackOff", 1),
+                (12.5, "Running", 2),
+                (13, "CrashLoopBackOff", 2),
+                (33.5, "Running", 3),
+                (34, "CrashLoopBackOff", 3),
+                (400, "CrashLoopBackOff", 6),
+                (617.5, "Running", 7),
+            ],
+            id="crash-loop-back-off-doubles-to-5-minutes",
+        ),
+        pytest.param(
+            "registry.example/nonexistent:1",
+            [
+                (0.5, "ErrImagePull", 0),
+                (1, "ImagePullBackOff", 0),
+                (10.5, "ErrImagePull", 0),
+                (11, "ImagePullBackOff", 0),
+                (29, "ImagePullBackOff", 0),
+                (30.5, "ErrImagePull", 0),
+            ],
+            id="pull-back-off-doubles",
+        ),
+    ],
+)
 def test_r_container_states_follow_the_kubelet_back_offs(image: str, timeline: list[Seen]) -> None:
     server, sim, clock = cluster(1, image=image, settle=False)
     taken_on = clock()
@@ -139,8 +200,9 @@ def test_r_container_states_follow_the_kubelet_back_offs(image: str, timeline: l
         assert pod["status"]["phase"] == ("Pending" if waiting in ("ErrImagePull", "ImagePullBackOff") else "Running")
         if waiting == "CrashLoopBackOff":
             back_off = go_duration(containers.backoff(restarts))
-            assert status["state"]["waiting"]["message"].startswith(f"back-off {back_off} restarting failed "
-                                                                    "container=foo pod=")
+            assert status["state"]["waiting"]["message"].startswith(
+                f"back-off {back_off} restarting failed container=foo pod="
+            )
             assert status["lastState"]["terminated"]["reason"] == "Error"
 
 
@@ -153,14 +215,23 @@ def test_r_container_states_settle_waits_for_transient_failures_only() -> None:
     set_image(server, "foo/crash:1")
     sim.settle()
     pods = [p for p in server.objects("pods") if p["spec"]["containers"][0]["image"] == "foo/crash:1"]
-    assert pods and all(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
-                        for p in pods)
+    assert pods and all(
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff" for p in pods
+    )
 
 
-@pytest.mark.parametrize(("failures", "seconds", "text"), [
-    (1, 10, "10s"), (2, 20, "20s"), (3, 40, "40s"), (4, 80, "1m20s"), (5, 160, "2m40s"), (6, 300, "5m0s"),
-    (9, 300, "5m0s"),
-])
+@pytest.mark.parametrize(
+    ("failures", "seconds", "text"),
+    [
+        (1, 10, "10s"),
+        (2, 20, "20s"),
+        (3, 40, "40s"),
+        (4, 80, "1m20s"),
+        (5, 160, "2m40s"),
+        (6, 300, "5m0s"),
+        (9, 300, "5m0s"),
+    ],
+)
 def test_r_container_states_back_off_is_10s_doubling_to_5_minutes(failures: int, seconds: int, text: str) -> None:
     assert containers.backoff(failures) == seconds
     assert go_duration(seconds) == text

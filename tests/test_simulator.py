@@ -45,6 +45,7 @@ READY_AFTER = 1.0  # simulated seconds; a ManualClock makes them free
 
 # --- helpers -------------------------------------------------------------------------------------------------
 
+
 def make_cluster(nodes: int = 5, **daemonset: Any) -> ApiServer:
     server = ApiServer()
     for index in range(nodes):
@@ -57,8 +58,9 @@ def simulate(server: ApiServer, clock: ManualClock | None = None) -> ClusterSimu
     """The sync sequences here are those of the upstream unit tests, whose fake pod control removes a deleted
     pod at once: so deletes are immediate here unless the server was built with graceful_pod_deletion=True
     (tests/test_sim_pods.py pins graceful termination)."""
-    return ClusterSimulator(server, clock=clock or ManualClock(), ready_after=READY_AFTER,
-                            graceful_deletion=server.graceful_pod_deletion)
+    return ClusterSimulator(
+        server, clock=clock or ManualClock(), ready_after=READY_AFTER, graceful_deletion=server.graceful_pod_deletion
+    )
 
 
 def settled(nodes: int = 5, **daemonset: Any) -> tuple[ApiServer, ClusterSimulator]:
@@ -78,6 +80,7 @@ def change_template(server: ApiServer, change: Callable[[Obj], None], name: str 
 def set_image(server: ApiServer, image: str, name: str = "ds") -> None:
     def change(template: Obj) -> None:
         template["spec"]["containers"][0]["image"] = image
+
     change_template(server, change, name)
 
 
@@ -115,8 +118,9 @@ def nodes_with_two_pods(server: ApiServer) -> int:
 
 def controller_pod_writes(sim: ClusterSimulator, since: int) -> tuple[int, int]:
     """(creates, deletes) of pods by the DaemonSet controller in history[since:]."""
-    writes = [entry for entry in sim.history[since:]
-              if entry[1] == "Pod" and entry[3].startswith("daemonset-controller")]
+    writes = [
+        entry for entry in sim.history[since:] if entry[1] == "Pod" and entry[3].startswith("daemonset-controller")
+    ]
     return (sum(1 for entry in writes if entry[0] == "create"), sum(1 for entry in writes if entry[0] == "delete"))
 
 
@@ -128,7 +132,7 @@ def step(sim: ClusterSimulator) -> tuple[int, int]:
 
 
 def mark_ready(sim: ClusterSimulator, clock: ManualClock) -> tuple[int, int]:
-    """"R" in the case tables: time passes, the kubelet reports the new pods Ready (the controller, which runs
+    """ "R" in the case tables: time passes, the kubelet reports the new pods Ready (the controller, which runs
     first in the pass, still sees them unready)."""
     clock.advance(READY_AFTER)
     return step(sim)
@@ -142,6 +146,7 @@ def watch() -> Iterator[Callable[[ApiServer, Callable[[], None]], None]]:
     def attach(server: ApiServer, check: Callable[[], None]) -> None:
         def listener(_type: str, _obj: Obj) -> None:
             check()
+
         server.add_listener(listener)
         registered.append((server, listener))
 
@@ -152,6 +157,7 @@ def watch() -> Iterator[Callable[[ApiServer, Callable[[], None]], None]]:
 
 
 # --- pod creation (r-pod-creation), status (r-status) --------------------------------------------------------
+
 
 def test_created_pods_are_pinned_by_affinity_not_by_node_name() -> None:
     """Case 12/13: one pod per node, created without nodeName and pinned by a single matchFields term."""
@@ -164,14 +170,19 @@ def test_created_pods_are_pinned_by_affinity_not_by_node_name() -> None:
 
     assert len(created) == 5
     assert all("nodeName" not in pod["spec"] for pod in created)
-    terms = [pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-             ["nodeSelectorTerms"] for pod in created]
+    terms = [
+        pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        for pod in created
+    ]
     assert sorted(t[0]["matchFields"][0]["values"][0] for t in terms) == [f"node-{i}" for i in range(5)]
     assert all(len(t) == 1 and list(t[0]) == ["matchFields"] for t in terms)
     pod = created[0]
-    assert pod["metadata"]["labels"] == {"name": "simple-daemon", "type": "production",
-                                         "pod-template-generation": "1",
-                                         "controller-revision-hash": current_hash(server)}
+    assert pod["metadata"]["labels"] == {
+        "name": "simple-daemon",
+        "type": "production",
+        "pod-template-generation": "1",
+        "controller-revision-hash": current_hash(server),
+    }
     assert pod["metadata"]["ownerReferences"][0]["controller"] is True
     assert pod["metadata"]["ownerReferences"][0]["uid"] == daemonset(server)["metadata"]["uid"]
     keys = {(t["key"], t["effect"]) for t in pod["spec"]["tolerations"]}
@@ -196,7 +207,8 @@ def test_required_affinity_is_replaced_and_preferred_terms_are_kept() -> None:
     [pod] = server.objects("pods")
     node_affinity_ = pod["spec"]["affinity"]["nodeAffinity"]
     assert node_affinity_["requiredDuringSchedulingIgnoredDuringExecution"] == {
-        "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["blue"]}]}]}
+        "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["blue"]}]}]
+    }
     assert node_affinity_["preferredDuringSchedulingIgnoredDuringExecution"] == preferred
 
 
@@ -209,9 +221,15 @@ def test_status_counts_pods_and_observes_the_generation() -> None:
     sim.reconcile_once()
     sim.reconcile_once()
     status = daemonset(server)["status"]
-    assert status == {"desiredNumberScheduled": 5, "currentNumberScheduled": 5, "numberReady": 0,
-                      "numberMisscheduled": 0, "updatedNumberScheduled": 5, "numberUnavailable": 5,
-                      "observedGeneration": 1}
+    assert status == {
+        "desiredNumberScheduled": 5,
+        "currentNumberScheduled": 5,
+        "numberReady": 0,
+        "numberMisscheduled": 0,
+        "updatedNumberScheduled": 5,
+        "numberUnavailable": 5,
+        "observedGeneration": 1,
+    }
 
     sim.settle()
     status = daemonset(server)["status"]
@@ -229,8 +247,9 @@ def test_extra_pods_on_a_node_keep_the_oldest() -> None:
         server.add(make_node(f"node-{index}"))
     ds = server.add(make_daemonset())
     for index, minutes in enumerate((30, 10, 20)):
-        server.add(make_pod(f"extra-{index}", node="node-1", owner=ds,
-                            creation_timestamp=f"2024-06-01T11:{minutes}:00Z"))
+        server.add(
+            make_pod(f"extra-{index}", node="node-1", owner=ds, creation_timestamp=f"2024-06-01T11:{minutes}:00Z")
+        )
     sim = simulate(server)
 
     assert step(sim) == (2, 2)
@@ -255,6 +274,7 @@ def test_failed_pod_is_deleted_with_an_event_and_replaced_next_sync() -> None:
 
 # --- ControllerRevisions (r-revisions) -----------------------------------------------------------------------
 
+
 def test_controller_revision_numbering_and_rollback_renumbering() -> None:
     """r-revisions and case 175: one revision per template; rolling back renumbers the old revision to max+1."""
     server, sim = settled(3, strategy=rolling_update(1))
@@ -262,11 +282,13 @@ def test_controller_revision_numbering_and_rollback_renumbering() -> None:
     [revision] = server.objects("controllerrevisions")
     assert revision["metadata"]["name"] == f"ds-{first}"
     assert revision["revision"] == 1
-    assert revision["metadata"]["labels"] == {"name": "simple-daemon", "type": "production",
-                                              "controller-revision-hash": first}
+    assert revision["metadata"]["labels"] == {
+        "name": "simple-daemon",
+        "type": "production",
+        "controller-revision-hash": first,
+    }
     assert revision["metadata"]["ownerReferences"][0]["controller"] is True
-    assert revision["data"] == {"spec": {"template": {**daemonset(server)["spec"]["template"],
-                                                      "$patch": "replace"}}}
+    assert revision["data"] == {"spec": {"template": {**daemonset(server)["spec"]["template"], "$patch": "replace"}}}
 
     original = daemonset(server)["spec"]["template"]
     ds = daemonset(server)
@@ -275,8 +297,9 @@ def test_controller_revision_numbering_and_rollback_renumbering() -> None:
     server.update_object(ds)
     sim.settle()
     second = current_hash(server)
-    revisions = {rev["metadata"]["labels"]["controller-revision-hash"]: rev
-                 for rev in server.objects("controllerrevisions")}
+    revisions = {
+        rev["metadata"]["labels"]["controller-revision-hash"]: rev for rev in server.objects("controllerrevisions")
+    }
     assert {h: rev["revision"] for h, rev in revisions.items()} == {first: 1, second: 2}
     assert revisions[second]["metadata"]["annotations"]["kubernetes.io/change-cause"] == "v2"
     assert pod_hashes(server) == [second] * 3
@@ -285,8 +308,9 @@ def test_controller_revision_numbering_and_rollback_renumbering() -> None:
     ds["spec"]["template"] = original  # what `kubectl rollout undo` patches in
     server.update_object(ds)
     sim.settle()
-    revisions = {rev["metadata"]["labels"]["controller-revision-hash"]: rev
-                 for rev in server.objects("controllerrevisions")}
+    revisions = {
+        rev["metadata"]["labels"]["controller-revision-hash"]: rev for rev in server.objects("controllerrevisions")
+    }
     assert {h: rev["revision"] for h, rev in revisions.items()} == {first: 3, second: 2}
     assert pod_hashes(server) == [first] * 3
 
@@ -322,13 +346,16 @@ def test_revision_history_limit_spares_revisions_that_live_pods_still_run() -> N
         set_image(server, f"foo/bar:{version}")
         sim.settle()
 
-    numbers = {rev["metadata"]["labels"]["controller-revision-hash"]: rev["revision"]
-               for rev in server.objects("controllerrevisions")}
+    numbers = {
+        rev["metadata"]["labels"]["controller-revision-hash"]: rev["revision"]
+        for rev in server.objects("controllerrevisions")
+    }
     assert numbers == {first: 1, current_hash(server): 4}  # v2 and v3 deleted, v1 kept for its OnDelete pods
     assert pod_hashes(server) == [first, first]
 
 
 # --- rolling update without surge (r-rolling-no-surge) -------------------------------------------------------
+
 
 def test_max_unavailable_2_follows_the_controller_sync_sequence() -> None:
     """Case 81: (0,2) (2,0) R (0,2) (2,0) R (0,1) (1,0) R (0,0)."""
@@ -338,8 +365,18 @@ def test_max_unavailable_2_follows_the_controller_sync_sequence() -> None:
     sim.settle()
     set_image(server, "foo/bar:v2")
 
-    sequence = [step(sim), step(sim), mark_ready(sim, clock), step(sim), step(sim), mark_ready(sim, clock),
-                step(sim), step(sim), mark_ready(sim, clock), step(sim)]
+    sequence = [
+        step(sim),
+        step(sim),
+        mark_ready(sim, clock),
+        step(sim),
+        step(sim),
+        mark_ready(sim, clock),
+        step(sim),
+        step(sim),
+        mark_ready(sim, clock),
+        step(sim),
+    ]
 
     assert sequence == [(0, 2), (2, 0), (0, 0), (0, 2), (2, 0), (0, 0), (0, 1), (1, 0), (0, 0), (0, 0)]
     assert pod_hashes(server) == [current_hash(server)] * 5
@@ -429,6 +466,7 @@ def test_graceful_deletion_rolls_out_through_terminating_pods(watch: Any) -> Non
 
 def test_same_seed_and_clock_give_the_same_run() -> None:
     """Pod names and Go's map order come from the seed, all time from the clock: runs repeat exactly."""
+
     def run() -> list[tuple[str, str, str, str]]:
         server = make_cluster(4, strategy=rolling_update(2))
         sim = ClusterSimulator(server, clock=ManualClock(), ready_after=READY_AFTER, seed=7)
@@ -441,6 +479,7 @@ def test_same_seed_and_clock_give_the_same_run() -> None:
 
 
 # --- rolling update with surge (r-rolling-surge) -------------------------------------------------------------
+
 
 def test_max_surge_1_keeps_every_node_available(watch: Any) -> None:
     """r-rolling-surge: at most one node runs two pods, and no node is ever without an available pod."""
@@ -472,11 +511,37 @@ def test_max_surge_2_sync_sequence_with_the_expectations_gate() -> None:
     sim.settle()
     set_image(server, "foo/bar:v2")
 
-    sequence = [step(sim), step(sim), mark_ready(sim, clock), step(sim), step(sim), step(sim),
-                mark_ready(sim, clock), step(sim), step(sim), step(sim), mark_ready(sim, clock), step(sim), step(sim)]
+    sequence = [
+        step(sim),
+        step(sim),
+        mark_ready(sim, clock),
+        step(sim),
+        step(sim),
+        step(sim),
+        mark_ready(sim, clock),
+        step(sim),
+        step(sim),
+        step(sim),
+        mark_ready(sim, clock),
+        step(sim),
+        step(sim),
+    ]
 
-    assert sequence == [(2, 0), (0, 0), (0, 0), (0, 2), (2, 0), (0, 0), (0, 0), (0, 2), (1, 0), (0, 0),
-                        (0, 0), (0, 1), (0, 0)]
+    assert sequence == [
+        (2, 0),
+        (0, 0),
+        (0, 0),
+        (0, 2),
+        (2, 0),
+        (0, 0),
+        (0, 0),
+        (0, 2),
+        (1, 0),
+        (0, 0),
+        (0, 0),
+        (0, 1),
+        (0, 0),
+    ]
     assert pod_hashes(server) == [current_hash(server)] * 5
 
 
@@ -521,6 +586,7 @@ def test_surge_replaces_a_terminating_pod_at_once_but_plain_mode_waits() -> None
 
 # --- OnDelete ------------------------------------------------------------------------------------------------
 
+
 def test_on_delete_replaces_an_old_pod_only_once_it_is_deleted() -> None:
     """r-on-delete: OnDelete never replaces old pods; a deleted one comes back with the new hash."""
     server, sim = settled(3, strategy="OnDelete")
@@ -541,6 +607,7 @@ def test_on_delete_replaces_an_old_pod_only_once_it_is_deleted() -> None:
 
 # --- broken templates (r-rollout-progress) -------------------------------------------------------------------
 
+
 def test_crash_looping_image_stalls_the_rollout_at_max_unavailable() -> None:
     """Case 84: new pods never get Ready, so the rollout stops with maxUnavailable broken nodes."""
     server = make_cluster(5, strategy=rolling_update(3))
@@ -553,8 +620,9 @@ def test_crash_looping_image_stalls_the_rollout_at_max_unavailable() -> None:
     sim.settle()
     assert step(sim) == (0, 0)
 
-    new = [p for p in server.objects("pods") if p["metadata"]["labels"]["controller-revision-hash"]
-           == current_hash(server)]
+    new = [
+        p for p in server.objects("pods") if p["metadata"]["labels"]["controller-revision-hash"] == current_hash(server)
+    ]
     assert len(new) == 3
     assert not any(is_ready(p) for p in new)
     status = daemonset(server)["status"]
@@ -612,12 +680,15 @@ def test_image_that_cannot_be_pulled_waits_in_image_pull_backoff() -> None:
     sim.settle()
     [pod] = server.objects("pods")
     waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
-    assert waiting == {"reason": "ImagePullBackOff",
-                       "message": 'Back-off pulling image "registry.example/nonexistent:1"'}
+    assert waiting == {
+        "reason": "ImagePullBackOff",
+        "message": 'Back-off pulling image "registry.example/nonexistent:1"',
+    }
     assert not is_ready(pod)
 
 
 # --- NotReady nodes (r-node-lifecycle) -----------------------------------------------------------------------
+
 
 def test_not_ready_node_keeps_its_pod_unready_and_misscheduled() -> None:
     """Case 164: unreachable taints make the node (False, True): the pod stays, turns unready, is misscheduled."""
@@ -629,7 +700,9 @@ def test_not_ready_node_keeps_its_pod_unready_and_misscheduled() -> None:
     node = server.get("nodes", None, "node-1")
     assert node is not None
     assert [(t["key"], t["effect"]) for t in node["spec"]["taints"]] == [
-        ("node.kubernetes.io/unreachable", "NoSchedule"), ("node.kubernetes.io/unreachable", "NoExecute")]
+        ("node.kubernetes.io/unreachable", "NoSchedule"),
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+    ]
     assert next(c for c in node["status"]["conditions"] if c["type"] == "Ready")["status"] == "Unknown"
     pods = {target_node(p): p for p in server.objects("pods")}
     assert len(pods) == 3 and not is_ready(pods["node-1"])
@@ -664,20 +737,39 @@ def test_pods_tolerating_everything_start_on_a_not_ready_node_but_never_get_read
 
 # --- scheduler (r-scheduler-message) -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("node_extra", "blocker", "reasons"), [
-    pytest.param({"allocatable": {"cpu": "4", "memory": "100Mi"}},
-                 make_pod("hog", node="node-1", requests={"memory": "80Mi"}),
-                 ["Insufficient memory"], id="insufficient-memory"),
-    pytest.param({"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "1"}}, make_pod("hog", node="node-1"),
-                 ["Too many pods"], id="too-many-pods"),
-    pytest.param({"allocatable": {"cpu": "4", "memory": "8Gi"}}, make_pod("hog", node="node-1", host_ports=[9100]),
-                 ["node(s) didn't have free ports for the requested pod ports"], id="host-port-taken"),
-    pytest.param({"allocatable": {"memory": "100Mi", "cpu": "1"}},
-                 make_pod("hog", node="node-1", requests={"memory": "80Mi", "cpu": "900m"}),
-                 ["Insufficient cpu", "Insufficient memory"], id="two-resources-short"),
-])
-def test_pod_that_does_not_fit_stays_pending_with_failed_scheduling(node_extra: Obj, blocker: Obj,
-                                                                     reasons: list[str]) -> None:
+
+@pytest.mark.parametrize(
+    ("node_extra", "blocker", "reasons"),
+    [
+        pytest.param(
+            {"allocatable": {"cpu": "4", "memory": "100Mi"}},
+            make_pod("hog", node="node-1", requests={"memory": "80Mi"}),
+            ["Insufficient memory"],
+            id="insufficient-memory",
+        ),
+        pytest.param(
+            {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "1"}},
+            make_pod("hog", node="node-1"),
+            ["Too many pods"],
+            id="too-many-pods",
+        ),
+        pytest.param(
+            {"allocatable": {"cpu": "4", "memory": "8Gi"}},
+            make_pod("hog", node="node-1", host_ports=[9100]),
+            ["node(s) didn't have free ports for the requested pod ports"],
+            id="host-port-taken",
+        ),
+        pytest.param(
+            {"allocatable": {"memory": "100Mi", "cpu": "1"}},
+            make_pod("hog", node="node-1", requests={"memory": "80Mi", "cpu": "900m"}),
+            ["Insufficient cpu", "Insufficient memory"],
+            id="two-resources-short",
+        ),
+    ],
+)
+def test_pod_that_does_not_fit_stays_pending_with_failed_scheduling(
+    node_extra: Obj, blocker: Obj, reasons: list[str]
+) -> None:
     """r-scheduler-message, cases 170/171: the controller creates the pod anyway; the scheduler leaves it Pending
     and says why."""
     server = ApiServer()
@@ -696,17 +788,25 @@ def test_pod_that_does_not_fit_stays_pending_with_failed_scheduling(node_extra: 
     assert "nodeName" not in pending["spec"]
     assert pending["status"]["phase"] == "Pending"
     # Nothing there has a lower priority, so DefaultPreemption finds no victims (r-preemption).
-    message = "0/3 nodes are available: " + ", ".join(f"1 {reason}" for reason in reasons) + \
-        ", 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. preemption: 0/3 nodes are available: " \
+    message = (
+        "0/3 nodes are available: "
+        + ", ".join(f"1 {reason}" for reason in reasons)
+        + ", 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. preemption: 0/3 nodes are available: "
         "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
+    )
     [condition] = [c for c in pending["status"]["conditions"] if c["type"] == "PodScheduled"]
     assert (condition["status"], condition["reason"], condition["message"]) == ("False", "Unschedulable", message)
     [event] = [e for e in server.objects("events") if e["reason"] == "FailedScheduling"]
     assert event["metadata"]["namespace"] == "default"
     assert event["type"] == "Warning"
     assert event["message"] == message
-    assert event["involvedObject"] == {**event["involvedObject"], "kind": "Pod", "namespace": "default",
-                                       "name": pending["metadata"]["name"], "uid": pending["metadata"]["uid"]}
+    assert event["involvedObject"] == {
+        **event["involvedObject"],
+        "kind": "Pod",
+        "namespace": "default",
+        "name": pending["metadata"]["name"],
+        "uid": pending["metadata"]["uid"],
+    }
     others = [p for p in server.objects("pods") if target_node(p) in ("node-0", "node-2")]
     assert all(p["status"]["phase"] == "Running" and is_ready(p) for p in others)
     status = daemonset(server)["status"]
@@ -717,11 +817,13 @@ def test_fit_error_message_sorts_reasons_as_strings() -> None:
     """FitError.Error (r-scheduler-message): '<count> <reason>' entries sorted lexically; a one-node cluster has
     no NodeAffinity part."""
     assert fit_error_message(12, ["Too many pods"]) == (
-        "0/12 nodes are available: 1 Too many pods, 11 node(s) didn't satisfy plugin(s) [NodeAffinity].")
+        "0/12 nodes are available: 1 Too many pods, 11 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+    )
     assert fit_error_message(1, ["Insufficient cpu"]) == "0/1 nodes are available: 1 Insufficient cpu."
 
 
 # --- simulation controls -------------------------------------------------------------------------------------
+
 
 def test_paused_simulation_writes_nothing() -> None:
     """While paused nothing moves: a template change is neither observed nor rolled out."""
@@ -766,16 +868,22 @@ def test_runs_a_rollout_in_the_background_after_a_write_over_http() -> None:
             template["spec"]["containers"] = [container(image="foo/bar:v2")]
             body = json.dumps({"spec": {"template": template}}).encode()
             request = urllib.request.Request(
-                f"{server.url}/apis/apps/v1/namespaces/default/daemonsets/ds", data=body, method="PATCH",
-                headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/merge-patch+json"})
+                f"{server.url}/apis/apps/v1/namespaces/default/daemonsets/ds",
+                data=body,
+                method="PATCH",
+                headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/merge-patch+json"},
+            )
             with urllib.request.urlopen(request, timeout=5) as response:
                 assert response.status == 200
 
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
                 status = daemonset(server)["status"]
-                if status.get("updatedNumberScheduled") == 3 and status.get("numberAvailable") == 3 and \
-                        status.get("observedGeneration") == 2:
+                if (
+                    status.get("updatedNumberScheduled") == 3
+                    and status.get("numberAvailable") == 3
+                    and status.get("observedGeneration") == 2
+                ):
                     break
                 time.sleep(0.01)
             assert pod_hashes(server) == [current_hash(server)] * 3

@@ -30,6 +30,7 @@ def load_workflow(path: Path) -> dict[str, Any]:
 
 # --- the version -------------------------------------------------------------------------------------
 
+
 def test_pyproject_reads_the_version_from_the_package() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
@@ -50,13 +51,17 @@ def test_the_version_is_written_nowhere_else() -> None:
     literal = re.compile(r"(?<![\w.])v?" + re.escape(kubectl_ds.__version__) + r"(?![\w.])")
     files = sorted({path for pattern in VERSIONED_FILES for path in REPO.glob(pattern) if path.is_file()})
     assert files
-    copies = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path in files
-              for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
-              if literal.search(line) and not OTHER_TOOLS.search(line)]
+    copies = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+        if literal.search(line) and not OTHER_TOOLS.search(line)
+    ]
     assert copies == [], "write vX.Y.Z, or read kubectl_ds.__version__"
 
 
 # --- the workflows -----------------------------------------------------------------------------------
+
 
 def test_ci_workflow_runs_exactly_ci_run_on_every_supported_python() -> None:
     workflow = load_workflow(REPO / ".github" / "workflows" / "ci.yml")
@@ -72,8 +77,12 @@ def test_ci_workflow_runs_exactly_ci_run_on_every_supported_python() -> None:
 
 
 def test_every_action_is_pinned_to_a_commit_with_its_tag() -> None:
-    uses = [(path.name, line) for path in WORKFLOWS for line in path.read_text(encoding="utf-8").splitlines()
-            if re.match(r"^\s*(-\s+)?uses:", line)]
+    uses = [
+        (path.name, line)
+        for path in WORKFLOWS
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"^\s*(-\s+)?uses:", line)
+    ]
     assert uses
     pins: dict[str, set[tuple[str, str | None]]] = {}
     for name, line in uses:

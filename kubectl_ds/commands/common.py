@@ -19,15 +19,25 @@ _KUBE_FLAG_NAMES = ("kubeconfig", "context", "cluster", "user", "namespace", "re
 def kube_flag_options(func: F) -> F:
     """Add --kubeconfig, --context, --cluster, --user, -n/--namespace and --request-timeout."""
     options = [
-        click.option("--kubeconfig", metavar="PATH", help="Path to the kubeconfig file (default: $KUBECONFIG, "
-                     "then ~/.kube/config)."),
+        click.option(
+            "--kubeconfig",
+            metavar="PATH",
+            help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
+        ),
         click.option("--context", metavar="NAME", help="The kubeconfig context to use."),
         click.option("--cluster", metavar="NAME", help="The kubeconfig cluster to use."),
         click.option("--user", metavar="NAME", help="The kubeconfig user to use."),
-        click.option("-n", "--namespace", metavar="NS", help="Namespace of the DaemonSet (default: the "
-                     "context's namespace, else default)."),
-        click.option("--request-timeout", metavar="DURATION",
-                     help="Time to wait for each API request, e.g. 30s, 2m or 10 (seconds); 0 waits forever."),
+        click.option(
+            "-n",
+            "--namespace",
+            metavar="NS",
+            help="Namespace of the DaemonSet (default: the context's namespace, else default).",
+        ),
+        click.option(
+            "--request-timeout",
+            metavar="DURATION",
+            help="Time to wait for each API request, e.g. 30s, 2m or 10 (seconds); 0 waits forever.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -50,9 +60,8 @@ def merged_kube_flags(ctx: click.Context, local: dict[str, Any]) -> Any:
     """KubeFlags from the group's flags overridden by the subcommand's."""
     from kubectl_ds.kube.config import KubeFlags
 
-    group: dict[str, Any] = (ctx.find_root().params or {})
-    values = {name: local.get(name) if local.get(name) is not None else group.get(name)
-              for name in _KUBE_FLAG_NAMES}
+    group: dict[str, Any] = ctx.find_root().params or {}
+    values = {name: local.get(name) if local.get(name) is not None else group.get(name) for name in _KUBE_FLAG_NAMES}
     timeout = values.pop("request_timeout")
     seconds = parse_duration(timeout, flag="--request-timeout") if timeout else None
     return KubeFlags(request_timeout=seconds or None, **values)

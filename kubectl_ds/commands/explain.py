@@ -49,8 +49,9 @@ class ExplainOptions:
         if self.output not in OUTPUT_FORMATS:
             raise UsageError(f'unknown output format "{self.output}" for -o; use one of: {", ".join(OUTPUT_FORMATS)}')
         if not self.name and not self.manifest:
-            raise UsageError("name the DaemonSet to explain (kubectl ds explain NAME), "
-                             "or pass a manifest with -f/--filename")
+            raise UsageError(
+                "name the DaemonSet to explain (kubectl ds explain NAME), or pass a manifest with -f/--filename"
+            )
         if sum(1 for path in self.from_files if path == "-") + (self.manifest == "-") > 1:
             raise UsageError("standard input (-) can be read only once: use it for either --from-file or -f")
 
@@ -79,31 +80,41 @@ def run(
     pods = _daemonset_pods(reader, live, namespace, selector, omitted)
     revisions = _revisions(reader, live, namespace, selector, omitted, what_if=manifest is not None)
     messages = _scheduler_messages(reader, pods or [], namespace, omitted)
-    assessment = assess_nodes(daemonset, nodes, pods, revisions, now=now, scheduler_messages=messages,
-                              applied=live is not None)
-    assessment = _with_scheduler_checks(assessment, reader, parse_quantity, omitted, owner=live,
-                                        every_wanted_node=manifest is not None)
+    assessment = assess_nodes(
+        daemonset, nodes, pods, revisions, now=now, scheduler_messages=messages, applied=live is not None
+    )
+    assessment = _with_scheduler_checks(
+        assessment, reader, parse_quantity, omitted, owner=live, every_wanted_node=manifest is not None
+    )
 
     source = ""
     if manifest is not None:
         state = "the applied DaemonSet's pods shown as old" if live else "not applied yet"
         source = f'DaemonSet "{r.name(daemonset)}" from {options.manifest} ({state})'
-    view = ExplainView(namespace=namespace, name=r.name(daemonset), assessment=assessment,
-                       summary=summarize(assessment), omitted=tuple(omitted), source=source)
+    view = ExplainView(
+        namespace=namespace,
+        name=r.name(daemonset),
+        assessment=assessment,
+        summary=summarize(assessment),
+        omitted=tuple(omitted),
+        source=source,
+    )
     return ExplainResult(text=_render(view, options, arrow), exit_code=_exit_code(view, options))
 
 
-def _target(options: ExplainOptions, reader: ClusterReader, manifest: dict[str, Any] | None) -> tuple[
-    dict[str, Any], dict[str, Any] | None
-]:
+def _target(
+    options: ExplainOptions, reader: ClusterReader, manifest: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The DaemonSet to explain, and the applied one whose pods and revisions we read."""
     if manifest is None:
         assert options.name is not None  # validate() guarantees it
         live = reader.get_daemonset(namespace=options.namespace, name=options.name)
         return live, live
     if options.name and options.name != r.name(manifest):
-        raise UsageError(f'NAME "{options.name}" does not match the manifest\'s DaemonSet "{r.name(manifest)}"; '
-                         "drop NAME or fix the manifest")
+        raise UsageError(
+            f'NAME "{options.name}" does not match the manifest\'s DaemonSet "{r.name(manifest)}"; '
+            "drop NAME or fix the manifest"
+        )
     namespace = r.namespace(manifest) or options.namespace
     placed = {**manifest, "metadata": {**r.metadata(manifest), "namespace": namespace}}  # as kubectl apply would
     try:
@@ -122,8 +133,9 @@ def _select_nodes(nodes: list[dict[str, Any]], wanted: Sequence[str]) -> list[di
     return [by_name[name] for name in dict.fromkeys(wanted)]
 
 
-def _daemonset_pods(reader: ClusterReader, live: dict[str, Any] | None, namespace: str,
-                    selector: dict[str, Any], omitted: list[str]) -> list[dict[str, Any]] | None:
+def _daemonset_pods(
+    reader: ClusterReader, live: dict[str, Any] | None, namespace: str, selector: dict[str, Any], omitted: list[str]
+) -> list[dict[str, Any]] | None:
     """The pods the DaemonSet controls: by controller ownerReference, not by label alone."""
     if live is None:
         return []
@@ -135,8 +147,15 @@ def _daemonset_pods(reader: ClusterReader, live: dict[str, Any] | None, namespac
     return [pod for pod in candidates if r.is_controlled_by(pod, live)]
 
 
-def _revisions(reader: ClusterReader, live: dict[str, Any] | None, namespace: str, selector: dict[str, Any],
-               omitted: list[str], *, what_if: bool) -> RevisionIndex:
+def _revisions(
+    reader: ClusterReader,
+    live: dict[str, Any] | None,
+    namespace: str,
+    selector: dict[str, Any],
+    omitted: list[str],
+    *,
+    what_if: bool,
+) -> RevisionIndex:
     if live is None:
         return RevisionIndex(by_hash={}, current_hash=None, current_revision=None, template_generation=None)
     try:
@@ -146,15 +165,14 @@ def _revisions(reader: ClusterReader, live: dict[str, Any] | None, namespace: st
         index = index_revisions(live, [])
     if what_if:
         # The manifest is a new template: no existing pod runs it yet.
-        return RevisionIndex(by_hash=index.by_hash, current_hash=None, current_revision=None,
-                             template_generation=None)
+        return RevisionIndex(by_hash=index.by_hash, current_hash=None, current_revision=None, template_generation=None)
     return index
 
 
-def _scheduler_messages(reader: ClusterReader, pods: Sequence[dict[str, Any]], namespace: str,
-                        omitted: list[str]) -> dict[str, str]:
-    pending = [pod for pod in pods
-               if r.status(pod).get("phase") == "Pending" and not r.spec(pod).get("nodeName")]
+def _scheduler_messages(
+    reader: ClusterReader, pods: Sequence[dict[str, Any]], namespace: str, omitted: list[str]
+) -> dict[str, str]:
+    pending = [pod for pod in pods if r.status(pod).get("phase") == "Pending" and not r.spec(pod).get("nodeName")]
     if not pending:
         return {}
     try:
@@ -165,9 +183,15 @@ def _scheduler_messages(reader: ClusterReader, pods: Sequence[dict[str, Any]], n
     return events_for(pending, events)
 
 
-def _with_scheduler_checks(assessment: Assessment, reader: ClusterReader, parse_quantity: ParseQuantity,
-                           omitted: list[str], *, owner: dict[str, Any] | None,
-                           every_wanted_node: bool) -> Assessment:
+def _with_scheduler_checks(
+    assessment: Assessment,
+    reader: ClusterReader,
+    parse_quantity: ParseQuantity,
+    omitted: list[str],
+    *,
+    owner: dict[str, Any] | None,
+    every_wanted_node: bool,
+) -> Assessment:
     names = nodes_to_check(assessment, every_wanted_node=every_wanted_node)
     if not names:
         return assessment
@@ -231,15 +255,25 @@ Examples:
 @click.argument("name", required=False)
 @click.option("--node", "nodes", multiple=True, metavar="NODE", help="Only this node (repeatable).")
 @click.option("--problems", "problems_only", is_flag=True, help="Only the nodes that need attention.")
-@click.option("-o", "--output", default="table", metavar="FORMAT", show_default=True,
-              help="table, wide, json or yaml.")
-@click.option("--from-file", "from_files", multiple=True, metavar="PATH",
-              help="Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster "
-                   "(repeatable; - for stdin).")
-@click.option("-f", "--filename", "manifest", metavar="MANIFEST",
-              help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin).")
-@click.option("--exit-code", is_flag=True, help="Exit 3 when a node that should run the pod lacks a ready, "
-              "up-to-date one.")
+@click.option("-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, wide, json or yaml.")
+@click.option(
+    "--from-file",
+    "from_files",
+    multiple=True,
+    metavar="PATH",
+    help="Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster "
+    "(repeatable; - for stdin).",
+)
+@click.option(
+    "-f",
+    "--filename",
+    "manifest",
+    metavar="MANIFEST",
+    help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin).",
+)
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 3 when a node that should run the pod lacks a ready, up-to-date one."
+)
 @kube_flag_options
 @click.pass_context
 @interruptible
@@ -255,10 +289,16 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
     from kubectl_ds.kube.dump import DumpReader, read_manifest
 
     from_files = tuple(params["from_files"])
-    options = ExplainOptions(name=params["name"], namespace=flags.namespace or "default",
-                             nodes=tuple(params["nodes"]), problems_only=params["problems_only"],
-                             output=params["output"], from_files=from_files, manifest=params["manifest"],
-                             exit_code=params["exit_code"])
+    options = ExplainOptions(
+        name=params["name"],
+        namespace=flags.namespace or "default",
+        nodes=tuple(params["nodes"]),
+        problems_only=params["problems_only"],
+        output=params["output"],
+        from_files=from_files,
+        manifest=params["manifest"],
+        exit_code=params["exit_code"],
+    )
     options.validate()
     manifest = read_manifest(params["manifest"]) if params["manifest"] else None
     reader: ClusterReader
@@ -271,8 +311,14 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         resolved = resolve(flags)
         reader = Cluster.connect(flags, resolved)
         options = replace(options, namespace=resolved.namespace)
-    result = run(options, reader, now=datetime.now(timezone.utc), parse_quantity=_parse_quantity,
-                 manifest=manifest, arrow=_arrow())
+    result = run(
+        options,
+        reader,
+        now=datetime.now(timezone.utc),
+        parse_quantity=_parse_quantity,
+        manifest=manifest,
+        arrow=_arrow(),
+    )
     click.echo(result.text, nl=False)
     return int(result.exit_code)
 

@@ -48,8 +48,14 @@ def _collection(group: str, resource: str, namespace: str | None) -> str:
 class Cluster:
     """Reads (and, for rollouts, writes) through the official client, returning plain dicts."""
 
-    def __init__(self, api_client: Any, *, server: str, request_timeout: float | None = None,
-                 local_clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        server: str,
+        request_timeout: float | None = None,
+        local_clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self._client = api_client
         self._server = server
         self._timeout = request_timeout
@@ -57,13 +63,18 @@ class Cluster:
         self._server_offset = timedelta(0)  # the API server's clock minus ours, from its Date headers
 
     @classmethod
-    def connect(cls, flags: KubeFlags, resolved: ResolvedConfig | None = None,
-                local_clock: Callable[[], datetime] = _utc_now) -> Cluster:
+    def connect(
+        cls, flags: KubeFlags, resolved: ResolvedConfig | None = None, local_clock: Callable[[], datetime] = _utc_now
+    ) -> Cluster:
         # urllib3 logs each retry as a WARNING; our own one-line error is what the user should see.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
         resolved = resolved or resolve(flags)
-        return cls(new_api_client(resolved), server=resolved.server, request_timeout=flags.request_timeout,
-                   local_clock=local_clock)
+        return cls(
+            new_api_client(resolved),
+            server=resolved.server,
+            request_timeout=flags.request_timeout,
+            local_clock=local_clock,
+        )
 
     def server_now(self) -> datetime:
         """The time on the API server's clock, as its last answer's Date header told it.
@@ -88,15 +99,28 @@ class Cluster:
 
     # --- generic -----------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, attempt: Attempt, *, query: list[tuple[str, str]] | None = None,
-                body: Any = None, content_type: str | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        attempt: Attempt,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> Any:
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
         try:
             serialized = self._client.param_serialize(
-                method=method, resource_path=path, query_params=query or [], header_params=headers,
-                body=body, auth_settings=["BearerToken"])
+                method=method,
+                resource_path=path,
+                query_params=query or [],
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
             response = self._client.call_api(*serialized, _request_timeout=self._timeout)
             data = response.read()
             self._note_server_time(response)
@@ -107,16 +131,25 @@ class Cluster:
         try:
             return json.loads(data) if data else {}
         except ValueError as error:  # e.g. an HTML page from a proxy in front of the API server
-            raise ApiError(f"the API server at {self._server} answered {attempt.verb} {attempt.resource} with "
-                           "something that is not JSON; is the kubeconfig's server address right?") from error
+            raise ApiError(
+                f"the API server at {self._server} answered {attempt.verb} {attempt.resource} with "
+                "something that is not JSON; is the kubeconfig's server address right?"
+            ) from error
 
     def get(self, group: str, resource: str, *, namespace: str | None, name: str) -> dict[str, Any]:
         path = f"{_collection(group, resource, namespace)}/{quote(name, safe='')}"
         result: dict[str, Any] = self.request("GET", path, Attempt("get", resource, namespace, name))
         return result
 
-    def list_all(self, group: str, resource: str, *, namespace: str | None = None,
-             selector: Mapping[str, Any] | None = None, field_selector: str | None = None) -> list[dict[str, Any]]:
+    def list_all(
+        self,
+        group: str,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        selector: Mapping[str, Any] | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Every item, following `continue` tokens page by page."""
         path = _collection(group, resource, namespace)
         base: list[tuple[str, str]] = [("limit", str(PAGE_SIZE))]
@@ -166,19 +199,22 @@ class Cluster:
         return self.list_all(_APPS, "controllerrevisions", namespace=namespace, selector=selector)
 
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]:
-        return self.list_all(_CORE, "events", namespace=namespace,
-                         field_selector="involvedObject.kind=Pod,reason=FailedScheduling")
+        return self.list_all(
+            _CORE, "events", namespace=namespace, field_selector="involvedObject.kind=Pod,reason=FailedScheduling"
+        )
 
     # --- what rollouts write and watch (the RolloutCluster protocol) ---------------------------------
 
-    def patch_daemonset(self, *, namespace: str, name: str, patch: Mapping[str, Any],
-                        strategic: bool = False) -> dict[str, Any]:
+    def patch_daemonset(
+        self, *, namespace: str, name: str, patch: Mapping[str, Any], strategic: bool = False
+    ) -> dict[str, Any]:
         """A JSON merge patch (or, `strategic`, a strategic merge patch, as kubectl sends); without a
         metadata.resourceVersion in it, it applies to whatever version is stored: no 409 from a status write."""
         path = f"{_collection(_APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
         content_type = "application/strategic-merge-patch+json" if strategic else "application/merge-patch+json"
-        result: dict[str, Any] = self.request("PATCH", path, Attempt("patch", "daemonsets", namespace, name),
-                                              body=dict(patch), content_type=content_type)
+        result: dict[str, Any] = self.request(
+            "PATCH", path, Attempt("patch", "daemonsets", namespace, name), body=dict(patch), content_type=content_type
+        )
         return result
 
     def replace_daemonset(self, daemonset: Mapping[str, Any]) -> dict[str, Any]:
@@ -186,31 +222,43 @@ class Cluster:
         metadata = daemonset.get("metadata") or {}
         namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
         path = f"{_collection(_APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
-        result: dict[str, Any] = self.request("PUT", path, Attempt("update", "daemonsets", namespace, name),
-                                              body=dict(daemonset), content_type="application/json")
+        result: dict[str, Any] = self.request(
+            "PUT",
+            path,
+            Attempt("update", "daemonsets", namespace, name),
+            body=dict(daemonset),
+            content_type="application/json",
+        )
         return result
 
     def evict_pod(self, *, namespace: str, name: str) -> None:
         """The Eviction API, so PodDisruptionBudgets are respected (429 when one forbids it now)."""
         path = f"{_collection(_CORE, 'pods', namespace)}/{quote(name, safe='')}/eviction"
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
-        self.request("POST", path, Attempt("create", "pods/eviction", namespace, name), body=body,
-                     content_type="application/json")
+        self.request(
+            "POST",
+            path,
+            Attempt("create", "pods/eviction", namespace, name),
+            body=body,
+            content_type="application/json",
+        )
 
     def delete_pod(self, *, namespace: str, name: str, uid: str | None = None) -> None:
         path = f"{_collection(_CORE, 'pods', namespace)}/{quote(name, safe='')}"
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if uid:
             body["preconditions"] = {"uid": uid}  # never delete a replacement that reuses the name
-        self.request("DELETE", path, Attempt("delete", "pods", namespace, name), body=body,
-                     content_type="application/json")
+        self.request(
+            "DELETE", path, Attempt("delete", "pods", namespace, name), body=body, content_type="application/json"
+        )
 
     def list_pods_versioned(self, *, namespace: str, selector: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
         base = [("limit", str(PAGE_SIZE)), ("labelSelector", selector_query(selector))]
         return self._pages(_collection(_CORE, "pods", namespace), base, Attempt("list", "pods", namespace))
 
-    def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
-                   timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+    def watch_pods(
+        self, *, namespace: str, selector: Mapping[str, Any], resource_version: str, timeout: float
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Pod events ("ADDED"/"MODIFIED"/"DELETED", pod) after `resource_version`, as a burst: what already
         happened comes at once, otherwise the stream waits up to `timeout`s for the first event; either way it
         ends once no event has come for WATCH_QUIET seconds (timeout 0 asks only for what already happened).
@@ -229,8 +277,12 @@ class Cluster:
         streaming = False
         try:
             serialized = self._client.param_serialize(
-                method="GET", resource_path=_collection(_CORE, "pods", namespace), query_params=query,
-                header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+                method="GET",
+                resource_path=_collection(_CORE, "pods", namespace),
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
             response = self._client.call_api(*serialized, _request_timeout=(10, seconds + 5))
             raw = response.response
             if response.status >= 400:
@@ -251,8 +303,10 @@ class Cluster:
         except Exception as error:  # noqa: BLE001 - a broken watch only means "list again"
             if streaming and _is_read_timeout(error):
                 return  # the quiet that ends a burst, or no event within `timeout`: a normal end
-            yield "ERROR", {"kind": "Status", "code": 0, "reason": "BrokenStream",
-                            "message": f"the pod watch broke: {error}"}
+            yield (
+                "ERROR",
+                {"kind": "Status", "code": 0, "reason": "BrokenStream", "message": f"the pod watch broke: {error}"},
+            )
         finally:
             if raw is not None:
                 raw.close()

@@ -50,7 +50,7 @@ def kubeconfig_paths(flags: KubeFlags, environ: Mapping[str, str]) -> list[str]:
         paths = [os.path.expanduser(p) for p in environ["KUBECONFIG"].split(os.pathsep) if p]
         existing = [p for p in paths if os.path.exists(p)]
         if not existing:
-            raise ConfigError(f'no kubeconfig found: none of the KUBECONFIG paths exist ({environ["KUBECONFIG"]})')
+            raise ConfigError(f"no kubeconfig found: none of the KUBECONFIG paths exist ({environ['KUBECONFIG']})")
         return existing
     path = os.path.expanduser(DEFAULT_KUBECONFIG)
     if not os.path.exists(path):
@@ -103,12 +103,15 @@ def resolve(flags: KubeFlags, environ: Mapping[str, str] | None = None) -> Resol
         current = current or str(data.get("current-context") or "")
     context_name = flags.context or current
     if not context_name:
-        raise ConfigError("no current context in the kubeconfig; pass --context NAME "
-                          "(kubectl config get-contexts lists them)")
+        raise ConfigError(
+            "no current context in the kubeconfig; pass --context NAME (kubectl config get-contexts lists them)"
+        )
     if context_name not in contexts:
         known = ", ".join(sorted(contexts)) or "none"
-        raise ConfigError(f'context "{context_name}" not found in the kubeconfig (contexts: {known}); '
-                          "kubectl config get-contexts lists them")
+        raise ConfigError(
+            f'context "{context_name}" not found in the kubeconfig (contexts: {known}); '
+            "kubectl config get-contexts lists them"
+        )
     context = contexts[context_name]
     cluster_name = flags.cluster or str(context.get("cluster") or "")
     if cluster_name not in clusters:
@@ -119,10 +122,18 @@ def resolve(flags: KubeFlags, environ: Mapping[str, str] | None = None) -> Resol
     namespace = flags.namespace or str(context.get("namespace") or "") or "default"
     server = str(clusters[cluster_name].get("server") or "")
     if "://" not in server:
-        raise ConfigError(f'cluster "{cluster_name}" in the kubeconfig has no server address (https://...); '
-                          "fix the kubeconfig or pick another context with --context")
-    return ResolvedConfig(paths=tuple(paths), context=context_name, namespace=namespace, cluster=cluster_name,
-                          user=user_name, server=server)
+        raise ConfigError(
+            f'cluster "{cluster_name}" in the kubeconfig has no server address (https://...); '
+            "fix the kubeconfig or pick another context with --context"
+        )
+    return ResolvedConfig(
+        paths=tuple(paths),
+        context=context_name,
+        namespace=namespace,
+        cluster=cluster_name,
+        user=user_name,
+        server=server,
+    )
 
 
 _OVERRIDE_CONTEXT = "kubectl-ds/override"
@@ -137,10 +148,13 @@ def new_api_client(resolved: ResolvedConfig) -> Any:
     try:
         merger = KubeConfigMerger(os.pathsep.join(resolved.paths))
         # --cluster/--user override the context's own: select a synthetic context naming them.
-        merger.config.value["contexts"].append({"name": _OVERRIDE_CONTEXT, "context": {
-            "cluster": resolved.cluster, "user": resolved.user, "namespace": resolved.namespace}})
-        loader = KubeConfigLoader(config_dict=merger.config, active_context=_OVERRIDE_CONTEXT,
-                                  config_base_path=None)
+        merger.config.value["contexts"].append(
+            {
+                "name": _OVERRIDE_CONTEXT,
+                "context": {"cluster": resolved.cluster, "user": resolved.user, "namespace": resolved.namespace},
+            }
+        )
+        loader = KubeConfigLoader(config_dict=merger.config, active_context=_OVERRIDE_CONTEXT, config_base_path=None)
         configuration = type.__call__(Configuration)
         loader.load_and_set(configuration)
     except ConfigException as error:

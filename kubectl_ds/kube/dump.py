@@ -84,12 +84,16 @@ class DumpReader:
             objects.extend(read_documents(path, stdin))
         for obj in objects:
             if r.kind_of(obj) in _KINDS and not r.name(obj):
-                raise InputError(f"a {r.kind_of(obj)} in {', '.join(paths)} has no metadata.name; "
-                                 "is this a dump written by kubectl get -o yaml?")
+                raise InputError(
+                    f"a {r.kind_of(obj)} in {', '.join(paths)} has no metadata.name; "
+                    "is this a dump written by kubectl get -o yaml?"
+                )
         reader = cls(objects, origin=", ".join(paths))
         if not reader._by_kind["Node"]:
-            raise InputError(f"no Node objects in {reader.origin}; dump them too: "
-                             "kubectl get nodes,pods,ds,controllerrevisions -A -o yaml")
+            raise InputError(
+                f"no Node objects in {reader.origin}; dump them too: "
+                "kubectl get nodes,pods,ds,controllerrevisions -A -o yaml"
+            )
         return reader
 
     def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]:
@@ -102,16 +106,25 @@ class DumpReader:
         return list(self._by_kind["Node"])
 
     def list_daemonset_pods(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return [pod for pod in self._by_kind["Pod"]
-                if (r.namespace(pod) or "default") == namespace and selector_matches(selector, r.labels(pod))]
+        return [
+            pod
+            for pod in self._by_kind["Pod"]
+            if (r.namespace(pod) or "default") == namespace and selector_matches(selector, r.labels(pod))
+        ]
 
     def list_active_pods(self) -> list[dict[str, Any]]:
         return [pod for pod in self._by_kind["Pod"] if r.status(pod).get("phase") not in ("Succeeded", "Failed")]
 
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return [rev for rev in self._by_kind["ControllerRevision"]
-                if (r.namespace(rev) or "default") == namespace and selector_matches(selector, r.labels(rev))]
+        return [
+            rev
+            for rev in self._by_kind["ControllerRevision"]
+            if (r.namespace(rev) or "default") == namespace and selector_matches(selector, r.labels(rev))
+        ]
 
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]:
-        return [event for event in self._by_kind["Event"]
-                if (r.namespace(event) or "default") == namespace and event.get("reason") == "FailedScheduling"]
+        return [
+            event
+            for event in self._by_kind["Event"]
+            if (r.namespace(event) or "default") == namespace and event.get("reason") == "FailedScheduling"
+        ]

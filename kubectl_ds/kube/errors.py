@@ -24,8 +24,14 @@ from kubectl_ds.errors import (
 )
 
 # Resource names as kubectl prints them in "not found" messages.
-_SINGULAR = {"daemonsets": "daemonset", "pods": "pod", "nodes": "node",
-             "controllerrevisions": "controllerrevision", "events": "event", "namespaces": "namespace"}
+_SINGULAR = {
+    "daemonsets": "daemonset",
+    "pods": "pod",
+    "nodes": "node",
+    "controllerrevisions": "controllerrevision",
+    "events": "event",
+    "namespaces": "namespace",
+}
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,11 @@ def _status(body: bytes) -> dict[str, Any]:
 def _budget_causes(status: dict[str, Any]) -> list[str]:
     """The DisruptionBudget causes of an eviction answer (StatusCause's type is serialized as "reason")."""
     causes = (status.get("details") or {}).get("causes") or []
-    return [str(cause.get("message") or "") for cause in causes
-            if isinstance(cause, dict) and cause.get("reason") == "DisruptionBudget"]
+    return [
+        str(cause.get("message") or "")
+        for cause in causes
+        if isinstance(cause, dict) and cause.get("reason") == "DisruptionBudget"
+    ]
 
 
 def _eviction_error(status: int, answer: dict[str, Any], attempt: Attempt) -> DsError | None:
@@ -66,18 +75,23 @@ def _eviction_error(status: int, answer: dict[str, Any], attempt: Attempt) -> Ds
     if status == 429 and (budget or message.startswith("Cannot evict pod")):
         return EvictionRefused("; ".join(budget) or message)
     if status == 500 and "more than one PodDisruptionBudget" in message:
-        return DisruptionBudgetBlocked(f"pod {attempt.name} is selected by more than one PodDisruptionBudget, "
-                                       "which the eviction API does not support (it answers 500 for every eviction); "
-                                       "make one PDB select it, or use --delete")
+        return DisruptionBudgetBlocked(
+            f"pod {attempt.name} is selected by more than one PodDisruptionBudget, "
+            "which the eviction API does not support (it answers 500 for every eviction); "
+            "make one PDB select it, or use --delete"
+        )
     if status == 403 and details.get("kind") in ("poddisruptionbudget", "poddisruptionbudgets"):
-        return DisruptionBudgetBlocked(f"the PodDisruptionBudget {details.get('name', '')} refuses evictions, not "
-                                       f"RBAC: {message}; its status is inconsistent until the disruption "
-                                       "controller recomputes it (check kube-controller-manager), or use --delete")
+        return DisruptionBudgetBlocked(
+            f"the PodDisruptionBudget {details.get('name', '')} refuses evictions, not "
+            f"RBAC: {message}; its status is inconsistent until the disruption "
+            "controller recomputes it (check kube-controller-manager), or use --delete"
+        )
     return None
 
 
-def error_for_status(status: int, body: bytes, attempt: Attempt, server: str,
-                     retry_after: float | None = None) -> DsError:
+def error_for_status(
+    status: int, body: bytes, attempt: Attempt, server: str, retry_after: float | None = None
+) -> DsError:
     answer = _status(body)
     message = str(answer.get("message") or "")
     eviction = _eviction_error(status, answer, attempt)
@@ -87,13 +101,19 @@ def error_for_status(status: int, body: bytes, attempt: Attempt, server: str,
         kind = _SINGULAR.get(attempt.resource, attempt.resource)
         return NotFound(f'{kind} "{attempt.name}" not found{attempt.scope()}')
     if status == 401:
-        return Unauthorized(f"the API server at {server} rejected the credentials (401 Unauthorized); "
-                            "log in again or refresh the kubeconfig's token")
+        return Unauthorized(
+            f"the API server at {server} rejected the credentials (401 Unauthorized); "
+            "log in again or refresh the kubeconfig's token"
+        )
     if status == 403:
         target = f"{attempt.verb} {attempt.resource}{attempt.scope() or ' at the cluster scope'}"
-        return Forbidden(f"forbidden: RBAC does not allow you to {target} ({message}); "
-                         f"ask for '{attempt.verb}' on {attempt.resource}",
-                         verb=attempt.verb, resource=attempt.resource, namespace=attempt.namespace)
+        return Forbidden(
+            f"forbidden: RBAC does not allow you to {target} ({message}); "
+            f"ask for '{attempt.verb}' on {attempt.resource}",
+            verb=attempt.verb,
+            resource=attempt.resource,
+            namespace=attempt.namespace,
+        )
     if status == 404:
         return NotFound(f"the API server has no {attempt.resource} API ({message or 'not found'})")
     detail = f": {message}" if message else ""
@@ -114,19 +134,28 @@ def error_for_exception(error: BaseException, attempt: Attempt, server: str, tim
     reason = getattr(error, "reason", None)
     reason_names = {cls.__name__ for cls in type(reason).__mro__} if reason is not None else set()
     if "NewConnectionError" in names | reason_names:  # urllib3 makes it a ConnectTimeoutError subclass
-        return Unreachable(f"cannot reach the API server at {server}: {_root_cause(error)}; check that the "
-                           "cluster is running and the kubeconfig context points at it")
+        return Unreachable(
+            f"cannot reach the API server at {server}: {_root_cause(error)}; check that the "
+            "cluster is running and the kubeconfig context points at it"
+        )
     if names & {"ReadTimeoutError", "TimeoutError", "ConnectTimeoutError"} or reason_names & {
-            "ReadTimeoutError", "ConnectTimeoutError", "TimeoutError"}:
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "TimeoutError",
+    }:
         after = f" after {timeout:g}s" if timeout else ""
-        return RequestTimeout(f"the API server at {server} did not answer{after} while trying to "
-                              f"{attempt.verb} {attempt.resource}; retry, or raise --request-timeout")
+        return RequestTimeout(
+            f"the API server at {server} did not answer{after} while trying to "
+            f"{attempt.verb} {attempt.resource}; retry, or raise --request-timeout"
+        )
     if "ConfigException" in names:
         return ConfigError(f"kubeconfig cannot be used: {error}")
     if names & {"MaxRetryError", "NewConnectionError", "ProtocolError", "ConnectionError", "SSLError"}:
         cause = _root_cause(error)
-        return Unreachable(f"cannot reach the API server at {server}: {cause}; check that the cluster is "
-                           "running and the kubeconfig context points at it")
+        return Unreachable(
+            f"cannot reach the API server at {server}: {cause}; check that the cluster is "
+            "running and the kubeconfig context points at it"
+        )
     return ApiError(f"{attempt.verb} {attempt.resource}{attempt.scope()} failed: {error}")
 
 

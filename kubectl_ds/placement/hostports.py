@@ -57,8 +57,11 @@ def host_ports(pod_spec: Obj) -> list[HostPort]:
                 # API defaulting copies containerPort into hostPort for hostNetwork pods.
                 number = int(port.get("containerPort") or 0)
             if number > 0:
-                ports.append(HostPort(ip=str(port.get("hostIP") or _ANY_IP),
-                                      protocol=str(port.get("protocol") or "TCP"), port=number))
+                ports.append(
+                    HostPort(
+                        ip=str(port.get("hostIP") or _ANY_IP), protocol=str(port.get("protocol") or "TCP"), port=number
+                    )
+                )
     return ports
 
 

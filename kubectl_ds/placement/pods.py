@@ -30,7 +30,8 @@ def target_node(pod: Obj) -> str | None:
     if spec.get("nodeName"):
         return str(spec["nodeName"])
     required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution") or {}
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     for term in required.get("nodeSelectorTerms") or []:
         for field in term.get("matchFields") or []:
             if field.get("key") == "metadata.name" and field.get("operator") == "In":
@@ -61,8 +62,14 @@ def pods_by_node(pods: Iterable[Obj]) -> dict[str, list[Obj]]:
 
 def oldest_first(pods: Sequence[Obj]) -> list[Obj]:
     """podByCreationTimestampAndPhase: bound pods first, then older, then by name."""
-    return sorted(pods, key=lambda pod: (not r.spec(pod).get("nodeName"),
-                                         str(r.metadata(pod).get("creationTimestamp") or ""), r.name(pod)))
+    return sorted(
+        pods,
+        key=lambda pod: (
+            not r.spec(pod).get("nodeName"),
+            str(r.metadata(pod).get("creationTimestamp") or ""),
+            r.name(pod),
+        ),
+    )
 
 
 def is_ready(pod: Obj) -> bool:
@@ -105,7 +112,8 @@ class PodProblem:
 def container_problem(pod: Obj) -> PodProblem | None:
     """The first waiting/terminated container state that explains a pod that is not ready."""
     statuses = list(r.status(pod).get("initContainerStatuses") or []) + list(
-        r.status(pod).get("containerStatuses") or [])
+        r.status(pod).get("containerStatuses") or []
+    )
     for container in statuses:
         state = container.get("state") or {}
         waiting = state.get("waiting") or {}
@@ -114,20 +122,37 @@ def container_problem(pod: Obj) -> PodProblem | None:
         name = container.get("name", "?")
         if reason == "CrashLoopBackOff":
             restarts = container.get("restartCount", 0)
-            last = ((container.get("lastState") or {}).get("terminated") or {})
+            last = (container.get("lastState") or {}).get("terminated") or {}
             detail = f", last exit code {last.get('exitCode')} ({last.get('reason', 'Error')})" if last else ""
-            return PodProblem(reason, Reason(
-                code=codes.POD_CRASH_LOOPING, rule="crash-looping",
-                message=f"container {name} is crash-looping ({restarts} restart{'' if restarts == 1 else 's'}{detail})",
-                hint=f"kubectl logs -n {r.namespace(pod)} {r.name(pod)} -c {name} --previous"))
+            return PodProblem(
+                reason,
+                Reason(
+                    code=codes.POD_CRASH_LOOPING,
+                    rule="crash-looping",
+                    message=f"container {name} is crash-looping ({restarts} "
+                    f"restart{'' if restarts == 1 else 's'}{detail})",
+                    hint=f"kubectl logs -n {r.namespace(pod)} {r.name(pod)} -c {name} --previous",
+                ),
+            )
         if reason in _IMAGE_PULL_REASONS:
             image = container.get("image", "")
-            return PodProblem(reason, Reason(
-                code=codes.POD_IMAGE_PULL, rule="image pull error",
-                message=f"container {name} cannot pull image {image}: {reason}" + (f" ({message})" if message else ""),
-                hint="check the image name and tag, and the pull secret"))
+            return PodProblem(
+                reason,
+                Reason(
+                    code=codes.POD_IMAGE_PULL,
+                    rule="image pull error",
+                    message=f"container {name} cannot pull image {image}: {reason}"
+                    + (f" ({message})" if message else ""),
+                    hint="check the image name and tag, and the pull secret",
+                ),
+            )
         if reason and reason not in ("ContainerCreating", "PodInitializing"):
-            return PodProblem(reason, Reason(
-                code=codes.POD_WAITING, rule=f"waiting: {reason}",
-                message=f"container {name} is waiting: {reason}" + (f" ({message})" if message else "")))
+            return PodProblem(
+                reason,
+                Reason(
+                    code=codes.POD_WAITING,
+                    rule=f"waiting: {reason}",
+                    message=f"container {name} is waiting: {reason}" + (f" ({message})" if message else ""),
+                ),
+            )
     return None

@@ -57,22 +57,36 @@ def node_should_run_daemon_pod(daemonset: Obj, node: Obj, *, tolerations: Sequen
     pinned = str(pod_spec.get("nodeName") or "")
     fits_node_name = not pinned or pinned == node_name
     if not fits_node_name:
-        reasons.append(Reason(
-            code=codes.NODE_NAME, rule=f"spec.nodeName={pinned}",
-            message=f"template spec.nodeName={pinned}: pods only go to node {pinned}",
-            hint="remove spec.nodeName from the pod template to run on every node"))
+        reasons.append(
+            Reason(
+                code=codes.NODE_NAME,
+                rule=f"spec.nodeName={pinned}",
+                message=f"template spec.nodeName={pinned}: pods only go to node {pinned}",
+                hint="remove spec.nodeName from the pod template to run on every node",
+            )
+        )
 
     mismatches = node_selector_mismatches(pod_spec.get("nodeSelector"), r.labels(node))
     for mismatch in mismatches:
-        reasons.append(Reason(
-            code=codes.NODE_SELECTOR, rule=mismatch.rule, message=mismatch.message,
-            hint=f"kubectl label node {{node}} {mismatch.key}={mismatch.wanted} --overwrite"))
+        reasons.append(
+            Reason(
+                code=codes.NODE_SELECTOR,
+                rule=mismatch.rule,
+                message=mismatch.message,
+                hint=f"kubectl label node {{node}} {mismatch.key}={mismatch.wanted} --overwrite",
+            )
+        )
 
     affinity = match_required_affinity(pod_spec, node)
     if not affinity.matched:
-        reasons.append(Reason(
-            code=codes.NODE_AFFINITY, rule=affinity.rule, message=affinity.message,
-            hint="label the node so that one nodeSelectorTerm matches, or widen the DaemonSet's affinity"))
+        reasons.append(
+            Reason(
+                code=codes.NODE_AFFINITY,
+                rule=affinity.rule,
+                message=affinity.message,
+                hint="label the node so that one nodeSelectorTerm matches, or widen the DaemonSet's affinity",
+            )
+        )
 
     if tolerations is None:
         tolerations = pod_tolerations(daemonset)
@@ -80,9 +94,14 @@ def node_should_run_daemon_pod(daemonset: Obj, node: Obj, *, tolerations: Sequen
     for taint in untolerated:
         code = codes.TAINT_NO_EXECUTE if taint.effect == NO_EXECUTE else codes.TAINT_NO_SCHEDULE
         consequence = "running pods are evicted" if taint.effect == NO_EXECUTE else "no new pod is created"
-        reasons.append(Reason(
-            code=code, rule=f"taint {taint}", message=f"taint {taint} not tolerated: {consequence}",
-            hint=f"add toleration {toleration_for(taint)} or: kubectl taint node {{node}} {taint}-"))
+        reasons.append(
+            Reason(
+                code=code,
+                rule=f"taint {taint}",
+                message=f"taint {taint} not tolerated: {consequence}",
+                hint=f"add toleration {toleration_for(taint)} or: kubectl taint node {{node}} {taint}-",
+            )
+        )
 
     fits_affinity = not mismatches and affinity.matched
     fits_taints = not untolerated
@@ -95,9 +114,15 @@ def node_should_run_daemon_pod(daemonset: Obj, node: Obj, *, tolerations: Sequen
     else:
         should_run = should_continue = True
     return NodeVerdict(
-        node=node_name, fits_node_name=fits_node_name, fits_node_selector=not mismatches,
-        fits_node_affinity=affinity.matched, fits_taints=fits_taints, should_run=should_run,
-        should_continue_running=should_continue, reasons=tuple(reasons) + tuple(node_facts(node)))
+        node=node_name,
+        fits_node_name=fits_node_name,
+        fits_node_selector=not mismatches,
+        fits_node_affinity=affinity.matched,
+        fits_taints=fits_taints,
+        should_run=should_run,
+        should_continue_running=should_continue,
+        reasons=tuple(reasons) + tuple(node_facts(node)),
+    )
 
 
 def node_facts(node: Obj) -> list[Reason]:
@@ -106,12 +131,20 @@ def node_facts(node: Obj) -> list[Reason]:
     if not r.is_node_ready(node):
         ready = r.condition(node, "Ready")
         state = f"Ready={ready.get('status')}" if ready else "no Ready condition"
-        facts.append(Reason(code=codes.NODE_NOT_READY, rule="node not ready",
-                            message=f"node is not ready ({state}); the controller ignores conditions, "
-                                    "only taints keep DaemonSet pods away"))
+        facts.append(
+            Reason(
+                code=codes.NODE_NOT_READY,
+                rule="node not ready",
+                message=f"node is not ready ({state}); the controller ignores conditions, "
+                "only taints keep DaemonSet pods away",
+            )
+        )
     if r.is_node_cordoned(node):
-        facts.append(Reason(code=codes.NODE_CORDONED, rule="node cordoned",
-                            message="node is cordoned; DaemonSet pods tolerate "
-                                    "node.kubernetes.io/unschedulable and still run here"))
+        facts.append(
+            Reason(
+                code=codes.NODE_CORDONED,
+                rule="node cordoned",
+                message="node is cordoned; DaemonSet pods tolerate node.kubernetes.io/unschedulable and still run here",
+            )
+        )
     return facts
-

@@ -135,14 +135,27 @@ def assess_nodes(
         if daemonset_pods is None:
             state = UNKNOWN
         else:
-            state, pod_reasons = _pod_state(daemonset, verdict, pods, pod_reports, revisions,
-                                             scheduler_messages or {}, applied=applied)
-        reports.append(NodeReport(
-            name=r.name(node), verdict=verdict, pods=pod_reports, reasons=verdict.reasons + tuple(pod_reasons),
-            state=state, labels_that_matter=_labels_that_matter(daemonset, node),
-            taints=tuple(_taint_text(taint) for taint in r.node_taints(node))))
-    return Assessment(daemonset=daemonset, revisions=revisions, nodes=tuple(reports),
-                      pods_known=daemonset_pods is not None, node_objects={r.name(n): n for n in nodes})
+            state, pod_reasons = _pod_state(
+                daemonset, verdict, pods, pod_reports, revisions, scheduler_messages or {}, applied=applied
+            )
+        reports.append(
+            NodeReport(
+                name=r.name(node),
+                verdict=verdict,
+                pods=pod_reports,
+                reasons=verdict.reasons + tuple(pod_reasons),
+                state=state,
+                labels_that_matter=_labels_that_matter(daemonset, node),
+                taints=tuple(_taint_text(taint) for taint in r.node_taints(node)),
+            )
+        )
+    return Assessment(
+        daemonset=daemonset,
+        revisions=revisions,
+        nodes=tuple(reports),
+        pods_known=daemonset_pods is not None,
+        node_objects={r.name(n): n for n in nodes},
+    )
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -171,10 +184,17 @@ def _pod_report(pod: Obj, revisions: RevisionIndex, min_ready: int, now: datetim
     phase = str(r.status(pod).get("phase") or "Unknown")
     ready = is_ready(pod)
     return PodReport(
-        name=r.name(pod), namespace=r.namespace(pod), phase=phase, ready=ready,
-        available=is_available(pod, min_ready, now), revision=revisions.revision_of(pod),
-        updated=revisions.is_updated(pod), status=_status_word(pod, phase, ready),
-        terminating=is_terminating(pod), bound=bool(r.spec(pod).get("nodeName")))
+        name=r.name(pod),
+        namespace=r.namespace(pod),
+        phase=phase,
+        ready=ready,
+        available=is_available(pod, min_ready, now),
+        revision=revisions.revision_of(pod),
+        updated=revisions.is_updated(pod),
+        status=_status_word(pod, phase, ready),
+        terminating=is_terminating(pod),
+        bound=bool(r.spec(pod).get("nodeName")),
+    )
 
 
 def _status_word(pod: Obj, phase: str, ready: bool) -> str:
@@ -202,8 +222,10 @@ def _pod_state(
 ) -> tuple[str, list[Reason]]:
     live = [(pod, rep) for pod, rep in zip(pods, reports, strict=True) if not rep.terminating]
     terminating = [rep for rep in reports if rep.terminating]
-    reasons: list[Reason] = [Reason(code=codes.POD_TERMINATING, rule="terminating",
-                                    message=f"pod {rep.name} is terminating") for rep in terminating]
+    reasons: list[Reason] = [
+        Reason(code=codes.POD_TERMINATING, rule="terminating", message=f"pod {rep.name} is terminating")
+        for rep in terminating
+    ]
     if not verdict.should_run:
         reasons += _misscheduled(verdict, [rep for _, rep in live])
         return "", reasons
@@ -213,11 +235,14 @@ def _pod_state(
             return WOULD_CREATE, reasons
         if terminating:
             return TERMINATING, reasons  # without surge the controller waits for the pod to be gone
-        reasons.append(Reason(
-            code=codes.POD_MISSING, rule="no pod",
-            message="no DaemonSet pod on this node although one should run",
-            hint=f"see the DaemonSet's events: kubectl describe ds -n {r.namespace(daemonset)} "
-                 f"{r.name(daemonset)}"))
+        reasons.append(
+            Reason(
+                code=codes.POD_MISSING,
+                rule="no pod",
+                message="no DaemonSet pod on this node although one should run",
+                hint=f"see the DaemonSet's events: kubectl describe ds -n {r.namespace(daemonset)} {r.name(daemonset)}",
+            )
+        )
         return MISSING, reasons
     pod, rep = live[0]
     state, pod_reasons = _single_pod_state(daemonset, pod, rep, scheduler_messages)
@@ -227,36 +252,59 @@ def _pod_state(
     return state, reasons
 
 
-def _single_pod_state(daemonset: Obj, pod: Obj, rep: PodReport, scheduler_messages: Mapping[str, str]) -> tuple[
-    str, list[Reason]
-]:
+def _single_pod_state(
+    daemonset: Obj, pod: Obj, rep: PodReport, scheduler_messages: Mapping[str, str]
+) -> tuple[str, list[Reason]]:
     if rep.phase == "Pending" and not rep.bound:
         message = scheduler_messages.get(rep.name)
         if message:
             short = short_scheduler_reason(message)
-            return PENDING, [Reason(code=codes.FAILED_SCHEDULING, rule=short, detail=message,
-                                    message=f"pod {rep.name} is Pending; the scheduler says: {short}")]
-        return PENDING, [Reason(code=codes.FAILED_SCHEDULING, rule="not scheduled yet",
-                                message=f"pod {rep.name} is Pending and not yet scheduled")]
+            return PENDING, [
+                Reason(
+                    code=codes.FAILED_SCHEDULING,
+                    rule=short,
+                    detail=message,
+                    message=f"pod {rep.name} is Pending; the scheduler says: {short}",
+                )
+            ]
+        return PENDING, [
+            Reason(
+                code=codes.FAILED_SCHEDULING,
+                rule="not scheduled yet",
+                message=f"pod {rep.name} is Pending and not yet scheduled",
+            )
+        ]
     if rep.phase == "Failed":
         status = r.status(pod)
         detail = str(status.get("message") or status.get("reason") or "")
-        return FAILED, [Reason(code=codes.POD_FAILED, rule=f"failed: {status.get('reason') or 'Failed'}",
-                               message=f"pod {rep.name} failed" + (f": {detail}" if detail else "")
-                               + "; the controller deletes it and creates another (with backoff)")]
+        return FAILED, [
+            Reason(
+                code=codes.POD_FAILED,
+                rule=f"failed: {status.get('reason') or 'Failed'}",
+                message=f"pod {rep.name} failed"
+                + (f": {detail}" if detail else "")
+                + "; the controller deletes it and creates another (with backoff)",
+            )
+        ]
     problem = container_problem(pod)
     if problem is not None and problem.reason is not None and not rep.ready:
         state = {codes.POD_CRASH_LOOPING: CRASH_LOOPING, codes.POD_IMAGE_PULL: IMAGE_PULL}.get(
-            problem.reason.code, NOT_READY)
+            problem.reason.code, NOT_READY
+        )
         return state, [problem.reason]
     if not rep.ready:
-        return NOT_READY, [Reason(code=codes.POD_NOT_READY, rule="not ready",
-                                  message=f"pod {rep.name} is {rep.phase} but not ready")]
+        return NOT_READY, [
+            Reason(code=codes.POD_NOT_READY, rule="not ready", message=f"pod {rep.name} is {rep.phase} but not ready")
+        ]
     if not rep.available:
         min_ready = r.min_ready_seconds(daemonset)
-        return NOT_AVAILABLE, [Reason(code=codes.POD_NOT_AVAILABLE, rule="not yet available",
-                                      message=f"pod {rep.name} is ready but not yet for minReadySeconds "
-                                              f"({min_ready}s)")]
+        return NOT_AVAILABLE, [
+            Reason(
+                code=codes.POD_NOT_AVAILABLE,
+                rule="not yet available",
+                message=f"pod {rep.name} is ready but not yet for minReadySeconds ({min_ready}s)",
+            )
+        ]
     return RUNNING, []
 
 
@@ -267,15 +315,23 @@ def _outdated(daemonset: Obj, rep: PodReport, revisions: RevisionIndex) -> Reaso
     if revisions.current_revision is None:
         hint = "applying the new template replaces this pod"
     elif r.MANAGED_ROLLOUT_ANNOTATION in r.annotations_of(daemonset):
-        hint = (f"a managed rollout is in progress (the DaemonSet is parked): kubectl ds rollout status -n "
-                f"{r.namespace(daemonset)} {r.name(daemonset)}")
+        hint = (
+            f"a managed rollout is in progress (the DaemonSet is parked): kubectl ds rollout status -n "
+            f"{r.namespace(daemonset)} {r.name(daemonset)}"
+        )
     elif strategy == "OnDelete":
-        hint = ("updateStrategy is OnDelete: delete the pod to update it "
-                f"(kubectl delete pod -n {rep.namespace} {rep.name})")
+        hint = (
+            "updateStrategy is OnDelete: delete the pod to update it "
+            f"(kubectl delete pod -n {rep.namespace} {rep.name})"
+        )
     else:
         hint = "the rolling update has not reached the node yet"
-    return Reason(code=codes.POD_OUTDATED, rule="old revision",
-                  message=f"pod {rep.name} runs {have}, current is {want}", hint=hint)
+    return Reason(
+        code=codes.POD_OUTDATED,
+        rule="old revision",
+        message=f"pod {rep.name} runs {have}, current is {want}",
+        hint=hint,
+    )
 
 
 def _extra_pods(daemonset: Obj, live: Sequence[PodReport]) -> list[Reason]:
@@ -284,13 +340,21 @@ def _extra_pods(daemonset: Obj, live: Sequence[PodReport]) -> list[Reason]:
     names = ", ".join(rep.name for rep in live)
     surge = allows_surge(daemonset)
     if surge and len(live) == 2 and live[0].updated != live[1].updated:
-        return [Reason(code=codes.EXTRA_PODS, rule="surge",
-                       message=f"2 pods during a surge update ({names}); the old one goes once the new "
-                               "one is available")]
+        return [
+            Reason(
+                code=codes.EXTRA_PODS,
+                rule="surge",
+                message=f"2 pods during a surge update ({names}); the old one goes once the new one is available",
+            )
+        ]
     keep = "one old and one new pod" if surge else f"the oldest ({live[0].name})"
-    return [Reason(code=codes.EXTRA_PODS, rule="extra pods",
-                   message=f"{len(live)} pods on this node ({names}); the controller keeps {keep} "
-                           "and deletes the rest")]
+    return [
+        Reason(
+            code=codes.EXTRA_PODS,
+            rule="extra pods",
+            message=f"{len(live)} pods on this node ({names}); the controller keeps {keep} and deletes the rest",
+        )
+    ]
 
 
 def _misscheduled(verdict: NodeVerdict, live: Sequence[PodReport]) -> list[Reason]:
@@ -298,14 +362,14 @@ def _misscheduled(verdict: NodeVerdict, live: Sequence[PodReport]) -> list[Reaso
         return []
     names = ", ".join(rep.name for rep in live)
     if verdict.should_continue_running:
-        message = (f"pod {names} keeps running although no new pod would be placed here "
-                   "(counted as misscheduled)")
+        message = f"pod {names} keeps running although no new pod would be placed here (counted as misscheduled)"
     else:
         message = f"pod {names} is on a node that should not run it; the controller deletes it"
     return [Reason(code=codes.MISSCHEDULED, rule="misscheduled", message=message)]
 
 
 # --- scheduler-side checks -------------------------------------------------------------------------
+
 
 def nodes_to_check(assessment: Assessment, *, every_wanted_node: bool = False) -> list[str]:
     """Nodes where the scheduler's view matters: wanted, but without an available DaemonSet pod.
@@ -343,21 +407,28 @@ def add_scheduler_checks(
 def scheduler_reasons(pod_spec: Obj, node: Obj, other_pods: Sequence[Obj], parse: ParseQuantity) -> list[Reason]:
     reasons = []
     for shortfall in resource_shortfalls(pod_spec, node, other_pods, parse):
-        reasons.append(Reason(
-            code=codes.INSUFFICIENT_RESOURCES, rule="Too many pods" if shortfall.resource == "pods"
-            else f"Insufficient {shortfall.resource}", message=shortfall.message,
-            hint="free capacity on the node, lower the DaemonSet's requests, or give it a priorityClassName "
-                 "that may preempt (e.g. system-node-critical)"))
+        reasons.append(
+            Reason(
+                code=codes.INSUFFICIENT_RESOURCES,
+                rule="Too many pods" if shortfall.resource == "pods" else f"Insufficient {shortfall.resource}",
+                message=shortfall.message,
+                hint="free capacity on the node, lower the DaemonSet's requests, or give it a priorityClassName "
+                "that may preempt (e.g. system-node-critical)",
+            )
+        )
     for conflict in port_conflicts(pod_spec, other_pods):
-        reasons.append(Reason(
-            code=codes.HOST_PORT_CONFLICT, rule=f"hostPort {conflict.wanted}", message=conflict.message,
-            hint=f"move or stop {conflict.holder}, or change the DaemonSet's hostPort"))
+        reasons.append(
+            Reason(
+                code=codes.HOST_PORT_CONFLICT,
+                rule=f"hostPort {conflict.wanted}",
+                message=conflict.message,
+                hint=f"move or stop {conflict.holder}, or change the DaemonSet's hostPort",
+            )
+        )
     return reasons
 
 
-def other_pods_on_nodes(pods: Iterable[Obj], daemonset: Obj | None, node_names: Iterable[str]) -> dict[
-    str, list[Obj]
-]:
+def other_pods_on_nodes(pods: Iterable[Obj], daemonset: Obj | None, node_names: Iterable[str]) -> dict[str, list[Obj]]:
     """Non-terminal pods bound to each node that `daemonset` (if any) does not own."""
     wanted: dict[str, list[Obj]] = {name: [] for name in node_names}
     for pod in pods:

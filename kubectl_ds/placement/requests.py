@@ -36,11 +36,15 @@ class Shortfall:
     def message(self) -> str:
         if self.resource == "pods":
             count = int(self.allocatable - self.free)
-            return (f"too many pods: {count} {'pod' if count == 1 else 'pods'} already on the node, "
-                    f"allocatable pods {int(self.allocatable)}")
-        return (f"insufficient {self.resource}: requests {format_quantity(self.resource, self.requested)}, "
-                f"free {format_quantity(self.resource, max(self.free, Decimal(0)))} "
-                f"of {format_quantity(self.resource, self.allocatable)} allocatable")
+            return (
+                f"too many pods: {count} {'pod' if count == 1 else 'pods'} already on the node, "
+                f"allocatable pods {int(self.allocatable)}"
+            )
+        return (
+            f"insufficient {self.resource}: requests {format_quantity(self.resource, self.requested)}, "
+            f"free {format_quantity(self.resource, max(self.free, Decimal(0)))} "
+            f"of {format_quantity(self.resource, self.allocatable)} allocatable"
+        )
 
 
 def _container_requests(container: Obj, parse: ParseQuantity) -> Requests:
@@ -79,9 +83,7 @@ def pod_requests(pod_spec: Obj, parse: ParseQuantity) -> Requests:
     return _add(total, overhead)
 
 
-def resource_shortfalls(pod_spec: Obj, node: Obj, other_pods: Iterable[Obj], parse: ParseQuantity) -> list[
-    Shortfall
-]:
+def resource_shortfalls(pod_spec: Obj, node: Obj, other_pods: Iterable[Obj], parse: ParseQuantity) -> list[Shortfall]:
     """Every resource for which the DaemonSet pod would not fit next to `other_pods` on `node`."""
     allocatable = {str(k): parse(v) for k, v in (r.status(node).get("allocatable") or {}).items()}
     others = list(other_pods)

@@ -35,13 +35,15 @@ def _is_about(event: Obj, pod: Obj) -> bool:
     involved = event.get("involvedObject") or event.get("regarding") or {}
     if involved.get("uid") and r.uid(pod):
         return bool(involved.get("uid") == r.uid(pod))
-    return bool(involved.get("name") == r.name(pod) and (involved.get("namespace") or r.namespace(pod))
-                == r.namespace(pod))
+    return bool(
+        involved.get("name") == r.name(pod) and (involved.get("namespace") or r.namespace(pod)) == r.namespace(pod)
+    )
 
 
 def _event_time(event: Obj) -> datetime:
-    stamp = r.parse_time(event.get("lastTimestamp") or event.get("eventTime") or
-                         (event.get("metadata") or {}).get("creationTimestamp"))
+    stamp = r.parse_time(
+        event.get("lastTimestamp") or event.get("eventTime") or (event.get("metadata") or {}).get("creationTimestamp")
+    )
     return stamp or datetime.min.replace(tzinfo=timezone.utc)
 
 

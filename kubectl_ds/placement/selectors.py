@@ -90,9 +90,9 @@ class _ParseError(ValueError):
     pass
 
 
-def node_selector_mismatches(node_selector: Mapping[str, str] | None, node_labels: Mapping[str, str]) -> list[
-    SelectorMismatch
-]:
+def node_selector_mismatches(
+    node_selector: Mapping[str, str] | None, node_labels: Mapping[str, str]
+) -> list[SelectorMismatch]:
     """Every nodeSelector key the node fails (the controller needs all of them; we report all of them)."""
     mismatches = []
     for key, wanted in sorted((node_selector or {}).items()):

@@ -58,22 +58,42 @@ def summarize(assessment: Assessment) -> Summary:
     by_state: dict[str, list[NodeReport]] = {}
     for node in wanted:
         by_state.setdefault(node.state, []).append(node)
-    states = tuple((state, tuple((n.name, _short_reason(n)) for n in group))
-                   for state, group in sorted(by_state.items(), key=lambda item: _state_order(item[0])))
-    outdated = tuple(node.name for node in wanted if node.state == RUNNING
-                     and not all(p.updated for p in node.pods if not p.terminating))
+    states = tuple(
+        (state, tuple((n.name, _short_reason(n)) for n in group))
+        for state, group in sorted(by_state.items(), key=lambda item: _state_order(item[0]))
+    )
+    outdated = tuple(
+        node.name
+        for node in wanted
+        if node.state == RUNNING and not all(p.updated for p in node.pods if not p.terminating)
+    )
     misscheduled = tuple(node.name for node in nodes if not node.should_run and node.pods)
     return Summary(
-        nodes=len(nodes), should_run=len(wanted),
-        excluded=tuple(sorted(excluded.items(), key=lambda item: (-item[1], item[0]))), states=states,
-        outdated=outdated, misscheduled=misscheduled,
+        nodes=len(nodes),
+        should_run=len(wanted),
+        excluded=tuple(sorted(excluded.items(), key=lambda item: (-item[1], item[0]))),
+        states=states,
+        outdated=outdated,
+        misscheduled=misscheduled,
         problems=sum(1 for node in nodes if needs_attention(node)),
         unhealthy_wanted=tuple(node.name for node in wanted if not node.ready_and_updated),
-        counts=controller_counts(nodes))
+        counts=controller_counts(nodes),
+    )
 
 
-_STATE_ORDER = (RUNNING, NOT_AVAILABLE, NOT_READY, CRASH_LOOPING, IMAGE_PULL, PENDING, FAILED, TERMINATING,
-                MISSING, WOULD_CREATE, UNKNOWN)
+_STATE_ORDER = (
+    RUNNING,
+    NOT_AVAILABLE,
+    NOT_READY,
+    CRASH_LOOPING,
+    IMAGE_PULL,
+    PENDING,
+    FAILED,
+    TERMINATING,
+    MISSING,
+    WOULD_CREATE,
+    UNKNOWN,
+)
 
 
 def _state_order(state: str) -> int:

@@ -44,8 +44,9 @@ class Taint:
 
     @classmethod
     def from_api(cls, taint: Obj) -> Taint:
-        return cls(key=str(taint.get("key") or ""), value=str(taint.get("value") or ""),
-                   effect=str(taint.get("effect") or ""))
+        return cls(
+            key=str(taint.get("key") or ""), value=str(taint.get("value") or ""), effect=str(taint.get("effect") or "")
+        )
 
     def __str__(self) -> str:
         """Taint.ToString: key=value:Effect, key:Effect, key=value: or key."""

@@ -106,18 +106,21 @@ def render_table(view: ExplainView, *, wide: bool = False, problems_only: bool =
 
 
 def summary_line(summary: Summary, *, arrow: str = "→") -> str:
-    """"12 nodes → 9 should run: 2 excluded by …, 1 by …; 8 running, 1 Pending on node-7 (…)"."""
+    """ "12 nodes → 9 should run: 2 excluded by …, 1 by …; 8 running, 1 Pending on node-7 (…)"."""
     head = f"{summary.nodes} {plural(summary.nodes, 'node')} {arrow} {summary.should_run} should run"
     if summary.excluded:
-        parts = [f"{count} {'excluded by' if i == 0 else 'by'} {rule}"
-                 for i, (rule, count) in enumerate(summary.excluded)]
+        parts = [
+            f"{count} {'excluded by' if i == 0 else 'by'} {rule}" for i, (rule, count) in enumerate(summary.excluded)
+        ]
         head += ": " + ", ".join(parts)
     states = [_state_phrase(state, nodes, summary) for state, nodes in summary.states]
     tail = []
     if summary.misscheduled:
         count = len(summary.misscheduled)
-        tail.append(f"{count} {plural(count, 'pod')} on {plural(count, 'a node', 'nodes')} that should not "
-                    f"run {plural(count, 'it', 'them')} ({some_names(summary.misscheduled)})")
+        tail.append(
+            f"{count} {plural(count, 'pod')} on {plural(count, 'a node', 'nodes')} that should not "
+            f"run {plural(count, 'it', 'them')} ({some_names(summary.misscheduled)})"
+        )
     return head + ("; " + ", ".join(states) if states else "") + ("; " + ", ".join(tail) if tail else "")
 
 
@@ -154,6 +157,7 @@ def fix_lines(nodes: Sequence[NodeReport]) -> list[str]:
 
 # --- data output -----------------------------------------------------------------------------------
 
+
 def to_data(view: ExplainView, *, problems_only: bool = False) -> dict[str, Any]:
     assessment = view.assessment
     summary = view.summary
@@ -161,21 +165,31 @@ def to_data(view: ExplainView, *, problems_only: bool = False) -> dict[str, Any]
     counts = summary.counts
     return {
         "apiVersion": SCHEMA_VERSION,
-        "daemonSet": {"namespace": view.namespace, "name": view.name,
-                      "revision": assessment.revisions.current_revision,
-                      "hash": assessment.revisions.current_hash},
+        "daemonSet": {
+            "namespace": view.namespace,
+            "name": view.name,
+            "revision": assessment.revisions.current_revision,
+            "hash": assessment.revisions.current_hash,
+        },
         "summary": {
             "nodes": summary.nodes,
             "shouldRun": summary.should_run,
             "excluded": [{"rule": rule, "nodes": count} for rule, count in summary.excluded],
-            "states": [{"state": state, "nodes": [{"name": name, "reason": reason} for name, reason in nodes]}
-                       for state, nodes in summary.states],
+            "states": [
+                {"state": state, "nodes": [{"name": name, "reason": reason} for name, reason in nodes]}
+                for state, nodes in summary.states
+            ],
             "outdated": list(summary.outdated),
             "misscheduled": list(summary.misscheduled),
             "problems": summary.problems,
-            "status": {"desiredNumberScheduled": counts.desired, "currentNumberScheduled": counts.current,
-                       "numberReady": counts.ready, "updatedNumberScheduled": counts.updated,
-                       "numberAvailable": counts.available, "numberMisscheduled": counts.misscheduled},
+            "status": {
+                "desiredNumberScheduled": counts.desired,
+                "currentNumberScheduled": counts.current,
+                "numberReady": counts.ready,
+                "updatedNumberScheduled": counts.updated,
+                "numberAvailable": counts.available,
+                "numberMisscheduled": counts.misscheduled,
+            },
             "text": summary_line(summary, arrow="->"),
         },
         "nodes": [_node_data(node) for node in nodes],
@@ -189,9 +203,19 @@ def _node_data(node: NodeReport) -> dict[str, Any]:
         "shouldRun": node.verdict.should_run,
         "shouldContinueRunning": node.verdict.should_continue_running,
         "state": node.state or None,
-        "pods": [{"name": pod.name, "phase": pod.phase, "ready": pod.ready, "available": pod.available,
-                  "revision": pod.revision, "updated": pod.updated, "status": pod.status,
-                  "terminating": pod.terminating} for pod in node.pods],
+        "pods": [
+            {
+                "name": pod.name,
+                "phase": pod.phase,
+                "ready": pod.ready,
+                "available": pod.available,
+                "revision": pod.revision,
+                "updated": pod.updated,
+                "status": pod.status,
+                "terminating": pod.terminating,
+            }
+            for pod in node.pods
+        ],
         "reasons": [_reason_data(reason, node.name) for reason in node.reasons],
         "blocking": any(reason.code in codes.CONTROLLER_CODES | codes.SCHEDULER_CODES for reason in node.reasons),
     }

@@ -26,7 +26,13 @@ def render_history(namespace: str, name: str, entries: Sequence[RevisionEntry], 
         return NO_HISTORY + "\n"
     from tabulate import tabulate
 
-    table = [[row["revision"], row["changeCause"], row["pods"], row["changes"] or ", ".join(row["images"])]
-             for row in rows]
-    return f"daemonset.apps/{name}\n" + tabulate(table, headers=["REVISION", "CHANGE-CAUSE", "PODS", "IMAGES"],
-                                                  tablefmt="plain", disable_numparse=True) + "\n"
+    table = [
+        [row["revision"], row["changeCause"], row["pods"], row["changes"] or ", ".join(row["images"])] for row in rows
+    ]
+    return (
+        f"daemonset.apps/{name}\n"
+        + tabulate(
+            table, headers=["REVISION", "CHANGE-CAUSE", "PODS", "IMAGES"], tablefmt="plain", disable_numparse=True
+        )
+        + "\n"
+    )

@@ -35,17 +35,26 @@ def _why(node: NodeReport) -> str:
 def plan_data(view: PlanView) -> dict[str, Any]:
     plan = view.plan
     return {
-        "daemonSet": {"namespace": view.namespace, "name": view.name}, "change": view.change,
-        "surge": plan.surge, "budget": {"maxUnavailable": plan.budget.max_unavailable,
-                                        "maxSurge": plan.budget.max_surge, "desired": plan.desired},
+        "daemonSet": {"namespace": view.namespace, "name": view.name},
+        "change": view.change,
+        "surge": plan.surge,
+        "budget": {
+            "maxUnavailable": plan.budget.max_unavailable,
+            "maxSurge": plan.budget.max_surge,
+            "desired": plan.desired,
+        },
         "steps": [{"number": s.number, "nodes": list(s.nodes), "canary": s.canary} for s in plan.steps],
-        "createOnly": list(plan.create_only), "alreadyUnavailable": list(plan.already_unavailable),
+        "createOnly": list(plan.create_only),
+        "alreadyUnavailable": list(plan.already_unavailable),
         "partitioned": list(plan.partitioned),
-        "excluded": [{"node": n.name, "reasons": [x.message for x in n.reasons if not x.is_info]}
-                     for n in view.excluded],
+        "excluded": [
+            {"node": n.name, "reasons": [x.message for x in n.reasons if not x.is_info]} for n in view.excluded
+        ],
         "warnings": [{"code": w.code, "message": w.message, "nodes": list(w.nodes)} for w in plan.warnings],
-        "estimatedSeconds": view.estimated_seconds, "estimatedMaxSeconds": view.estimated_max_seconds,
-        "refusal": view.refusal or None}
+        "estimatedSeconds": view.estimated_seconds,
+        "estimatedMaxSeconds": view.estimated_max_seconds,
+        "refusal": view.refusal or None,
+    }
 
 
 def render_plan_json(view: PlanView) -> str:
@@ -54,11 +63,16 @@ def render_plan_json(view: PlanView) -> str:
 
 def render_plan(view: PlanView) -> str:
     plan = view.plan
-    mode = (f"surge: up to {plan.budget.max_surge} nodes with a second pod at once (the controller picks them)"
-            if plan.surge else f"up to {plan.budget.max_unavailable} nodes without an available pod at once")
-    lines = [f"Plan for daemonset.apps/{view.name}: {view.change}",
-             f"{plan.desired} nodes should run the pod; {len(plan.nodes_to_update)} to update in "
-             f"{len(plan.steps)} steps; {mode}"]
+    mode = (
+        f"surge: up to {plan.budget.max_surge} nodes with a second pod at once (the controller picks them)"
+        if plan.surge
+        else f"up to {plan.budget.max_unavailable} nodes without an available pod at once"
+    )
+    lines = [
+        f"Plan for daemonset.apps/{view.name}: {view.change}",
+        f"{plan.desired} nodes should run the pod; {len(plan.nodes_to_update)} to update in "
+        f"{len(plan.steps)} steps; {mode}",
+    ]
     for step in plan.steps:
         lines.append(f"  step {step.number}{' (canary)' if step.canary else ''}: {', '.join(step.nodes)}")
     if plan.create_only:
@@ -67,13 +81,18 @@ def render_plan(view: PlanView) -> str:
         lines.append(f"  stay on the old revision (--partition): {', '.join(plan.partitioned)}")
     lines += [f"  will not get the pod: {node.name}: {_why(node)}" for node in view.excluded]
     lines += [f"warning ({w.code}): {w.message}" for w in plan.warnings]
-    basis = (f"observed start-up {view.observed_startup:.0f}s" if view.observed_startup is not None
-             else "no observed start-up time")
+    basis = (
+        f"observed start-up {view.observed_startup:.0f}s"
+        if view.observed_startup is not None
+        else "no observed start-up time"
+    )
     span = duration(view.estimated_seconds)
     if view.estimated_max_seconds > view.estimated_seconds:
         span += f" to {duration(view.estimated_max_seconds)}"
-        basis += f", minReadySeconds {view.min_ready_seconds}, up to terminationGracePeriodSeconds " \
-                 f"{view.grace_seconds} per step for old pods to stop"
+        basis += (
+            f", minReadySeconds {view.min_ready_seconds}, up to terminationGracePeriodSeconds "
+            f"{view.grace_seconds} per step for old pods to stop"
+        )
     else:
         basis += f", minReadySeconds {view.min_ready_seconds}"
     lines.append(f"Estimated duration: {span} ({basis})")

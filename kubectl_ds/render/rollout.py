@@ -22,8 +22,10 @@ def event_line(event: Event) -> str:
     if isinstance(event, ev.Warned):
         return f"warning ({event.code}): {event.message}"
     if isinstance(event, ev.DrivenFrom):
-        return (f"this driver runs in a pod on {event.node}: {event.node} goes in the last step, since replacing "
-                "its agents there (kube-proxy, the CNI) could cut this driver off")
+        return (
+            f"this driver runs in a pod on {event.node}: {event.node} goes in the last step, since replacing "
+            "its agents there (kube-proxy, the CNI) could cut this driver off"
+        )
     if isinstance(event, ev.RollingBack):
         return f"daemonset.apps/{event.name} rolling back to revision {event.revision}"
     if isinstance(event, ev.StepStarted):
@@ -33,8 +35,10 @@ def event_line(event: Event) -> str:
             return f"{label}: surge {count} {plural(count, 'node')} (the controller picks them)"
         return f"{label}: {', '.join(event.nodes)}" + (" (canary)" if event.canary else "")
     if isinstance(event, ev.StepDone):
-        return (f"{step_label(event.number, event.total)} done: {', '.join(event.updated)} updated "
-                f"({event.progress} of {event.desired} {plural(event.desired, 'node')} done)")
+        return (
+            f"{step_label(event.number, event.total)} done: {', '.join(event.updated)} updated "
+            f"({event.progress} of {event.desired} {plural(event.desired, 'node')} done)"
+        )
     if isinstance(event, ev.WaitingForTermination):
         left = ""
         if event.grace_ends is not None:
@@ -43,8 +47,7 @@ def event_line(event: Event) -> str:
         return f"{event.node}: waiting for pod {event.pod} to terminate{left}{grace}"
     if isinstance(event, ev.HaltedAborting):
         return f"halted: {event.reason}; --on-failure abort: rolling back"
-    return (f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume "
-            f"{event.name}")
+    return f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume {event.name}"
 
 
 def confirm_question(event: ev.StepStarted) -> str:
@@ -53,34 +56,47 @@ def confirm_question(event: ev.StepStarted) -> str:
 
 # The message each Outcome kind ends a command with (o: the Outcome).
 _MESSAGES: dict[str, Callable[[Outcome], str]] = {
-    ev.FINISHED: lambda o: (f'daemon set "{o.name}" {"rolled back" if o.rolled_back else "successfully rolled out"}; '
-                            "updateStrategy restored" + _left_out(o)),
-    ev.STOPPED: lambda o: (f"daemonset.apps/{o.name} {o.phase}: {o.reason}; continue with: kubectl ds rollout "
-                           f"resume {o.name}"),
+    ev.FINISHED: lambda o: (
+        f'daemon set "{o.name}" {"rolled back" if o.rolled_back else "successfully rolled out"}; '
+        "updateStrategy restored" + _left_out(o)
+    ),
+    ev.STOPPED: lambda o: (
+        f"daemonset.apps/{o.name} {o.phase}: {o.reason}; continue with: kubectl ds rollout resume {o.name}"
+    ),
     ev.UNPARKED: lambda o: f"daemonset.apps/{o.name} resumed: the controller continues its rolling update",
-    ev.ALREADY_STOPPED: lambda o: (f"daemonset.apps/{o.name} is already {o.phase}"
-                                   + (f" ({o.reason})" if o.reason else "")),
+    ev.ALREADY_STOPPED: lambda o: (
+        f"daemonset.apps/{o.name} is already {o.phase}" + (f" ({o.reason})" if o.reason else "")
+    ),
     ev.PAUSE_REQUESTED: lambda o: f"daemonset.apps/{o.name} will pause at the next step boundary",
     ev.PAUSED_NOW: lambda o: f"daemonset.apps/{o.name} paused",
-    ev.PARKED_UNMANAGED: lambda o: (f"daemonset.apps/{o.name} paused: parked with updateStrategy OnDelete; the "
-                                    f"controller replaces no more pods until: kubectl ds rollout resume {o.name}"),
+    ev.PARKED_UNMANAGED: lambda o: (
+        f"daemonset.apps/{o.name} paused: parked with updateStrategy OnDelete; the "
+        f"controller replaces no more pods until: kubectl ds rollout resume {o.name}"
+    ),
     ev.RESTARTED: lambda o: f"daemonset.apps/{o.name} restarted",
     ev.ROLLED_BACK: lambda o: f"daemonset.apps/{o.name} rolled back",
-    ev.ROLLBACK_SKIPPED: lambda o: (f"daemonset.apps/{o.name} skipped rollback (current template already matches "
-                                    f"revision {o.revision})"),
+    ev.ROLLBACK_SKIPPED: lambda o: (
+        f"daemonset.apps/{o.name} skipped rollback (current template already matches revision {o.revision})"
+    ),
     # Dry runs.
     ev.WOULD_START: lambda o: start_preview(o),
-    ev.WOULD_RESUME: lambda o: (f"would resume the rollout of daemonset {o.name} ({o.phase}) with {o.steps_left} "
-                                f"{plural(o.steps_left, 'step')} left"),
+    ev.WOULD_RESUME: lambda o: (
+        f"would resume the rollout of daemonset {o.name} ({o.phase}) with {o.steps_left} "
+        f"{plural(o.steps_left, 'step')} left"
+    ),
     ev.WOULD_UNPARK: lambda o: f"would restore the original updateStrategy of daemonset {o.name}",
     ev.WOULD_PAUSE: lambda o: f"would ask the rollout of daemonset {o.name} to pause at the next step boundary",
     ev.WOULD_PARK: lambda o: f"would park daemonset {o.name} (updateStrategy OnDelete) until rollout resume",
-    ev.WOULD_ABORT: lambda o: (f"would return daemonset {o.name} to revision {o.revision} (hash {o.revision_hash}) "
-                               "node by node, then restore its updateStrategy"),
-    ev.WOULD_RESTART: lambda o: (f"daemonset.apps/{o.name} restarted (dry run): would set the pod template "
-                                 f"annotation {RESTARTED_AT}"),
-    ev.WOULD_ROLL_BACK: lambda o: (f"daemonset.apps/{o.name} will roll back to revision {o.revision} "
-                                   f"(images: {', '.join(o.images)}) (dry run)"),
+    ev.WOULD_ABORT: lambda o: (
+        f"would return daemonset {o.name} to revision {o.revision} (hash {o.revision_hash}) "
+        "node by node, then restore its updateStrategy"
+    ),
+    ev.WOULD_RESTART: lambda o: (
+        f"daemonset.apps/{o.name} restarted (dry run): would set the pod template annotation {RESTARTED_AT}"
+    ),
+    ev.WOULD_ROLL_BACK: lambda o: (
+        f"daemonset.apps/{o.name} will roll back to revision {o.revision} (images: {', '.join(o.images)}) (dry run)"
+    ),
 }
 
 
@@ -90,8 +106,10 @@ def _left_out(outcome: Outcome) -> str:
     count = len(outcome.left_out)
     listed = ", ".join(f"{name} (unreachable since {moment(since)})" for name, since in outcome.left_out[:5])
     more = f" and {count - 5} more" if count > 5 else ""
-    return (f"; left out {count} unreachable {plural(count, 'node')}: {listed}{more}; the controller updates "
-            f"{'it' if count == 1 else 'them'} when {'it returns' if count == 1 else 'they return'}")
+    return (
+        f"; left out {count} unreachable {plural(count, 'node')}: {listed}{more}; the controller updates "
+        f"{'it' if count == 1 else 'them'} when {'it returns' if count == 1 else 'they return'}"
+    )
 
 
 def outcome_message(outcome: Outcome) -> str:
@@ -103,9 +121,11 @@ def start_preview(outcome: Outcome) -> str:
     plan = outcome.plan
     assert plan is not None  # WOULD_START carries its plan
     count = len(plan.steps)
-    lines = [f"would park daemonset {outcome.name} (updateStrategy OnDelete, the original saved in annotation "
-             f"{st.STRATEGY_ANNOTATION}) and change: {outcome.change}",
-             f"then replace pods in {count} {plural(count, 'step')}:"]
+    lines = [
+        f"would park daemonset {outcome.name} (updateStrategy OnDelete, the original saved in annotation "
+        f"{st.STRATEGY_ANNOTATION}) and change: {outcome.change}",
+        f"then replace pods in {count} {plural(count, 'step')}:",
+    ]
     lines += [f"  step {step.number}: {', '.join(step.nodes)}" for step in plan.steps]
     lines += [f"warning: {warning.message}" for warning in plan.warnings]
     return "\n".join(lines)

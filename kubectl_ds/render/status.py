@@ -41,27 +41,38 @@ def status_text(status: RolloutStatus) -> StatusText:
     if state is None:
         if status.kubectl_message:
             return StatusText(status.kubectl_message, ())
-        return StatusText(f'daemon set "{name}" uses OnDelete: {status.counts[UPDATED]} of {status.wanted} nodes run '
-                          "the newest revision; old pods are replaced only when deleted (or run: kubectl ds rollout "
-                          f"start {name} --restart)", ())
+        return StatusText(
+            f'daemon set "{name}" uses OnDelete: {status.counts[UPDATED]} of {status.wanted} nodes run '
+            "the newest revision; old pods are replaced only when deleted (or run: kubectl ds rollout "
+            f"start {name} --restart)",
+            (),
+        )
     if state.phase == st.PARKED:
-        return StatusText(f"daemonset.apps/{name} parked by kubectl ds rollout pause; resume with: "
-                          f"kubectl ds rollout resume {name}", ())
+        return StatusText(
+            f"daemonset.apps/{name} parked by kubectl ds rollout pause; resume with: kubectl ds rollout resume {name}",
+            (),
+        )
     direction = "rolling back to" if state.direction == st.ROLLBACK else "rolling out"
     target = state.start_revision if state.direction == st.ROLLBACK else state.target_revision
-    headline = (f"managed rollout of daemonset.apps/{name}: {direction} revision {target}"
-                + (f" ({state.change})" if state.change and state.direction == st.FORWARD else ""))
+    headline = f"managed rollout of daemonset.apps/{name}: {direction} revision {target}" + (
+        f" ({state.change})" if state.change and state.direction == st.FORWARD else ""
+    )
     detail = [managed_progress_message(status.steps or 0, status.step or 0, status.counts)]
     if state.phase == st.RUNNING:
-        detail.append(f"running, driven by {state.owner} (heartbeat {state.heartbeat})" if status.driver_alive else
-                      f"running, but its driver's heartbeat is stale ({state.heartbeat or 'never'}); take over "
-                      f"with: kubectl ds rollout resume {name}")
+        detail.append(
+            f"running, driven by {state.owner} (heartbeat {state.heartbeat})"
+            if status.driver_alive
+            else f"running, but its driver's heartbeat is stale ({state.heartbeat or 'never'}); take over "
+            f"with: kubectl ds rollout resume {name}"
+        )
     else:
         detail.append(f"{state.phase}: {state.reason}" if state.reason else state.phase)
     if state.contained:
-        detail.append(f"contained: the template is revision {state.start_revision}'s again while parked, so nodes "
-                      "that join or recreate a pod get the known-good one; resume re-applies the target, abort "
-                      "rolls back")
+        detail.append(
+            f"contained: the template is revision {state.start_revision}'s again while parked, so nodes "
+            "that join or recreate a pod get the known-good one; resume re-applies the target, abort "
+            "rolls back"
+        )
     if status.joined:
         detail.append(f"joined during the rollout: {some_names(status.joined)}")
     if status.partitioned:
@@ -76,11 +87,15 @@ def render_status(status: RolloutStatus, *, bar_width: int = 0) -> str:
         lines.append(progress_bar(status.counts, bar_width))
     from tabulate import tabulate
 
-    rows = [[line.node, line.state, "-" if line.revision is None else str(line.revision), line.reason or "-"]
-            for line in status.nodes]
+    rows = [
+        [line.node, line.state, "-" if line.revision is None else str(line.revision), line.reason or "-"]
+        for line in status.nodes
+    ]
     if rows:
-        lines += ["", tabulate(rows, headers=["NODE", "STATE", "REVISION", "WHY"], tablefmt="plain",
-                               disable_numparse=True)]
+        lines += [
+            "",
+            tabulate(rows, headers=["NODE", "STATE", "REVISION", "WHY"], tablefmt="plain", disable_numparse=True),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -92,16 +107,25 @@ def progress_bar(counts: Mapping[str, int], width: int) -> str:
 
 def status_data(status: RolloutStatus) -> dict[str, Any]:
     text = status_text(status)
-    return {"daemonSet": status.name, "kind": status.kind, "message": text.headline, "detail": list(text.detail),
-            "done": status.done, "phase": status.phase, "step": status.step, "steps": status.steps,
-            "counts": status.counts,
-            "nodes": [{"name": n.node, "state": n.state, "revision": n.revision, "reason": n.reason}
-                      for n in status.nodes]}
+    return {
+        "daemonSet": status.name,
+        "kind": status.kind,
+        "message": text.headline,
+        "detail": list(text.detail),
+        "done": status.done,
+        "phase": status.phase,
+        "step": status.step,
+        "steps": status.steps,
+        "counts": status.counts,
+        "nodes": [{"name": n.node, "state": n.state, "revision": n.revision, "reason": n.reason} for n in status.nodes],
+    }
 
 
 def one_line(status: RolloutStatus) -> str:
     """What --watch prints per change when output is not a terminal."""
     counts = status.counts
     text = status_text(status)
-    return (f"{text.headline} | {counts[UPDATED]} updated, {counts[UNAVAILABLE]} unavailable, {counts[OLD]} old, "
-            f"{counts[MISSING]} missing" + (f" | {text.detail[-1]}" if text.detail else ""))
+    return (
+        f"{text.headline} | {counts[UPDATED]} updated, {counts[UNAVAILABLE]} unavailable, {counts[OLD]} old, "
+        f"{counts[MISSING]} missing" + (f" | {text.detail[-1]}" if text.detail else "")
+    )

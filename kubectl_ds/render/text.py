@@ -18,18 +18,18 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 
 
 def count(number: int, noun: str, plural_form: str | None = None) -> str:
-    """"1 node", "3 nodes"."""
+    """ "1 node", "3 nodes"."""
     return f"{number} {plural(number, noun, plural_form)}"
 
 
 def some_names(names: Sequence[str], limit: int = MAX_NAMES) -> str:
-    """"a, b, c and 4 more": a list of names that stays one short line however long the list."""
+    """ "a, b, c and 4 more": a list of names that stays one short line however long the list."""
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def duration(seconds: float) -> str:
-    """"2m05s", "40s": minutes and seconds, rounded to the second."""
+    """ "2m05s", "40s": minutes and seconds, rounded to the second."""
     minutes, rest = divmod(int(round(seconds)), 60)
     return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
 

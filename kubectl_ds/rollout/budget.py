@@ -22,8 +22,10 @@ MAX_UNAVAILABLE_FLAG = "--max-unavailable"
 MAX_SURGE_FLAG = "--max-surge"
 
 # apimachinery IsValidPercent's own wording; the example list is tidied (upstream has a double space).
-INVALID_PERCENT = ("a valid percent string must be a numeric string followed by an ending '%' "
-                   "(e.g. '1%' or '93%'), or a non-negative integer")
+INVALID_PERCENT = (
+    "a valid percent string must be a numeric string followed by an ending '%' "
+    "(e.g. '1%' or '93%'), or a non-negative integer"
+)
 NEGATIVE = "must be greater than or equal to 0"
 OVER_100_PERCENT = "must not be greater than 100%"
 BOTH_NON_ZERO = "may not be set when maxUnavailable is non-zero"
@@ -100,13 +102,21 @@ def validate_rolling_update(max_unavailable: int | str, max_surge: int | str) ->
     check_not_over_100_percent(unavailable, field=MAX_UNAVAILABLE_FLAG)
     check_not_over_100_percent(surge, field=MAX_SURGE_FLAG)
     if not unavailable.is_zero and not surge.is_zero:
-        raise _invalid(MAX_SURGE_FLAG, surge, BOTH_NON_ZERO,
-                       "the API allows only one of them to be non-zero; use "
-                       f"{MAX_UNAVAILABLE_FLAG} {unavailable} or {MAX_SURGE_FLAG} {surge} {MAX_UNAVAILABLE_FLAG} 0")
+        raise _invalid(
+            MAX_SURGE_FLAG,
+            surge,
+            BOTH_NON_ZERO,
+            "the API allows only one of them to be non-zero; use "
+            f"{MAX_UNAVAILABLE_FLAG} {unavailable} or {MAX_SURGE_FLAG} {surge} {MAX_UNAVAILABLE_FLAG} 0",
+        )
     if unavailable.is_zero and surge.is_zero:
-        raise _invalid(MAX_UNAVAILABLE_FLAG, unavailable, BOTH_ZERO,
-                       f"one of them must be non-zero; use {MAX_UNAVAILABLE_FLAG} 1 "
-                       f"or {MAX_SURGE_FLAG} 1 {MAX_UNAVAILABLE_FLAG} 0")
+        raise _invalid(
+            MAX_UNAVAILABLE_FLAG,
+            unavailable,
+            BOTH_ZERO,
+            f"one of them must be non-zero; use {MAX_UNAVAILABLE_FLAG} 1 "
+            f"or {MAX_SURGE_FLAG} 1 {MAX_UNAVAILABLE_FLAG} 0",
+        )
 
 
 def scaled(value: IntOrPercent | int | str, total: int) -> int:
@@ -120,8 +130,9 @@ def scaled(value: IntOrPercent | int | str, total: int) -> int:
     return math.ceil(parsed.value * total / 100)
 
 
-def compute_budget(max_unavailable: int | str, max_surge: int | str, desired: int,
-                   empty_nodes: Sequence[str] = ()) -> Budget:
+def compute_budget(
+    max_unavailable: int | str, max_surge: int | str, desired: int, empty_nodes: Sequence[str] = ()
+) -> Budget:
     """Scale both values against `desired` nodes, with the controller's fallback to one unavailable node."""
     unavailable = scaled(parse_int_or_percent(max_unavailable, field="maxUnavailable"), desired)
     surge = scaled(parse_int_or_percent(max_surge, field="maxSurge"), desired)
@@ -135,12 +146,16 @@ def compute_budget(max_unavailable: int | str, max_surge: int | str, desired: in
 def wanted_nodes(daemonset: Obj, nodes: Iterable[Obj]) -> list[str]:
     """Names of the nodes the controller's predicate says should run the pod (desiredNumberScheduled)."""
     tolerations = pod_tolerations(daemonset)
-    return [r.name(node) for node in nodes
-            if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run]
+    return [
+        r.name(node)
+        for node in nodes
+        if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run
+    ]
 
 
-def updated_desired_node_counts(daemonset: Obj, nodes: Iterable[Obj],
-                                pods_by_node: Mapping[str, Sequence[Obj]]) -> Budget:
+def updated_desired_node_counts(
+    daemonset: Obj, nodes: Iterable[Obj], pods_by_node: Mapping[str, Sequence[Obj]]
+) -> Budget:
     """updatedDesiredNodeCounts for the DaemonSet's own strategy (defaults: maxUnavailable 1, maxSurge 0)."""
     wanted = wanted_nodes(daemonset, nodes)
     empty = [name for name in wanted if not pods_by_node.get(name)]

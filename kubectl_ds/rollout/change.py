@@ -39,8 +39,10 @@ class Change:
             for container, image in self.images:
                 if container not in containers:
                     known = ", ".join(str(name) for name in containers)
-                    raise DsError(f'container "{container}" not found in daemonset "{r.name(daemonset)}" '
-                                  f"(containers: {known}); use --image CONTAINER=IMAGE")
+                    raise DsError(
+                        f'container "{container}" not found in daemonset "{r.name(daemonset)}" '
+                        f"(containers: {known}); use --image CONTAINER=IMAGE"
+                    )
                 containers[container]["image"] = image
         if self.restart:
             metadata = template.setdefault("metadata", {})
@@ -54,8 +56,9 @@ def image_change(values: Iterable[str]) -> Change:
     for value in values:
         container, sep, image = value.partition("=")
         if not sep or not container or not image:
-            raise UsageError(f'invalid --image "{value}": use CONTAINER=IMAGE, '
-                             "e.g. --image fluentd=fluent/fluentd:v1.17")
+            raise UsageError(
+                f'invalid --image "{value}": use CONTAINER=IMAGE, e.g. --image fluentd=fluent/fluentd:v1.17'
+            )
         pairs.append((container, image))
     return Change(images=tuple(pairs), description="image " + ", ".join(f"{c}={i}" for c, i in pairs))
 

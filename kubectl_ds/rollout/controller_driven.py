@@ -47,8 +47,11 @@ def undo_target(daemonset: Obj, revisions: Sequence[Obj], to_revision: int) -> U
         if not matching:
             raise DsError(f"unable to find specified revision {to_revision} in history")
         chosen = matching[0]
-    return UndoTarget(int(chosen.get("revision") or 0), revision_template(chosen),
-                      is_current=bool(owned) and revision_hash(chosen) == revision_hash(owned[-1]))
+    return UndoTarget(
+        int(chosen.get("revision") or 0),
+        revision_template(chosen),
+        is_current=bool(owned) and revision_hash(chosen) == revision_hash(owned[-1]),
+    )
 
 
 def refuse_if_managed(daemonset: Obj, verb: str) -> None:
@@ -56,16 +59,19 @@ def refuse_if_managed(daemonset: Obj, verb: str) -> None:
     state = st.read_state(daemonset)
     if state is not None:
         name = r.name(daemonset)
-        raise DsError(f'daemonset "{name}" has a managed rollout ({state.phase}); finish it (kubectl ds rollout '
-                      f"resume {name}) or abort it before {verb}, or pass --managed")
+        raise DsError(
+            f'daemonset "{name}" has a managed rollout ({state.phase}); finish it (kubectl ds rollout '
+            f"resume {name}) or abort it before {verb}, or pass --managed"
+        )
 
 
 class DaemonSetPatcher(Protocol):
     """What kubectl's own undo and restart write: a patch, never a PUT, so that the controller's status
     writes on a busy DaemonSet cannot make them fail with 409 Conflict (docs/rules.md#r-kubectl-rollout)."""
 
-    def patch_daemonset(self, *, namespace: str, name: str, patch: Mapping[str, Any],
-                        strategic: bool = False) -> dict[str, Any]: ...
+    def patch_daemonset(
+        self, *, namespace: str, name: str, patch: Mapping[str, Any], strategic: bool = False
+    ) -> dict[str, Any]: ...
 
 
 def restart(cluster: DaemonSetPatcher, daemonset: Obj, *, now: Callable[[], datetime], dry_run: bool) -> Outcome:
@@ -77,8 +83,10 @@ def restart(cluster: DaemonSetPatcher, daemonset: Obj, *, now: Callable[[], date
     stamp = st.rfc3339(now())
     annotations = (r.pod_template(daemonset).get("metadata") or {}).get("annotations") or {}
     if annotations.get(RESTARTED_AT) == stamp:
-        raise DsError(f"failed to create patch for {name}: if restart has already been triggered within the past "
-                      "second, please wait before attempting to trigger another")
+        raise DsError(
+            f"failed to create patch for {name}: if restart has already been triggered within the past "
+            "second, please wait before attempting to trigger another"
+        )
     patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
     cluster.patch_daemonset(namespace=r.namespace(daemonset), name=name, patch=patch, strategic=True)
     return Outcome(ev.RESTARTED, name)

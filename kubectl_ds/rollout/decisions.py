@@ -44,8 +44,9 @@ class Patience:
     unschedulable_timeout: float = 30.0
 
 
-def held_pods(daemonset: Obj, pods: Sequence[Obj], goal: RevisionIndex, now: datetime,
-              names: Sequence[str] | None = None) -> dict[str, NodePods]:
+def held_pods(
+    daemonset: Obj, pods: Sequence[Obj], goal: RevisionIndex, now: datetime, names: Sequence[str] | None = None
+) -> dict[str, NodePods]:
     """The NodePods of `names` (default: every node that holds a pod of the DaemonSet)."""
     chosen = list(pods_by_node(pods)) if names is None else list(names)
     return pods_on_nodes(chosen, pods, goal, r.min_ready_seconds(daemonset), now)
@@ -68,7 +69,7 @@ def within_budget(step_nodes: Sequence[str], already_unavailable: Sequence[str],
     free = set(already_unavailable)
     costly = [node for node in step_nodes if node not in free]
     room = max_unavailable - len(already_unavailable)
-    return [node for node in step_nodes if node in free] + costly[:max(0, room)]
+    return [node for node in step_nodes if node in free] + costly[: max(0, room)]
 
 
 def old_pods_to_remove(held: Mapping[str, NodePods], nodes: Sequence[str]) -> list[Obj]:
@@ -78,19 +79,29 @@ def old_pods_to_remove(held: Mapping[str, NodePods], nodes: Sequence[str]) -> li
 
 def wanted_nodes(daemonset: Obj, nodes: Sequence[Obj]) -> set[str]:
     tolerations = pod_tolerations(daemonset)
-    return {r.name(node) for node in nodes
-            if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run}
+    return {
+        r.name(node)
+        for node in nodes
+        if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run
+    }
 
 
-def pending_nodes(held: Mapping[str, NodePods], step_nodes: Sequence[str], wanted: set[str],
-                  unreachable: set[str] | frozenset[str] = frozenset()) -> list[str]:
+def pending_nodes(
+    held: Mapping[str, NodePods],
+    step_nodes: Sequence[str],
+    wanted: set[str],
+    unreachable: set[str] | frozenset[str] = frozenset(),
+) -> list[str]:
     """The step's nodes that are not done yet. A node that stopped qualifying meanwhile (NotReady taints, a
     label removed) gets no new pod from the controller, so waiting for it would only time out: it drops out
     of the step, as the controller's own rolling update drops it from the desired set. So does a node that
     became unreachable before its new pod came: its old pod never finishes terminating, and the controller
     gives it the new pod when it returns (a new pod there already is a failure: see lost_nodes)."""
-    return [node for node in step_nodes if node in wanted and node not in unreachable
-            and not (node in held and held[node].done)]
+    return [
+        node
+        for node in step_nodes
+        if node in wanted and node not in unreachable and not (node in held and held[node].done)
+    ]
 
 
 def unreachable_nodes(nodes: Sequence[Obj]) -> set[str]:
@@ -101,9 +112,14 @@ def lost_nodes(held: Mapping[str, NodePods], nodes: Sequence[Obj]) -> list[str]:
     """Nodes that run a new pod but went NotReady or unreachable: after an update that is a failure signal
     (the new agent may have cut the node off), not something to wait out."""
     by_name = {r.name(node): node for node in nodes}
-    return sorted((name for name, node in held.items()
-                   if name in by_name and not r.is_node_ready(by_name[name]) and _ran_before(node, by_name[name])),
-                  key=natural_key)
+    return sorted(
+        (
+            name
+            for name, node in held.items()
+            if name in by_name and not r.is_node_ready(by_name[name]) and _ran_before(node, by_name[name])
+        ),
+        key=natural_key,
+    )
 
 
 def _ran_before(node: NodePods, node_object: Obj) -> bool:
@@ -180,8 +196,9 @@ class PodFailure:
     message: str  # "" for an unschedulable pod: its message comes from the scheduler's events
 
 
-def failing_pods(held: Mapping[str, NodePods], nodes: Sequence[str], patience: Patience,
-                 now: datetime) -> list[PodFailure]:
+def failing_pods(
+    held: Mapping[str, NodePods], nodes: Sequence[str], patience: Patience, now: datetime
+) -> list[PodFailure]:
     """New pods on `nodes` whose trouble persists: a crash loop of `max_restarts` restarts (agents often exit
     once while a dependency on the node restarts), pull errors for `image_pull_timeout` since the pod started
     (registries throttle hundreds of parallel pulls), Unschedulable for `unschedulable_timeout` with no node
@@ -190,14 +207,25 @@ def failing_pods(held: Mapping[str, NodePods], nodes: Sequence[str], patience: P
     for node in nodes:
         for pod in held[node].new if node in held else ():
             problem = container_problem(pod)
-            if problem is not None and problem.reason is not None and (
+            if (
+                problem is not None
+                and problem.reason is not None
+                and (
                     problem.status in PERMANENT
                     or (problem.status == CRASH_LOOP and restarts(pod) >= patience.max_restarts)
-                    or (problem.status in PULL_ERRORS and _lasted(started_at(pod), now, patience.image_pull_timeout))):
+                    or (problem.status in PULL_ERRORS and _lasted(started_at(pod), now, patience.image_pull_timeout))
+                )
+            ):
                 failures.append(PodFailure(node, pod, problem.reason.message))
-            elif is_unschedulable(pod) and not r.status(pod).get("nominatedNodeName") and _lasted(
-                    r.parse_time((r.condition(pod, "PodScheduled") or {}).get("lastTransitionTime"))
-                    or started_at(pod), now, patience.unschedulable_timeout):
+            elif (
+                is_unschedulable(pod)
+                and not r.status(pod).get("nominatedNodeName")
+                and _lasted(
+                    r.parse_time((r.condition(pod, "PodScheduled") or {}).get("lastTransitionTime")) or started_at(pod),
+                    now,
+                    patience.unschedulable_timeout,
+                )
+            ):
                 failures.append(PodFailure(node, pod, ""))
     return failures
 
@@ -233,8 +261,10 @@ def unmanaged(daemonset: Obj) -> Obj:
     state = st.read_state(daemonset)
     if state is not None:
         name = r.name(daemonset)
-        raise DsError(f'daemonset "{name}" already has a managed rollout ({state.phase}); use kubectl ds rollout '
-                      f"resume or abort {name}")
+        raise DsError(
+            f'daemonset "{name}" already has a managed rollout ({state.phase}); use kubectl ds rollout '
+            f"resume or abort {name}"
+        )
     return daemonset
 
 
@@ -244,11 +274,15 @@ def same_template(stored: object, snapshot: object) -> bool:
     mutating webhook). The controller matches revisions by bytes, so it snapshots such a template again
     under a new hash (docs/rules.md#r-revisions)."""
     if isinstance(stored, dict):
-        return isinstance(snapshot, dict) and all(key in snapshot and same_template(value, snapshot[key])
-                                                  for key, value in stored.items())
+        return isinstance(snapshot, dict) and all(
+            key in snapshot and same_template(value, snapshot[key]) for key, value in stored.items()
+        )
     if isinstance(stored, list):
-        return isinstance(snapshot, list) and len(stored) == len(snapshot) and all(
-            same_template(a, b) for a, b in zip(stored, snapshot, strict=True))
+        return (
+            isinstance(snapshot, list)
+            and len(stored) == len(snapshot)
+            and all(same_template(a, b) for a, b in zip(stored, snapshot, strict=True))
+        )
     return stored == snapshot
 
 
@@ -261,7 +295,8 @@ def foreign_change(daemonset: Obj, state: RolloutState, current: tuple[str, int]
     # A contained halt put the starting template back on purpose.
     goal = state.start_hash if state.contained else st.goal_hash(state)
     observed = int(r.status(daemonset).get("observedGeneration") or 0) >= int(
-        r.metadata(daemonset).get("generation") or 0)
+        r.metadata(daemonset).get("generation") or 0
+    )
     if goal and current[0] and current[0] != goal and observed:
         expected = state.start_revision if state.direction == st.ROLLBACK or state.contained else state.target_revision
         return f"its pod template was changed (revision {expected} -> {current[1]})"
@@ -282,10 +317,13 @@ def stuck_notes(daemonset: Obj, nodes: Sequence[Obj], names: Sequence[str]) -> s
 
 # --- the reasons a rollout stops with (stored in its state) ----------------------------------------------
 
+
 def budget_exhausted(already_unavailable: Sequence[str], max_unavailable: int) -> str:
     count = len(already_unavailable)
-    return (f"budget exhausted: {count} {plural(count, 'node')} unavailable ({', '.join(already_unavailable[:5])}) "
-            f"and --max-unavailable is {max_unavailable}")
+    return (
+        f"budget exhausted: {count} {plural(count, 'node')} unavailable ({', '.join(already_unavailable[:5])}) "
+        f"and --max-unavailable is {max_unavailable}"
+    )
 
 
 def not_available_in_time(timeout: float, pending: Sequence[str], notes: str) -> str:
@@ -297,8 +335,10 @@ def surge_incomplete(timeout: float, done: int, wanted: int) -> str:
 
 
 def eviction_refused(pod: Obj, refusal: str) -> str:
-    return (f"cannot evict pod {r.name(pod)}: a PodDisruptionBudget forbids it ({refusal}); retry later, or use "
-            "--delete to bypass it")
+    return (
+        f"cannot evict pod {r.name(pod)}: a PodDisruptionBudget forbids it ({refusal}); retry later, or use "
+        "--delete to bypass it"
+    )
 
 
 def eviction_blocked(pod: Obj, why: str) -> str:

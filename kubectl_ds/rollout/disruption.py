@@ -55,19 +55,28 @@ def judge(pdb: Obj, pods: Sequence[Obj]) -> BudgetVerdict | None:
     if condition.get("status") == "False" and condition.get("reason") == "SyncFailed":
         return BudgetVerdict(r.name(pdb), len(chosen), f"its status says SyncFailed ({condition.get('message', '')})")
     if spec.get("maxUnavailable") is not None:
-        return BudgetVerdict(r.name(pdb), len(chosen), f"maxUnavailable {spec['maxUnavailable']} needs the owner's "
-                             "scale subresource, which a DaemonSet lacks, so the disruption controller fails to "
-                             "sync it (SyncFailed) and allows no eviction")
+        return BudgetVerdict(
+            r.name(pdb),
+            len(chosen),
+            f"maxUnavailable {spec['maxUnavailable']} needs the owner's "
+            "scale subresource, which a DaemonSet lacks, so the disruption controller fails to "
+            "sync it (SyncFailed) and allows no eviction",
+        )
     minimum = spec.get("minAvailable")
     if isinstance(minimum, str) and minimum.endswith("%"):
-        return BudgetVerdict(r.name(pdb), len(chosen), f"minAvailable {minimum} (a percentage) needs the owner's "
-                             "scale subresource, which a DaemonSet lacks, so the disruption controller fails to "
-                             "sync it (SyncFailed) and allows no eviction")
+        return BudgetVerdict(
+            r.name(pdb),
+            len(chosen),
+            f"minAvailable {minimum} (a percentage) needs the owner's "
+            "scale subresource, which a DaemonSet lacks, so the disruption controller fails to "
+            "sync it (SyncFailed) and allows no eviction",
+        )
     expected = status.get("expectedPods")
     expected = int(expected) if isinstance(expected, int) and expected > 0 else len(chosen)
     if isinstance(minimum, int) and minimum >= expected:
-        return BudgetVerdict(r.name(pdb), len(chosen), f"minAvailable {minimum} of the {expected} pods it selects "
-                             "leaves no pod to evict")
+        return BudgetVerdict(
+            r.name(pdb), len(chosen), f"minAvailable {minimum} of the {expected} pods it selects leaves no pod to evict"
+        )
     return BudgetVerdict(r.name(pdb), len(chosen), "", int(minimum) if minimum is not None else None, allowed_now)
 
 
@@ -83,19 +92,29 @@ def budget_findings(pdbs: Sequence[Obj], pods: Sequence[Obj]) -> tuple[list[Plan
             refusals.append(text)
         else:
             now = "" if verdict.allowed_now is None else f"; it allows {verdict.allowed_now} now"
-            warnings.append(PlanWarning(PDB_LIMITS_EVICTIONS, (
-                f"PodDisruptionBudget {verdict.name} (minAvailable {verdict.min_available}) allows an eviction only "
-                f"while more than {verdict.min_available} of the {verdict.selects} pods it selects are healthy"
-                f"{now}: a step waits for it")))
+            warnings.append(
+                PlanWarning(
+                    PDB_LIMITS_EVICTIONS,
+                    (
+                        f"PodDisruptionBudget {verdict.name} (minAvailable {verdict.min_available}) allows an eviction "
+                        f"only while more than {verdict.min_available} of the {verdict.selects} pods it selects are "
+                        f"healthy{now}: a step waits for it"
+                    ),
+                )
+            )
     overlapping = [r.name(pod) for pod in pods if sum(1 for pdb in pdbs if selected(pdb, pod)) > 1]
     if overlapping:
         names = ", ".join(verdict.name for verdict in verdicts)
-        text = (f"more than one PodDisruptionBudget ({names}) selects {len(overlapping)} of these pods (e.g. "
-                f"{overlapping[0]}): the eviction API answers 500 for every such pod")
+        text = (
+            f"more than one PodDisruptionBudget ({names}) selects {len(overlapping)} of these pods (e.g. "
+            f"{overlapping[0]}): the eviction API answers 500 for every such pod"
+        )
         warnings.append(PlanWarning(PDB_OVERLAP, text))
         refusals.append(text)
     refusal = None
     if refusals:
-        refusal = "; ".join(refusals) + ("; fix the PodDisruptionBudget (an integer minAvailable works for a "
-                                          "DaemonSet), or use --delete, which bypasses PodDisruptionBudgets")
+        refusal = "; ".join(refusals) + (
+            "; fix the PodDisruptionBudget (an integer minAvailable works for a "
+            "DaemonSet), or use --delete, which bypasses PodDisruptionBudgets"
+        )
     return warnings, refusal

@@ -79,8 +79,17 @@ class Interrupted:
     name: str
 
 
-Event = (Parked | Warned | DrivenFrom | RollingBack | StepStarted | StepDone | WaitingForTermination | HaltedAborting
-         | Interrupted)
+Event = (
+    Parked
+    | Warned
+    | DrivenFrom
+    | RollingBack
+    | StepStarted
+    | StepDone
+    | WaitingForTermination
+    | HaltedAborting
+    | Interrupted
+)
 
 # What an entry point ended with (Outcome.kind).
 FINISHED = "finished"  # the rollout is done and the original strategy restored

@@ -50,11 +50,16 @@ def history(daemonset: Obj, revisions: Iterable[Obj], pods: Sequence[Obj]) -> li
     for revision in owned:
         rev_hash = revision_hash(revision)
         template = revision_template(revision)
-        entries.append(RevisionEntry(
-            number=int(revision.get("revision") or 0), hash=rev_hash,
-            change_cause=r.annotations_of(revision).get(r.CHANGE_CAUSE_ANNOTATION) or "<none>",
-            images=template_images(template), pods=sum(1 for h in pod_hashes if h == rev_hash),
-            template=template))
+        entries.append(
+            RevisionEntry(
+                number=int(revision.get("revision") or 0),
+                hash=rev_hash,
+                change_cause=r.annotations_of(revision).get(r.CHANGE_CAUSE_ANNOTATION) or "<none>",
+                images=template_images(template),
+                pods=sum(1 for h in pod_hashes if h == rev_hash),
+                template=template,
+            )
+        )
     return entries
 
 
@@ -89,8 +94,15 @@ def history_rows(entries: Sequence[RevisionEntry]) -> list[dict[str, Any]]:
     rows = []
     previous: RevisionEntry | None = None
     for entry in entries:
-        rows.append({"revision": entry.number, "changeCause": entry.change_cause, "hash": entry.hash,
-                     "images": list(entry.images), "pods": entry.pods,
-                     "changes": image_changes(previous, entry)})
+        rows.append(
+            {
+                "revision": entry.number,
+                "changeCause": entry.change_cause,
+                "hash": entry.hash,
+                "images": list(entry.images),
+                "pods": entry.pods,
+                "changes": image_changes(previous, entry),
+            }
+        )
         previous = entry
     return rows

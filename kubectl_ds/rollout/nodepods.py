@@ -90,20 +90,24 @@ class NodePods:
         return pods[0] if pods else None
 
 
-def node_pods(name: str, pods: Iterable[Obj], goal: RevisionIndex, min_ready_seconds: int,
-              now: datetime) -> NodePods:
+def node_pods(name: str, pods: Iterable[Obj], goal: RevisionIndex, min_ready_seconds: int, now: datetime) -> NodePods:
     pods = list(pods)
     live = oldest_first([pod for pod in pods if not is_terminating(pod)])
     new = tuple(pod for pod in live if goal.is_updated(pod))
     old = tuple(pod for pod in live if not goal.is_updated(pod))
-    return NodePods(name=name, new=new, old=old,
-                    new_available=any(is_available(pod, min_ready_seconds, now) for pod in new),
-                    old_available=any(is_available(pod, min_ready_seconds, now) for pod in old),
-                    terminating=tuple(pod for pod in pods if is_terminating(pod)))
+    return NodePods(
+        name=name,
+        new=new,
+        old=old,
+        new_available=any(is_available(pod, min_ready_seconds, now) for pod in new),
+        old_available=any(is_available(pod, min_ready_seconds, now) for pod in old),
+        terminating=tuple(pod for pod in pods if is_terminating(pod)),
+    )
 
 
-def pods_on_nodes(names: Sequence[str], pods: Iterable[Obj], goal: RevisionIndex, min_ready_seconds: int,
-                  now: datetime) -> dict[str, NodePods]:
+def pods_on_nodes(
+    names: Sequence[str], pods: Iterable[Obj], goal: RevisionIndex, min_ready_seconds: int, now: datetime
+) -> dict[str, NodePods]:
     """NodePods for each of `names` (a node without pods is empty)."""
     grouped: Mapping[str, Sequence[Obj]] = pods_by_node(pods)
     return {name: node_pods(name, grouped.get(name, ()), goal, min_ready_seconds, now) for name in names}

@@ -13,9 +13,14 @@ ON_FAILURE = ("halt", "abort")
 
 
 def plan_options(options: RolloutOptions) -> PlanOptions:
-    return PlanOptions(max_unavailable=options.max_unavailable, max_surge=options.max_surge,
-                       step_size=options.step_size, canary=parse_canary(options.canary) if options.canary else None,
-                       partition=options.partition, skip_unreachable=options.skip_unreachable)
+    return PlanOptions(
+        max_unavailable=options.max_unavailable,
+        max_surge=options.max_surge,
+        step_size=options.step_size,
+        canary=parse_canary(options.canary) if options.canary else None,
+        partition=options.partition,
+        skip_unreachable=options.skip_unreachable,
+    )
 
 
 def validate_options(options: RolloutOptions) -> None:
@@ -23,8 +28,10 @@ def validate_options(options: RolloutOptions) -> None:
     validate_rolling_update(options.max_unavailable, options.max_surge)
     validate_plan_options(plan_options(options))
     if surges(options.max_surge) and (options.canary or options.partition):
-        raise UsageError("--canary and --partition need the plugin to choose the nodes, but with --max-surge the "
-                         "controller chooses which nodes surge; use --max-unavailable instead")
+        raise UsageError(
+            "--canary and --partition need the plugin to choose the nodes, but with --max-surge the "
+            "controller chooses which nodes surge; use --max-unavailable instead"
+        )
     if options.on_failure not in ON_FAILURE:
         raise UsageError(f'invalid --on-failure "{options.on_failure}": use halt or abort')
     if options.step_timeout <= 0:

@@ -40,8 +40,10 @@ class Ownership:
             if partition is not None:
                 current = replace(current, options=replace(current.options, partition=partition))
             base = st.reparked(ds) if current.surging else ds
-            return st.with_state(base, replace(current, surging=False).owned_by(
-                self.driver.owner, self.io.now()).with_phase(st.RUNNING))
+            return st.with_state(
+                base, replace(current, surging=False).owned_by(self.driver.owner, self.io.now()).with_phase(st.RUNNING)
+            )
+
         self.io.write(change)
 
     def check_driver(self, state: RolloutState, force: bool) -> None:
@@ -49,8 +51,10 @@ class Ownership:
         if state.owner and state.owner != self.driver.owner and state.driver_alive(now) and not force:
             beat = r.parse_time(state.heartbeat)
             age = f"{int((now - beat).total_seconds())}s ago" if beat else "recently"
-            raise DsError(f'the rollout of daemonset "{self.name}" is being driven by {state.owner} (heartbeat '
-                          f"{age}); wait for it, or take over with --force if that process is gone")
+            raise DsError(
+                f'the rollout of daemonset "{self.name}" is being driven by {state.owner} (heartbeat '
+                f"{age}); wait for it, or take over with --force if that process is gone"
+            )
 
     def beat(self) -> None:
         now = self.io.now()
@@ -62,8 +66,10 @@ class Ownership:
     def state(self, daemonset: Obj, verb: str) -> RolloutState:
         state = st.read_state(daemonset)
         if state is None:
-            raise DsError(f'no managed rollout of daemonset "{self.name}" to {verb}; start one with: kubectl ds '
-                          f"rollout start {self.name} --image CONTAINER=IMAGE")
+            raise DsError(
+                f'no managed rollout of daemonset "{self.name}" to {verb}; start one with: kubectl ds '
+                f"rollout start {self.name} --image CONTAINER=IMAGE"
+            )
         return state
 
     def own_state(self, daemonset: Obj) -> RolloutState:
@@ -81,7 +87,12 @@ class Ownership:
     def changed(self, state: RolloutState, what: str) -> RolloutHalted:
         reason = f"changed by someone else: {what}"
         with contextlib.suppress(DsError):
-            self.io.write(lambda ds: st.with_state(ds, replace(st.read_state(ds) or state, phase=st.HALTED,
-                                                               reason=reason).released()))
-        return RolloutHalted(f'rollout of daemonset "{self.name}" halted: {reason}; inspect it, then resume or '
-                             f"abort (kubectl ds rollout abort {self.name})")
+            self.io.write(
+                lambda ds: st.with_state(
+                    ds, replace(st.read_state(ds) or state, phase=st.HALTED, reason=reason).released()
+                )
+            )
+        return RolloutHalted(
+            f'rollout of daemonset "{self.name}" halted: {reason}; inspect it, then resume or '
+            f"abort (kubectl ds rollout abort {self.name})"
+        )

@@ -8,7 +8,6 @@ budget, and old pods that are not available anyway are replaced first and for fr
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from kubectl_ds import resources as r
 from kubectl_ds.errors import UsageError
 from kubectl_ds.labelselector import selector_matches, selector_query
 from kubectl_ds.placement.hostports import host_ports
-from kubectl_ds.placement.pods import is_terminating, pods_by_node, ready_since
+from kubectl_ds.placement.pods import is_terminating, pods_by_node
 from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.report import natural_key
 from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
@@ -100,6 +99,7 @@ class Plan:
 
 # --- options ---------------------------------------------------------------------------------------------
 
+
 def parse_canary(text: str) -> dict[str, Any]:
     """`key=value,key2=value2` → {"matchLabels": {...}} (an empty value is allowed: it matches `key=`)."""
     usage = f'invalid {CANARY_FLAG} "{text}": expected key=value[,key=value...]'
@@ -179,6 +179,7 @@ def _chunk(ordered: Sequence[_Candidate], step_size: int, first_capacity: int) -
 
 # --- the plan ----------------------------------------------------------------------------------------------
 
+
 def plan_rollout(
     daemonset: Obj,
     nodes: Sequence[Obj],
@@ -202,10 +203,14 @@ def plan_rollout(
     by_name = {r.name(node): node for node in nodes}
     names = sorted(by_name, key=natural_key)
 
-    wanted = [node_pods(name, grouped.get(name, []), revisions, r.min_ready_seconds(daemonset), now)
-              for name in names if verdicts[name].should_run]
-    budget = compute_budget(options.max_unavailable, options.max_surge, len(wanted),
-                            [node.name for node in wanted if node.empty])
+    wanted = [
+        node_pods(name, grouped.get(name, []), revisions, r.min_ready_seconds(daemonset), now)
+        for name in names
+        if verdicts[name].should_run
+    ]
+    budget = compute_budget(
+        options.max_unavailable, options.max_surge, len(wanted), [node.name for node in wanted if node.empty]
+    )
     surge = surges(options.max_surge)
     limit = budget.max_surge if surge else budget.max_unavailable
     requested = limit if options.step_size is None else scaled(_parse_step_size(options.step_size), len(wanted))
@@ -215,8 +220,9 @@ def plan_rollout(
     # while the old pod terminates: evicting there wedges the rollout. Such nodes are left out of the steps;
     # the controller updates them when they return (docs/rules.md#r-node-lifecycle).
     unreachable = tuple(node.name for node in wanted if r.is_node_unreachable(by_name[node.name]))
-    already_unavailable = tuple(node.name for node in wanted if node.unavailable
-                                and not (options.skip_unreachable and node.name in unreachable))
+    already_unavailable = tuple(
+        node.name for node in wanted if node.unavailable and not (options.skip_unreachable and node.name in unreachable)
+    )
     # What uses budget: every unavailable node without surge (r-rolling-no-surge); with surge only nodes whose new pod
     # is not available yet next to the old one (r-rolling-surge) — empty and not-ready nodes surge for free.
     using_budget = tuple(node.name for node in wanted if node.surging) if surge else already_unavailable
@@ -224,10 +230,17 @@ def plan_rollout(
 
     canary = options.canary
     candidates = _order(
-        _Candidate(node.name, canary=canary is not None and node.name not in options.last
-                   and selector_matches(canary, r.labels(by_name[node.name])),
-                   cost=0 if node.unavailable else 1, last=node.name in options.last)
-        for node in wanted if node.needs_update and node.name not in unreachable)
+        _Candidate(
+            node.name,
+            canary=canary is not None
+            and node.name not in options.last
+            and selector_matches(canary, r.labels(by_name[node.name])),
+            cost=0 if node.unavailable else 1,
+            last=node.name in options.last,
+        )
+        for node in wanted
+        if node.needs_update and node.name not in unreachable
+    )
     kept = len(candidates) - min(options.partition, len(candidates))
     # Unreachable nodes stay unavailable for the whole rollout: every step, not just the first, has that much
     # less room (when they count against the budget at all).
@@ -248,12 +261,18 @@ def plan_rollout(
         create_only=tuple(node.name for node in wanted if node.empty and node.name not in unreachable),
         already_unavailable=already_unavailable,
         partitioned=tuple(c.name for c in candidates[kept:]),
-        budget=budget, surge=surge, warnings=tuple(warnings), desired=len(wanted),
-        step_size=step_size, first_step_allowance=first_allowance, unreachable=unreachable,
+        budget=budget,
+        surge=surge,
+        warnings=tuple(warnings),
+        desired=len(wanted),
+        step_size=step_size,
+        first_step_allowance=first_allowance,
+        unreachable=unreachable,
     )
 
 
 # --- pre-flight warnings -----------------------------------------------------------------------------------
+
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
@@ -265,22 +284,33 @@ def _host_port_warning(daemonset: Obj, surge: bool) -> list[PlanWarning]:
         return []
     listed = ", ".join(str(port) for port in ports)
     noun = "host port" if len(ports) == 1 else "host ports"
-    return [PlanWarning(HOST_PORT_WITH_SURGE,
-                        f"the pod template claims {noun} {listed}: the surge pod cannot bind the same host port "
-                        f"next to the old one; the rollout would deadlock; use {MAX_UNAVAILABLE_FLAG} instead")]
+    return [
+        PlanWarning(
+            HOST_PORT_WITH_SURGE,
+            f"the pod template claims {noun} {listed}: the surge pod cannot bind the same host port "
+            f"next to the old one; the rollout would deadlock; use {MAX_UNAVAILABLE_FLAG} instead",
+        )
+    ]
 
 
 def _budget_warning(using_budget: Sequence[str], limit: int, allowance: int, surge: bool) -> list[PlanWarning]:
     if not using_budget:
         return []
     if surge:
-        what = (f"already surging: {_count(len(using_budget), 'node')} with a new pod that is not available yet, "
-                f"against a budget of {_count(limit, 'surge pod')}")
+        what = (
+            f"already surging: {_count(len(using_budget), 'node')} with a new pod that is not available yet, "
+            f"against a budget of {_count(limit, 'surge pod')}"
+        )
     else:
-        what = (f"already unavailable: {_count(len(using_budget), 'node')}, "
-                f"against a budget of {_count(limit, 'unavailable node')}")
-    then = (f"the first step takes at most {_count(allowance, 'available node')}" if allowance
-            else "no available node is taken until they are available again")
+        what = (
+            f"already unavailable: {_count(len(using_budget), 'node')}, "
+            f"against a budget of {_count(limit, 'unavailable node')}"
+        )
+    then = (
+        f"the first step takes at most {_count(allowance, 'available node')}"
+        if allowance
+        else "no available node is taken until they are available again"
+    )
     return [PlanWarning(NOT_READY_USES_BUDGET, f"{what}; {then}", tuple(using_budget))]
 
 
@@ -300,18 +330,25 @@ def _headroom_warning(
     short: dict[str, str] = {}
     for step in steps:
         for name in step.nodes:
-            neighbours = [*other_pods_by_node.get(name, []),
-                          *(pod for pod in grouped.get(name, []) if not is_terminating(pod))]
+            neighbours = [
+                *other_pods_by_node.get(name, []),
+                *(pod for pod in grouped.get(name, []) if not is_terminating(pod)),
+            ]
             shortfalls = resource_shortfalls(pod_spec, nodes[name], neighbours, parse_quantity)
             if shortfalls:
                 short[name] = "; ".join(shortfall.message for shortfall in shortfalls)
     if not short:
         return []
     first = next(iter(short))
-    return [PlanWarning(NO_SURGE_HEADROOM,
-                        f"the surge pod does not fit next to the old one on {_count(len(short), 'node')} "
-                        f"({first}: {short[first]}): it would stay Pending and the step would not finish; "
-                        f"use {MAX_UNAVAILABLE_FLAG} instead", tuple(short))]
+    return [
+        PlanWarning(
+            NO_SURGE_HEADROOM,
+            f"the surge pod does not fit next to the old one on {_count(len(short), 'node')} "
+            f"({first}: {short[first]}): it would stay Pending and the step would not finish; "
+            f"use {MAX_UNAVAILABLE_FLAG} instead",
+            tuple(short),
+        )
+    ]
 
 
 def _ends_with_rolling_update(daemonset: Obj) -> bool:
@@ -322,9 +359,13 @@ def _ends_with_rolling_update(daemonset: Obj) -> bool:
     return (original.get("type") or ROLLING_UPDATE) == ROLLING_UPDATE
 
 
-def _excluded_warning(names: Sequence[str], verdicts: Mapping[str, NodeVerdict],
-                      grouped: Mapping[str, Sequence[Obj]], revisions: RevisionIndex,
-                      ends_with_rolling_update: bool) -> list[PlanWarning]:
+def _excluded_warning(
+    names: Sequence[str],
+    verdicts: Mapping[str, NodeVerdict],
+    grouped: Mapping[str, Sequence[Obj]],
+    revisions: RevisionIndex,
+    ends_with_rolling_update: bool,
+) -> list[PlanWarning]:
     """Nodes that should not run the new template but still hold an old pod: the plan never touches them."""
     deleted: list[str] = []
     kept: list[str] = []
@@ -343,22 +384,33 @@ def _excluded_warning(names: Sequence[str], verdicts: Mapping[str, NodeVerdict],
     if kept and ends_with_rolling_update:
         # The rolling update counts an old pod on a node that should not run it as one to replace, and manage()
         # creates none there (docs/rules.md#r-rolling-no-surge): parked, it stays; restored, it goes.
-        parts.append(f"it keeps running while the DaemonSet is parked, then the controller deletes it once the "
-                     f"RollingUpdate strategy is restored and creates none there (misscheduled), on {', '.join(kept)}")
+        parts.append(
+            f"it keeps running while the DaemonSet is parked, then the controller deletes it once the "
+            f"RollingUpdate strategy is restored and creates none there (misscheduled), on {', '.join(kept)}"
+        )
     elif kept:
         parts.append(f"it keeps running there, never updated (misscheduled), on {', '.join(kept)}")
     total = len(deleted) + len(kept)
-    return [PlanWarning(EXCLUDED_NODES,
-                        f"{_count(total, 'node')} should not run the new pod but {'has' if total == 1 else 'have'} "
-                        f"an old one: {'; '.join(parts)}", tuple(sorted([*deleted, *kept], key=natural_key)))]
+    return [
+        PlanWarning(
+            EXCLUDED_NODES,
+            f"{_count(total, 'node')} should not run the new pod but {'has' if total == 1 else 'have'} "
+            f"an old one: {'; '.join(parts)}",
+            tuple(sorted([*deleted, *kept], key=natural_key)),
+        )
+    ]
 
 
 def _canary_warning(canary: Mapping[str, Any] | None, candidates: Sequence[_Candidate]) -> list[PlanWarning]:
     if canary is None or any(c.canary for c in candidates):
         return []
-    return [PlanWarning(CANARY_MATCHES_NO_NODE,
-                        f"{CANARY_FLAG} {selector_query(canary)} matches no node that needs the update; "
-                        "the plan has no canary step")]
+    return [
+        PlanWarning(
+            CANARY_MATCHES_NO_NODE,
+            f"{CANARY_FLAG} {selector_query(canary)} matches no node that needs the update; "
+            "the plan has no canary step",
+        )
+    ]
 
 
 def _unreachable_warning(unreachable: Sequence[str], nodes: Mapping[str, Obj], skipped: bool) -> list[PlanWarning]:
@@ -366,41 +418,19 @@ def _unreachable_warning(unreachable: Sequence[str], nodes: Mapping[str, Obj], s
         return []
     listed = ", ".join(f"{name} (since {moment(r.node_ready_since(nodes[name]))})" for name in unreachable[:5])
     more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
-    budget = ("they use no budget (--skip-unreachable)" if skipped
-              else "their pods are not available, so they use up budget (--skip-unreachable leaves them out of it)")
-    return [PlanWarning(UNREACHABLE_NODES, (
-        f"{_count(len(unreachable), 'node')} unreachable: {listed}{more}: a pod there cannot be replaced until its "
-        f"kubelet is back, so the rollout leaves {'it' if len(unreachable) == 1 else 'them'} out and the "
-        f"controller updates {'it' if len(unreachable) == 1 else 'them'} on return; {budget}"), tuple(unreachable))]
-
-
-# --- timing ------------------------------------------------------------------------------------------------
-
-def observed_startup(pods: Iterable[Obj]) -> float | None:
-    """Median seconds from a pod's status.startTime to its Ready transition, over ready pods that have both."""
-    durations = []
-    for pod in pods:
-        started = r.parse_time(r.status(pod).get("startTime"))
-        ready_at = ready_since(pod)
-        if started is not None and ready_at is not None:
-            durations.append((ready_at - started).total_seconds())
-    return statistics.median(durations) if durations else None
-
-
-def estimate_seconds(plan: Plan, min_ready_seconds: int, observed_startup_seconds: float | None) -> float:
-    """A floor for the rollout's duration: each step waits for its pods to start, then minReadySeconds."""
-    per_step = max(observed_startup_seconds or 0.0, 0.0) + max(min_ready_seconds, 0)
-    return len(plan.steps) * per_step
-
-
-def termination_grace_seconds(daemonset: Obj) -> int:
-    """terminationGracePeriodSeconds of the pod template (the API's default is 30)."""
-    value = r.template_pod_spec(daemonset).get("terminationGracePeriodSeconds")
-    return 30 if value is None else int(value)
-
-
-def longest_seconds(plan: Plan, floor: float, grace_seconds: int) -> float:
-    """The estimate's ceiling: each step may also wait out the old pods' whole grace period, since under
-    OnDelete the new pod is created only once the old one is gone (docs/rules.md#r-termination). Surge steps
-    start the new pod next to the old one, so they do not wait for it."""
-    return floor if plan.surge else floor + len(plan.steps) * max(grace_seconds, 0)
+    budget = (
+        "they use no budget (--skip-unreachable)"
+        if skipped
+        else "their pods are not available, so they use up budget (--skip-unreachable leaves them out of it)"
+    )
+    return [
+        PlanWarning(
+            UNREACHABLE_NODES,
+            (
+                f"{_count(len(unreachable), 'node')} unreachable: {listed}{more}: a pod there cannot be replaced until "
+                f"its kubelet is back, so the rollout leaves {'it' if len(unreachable) == 1 else 'them'} out and the "
+                f"controller updates {'it' if len(unreachable) == 1 else 'them'} on return; {budget}"
+            ),
+            tuple(unreachable),
+        )
+    ]

@@ -31,16 +31,33 @@ def with_template(daemonset: Obj, template: Obj) -> dict[str, Any]:
 def preview_index(daemonset: Obj, revisions: Sequence[Obj]) -> RevisionIndex:
     """The DaemonSet's revisions, with a not-yet-existing one as current."""
     index = index_revisions(daemonset, revisions)
-    return RevisionIndex(by_hash=index.by_hash, current_hash=NEW_REVISION, current_revision=None,
-                         template_generation=None)
+    return RevisionIndex(
+        by_hash=index.by_hash, current_hash=NEW_REVISION, current_revision=None, template_generation=None
+    )
 
 
-def preview_plan(daemonset: Obj, template: Obj, nodes: Sequence[Obj], pods: Sequence[Obj],
-                 revisions: Sequence[Obj], options: RolloutOptions, *, now: datetime,
-                 parse_quantity: ParseQuantity | None = None,
-                 other_pods_by_node: Mapping[str, Sequence[Obj]] | None = None, last: Sequence[str] = ()) -> Plan:
+def preview_plan(
+    daemonset: Obj,
+    template: Obj,
+    nodes: Sequence[Obj],
+    pods: Sequence[Obj],
+    revisions: Sequence[Obj],
+    options: RolloutOptions,
+    *,
+    now: datetime,
+    parse_quantity: ParseQuantity | None = None,
+    other_pods_by_node: Mapping[str, Sequence[Obj]] | None = None,
+    last: Sequence[str] = (),
+) -> Plan:
     """The plan of rolling `template` out over the DaemonSet's current pods, with the pre-flight findings."""
-    plan = plan_rollout(with_template(daemonset, template), nodes, pods, preview_index(daemonset, revisions),
-                        replace(plan_options(options), last=tuple(last)), now=now, parse_quantity=parse_quantity,
-                        other_pods_by_node=other_pods_by_node)
+    plan = plan_rollout(
+        with_template(daemonset, template),
+        nodes,
+        pods,
+        preview_index(daemonset, revisions),
+        replace(plan_options(options), last=tuple(last)),
+        now=now,
+        parse_quantity=parse_quantity,
+        other_pods_by_node=other_pods_by_node,
+    )
     return replace(plan, warnings=(*plan.warnings, *tooling_warnings(daemonset)))

@@ -52,16 +52,23 @@ def daemonset_status_message(daemonset: Obj) -> Progress:
     updated = int(status.get("updatedNumberScheduled") or 0)
     available = int(status.get("numberAvailable") or 0)
     if updated < desired:
-        return Progress(f'Waiting for daemon set "{name}" rollout to finish: '
-                        f"{updated} out of {desired} new pods have been updated...\n", done=False)
+        return Progress(
+            f'Waiting for daemon set "{name}" rollout to finish: '
+            f"{updated} out of {desired} new pods have been updated...\n",
+            done=False,
+        )
     if available < desired:
-        return Progress(f'Waiting for daemon set "{name}" rollout to finish: '
-                        f"{available} of {desired} updated pods are available...\n", done=False)
+        return Progress(
+            f'Waiting for daemon set "{name}" rollout to finish: '
+            f"{available} of {desired} updated pods are available...\n",
+            done=False,
+        )
     return Progress(f'daemon set "{name}" successfully rolled out\n', done=True)
 
 
-def node_revision_map(daemonset: Obj, nodes: Sequence[Obj], pods: Iterable[Obj], revisions: RevisionIndex, *,
-                      now: datetime) -> list[NodeProgress]:
+def node_revision_map(
+    daemonset: Obj, nodes: Sequence[Obj], pods: Iterable[Obj], revisions: RevisionIndex, *, now: datetime
+) -> list[NodeProgress]:
     """The state of every node, nodes in natural name order (node-2 before node-10).
 
     Unlike the controller's status (which counts only the oldest pod on a node), a live pod of the current
@@ -70,18 +77,23 @@ def node_revision_map(daemonset: Obj, nodes: Sequence[Obj], pods: Iterable[Obj],
     """
     tolerations = pod_tolerations(daemonset)
     names = [r.name(node) for node in sorted(nodes, key=lambda node: natural_key(r.name(node)))]
-    wanted = {r.name(node) for node in nodes
-              if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run}
-    held = pods_on_nodes([name for name in names if name in wanted], pods, revisions,
-                         r.min_ready_seconds(daemonset), now)
+    wanted = {
+        r.name(node)
+        for node in nodes
+        if node_should_run_daemon_pod(daemonset, node, tolerations=tolerations).should_run
+    }
+    held = pods_on_nodes(
+        [name for name in names if name in wanted], pods, revisions, r.min_ready_seconds(daemonset), now
+    )
     result = []
     for name in names:
         if name not in held:
             result.append(NodeProgress(name, EXCLUDED))
             continue
         decided_by = held[name].state_pod()
-        result.append(NodeProgress(name, held[name].state,
-                                   revisions.revision_of(decided_by) if decided_by is not None else None))
+        result.append(
+            NodeProgress(name, held[name].state, revisions.revision_of(decided_by) if decided_by is not None else None)
+        )
     return result
 
 

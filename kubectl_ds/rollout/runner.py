@@ -33,6 +33,7 @@ from kubectl_ds.rollout.change import Change
 from kubectl_ds.rollout.events import Outcome
 from kubectl_ds.rollout.options import plan_options, validate_options
 from kubectl_ds.rollout.ownership import Ownership
+from kubectl_ds.rollout.parking import park_unmanaged
 from kubectl_ds.rollout.plan import Plan, plan_rollout
 from kubectl_ds.rollout.preflight import PREFLIGHT_CODES, checked
 from kubectl_ds.rollout.preview import preview_plan
@@ -54,15 +55,18 @@ class Rollout:
 
     # --- entry points --------------------------------------------------------------------------------
 
-    def start(self, change: Change, options: RolloutOptions, *, steps: int | None = None,
-              dry_run: bool = False) -> Outcome:
+    def start(
+        self, change: Change, options: RolloutOptions, *, steps: int | None = None, dry_run: bool = False
+    ) -> Outcome:
         validate_options(options)
         daemonset = self.io.get()
         existing = st.read_state(daemonset)
         if existing is not None:
-            raise DsError(f'daemonset "{self.name}" already has a managed rollout ({existing.phase}); continue it '
-                          f"with: kubectl ds rollout resume {self.name}, or roll it back with: kubectl ds rollout "
-                          f"abort {self.name}")
+            raise DsError(
+                f'daemonset "{self.name}" already has a managed rollout ({existing.phase}); continue it '
+                f"with: kubectl ds rollout resume {self.name}, or roll it back with: kubectl ds rollout "
+                f"abort {self.name}"
+            )
         template = change.apply(daemonset, self.io.now())
         if template == r.pod_template(daemonset):
             raise DsError(f'nothing to roll out: the pod template of daemonset "{self.name}" already matches')
@@ -75,16 +79,26 @@ class Rollout:
         start_hash, start_revision = self.io.current_revision(daemonset)
         now = self.io.now()
         state = RolloutState(
-            rollout_id=uuid.uuid4().hex[:12], phase=st.RUNNING, direction=st.FORWARD,
-            start_hash=start_hash, start_revision=start_revision, target_hash="", target_revision=0,
-            options=options, owner=self.driver.owner, heartbeat=st.rfc3339(now), started_at=st.rfc3339(now),
-            change=change.description)
+            rollout_id=uuid.uuid4().hex[:12],
+            phase=st.RUNNING,
+            direction=st.FORWARD,
+            start_hash=start_hash,
+            start_revision=start_revision,
+            target_hash="",
+            target_revision=0,
+            options=options,
+            owner=self.driver.owner,
+            heartbeat=st.rfc3339(now),
+            started_at=st.rfc3339(now),
+            change=change.description,
+        )
         daemonset = self.io.write(lambda ds: st.parked(d.unmanaged(ds), state, template))
         self.driver.say(ev.Parked(self.name, change.description))
 
         def rest() -> Outcome:
             self._adopt_new_revision(daemonset, options.step_timeout)
             return self._drive(steps)
+
         return self._guarded(rest)
 
     def _preflight(self, daemonset: Obj, template: Obj, options: RolloutOptions) -> Plan:
@@ -95,17 +109,43 @@ class Rollout:
         others, others_note = None, ""
         if surges(options.max_surge) and self.driver.parse_quantity is not None:
             others, others_note = self.io.other_pods_by_node(daemonset, nodes)
-        plan = preview_plan(daemonset, template, nodes, pods, self.io.revisions(daemonset), options, now=self.io.now(),
-                            parse_quantity=self.driver.parse_quantity, other_pods_by_node=others, last=self._last())
+        plan = preview_plan(
+            daemonset,
+            template,
+            nodes,
+            pods,
+            self.io.revisions(daemonset),
+            options,
+            now=self.io.now(),
+            parse_quantity=self.driver.parse_quantity,
+            other_pods_by_node=others,
+            last=self._last(),
+        )
         budgets, note = self.io.disruption_budgets()
-        plan, refusal = checked(plan, daemonset, nodes, pods, budgets, "; ".join(filter(None, [note, others_note])),
-                                others, evict=options.evict, allow_preemption=options.allow_preemption)
+        plan, refusal = checked(
+            plan,
+            daemonset,
+            nodes,
+            pods,
+            budgets,
+            "; ".join(filter(None, [note, others_note])),
+            others,
+            evict=options.evict,
+            allow_preemption=options.allow_preemption,
+        )
         if refusal is not None:
             raise Refused(f'refusing to start the rollout of daemonset "{self.name}" (nothing was changed): {refusal}')
         return plan
 
-    def resume(self, *, steps: int | None = None, force: bool = False, dry_run: bool = False,
-               step_timeout: float | None = None, partition: int | None = None) -> Outcome:
+    def resume(
+        self,
+        *,
+        steps: int | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+        step_timeout: float | None = None,
+        partition: int | None = None,
+    ) -> Outcome:
         daemonset = self.io.get()
         state = self.own.state(daemonset, "resume")
         if state.phase == st.PARKED:
@@ -125,37 +165,43 @@ class Rollout:
                 # Halted and contained: the target template goes back on, and the controller's revision for it
                 # becomes the target again (a re-snapshot may give it a new hash).
                 target = self.io.template_of(self.io.get(), state.target_hash)
-                written = self.io.write(lambda ds: st.parked(ds, replace(self.own.state(ds, "resume"),
-                                                                         contained=False), target))
+                written = self.io.write(
+                    lambda ds: st.parked(ds, replace(self.own.state(ds, "resume"), contained=False), target)
+                )
                 self._adopt_new_revision(written, state.options.step_timeout)
             elif state.direction == st.FORWARD and not state.target_hash:
                 # The driver died between the change and recording its revision: record it now.
                 self._adopt_new_revision(self.io.get(), state.options.step_timeout)
             return self._drive(steps)
+
         return self._guarded(rest)
 
     def pause(self, *, dry_run: bool = False) -> Outcome:
         daemonset = self.io.get()
         state = st.read_state(daemonset)
         if state is None:
-            return self._park_unmanaged(daemonset, dry_run)
+            return park_unmanaged(self.io, daemonset, dry_run=dry_run)
         if state.phase in (st.PAUSED, st.HALTED, st.PARKED):
             return Outcome(ev.ALREADY_STOPPED, self.name, phase=state.phase, reason=state.reason)
         if dry_run:
             return Outcome(ev.WOULD_PAUSE, self.name)
-        self.io.write(lambda ds: st.with_state(ds, self.own.state(ds, "pause").with_phase(st.PAUSED,
-                                                                                        d.PAUSED_BY_REQUEST)))
+        self.io.write(
+            lambda ds: st.with_state(ds, self.own.state(ds, "pause").with_phase(st.PAUSED, d.PAUSED_BY_REQUEST))
+        )
         alive = state.driver_alive(self.io.now())
         return Outcome(ev.PAUSE_REQUESTED if alive else ev.PAUSED_NOW, self.name)
 
-    def abort(self, *, force: bool = False, dry_run: bool = False, steps: int | None = None,
-              step_timeout: float | None = None) -> Outcome:
+    def abort(
+        self, *, force: bool = False, dry_run: bool = False, steps: int | None = None, step_timeout: float | None = None
+    ) -> Outcome:
         daemonset = self.io.get()
         state = st.read_state(daemonset)
         if state is None:
-            raise DsError(f'no managed rollout of daemonset "{self.name}" to abort (it is finished or was never '
-                          "started); to go back to an earlier revision use: kubectl ds rollout undo "
-                          f"{self.name}")
+            raise DsError(
+                f'no managed rollout of daemonset "{self.name}" to abort (it is finished or was never '
+                "started); to go back to an earlier revision use: kubectl ds rollout undo "
+                f"{self.name}"
+            )
         if state.phase == st.PARKED:
             return self.resume(dry_run=dry_run)
         self.own.check_driver(state, force)
@@ -169,17 +215,25 @@ class Rollout:
             raise DsError(f'cannot abort the rollout of daemonset "{self.name}": its starting revision is unknown')
         template = self.io.template_of(daemonset, state.start_hash)
         if dry_run:
-            return Outcome(ev.WOULD_ABORT, self.name, revision=state.start_revision,
-                           revision_hash=state.start_hash)
-        rollback = replace(state, direction=st.ROLLBACK, phase=st.RUNNING, reason="", surging=False, steps_done=0,
-                           contained=False,
-                           owner=self.driver.owner, heartbeat=st.rfc3339(self.io.now()))
+            return Outcome(ev.WOULD_ABORT, self.name, revision=state.start_revision, revision_hash=state.start_hash)
+        rollback = replace(
+            state,
+            direction=st.ROLLBACK,
+            phase=st.RUNNING,
+            reason="",
+            surging=False,
+            steps_done=0,
+            contained=False,
+            owner=self.driver.owner,
+            heartbeat=st.rfc3339(self.io.now()),
+        )
         daemonset = self.io.write(lambda ds: st.parked(ds, rollback, template))
         self.driver.say(ev.RollingBack(self.name, state.start_revision))
 
         def rest() -> Outcome:
             self._adopt_new_revision(daemonset, state.options.step_timeout, expect_hash=state.start_hash)
             return self._drive(steps)
+
         return self._guarded(rest)
 
     # --- the loop --------------------------------------------------------------------------------------
@@ -225,8 +279,13 @@ class Rollout:
                 rested = True
                 continue  # the world moved meanwhile: read it again
             step = plan.steps[0]
-            started = ev.StepStarted(state.steps_done + 1, state.steps_done + len(plan.steps), step.nodes,
-                                     canary=step.canary, surge=plan.surge)
+            started = ev.StepStarted(
+                state.steps_done + 1,
+                state.steps_done + len(plan.steps),
+                step.nodes,
+                canary=step.canary,
+                surge=plan.surge,
+            )
             if self.driver.confirm is not None and not self.driver.confirm(started):
                 return self._stop(st.PAUSED, d.DECLINED)
             self.driver.say(started)
@@ -238,8 +297,7 @@ class Rollout:
             done_now += 1
             self.io.write(lambda ds: st.with_state(ds, self._after_step(ds)))
             progress = len(self.done_nodes(daemonset, state))
-            self.driver.say(ev.StepDone(started.number, started.total, tuple(updated), progress,
-                                        plan.desired))
+            self.driver.say(ev.StepDone(started.number, started.total, tuple(updated), progress, plan.desired))
             rested = state.options.pause_between <= 0
 
     def _after_step(self, daemonset: Obj) -> RolloutState:
@@ -254,8 +312,12 @@ class Rollout:
             self.steps.wait_available(daemonset, state, list(plan.create_only), state.options.step_timeout)
         self.io.write(lambda ds: st.finished(ds))
         since = {r.name(node): r.node_ready_since(node) for node in self.io.nodes()}
-        return Outcome(ev.FINISHED, self.name, rolled_back=state.direction == st.ROLLBACK,
-                       left_out=tuple((name, since.get(name)) for name in plan.unreachable))
+        return Outcome(
+            ev.FINISHED,
+            self.name,
+            rolled_back=state.direction == st.ROLLBACK,
+            left_out=tuple((name, since.get(name)) for name in plan.unreachable),
+        )
 
     # --- failures and stops ------------------------------------------------------------------------------
 
@@ -269,14 +331,17 @@ class Rollout:
         def halted(ds: Obj) -> Obj:
             current = self.own.own_state(ds).with_phase(st.HALTED, reason).released()
             return st.contained(ds, current, start) if start is not None else st.with_state(ds, current)
+
         self.io.write(halted)
         if state.options.on_failure == "abort" and state.direction == st.FORWARD:
             self.driver.say(ev.HaltedAborting(reason))
             self.abort(force=True)
             raise RolloutHalted(f'rollout of daemonset "{self.name}" failed and was rolled back: {reason}')
-        raise RolloutHalted(f'rollout of daemonset "{self.name}" halted: {reason}; the DaemonSet stays parked. '
-                            f"Fix it and run: kubectl ds rollout resume {self.name}, or roll back with: "
-                            f"kubectl ds rollout abort {self.name}")
+        raise RolloutHalted(
+            f'rollout of daemonset "{self.name}" halted: {reason}; the DaemonSet stays parked. '
+            f"Fix it and run: kubectl ds rollout resume {self.name}, or roll back with: "
+            f"kubectl ds rollout abort {self.name}"
+        )
 
     def _record_failure(self, reason: str) -> None:
         """Halt the state with `reason` (parked again if a surge step was handed out), if it is still ours."""
@@ -290,6 +355,7 @@ class Rollout:
                 base = st.reparked(ds) if self.own.surging else ds
                 current = replace(current, surging=False).with_phase(st.HALTED, reason).released()
                 return st.contained(base, current, start) if start is not None else st.with_state(base, current)
+
             self.io.write(halted)
             self.own.surging = False
 
@@ -309,8 +375,9 @@ class Rollout:
             if self.own.surging:
                 self.io.write(lambda ds: st.reparked(ds))
                 self.own.surging = False
-            self.io.write(lambda ds: st.with_state(ds, self.own.own_state(ds).with_phase(
-                st.PAUSED, d.INTERRUPTED).released()))
+            self.io.write(
+                lambda ds: st.with_state(ds, self.own.own_state(ds).with_phase(st.PAUSED, d.INTERRUPTED).released())
+            )
         except DsError:
             pass  # the heartbeat goes stale; `resume` takes over then
         self.driver.say(ev.Interrupted(self.name))
@@ -332,33 +399,37 @@ class Rollout:
         state = self.own.state(self.io.get(), "resume")
         if expect_hash is not None and revision[0] != expect_hash:
             current = self.io.get()
-            if not d.same_template(self.io.template_of(current, expect_hash),
-                                   self.io.template_of(current, revision[0])):
-                raise self.own.changed(state, f"its pod template was changed (revision {state.start_revision} -> "
-                                              f"{revision[1]})")
-            self.io.write(lambda ds: st.with_state(ds, replace(
-                self.own.state(ds, "resume"), start_hash=revision[0], start_revision=revision[1],
-                equivalents=(*state.equivalents, expect_hash))))
+            if not d.same_template(
+                self.io.template_of(current, expect_hash), self.io.template_of(current, revision[0])
+            ):
+                raise self.own.changed(
+                    state, f"its pod template was changed (revision {state.start_revision} -> {revision[1]})"
+                )
+            self.io.write(
+                lambda ds: st.with_state(
+                    ds,
+                    replace(
+                        self.own.state(ds, "resume"),
+                        start_hash=revision[0],
+                        start_revision=revision[1],
+                        equivalents=(*state.equivalents, expect_hash),
+                    ),
+                )
+            )
         elif expect_hash is None:
             earlier = (state.target_hash,) if state.target_hash and state.target_hash != revision[0] else ()
-            self.io.write(lambda ds: st.with_state(ds, replace(
-                self.own.state(ds, "resume"), target_hash=revision[0], target_revision=revision[1],
-                equivalents=(*state.equivalents, *earlier), heartbeat=st.rfc3339(self.io.now()))))
-
-    def _park_unmanaged(self, daemonset: Obj, dry_run: bool) -> Outcome:
-        if st.is_parked(daemonset):
-            raise DsError(f'daemonset "{self.name}" uses updateStrategy OnDelete: the controller never replaces '
-                          "pods by itself, so there is nothing to pause")
-        if dry_run:
-            return Outcome(ev.WOULD_PARK, self.name)
-        now = self.io.now()
-        current_hash, current_revision = self.io.current_revision(daemonset)
-        state = RolloutState(rollout_id=uuid.uuid4().hex[:12], phase=st.PARKED, direction=st.FORWARD,
-                             start_hash="", start_revision=0, target_hash=current_hash,
-                             target_revision=current_revision, reason=d.PAUSED_BY_PAUSE,
-                             started_at=st.rfc3339(now))
-        self.io.write(lambda ds: st.parked(d.unmanaged(ds), state))
-        return Outcome(ev.PARKED_UNMANAGED, self.name)
+            self.io.write(
+                lambda ds: st.with_state(
+                    ds,
+                    replace(
+                        self.own.state(ds, "resume"),
+                        target_hash=revision[0],
+                        target_revision=revision[1],
+                        equivalents=(*state.equivalents, *earlier),
+                        heartbeat=st.rfc3339(self.io.now()),
+                    ),
+                )
+            )
 
     # --- reads the decisions need ---------------------------------------------------------------------------
 

@@ -55,8 +55,9 @@ class RolloutCluster(Protocol):
 
     def list_nodes(self) -> list[dict[str, Any]]: ...
 
-    def list_pods_versioned(self, *, namespace: str, selector: Mapping[str, Any]) -> tuple[
-        list[dict[str, Any]], str]: ...
+    def list_pods_versioned(
+        self, *, namespace: str, selector: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], str]: ...
 
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
@@ -66,8 +67,9 @@ class RolloutCluster(Protocol):
 
     def list_active_pods(self) -> list[dict[str, Any]]: ...
 
-    def watch_pods(self, *, namespace: str, selector: Mapping[str, Any], resource_version: str,
-                   timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+    def watch_pods(
+        self, *, namespace: str, selector: Mapping[str, Any], resource_version: str, timeout: float
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """A burst of pod events after `resource_version`: those already past at once, else the first within
         `timeout`s and what follows without a pause (timeout 0: only those already past). A failure (410 Gone,
         an ERROR event, an error answer, a broken stream) is the last item, ("ERROR", a Status)."""
@@ -147,8 +149,7 @@ class Session:
             except Conflict:
                 continue
             return written
-        raise DsError(f'daemonset "{self.name}" keeps changing under us (409 Conflict {RETRIES} times); '
-                      "try again")
+        raise DsError(f'daemonset "{self.name}" keeps changing under us (409 Conflict {RETRIES} times); try again')
 
     def changed(self) -> None:
         """Pods changed by us (an eviction, a delete) or while we slept: the next read of the pods first applies
@@ -161,15 +162,18 @@ class Session:
         selector = r.spec(daemonset).get("selector") or {}
         key = (r.uid(daemonset), json.dumps(selector, sort_keys=True))
         if self._informer is None or self._informer[0] != key:
+
             def list_pods() -> tuple[list[Obj], str]:
-                items, version = self.retry(lambda: self.cluster.list_pods_versioned(namespace=self.namespace,
-                                                                                     selector=selector))
+                items, version = self.retry(
+                    lambda: self.cluster.list_pods_versioned(namespace=self.namespace, selector=selector)
+                )
                 pods: list[Obj] = list(items)
                 return pods, version
 
             def watch_pods(version: str, timeout: float) -> Iterator[tuple[str, Obj]]:
-                return self.cluster.watch_pods(namespace=self.namespace, selector=selector,
-                                               resource_version=version, timeout=timeout)
+                return self.cluster.watch_pods(
+                    namespace=self.namespace, selector=selector, resource_version=version, timeout=timeout
+                )
 
             self._informer = (key, PodInformer(list_pods, watch_pods, lambda pod: r.is_controlled_by(pod, daemonset)))
         return self._informer[1]
@@ -190,8 +194,7 @@ class Session:
         """The nodes, listed again when `fresh` (a step boundary) and a step ended since the last list, or when
         the last list is older than `max_age`."""
         now = self.now()
-        if (self._nodes_cache is None or (fresh and self._nodes_due)
-                or now - self._nodes_cache[0] > max_age):
+        if self._nodes_cache is None or (fresh and self._nodes_due) or now - self._nodes_cache[0] > max_age:
             self._nodes_cache = (now, self.retry(lambda: self.cluster.list_nodes()))
             self._nodes_due = False
         return self._nodes_cache[1]
@@ -201,22 +204,30 @@ class Session:
         one, or one whose generation, observedGeneration or collisionCount went up since. An older copy of the
         DaemonSet is served by the newer list: that only knows more revisions."""
         status = r.status(daemonset)
-        seen = (int(r.metadata(daemonset).get("generation") or 0), int(status.get("observedGeneration") or 0),
-                int(status.get("collisionCount") or 0))
+        seen = (
+            int(r.metadata(daemonset).get("generation") or 0),
+            int(status.get("observedGeneration") or 0),
+            int(status.get("collisionCount") or 0),
+        )
         cached = self._revisions
-        if cached is not None and cached[0][0] == r.uid(daemonset) and all(
-                now <= then for now, then in zip(seen, cached[0][1:], strict=True)):
+        if (
+            cached is not None
+            and cached[0][0] == r.uid(daemonset)
+            and all(now <= then for now, then in zip(seen, cached[0][1:], strict=True))
+        ):
             return cached[1]
         listed = self._list_revisions(daemonset)
-        newest = seen if cached is None or cached[0][0] != r.uid(daemonset) else tuple(
-            max(now, then) for now, then in zip(seen, cached[0][1:], strict=True))
+        newest = (
+            seen
+            if cached is None or cached[0][0] != r.uid(daemonset)
+            else tuple(max(now, then) for now, then in zip(seen, cached[0][1:], strict=True))
+        )
         self._revisions = ((r.uid(daemonset), *newest), listed)
         return listed
 
     def _list_revisions(self, daemonset: Obj) -> list[dict[str, Any]]:
         selector = r.spec(daemonset).get("selector") or {}
-        return self.retry(lambda: self.cluster.list_controller_revisions(namespace=self.namespace,
-                                                                          selector=selector))
+        return self.retry(lambda: self.cluster.list_controller_revisions(namespace=self.namespace, selector=selector))
 
     def current_revision(self, daemonset: Obj) -> tuple[str, int]:
         """(hash, number) of the newest revision the controller snapshotted, ("", 0) before the first."""
@@ -230,8 +241,10 @@ class Session:
         for revision in owned_revisions(daemonset, self._list_revisions(daemonset)):
             if revision_hash(revision) == wanted_hash:
                 return revision_template(revision)
-        raise DsError(f'the starting revision (hash {wanted_hash}) of daemonset "{self.name}" no longer exists; '
-                      "roll back with: kubectl ds rollout undo --to-revision N")
+        raise DsError(
+            f'the starting revision (hash {wanted_hash}) of daemonset "{self.name}" no longer exists; '
+            "roll back with: kubectl ds rollout undo --to-revision N"
+        )
 
     def wait_for_revision(self, daemonset: Obj, timeout: float) -> tuple[str, int]:
         """Wait until the controller has observed the DaemonSet's generation and snapshotted its template
@@ -245,9 +258,11 @@ class Session:
             if observed >= generation and revision[0]:
                 return revision
             if self.now() >= deadline:
-                raise RolloutHalted(f'the DaemonSet controller did not pick up the change of daemonset "{self.name}"'
-                                    f" within {timeout:g}s; is kube-controller-manager running? The DaemonSet stays "
-                                    f"parked: kubectl ds rollout resume {self.name}")
+                raise RolloutHalted(
+                    f'the DaemonSet controller did not pick up the change of daemonset "{self.name}"'
+                    f" within {timeout:g}s; is kube-controller-manager running? The DaemonSet stays "
+                    f"parked: kubectl ds rollout resume {self.name}"
+                )
             self.sleep(0.2)
 
     def disruption_budgets(self) -> tuple[list[dict[str, Any]], str]:
@@ -260,8 +275,7 @@ class Session:
         except Forbidden as error:
             return [], f"PodDisruptionBudgets were not checked: {error.message}"
 
-    def other_pods_by_node(self, daemonset: Obj, nodes: Sequence[Obj]) -> tuple[
-            dict[str, list[Obj]] | None, str]:
+    def other_pods_by_node(self, daemonset: Obj, nodes: Sequence[Obj]) -> tuple[dict[str, list[Obj]] | None, str]:
         """Every other pod per node (one cluster-wide list), for the surge headroom and preemption checks;
         None and a note when RBAC does not allow it."""
         try:

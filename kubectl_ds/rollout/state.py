@@ -116,8 +116,13 @@ def goal_index(index: RevisionIndex, state: RolloutState) -> RevisionIndex:
     """The revision index with the goal revision as "current": a pod is updated when it carries the goal's
     hash (the legacy template-generation label does not count, since the goal may be an older revision)."""
     goal = goal_hash(state)
-    return RevisionIndex(by_hash=index.by_hash, current_hash=goal, current_revision=index.by_hash.get(goal),
-                         template_generation=None, also_current=frozenset(state.equivalents))
+    return RevisionIndex(
+        by_hash=index.by_hash,
+        current_hash=goal,
+        current_revision=index.by_hash.get(goal),
+        template_generation=None,
+        also_current=frozenset(state.equivalents),
+    )
 
 
 def rfc3339(moment: datetime) -> str:
@@ -142,9 +147,11 @@ def decode(text: str, *, daemonset: str) -> RolloutState:
         data["equivalents"] = tuple(data.get("equivalents") or ())
         return RolloutState(options=options, **data)
     except (ValueError, TypeError, KeyError) as error:
-        raise StateError(f'the {STATE_ANNOTATION} annotation of daemonset "{daemonset}" is not a state this '
-                         f"version understands ({error}); remove it with: kubectl annotate ds {daemonset} "
-                         f"{STATE_ANNOTATION}- {STRATEGY_ANNOTATION}-") from error
+        raise StateError(
+            f'the {STATE_ANNOTATION} annotation of daemonset "{daemonset}" is not a state this '
+            f"version understands ({error}); remove it with: kubectl annotate ds {daemonset} "
+            f"{STATE_ANNOTATION}- {STRATEGY_ANNOTATION}-"
+        ) from error
 
 
 def read_state(daemonset: Obj) -> RolloutState | None:
@@ -159,8 +166,9 @@ def original_strategy(daemonset: Obj) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except ValueError as error:
-        raise StateError(f'the {STRATEGY_ANNOTATION} annotation of daemonset "{r.name(daemonset)}" is not JSON') \
-            from error
+        raise StateError(
+            f'the {STRATEGY_ANNOTATION} annotation of daemonset "{r.name(daemonset)}" is not JSON'
+        ) from error
     return value if isinstance(value, dict) else None
 
 
@@ -171,6 +179,7 @@ def is_parked(daemonset: Obj) -> bool:
 # --- transforms: each returns the new object, written back whole (PUT) with its resourceVersion --------
 # A PUT of the object we read fails with 409 if anyone changed it meanwhile, which is the precondition
 # every rollout write needs; and unlike a merge patch it can drop template keys (a removed nodeSelector).
+
 
 def _copy(daemonset: Obj) -> dict[str, Any]:
     copied: dict[str, Any] = json.loads(json.dumps(daemonset))
@@ -221,7 +230,9 @@ def surging(daemonset: Obj, max_surge: int) -> dict[str, Any]:
     state in the same write, so that whoever resumes after a crash knows to park it again."""
     result = _copy(daemonset)
     result.setdefault("spec", {})["updateStrategy"] = {
-        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": 0}}
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": 0},
+    }
     state = read_state(daemonset)
     if state is not None:
         _annotations(result)[STATE_ANNOTATION] = encode(replace(state, surging=True))
@@ -242,8 +253,10 @@ def reparked(daemonset: Obj) -> dict[str, Any]:
 def finished(daemonset: Obj) -> dict[str, Any]:
     """Restore the original strategy and remove our annotations, in one write."""
     result = _copy(daemonset)
-    strategy = original_strategy(daemonset) or {"type": "RollingUpdate",
-                                                  "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+    strategy = original_strategy(daemonset) or {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0},
+    }
     result.setdefault("spec", {})["updateStrategy"] = strategy
     annotations = _annotations(result)
     annotations.pop(STATE_ANNOTATION, None)

@@ -59,8 +59,9 @@ class RolloutStatus:
         return sum(count for state, count in self.counts.items() if state != EXCLUDED)
 
 
-def rollout_status(daemonset: Obj, nodes: Sequence[Obj], pods: Sequence[Obj], revisions: Sequence[Obj], *,
-                   now: datetime) -> RolloutStatus:
+def rollout_status(
+    daemonset: Obj, nodes: Sequence[Obj], pods: Sequence[Obj], revisions: Sequence[Obj], *, now: datetime
+) -> RolloutStatus:
     state = st.read_state(daemonset)
     index = index_revisions(daemonset, revisions)
     if state is not None and state.phase != st.PARKED and st.goal_hash(state):
@@ -80,29 +81,59 @@ def rollout_status(daemonset: Obj, nodes: Sequence[Obj], pods: Sequence[Obj], re
     return RolloutStatus(name, kind, lines, counts, done=counts[UPDATED] == wanted)
 
 
-def _managed(daemonset: Obj, state: RolloutState, nodes: Sequence[Obj], pods: Sequence[Obj], index: RevisionIndex,
-             lines: tuple[NodeLine, ...], counts: dict[str, int], now: datetime) -> RolloutStatus:
+def _managed(
+    daemonset: Obj,
+    state: RolloutState,
+    nodes: Sequence[Obj],
+    pods: Sequence[Obj],
+    index: RevisionIndex,
+    lines: tuple[NodeLine, ...],
+    counts: dict[str, int],
+    now: datetime,
+) -> RolloutStatus:
     name = r.name(daemonset)
     if state.phase == st.PARKED:
         return RolloutStatus(name, MANAGED, lines, counts, False, state=state)
     plan = plan_rollout(daemonset, nodes, pods, index, plan_options(state.options), now=now)
     started = r.parse_time(state.started_at)
-    joined = tuple(r.name(node) for node in nodes if started is not None
-                   and (created := r.parse_time(r.metadata(node).get("creationTimestamp"))) is not None
-                   and created > started)
-    return RolloutStatus(name, MANAGED, lines, counts, done=False, state=state, step=state.steps_done,
-                         steps=state.steps_done + len(plan.steps), partitioned=len(plan.partitioned),
-                         driver_alive=state.driver_alive(now), joined=joined)
+    joined = tuple(
+        r.name(node)
+        for node in nodes
+        if started is not None
+        and (created := r.parse_time(r.metadata(node).get("creationTimestamp"))) is not None
+        and created > started
+    )
+    return RolloutStatus(
+        name,
+        MANAGED,
+        lines,
+        counts,
+        done=False,
+        state=state,
+        step=state.steps_done,
+        steps=state.steps_done + len(plan.steps),
+        partitioned=len(plan.partitioned),
+        driver_alive=state.driver_alive(now),
+        joined=joined,
+    )
 
 
-def _with_reasons(daemonset: Obj, nodes: Sequence[Obj], pods: Sequence[Obj], index: RevisionIndex,
-                  lines: tuple[NodeLine, ...], now: datetime) -> tuple[NodeLine, ...]:
+def _with_reasons(
+    daemonset: Obj,
+    nodes: Sequence[Obj],
+    pods: Sequence[Obj],
+    index: RevisionIndex,
+    lines: tuple[NodeLine, ...],
+    now: datetime,
+) -> tuple[NodeLine, ...]:
     """Explain's reasons for the nodes that are not where they should be (missing, unavailable)."""
     stuck = {line.node for line in lines if line.state in (MISSING, UNAVAILABLE)}
     if not stuck:
         return lines
     stuck_nodes = [node for node in nodes if r.name(node) in stuck]
     assessment = assess_nodes(daemonset, stuck_nodes, list(pods), index, now=now)
-    reasons = {node.name: "; ".join(reason.message for reason in node.reasons if not reason.is_info)
-               for node in assessment.nodes}
+    reasons = {
+        node.name: "; ".join(reason.message for reason in node.reasons if not reason.is_info)
+        for node in assessment.nodes
+    }
     return tuple(NodeLine(line.node, line.state, line.revision, reasons.get(line.node, "")) for line in lines)

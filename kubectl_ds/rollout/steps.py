@@ -123,8 +123,11 @@ class StepRunner:
             for waiting in (waiting for waiting in slow if waiting.node in pending):
                 if waiting.pod not in announced:
                     announced.add(waiting.pod)
-                    self.driver.say(ev.WaitingForTermination(waiting.node, waiting.pod, waiting.grace_ends,
-                                                             waiting.grace_seconds, self.io.now()))
+                    self.driver.say(
+                        ev.WaitingForTermination(
+                            waiting.node, waiting.pod, waiting.grace_ends, waiting.grace_seconds, self.io.now()
+                        )
+                    )
             deadlines = {node: d.availability_deadline(held.get(node), step_started, timeout) for node in pending}
             late = [node for node in pending if self.io.now() >= deadlines[node]]
             if late:
@@ -156,8 +159,11 @@ class StepRunner:
                 if state.options.evict:
                     self.io.retry(lambda: self.io.cluster.evict_pod(namespace=namespace, name=r.name(pod)))
                 else:
-                    self.io.retry(lambda: self.io.cluster.delete_pod(namespace=namespace, name=r.name(pod),
-                                                                     uid=r.uid(pod) or None))
+                    self.io.retry(
+                        lambda: self.io.cluster.delete_pod(
+                            namespace=namespace, name=r.name(pod), uid=r.uid(pod) or None
+                        )
+                    )
                 self.io.changed()
                 return
             except NotFound:

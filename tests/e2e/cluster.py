@@ -62,8 +62,7 @@ class KindCluster:
         data: dict[str, Any] = json.loads(self.kubectl("get", *args, "-o", "json").stdout)
         return data
 
-    def wait_for(self, what: str, condition: Callable[[], bool], *, timeout: float = 300,
-                 interval: float = 3) -> None:
+    def wait_for(self, what: str, condition: Callable[[], bool], *, timeout: float = 300, interval: float = 3) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:

@@ -45,8 +45,23 @@ def kind_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KindClust
         if CLUSTER in existing:
             run(["kind", "delete", "cluster", "--name", CLUSTER])
         image = os.environ.get("KUBECTL_DS_E2E_IMAGE")
-        run(["kind", "create", "cluster", "--config", str(KIND_CONFIG), "--name", CLUSTER,
-             "--kubeconfig", str(kubeconfig), "--wait", "300s", *(["--image", image] if image else [])], timeout=900)
+        run(
+            [
+                "kind",
+                "create",
+                "cluster",
+                "--config",
+                str(KIND_CONFIG),
+                "--name",
+                CLUSTER,
+                "--kubeconfig",
+                str(kubeconfig),
+                "--wait",
+                "300s",
+                *(["--image", image] if image else []),
+            ],
+            timeout=900,
+        )
     cluster = KindCluster(name=CLUSTER, kubeconfig=kubeconfig, kubectl_path=kubectl)
     try:
         cluster.kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=300s", timeout=330)

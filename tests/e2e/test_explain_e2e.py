@@ -33,6 +33,7 @@ GPU_LABEL = "e2e.kubectl-ds.io/gpu"
 
 # --- reading the cluster (pure helpers over `kubectl get -o json`) --------------------------------
 
+
 def node_of(pod: dict[str, Any]) -> str | None:
     """The node a DaemonSet pod was created for: nodeName once bound, else the controller's
     required node affinity (matchFields metadata.name In [node]) that pins it there."""
@@ -49,8 +50,11 @@ def node_of(pod: dict[str, Any]) -> str | None:
 
 def owned_pods(pods: list[dict[str, Any]], daemonset: dict[str, Any]) -> list[dict[str, Any]]:
     uid = daemonset["metadata"]["uid"]
-    return [pod for pod in pods if any(ref.get("uid") == uid and ref.get("controller")
-                                       for ref in pod["metadata"].get("ownerReferences", []))]
+    return [
+        pod
+        for pod in pods
+        if any(ref.get("uid") == uid and ref.get("controller") for ref in pod["metadata"].get("ownerReferences", []))
+    ]
 
 
 def pods_by_node(pods: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -74,14 +78,17 @@ def settled(pod: dict[str, Any]) -> bool:
 def daemonset_settled(daemonset: dict[str, Any], pods: list[dict[str, Any]]) -> bool:
     status = daemonset.get("status", {})
     mine = owned_pods(pods, daemonset)
-    return (not any(pod["metadata"].get("deletionTimestamp") for pod in mine)
-            and status.get("observedGeneration", 0) >= daemonset["metadata"]["generation"]
-            and status.get("currentNumberScheduled", -1) == status.get("desiredNumberScheduled")
-            and len(mine) == status.get("desiredNumberScheduled")
-            and all(settled(pod) for pod in mine))
+    return (
+        not any(pod["metadata"].get("deletionTimestamp") for pod in mine)
+        and status.get("observedGeneration", 0) >= daemonset["metadata"]["generation"]
+        and status.get("currentNumberScheduled", -1) == status.get("desiredNumberScheduled")
+        and len(mine) == status.get("desiredNumberScheduled")
+        and all(settled(pod) for pod in mine)
+    )
 
 
 # --- the cluster fixture -------------------------------------------------------------------------
+
 
 class Workloads:
     """The applied DaemonSets, with fresh reads of the cluster and kubectl-ds reports."""
@@ -105,9 +112,24 @@ class Workloads:
         return all(daemonset_settled(self.daemonset(name), pods) for name in names)
 
     def explain(self, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "kubectl_ds", "explain", name, "-n", NAMESPACE,
-                               "--kubeconfig", str(self.cluster.kubeconfig), *extra],
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kubectl_ds",
+                "explain",
+                name,
+                "-n",
+                NAMESPACE,
+                "--kubeconfig",
+                str(self.cluster.kubeconfig),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def report(self, name: str) -> dict[str, Any]:
         result = self.explain(name, "-o", "json")
@@ -121,12 +143,16 @@ def workloads(kind_cluster: KindCluster) -> Iterator[Workloads]:
     cluster = Workloads(kind_cluster)
     kind_cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true")
     kind_cluster.kubectl("apply", "-f", str(MANIFESTS / "00-namespace.yaml"))
-    for manifest in ("10-node-selector.yaml", "11-affinity.yaml", "12-taint.yaml", "20-port-holder.yaml",
-                     "30-too-big.yaml"):
+    for manifest in (
+        "10-node-selector.yaml",
+        "11-affinity.yaml",
+        "12-taint.yaml",
+        "20-port-holder.yaml",
+        "30-too-big.yaml",
+    ):
         kind_cluster.kubectl("apply", "-f", str(MANIFESTS / manifest))
     # The port holder must own the port before the taker asks for it, or the two race per node.
-    kind_cluster.kubectl("rollout", "status", "daemonset/port-holder", "-n", NAMESPACE, "--timeout=300s",
-                         timeout=330)
+    kind_cluster.kubectl("rollout", "status", "daemonset/port-holder", "-n", NAMESPACE, "--timeout=300s", timeout=330)
     kind_cluster.kubectl("apply", "-f", str(MANIFESTS / "21-port-taker.yaml"))
     kind_cluster.wait_for("the DaemonSets to settle", lambda: cluster.settled(*DAEMONSETS), timeout=300)
     yield cluster
@@ -134,14 +160,19 @@ def workloads(kind_cluster: KindCluster) -> Iterator[Workloads]:
 
 
 def labelled(nodes: list[dict[str, Any]], key: str, value: str | None = None) -> set[str]:
-    return {node["metadata"]["name"] for node in nodes
-            if key in node["metadata"].get("labels", {})
-            and (value is None or node["metadata"]["labels"][key] == value)}
+    return {
+        node["metadata"]["name"]
+        for node in nodes
+        if key in node["metadata"].get("labels", {}) and (value is None or node["metadata"]["labels"][key] == value)
+    }
 
 
 def workers(nodes: list[dict[str, Any]]) -> set[str]:
-    return {node["metadata"]["name"] for node in nodes
-            if "node-role.kubernetes.io/control-plane" not in node["metadata"].get("labels", {})}
+    return {
+        node["metadata"]["name"]
+        for node in nodes
+        if "node-role.kubernetes.io/control-plane" not in node["metadata"].get("labels", {})
+    }
 
 
 def codes(node: dict[str, Any]) -> set[str]:
@@ -149,6 +180,7 @@ def codes(node: dict[str, Any]) -> set[str]:
 
 
 # --- the tests -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", DAEMONSETS)
 def test_verdicts_agree_with_the_pods_the_controller_created(workloads: Workloads, name: str) -> None:
@@ -209,8 +241,11 @@ def test_port_conflict_shows_host_port_conflict(workloads: Workloads) -> None:
     for node in wanted:
         assert [pod["phase"] for pod in node["pods"]] == ["Pending"]
         assert "HostPortConflict" in codes(node), node["reasons"]
-        assert any("18080" in reason["message"] and "port-holder" in reason["message"]
-                   for reason in node["reasons"] if reason["code"] == "HostPortConflict")
+        assert any(
+            "18080" in reason["message"] and "port-holder" in reason["message"]
+            for reason in node["reasons"]
+            if reason["code"] == "HostPortConflict"
+        )
 
 
 def test_exit_code_tells_healthy_from_unhealthy(workloads: Workloads) -> None:

@@ -27,20 +27,47 @@ E2E_WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "
 # A field's expected type: a Python type, or a nested schema (a dict, or a one-element list of one).
 Schema = dict[str, Any]
 PATCH_JSON6902: Schema = {"group": str, "version": str, "kind": str, "patch": str}
-MOUNT: Schema = {"containerPath": str, "hostPath": str, "readOnly": bool, "selinuxRelabel": bool,
-                 "propagation": str}
+MOUNT: Schema = {"containerPath": str, "hostPath": str, "readOnly": bool, "selinuxRelabel": bool, "propagation": str}
 PORT_MAPPING: Schema = {"containerPort": int, "hostPort": int, "listenAddress": str, "protocol": str}
-NODE: Schema = {"role": str, "image": str, "labels": dict, "extraMounts": [MOUNT], "extraPortMappings": [PORT_MAPPING],
-                "kubeadmConfigPatches": [str], "kubeadmConfigPatchesJSON6902": [PATCH_JSON6902]}
-NETWORKING: Schema = {"ipFamily": str, "apiServerPort": int, "apiServerAddress": str, "podSubnet": str,
-                      "serviceSubnet": str, "disableDefaultCNI": bool, "kubeProxyMode": str, "dnsSearch": [str]}
-CLUSTER_SCHEMA: Schema = {"kind": str, "apiVersion": str, "name": str, "nodes": [NODE], "networking": NETWORKING,
-                          "featureGates": dict, "runtimeConfig": dict, "kubeadmConfigPatches": [str],
-                          "kubeadmConfigPatchesJSON6902": [PATCH_JSON6902], "containerdConfigPatches": [str],
-                          "containerdConfigPatchesJSON6902": [str]}
-ENUMS = {"role": {"control-plane", "worker"}, "ipFamily": {"ipv4", "ipv6", "dual"},
-         "kubeProxyMode": {"iptables", "ipvs", "nftables", "none"},
-         "propagation": {"None", "HostToContainer", "Bidirectional"}, "protocol": {"TCP", "UDP", "SCTP"}}
+NODE: Schema = {
+    "role": str,
+    "image": str,
+    "labels": dict,
+    "extraMounts": [MOUNT],
+    "extraPortMappings": [PORT_MAPPING],
+    "kubeadmConfigPatches": [str],
+    "kubeadmConfigPatchesJSON6902": [PATCH_JSON6902],
+}
+NETWORKING: Schema = {
+    "ipFamily": str,
+    "apiServerPort": int,
+    "apiServerAddress": str,
+    "podSubnet": str,
+    "serviceSubnet": str,
+    "disableDefaultCNI": bool,
+    "kubeProxyMode": str,
+    "dnsSearch": [str],
+}
+CLUSTER_SCHEMA: Schema = {
+    "kind": str,
+    "apiVersion": str,
+    "name": str,
+    "nodes": [NODE],
+    "networking": NETWORKING,
+    "featureGates": dict,
+    "runtimeConfig": dict,
+    "kubeadmConfigPatches": [str],
+    "kubeadmConfigPatchesJSON6902": [PATCH_JSON6902],
+    "containerdConfigPatches": [str],
+    "containerdConfigPatchesJSON6902": [str],
+}
+ENUMS = {
+    "role": {"control-plane", "worker"},
+    "ipFamily": {"ipv4", "ipv6", "dual"},
+    "kubeProxyMode": {"iptables", "ipvs", "nftables", "none"},
+    "propagation": {"None", "HostToContainer", "Bidirectional"},
+    "protocol": {"TCP", "UDP", "SCTP"},
+}
 CLUSTER_NAME = re.compile(r"^[a-z0-9.-]+$")  # kind's validNameRE
 
 # Label syntax (a qualified name, and a value), and the kubelet's --node-labels rule: nothing in the
@@ -48,11 +75,20 @@ CLUSTER_NAME = re.compile(r"^[a-z0-9.-]+$")  # kind's validNameRE
 LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-KUBELET_LABELS = {"kubernetes.io/hostname", "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
-                  "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
-                  "beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type", "kubernetes.io/os",
-                  "kubernetes.io/arch", "node.kubernetes.io/windows-build", "beta.kubernetes.io/os",
-                  "beta.kubernetes.io/arch"}
+KUBELET_LABELS = {
+    "kubernetes.io/hostname",
+    "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone",
+    "failure-domain.beta.kubernetes.io/region",
+    "beta.kubernetes.io/instance-type",
+    "node.kubernetes.io/instance-type",
+    "kubernetes.io/os",
+    "kubernetes.io/arch",
+    "node.kubernetes.io/windows-build",
+    "beta.kubernetes.io/os",
+    "beta.kubernetes.io/arch",
+}
 KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
 
 
@@ -131,6 +167,7 @@ def nodes_labelled(config: dict[str, Any], key: str, value: str) -> list[dict[st
 
 # --- the file itself ---------------------------------------------------------------------------------
 
+
 def test_kind_config_is_a_valid_kind_cluster_config() -> None:
     assert kind_config_problems(load_config()) == []
 
@@ -138,7 +175,8 @@ def test_kind_config_is_a_valid_kind_cluster_config() -> None:
 def test_e2e_workflow_installs_the_kind_whose_api_is_checked_here() -> None:
     workflow = yaml.safe_load(E2E_WORKFLOW.read_text(encoding="utf-8"))
     assert workflow["env"]["KIND_VERSION"] == KIND_VERSION, (
-        "kind was bumped in e2e.yml: check its pkg/apis/config/v1alpha4/types.go and update this file's schema")
+        "kind was bumped in e2e.yml: check its pkg/apis/config/v1alpha4/types.go and update this file's schema"
+    )
 
 
 def test_kind_config_has_the_nodes_the_e2e_tests_expect() -> None:
@@ -163,12 +201,16 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
     "unknown-role": (lambda c: c["nodes"][1].update(role="master"), "'master' is not one of"),
     "no-control-plane": (lambda c: c["nodes"][0].update(role="worker"), "at least one control-plane"),
     "nodes-not-a-list": (lambda c: c.update(nodes={"role": "worker"}), "config.nodes: must be a list"),
-    "unquoted-bool-label": (lambda c: c["nodes"][3]["labels"].update({"e2e.kubectl-ds.io/gpu": True}),
-                            "must be a string (quote it)"),
+    "unquoted-bool-label": (
+        lambda c: c["nodes"][3]["labels"].update({"e2e.kubectl-ds.io/gpu": True}),
+        "must be a string (quote it)",
+    ),
     "invalid-label-key": (lambda c: c["nodes"][1]["labels"].update({"disk type": "ssd"}), "not a valid label key"),
     "invalid-label-value": (lambda c: c["nodes"][1]["labels"].update(disktype="s s d"), "not a valid label value"),
-    "kubelet-refused-label": (lambda c: c["nodes"][1]["labels"].update({"node-role.kubernetes.io/gpu": ""}),
-                              "kubelet refuses"),
+    "kubelet-refused-label": (
+        lambda c: c["nodes"][1]["labels"].update({"node-role.kubernetes.io/gpu": ""}),
+        "kubelet refuses",
+    ),
     "bad-proxy-mode": (lambda c: c.update(networking={"kubeProxyMode": "userspace"}), "is not one of"),
     "port-as-string": (lambda c: c.update(networking={"apiServerPort": "6443"}), "must be of type int"),
 }

@@ -24,25 +24,55 @@ pytestmark = pytest.mark.e2e
 NAMESPACE = "kubectl-ds-e2e-rollout"
 NAME = "roller"
 MANIFEST = {
-    "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": NAME, "namespace": NAMESPACE},
-    "spec": {"selector": {"matchLabels": {"app": NAME}},
-             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
-             "template": {"metadata": {"labels": {"app": NAME}},
-                          "spec": {"tolerations": [{"operator": "Exists"}], "terminationGracePeriodSeconds": 1,
-                                   "containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.9"}]}}}}
+    "apiVersion": "apps/v1",
+    "kind": "DaemonSet",
+    "metadata": {"name": NAME, "namespace": NAMESPACE},
+    "spec": {
+        "selector": {"matchLabels": {"app": NAME}},
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+        "template": {
+            "metadata": {"labels": {"app": NAME}},
+            "spec": {
+                "tolerations": [{"operator": "Exists"}],
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.9"}],
+            },
+        },
+    },
+}
 
 
 def plugin(cluster: KindCluster, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubectl_ds", "rollout", *args, NAME, "-n", NAMESPACE,
-                           "--kubeconfig", str(cluster.kubeconfig)], capture_output=True, text=True, timeout=600,
-                          check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubectl_ds",
+            "rollout",
+            *args,
+            NAME,
+            "-n",
+            NAMESPACE,
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.fixture
 def roller(kind_cluster: KindCluster) -> Iterator[KindCluster]:
     kind_cluster.kubectl("create", "namespace", NAMESPACE, check=False)
-    subprocess.run([kind_cluster.kubectl_path, "--kubeconfig", str(kind_cluster.kubeconfig), "apply", "-f", "-"],
-                   input=json.dumps(MANIFEST), text=True, check=True, capture_output=True)
+    subprocess.run(
+        [kind_cluster.kubectl_path, "--kubeconfig", str(kind_cluster.kubeconfig), "apply", "-f", "-"],
+        input=json.dumps(MANIFEST),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
     kind_cluster.kubectl("rollout", "status", f"daemonset/{NAME}", "-n", NAMESPACE, "--timeout=300s", timeout=330)
     yield kind_cluster
     kind_cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
@@ -64,9 +94,26 @@ def assert_fully_updated(cluster: KindCluster) -> None:
 
 def test_managed_rollout_interrupted_and_resumed(roller: KindCluster) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "kubectl_ds", "rollout", "start", NAME, "-n", NAMESPACE, "--kubeconfig",
-         str(roller.kubeconfig), "--image", "pause=registry.k8s.io/pause:3.10", "--max-unavailable", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "kubectl_ds",
+            "rollout",
+            "start",
+            NAME,
+            "-n",
+            NAMESPACE,
+            "--kubeconfig",
+            str(roller.kubeconfig),
+            "--image",
+            "pause=registry.k8s.io/pause:3.10",
+            "--max-unavailable",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(8)  # somewhere in the first steps
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
@@ -80,7 +127,8 @@ def test_managed_rollout_interrupted_and_resumed(roller: KindCluster) -> None:
 
 
 def test_managed_surge_rollout(roller: KindCluster) -> None:
-    result = plugin(roller, "start", "--image", "pause=registry.k8s.io/pause:3.10", "--max-surge", "1",
-                    "--max-unavailable", "0")
+    result = plugin(
+        roller, "start", "--image", "pause=registry.k8s.io/pause:3.10", "--max-surge", "1", "--max-unavailable", "0"
+    )
     assert result.returncode == 0, result.stderr
     assert_fully_updated(roller)

@@ -51,21 +51,41 @@ def unbound(name: str, affinity: dict[str, Any] | None) -> dict[str, Any]:
 
 # --- target node (E64–E67, GetTargetNodeName) ----------------------------------------------------------------
 
-@pytest.mark.parametrize(("pod", "node"), [
-    pytest.param(make_pod("p", node="node-1"), "node-1", id="bound-pod-uses-nodename"),  # E64
-    pytest.param(unbound("p", node_affinity(term(fields=[expr("metadata.name", "In", "node-1")]))), "node-1",
-                 id="pending-pod-uses-matchfields-pin"),  # E65
-    pytest.param(unbound("p", node_affinity(term(fields=[expr("metadata.name", "In", "node-1", "node-2")]))), None,
-                 id="two-names-is-ambiguous"),  # E66
-    pytest.param(unbound("p", None), None, id="neither-nodename-nor-pin"),  # E67
-    pytest.param(unbound("p", node_affinity(term(expr("kubernetes.io/hostname", "In", "node-1")))), None,
-                 id="hostname-label-expression-is-not-a-pin"),  # E67 (only matchFields count)
-    pytest.param(unbound("p", node_affinity(term(fields=[expr("metadata.name", "NotIn", "node-1")]))), None,
-                 id="notin-field-is-not-a-pin"),  # GetTargetNodeName needs operator In
-    pytest.param(unbound("p", node_affinity(term(expr("zone", "In", "a")),
-                                            term(fields=[expr("metadata.name", "In", "node-3")]))), "node-3",
-                 id="pin-found-in-a-later-term"),
-])
+
+@pytest.mark.parametrize(
+    ("pod", "node"),
+    [
+        pytest.param(make_pod("p", node="node-1"), "node-1", id="bound-pod-uses-nodename"),  # E64
+        pytest.param(
+            unbound("p", node_affinity(term(fields=[expr("metadata.name", "In", "node-1")]))),
+            "node-1",
+            id="pending-pod-uses-matchfields-pin",
+        ),  # E65
+        pytest.param(
+            unbound("p", node_affinity(term(fields=[expr("metadata.name", "In", "node-1", "node-2")]))),
+            None,
+            id="two-names-is-ambiguous",
+        ),  # E66
+        pytest.param(unbound("p", None), None, id="neither-nodename-nor-pin"),  # E67
+        pytest.param(
+            unbound("p", node_affinity(term(expr("kubernetes.io/hostname", "In", "node-1")))),
+            None,
+            id="hostname-label-expression-is-not-a-pin",
+        ),  # E67 (only matchFields count)
+        pytest.param(
+            unbound("p", node_affinity(term(fields=[expr("metadata.name", "NotIn", "node-1")]))),
+            None,
+            id="notin-field-is-not-a-pin",
+        ),  # GetTargetNodeName needs operator In
+        pytest.param(
+            unbound(
+                "p", node_affinity(term(expr("zone", "In", "a")), term(fields=[expr("metadata.name", "In", "node-3")]))
+            ),
+            "node-3",
+            id="pin-found-in-a-later-term",
+        ),
+    ],
+)
 def test_target_node(pod: dict[str, Any], node: str | None) -> None:
     assert target_node(pod) == node
 
@@ -77,14 +97,21 @@ def test_nodename_wins_over_pin() -> None:
 
 # --- grouping by node (E61, E62, E66) ------------------------------------------------------------------------
 
+
 def test_pods_by_node_keeps_pods_of_missing_nodes_under_their_target() -> None:
     # E61 TestDeleteUnscheduledPodForNotExistingNode: the controller maps a pod bound to a missing node and an
     # unscheduled pod pinned to a missing node by target; only the unscheduled one is its to delete.
-    pods = [make_pod("on-0", node="node-0", owner=DS), make_pod("bound-1", node="node-1", owner=DS),
-            make_pod("pinned-2", owner=DS, phase="Pending", ready=False, target_node="node-2")]
+    pods = [
+        make_pod("on-0", node="node-0", owner=DS),
+        make_pod("bound-1", node="node-1", owner=DS),
+        make_pod("pinned-2", owner=DS, phase="Pending", ready=False, target_node="node-2"),
+    ]
     grouped = pods_by_node(pods)
     assert {node: names(group) for node, group in grouped.items()} == {
-        "node-0": ["on-0"], "node-1": ["bound-1"], "node-2": ["pinned-2"]}
+        "node-0": ["on-0"],
+        "node-1": ["bound-1"],
+        "node-2": ["pinned-2"],
+    }
     assert "nodeName" not in grouped["node-2"][0]["spec"]
 
 
@@ -101,13 +128,18 @@ def test_pods_by_node_drops_only_deleted_terminal_pods() -> None:
     ]
     grouped = pods_by_node(pods)
     assert {node: names(group) for node, group in grouped.items()} == {
-        "node-0": ["running", "succeeded"], "node-1": ["failed", "terminating"]}
+        "node-0": ["running", "succeeded"],
+        "node-1": ["failed", "terminating"],
+    }
 
 
 def test_pods_without_a_target_are_skipped() -> None:
     # E66/E67: no usable target node → the pod is left out of the mapping.
-    pods = [unbound("ambiguous", node_affinity(term(fields=[expr("metadata.name", "In", "a", "b")]))),
-            unbound("nowhere", None), make_pod("ok", node="node-0")]
+    pods = [
+        unbound("ambiguous", node_affinity(term(fields=[expr("metadata.name", "In", "a", "b")]))),
+        unbound("nowhere", None),
+        make_pod("ok", node="node-0"),
+    ]
     assert {node: names(group) for node, group in pods_by_node(pods).items()} == {"node-0": ["ok"]}
 
 
@@ -116,20 +148,38 @@ def test_pods_without_a_target_are_skipped() -> None:
 T0 = datetime(2024, 1, 1, tzinfo=NOW.tzinfo)
 
 
-@pytest.mark.parametrize(("pods", "order"), [
-    pytest.param([make_pod("young", node="n", creation_timestamp=T0 + timedelta(minutes=1)),
-                  make_pod("old", node="n", creation_timestamp=T0)], ["old", "young"], id="older-first"),
-    pytest.param([make_pod("pending-old", target_node="n", phase="Pending", ready=False, creation_timestamp=T0),
-                  make_pod("bound-young", node="n", creation_timestamp=T0 + timedelta(hours=1))],
-                 ["bound-young", "pending-old"], id="bound-before-unbound-regardless-of-age"),
-    pytest.param([make_pod("b", node="n", creation_timestamp=T0), make_pod("a", node="n", creation_timestamp=T0)],
-                 ["a", "b"], id="same-age-by-name"),
-])
+@pytest.mark.parametrize(
+    ("pods", "order"),
+    [
+        pytest.param(
+            [
+                make_pod("young", node="n", creation_timestamp=T0 + timedelta(minutes=1)),
+                make_pod("old", node="n", creation_timestamp=T0),
+            ],
+            ["old", "young"],
+            id="older-first",
+        ),
+        pytest.param(
+            [
+                make_pod("pending-old", target_node="n", phase="Pending", ready=False, creation_timestamp=T0),
+                make_pod("bound-young", node="n", creation_timestamp=T0 + timedelta(hours=1)),
+            ],
+            ["bound-young", "pending-old"],
+            id="bound-before-unbound-regardless-of-age",
+        ),
+        pytest.param(
+            [make_pod("b", node="n", creation_timestamp=T0), make_pod("a", node="n", creation_timestamp=T0)],
+            ["a", "b"],
+            id="same-age-by-name",
+        ),
+    ],
+)
 def test_oldest_first(pods: list[dict[str, Any]], order: list[str]) -> None:
     assert names(oldest_first(pods)) == order
 
 
 # --- readiness and availability -----------------------------------------------------------------------------
+
 
 def test_ready_needs_ready_condition_true() -> None:
     assert is_ready(make_pod("p")) is True
@@ -145,10 +195,12 @@ AVAILABILITY_CASES = [
     pytest.param(False, EARLIER, 0, NOW, False, id="not-ready-never-available"),
     pytest.param(True, NOW - timedelta(seconds=10), 10, NOW, True, id="ltt-plus-min-ready-equal-now-available"),
     pytest.param(True, NOW - timedelta(seconds=9), 10, NOW, False, id="one-second-short-not-available"),
-    pytest.param(True, T0 + timedelta(seconds=50), 15, T0 + timedelta(seconds=60), False,
-                 id="ready-at-50-min-15-clock-60"),  # F79
-    pytest.param(True, T0 + timedelta(seconds=50), 15, T0 + timedelta(seconds=70), True,
-                 id="ready-at-50-min-15-clock-70"),  # F80
+    pytest.param(
+        True, T0 + timedelta(seconds=50), 15, T0 + timedelta(seconds=60), False, id="ready-at-50-min-15-clock-60"
+    ),  # F79
+    pytest.param(
+        True, T0 + timedelta(seconds=50), 15, T0 + timedelta(seconds=70), True, id="ready-at-50-min-15-clock-70"
+    ),  # F80
 ]
 
 
@@ -166,27 +218,48 @@ def test_available_needs_a_transition_time_when_min_ready_is_set() -> None:
 
 # --- container problems -------------------------------------------------------------------------------------
 
+
 def test_crash_loop_names_container_restarts_and_last_exit() -> None:
-    pod = make_pod("fluentd-abc", namespace="logging", ready=False, container_waiting="CrashLoopBackOff",
-                   restart_count=7)
+    pod = make_pod(
+        "fluentd-abc", namespace="logging", ready=False, container_waiting="CrashLoopBackOff", restart_count=7
+    )
     pod["status"]["containerStatuses"][0]["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error"}}
     problem = container_problem(pod)
     assert problem is not None and problem.reason is not None
     assert (problem.status, problem.reason.code, problem.reason.message, problem.reason.hint) == (
-        "CrashLoopBackOff", "PodCrashLooping", "container foo is crash-looping (7 restarts, last exit code 1 (Error))",
-        "kubectl logs -n logging fluentd-abc -c foo --previous")
+        "CrashLoopBackOff",
+        "PodCrashLooping",
+        "container foo is crash-looping (7 restarts, last exit code 1 (Error))",
+        "kubectl logs -n logging fluentd-abc -c foo --previous",
+    )
 
 
-@pytest.mark.parametrize(("waiting", "code", "message"), [
-    pytest.param("CrashLoopBackOff", "PodCrashLooping", "container foo is crash-looping (3 restarts)",
-                 id="crashloop"),
-    pytest.param("ImagePullBackOff", "PodImagePullError", "container foo cannot pull image foo/bar: ImagePullBackOff",
-                 id="image-pull-backoff"),
-    pytest.param("ErrImagePull", "PodImagePullError", "container foo cannot pull image foo/bar: ErrImagePull",
-                 id="err-image-pull"),
-    pytest.param("CreateContainerConfigError", "PodWaiting", "container foo is waiting: CreateContainerConfigError",
-                 id="other-waiting-reason"),
-])
+@pytest.mark.parametrize(
+    ("waiting", "code", "message"),
+    [
+        pytest.param(
+            "CrashLoopBackOff", "PodCrashLooping", "container foo is crash-looping (3 restarts)", id="crashloop"
+        ),
+        pytest.param(
+            "ImagePullBackOff",
+            "PodImagePullError",
+            "container foo cannot pull image foo/bar: ImagePullBackOff",
+            id="image-pull-backoff",
+        ),
+        pytest.param(
+            "ErrImagePull",
+            "PodImagePullError",
+            "container foo cannot pull image foo/bar: ErrImagePull",
+            id="err-image-pull",
+        ),
+        pytest.param(
+            "CreateContainerConfigError",
+            "PodWaiting",
+            "container foo is waiting: CreateContainerConfigError",
+            id="other-waiting-reason",
+        ),
+    ],
+)
 def test_container_problem(waiting: str, code: str, message: str) -> None:
     problem = container_problem(make_pod("p", ready=False, container_waiting=waiting, restart_count=3))
     assert problem is not None and problem.reason is not None
@@ -201,11 +274,14 @@ def test_image_pull_message_includes_kubelet_detail() -> None:
     assert problem.reason.message == "container foo cannot pull image foo/bar: ErrImagePull (manifest unknown)"
 
 
-@pytest.mark.parametrize("waiting", [
-    pytest.param(None, id="running-container"),
-    pytest.param("ContainerCreating", id="container-creating-is-normal"),
-    pytest.param("PodInitializing", id="pod-initializing-is-normal"),
-])
+@pytest.mark.parametrize(
+    "waiting",
+    [
+        pytest.param(None, id="running-container"),
+        pytest.param("ContainerCreating", id="container-creating-is-normal"),
+        pytest.param("PodInitializing", id="pod-initializing-is-normal"),
+    ],
+)
 def test_no_container_problem(waiting: str | None) -> None:
     assert container_problem(make_pod("p", container_waiting=waiting)) is None
 
@@ -213,7 +289,8 @@ def test_no_container_problem(waiting: str | None) -> None:
 def test_init_container_problem_comes_first() -> None:
     pod = make_pod("p", ready=False, phase="Pending", node="n")
     pod["status"]["initContainerStatuses"] = [
-        {"name": "init", "image": "init/img", "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]
+        {"name": "init", "image": "init/img", "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff"}}}
+    ]
     problem = container_problem(pod)
     assert problem is not None and problem.reason is not None
     assert problem.reason.message == "container init cannot pull image init/img: ImagePullBackOff"
@@ -231,19 +308,22 @@ def index_for(generation: int | None, current_hash: str) -> Any:
     return index_revisions(ds, [make_revision(ds, 1, current_hash)] if current_hash else [])
 
 
-@pytest.mark.parametrize(("labels", "generation", "current_hash", "updated"), [
-    pytest.param(BOTH, G, H, True, id="generation-and-hash-match"),  # J142
-    pytest.param(BOTH, G, H + "123", True, id="generation-matches-hash-differs"),  # J143
-    pytest.param(GEN_ONLY, G, H, True, id="generation-label-only-matches"),  # J144
-    pytest.param(GEN_ONLY, G, "", True, id="generation-only-no-current-hash"),  # J145
-    pytest.param(BOTH, G, "", True, id="both-labels-no-current-hash"),  # J146
-    pytest.param(BOTH, G + 1, H, True, id="hash-matches-generation-differs"),  # J147
-    pytest.param(BOTH, G + 1, H + "123", False, id="neither-matches"),  # J148
-    pytest.param({}, G, "", False, id="empty-labels-no-hash"),  # J149
-    pytest.param({}, G, H, False, id="empty-labels"),  # J150
-    pytest.param(None, G, H, False, id="nil-labels"),  # J151
-    pytest.param(GEN_ONLY, None, "", False, id="no-generation-annotation-generation-label-ignored"),
-])
+@pytest.mark.parametrize(
+    ("labels", "generation", "current_hash", "updated"),
+    [
+        pytest.param(BOTH, G, H, True, id="generation-and-hash-match"),  # J142
+        pytest.param(BOTH, G, H + "123", True, id="generation-matches-hash-differs"),  # J143
+        pytest.param(GEN_ONLY, G, H, True, id="generation-label-only-matches"),  # J144
+        pytest.param(GEN_ONLY, G, "", True, id="generation-only-no-current-hash"),  # J145
+        pytest.param(BOTH, G, "", True, id="both-labels-no-current-hash"),  # J146
+        pytest.param(BOTH, G + 1, H, True, id="hash-matches-generation-differs"),  # J147
+        pytest.param(BOTH, G + 1, H + "123", False, id="neither-matches"),  # J148
+        pytest.param({}, G, "", False, id="empty-labels-no-hash"),  # J149
+        pytest.param({}, G, H, False, id="empty-labels"),  # J150
+        pytest.param(None, G, H, False, id="nil-labels"),  # J151
+        pytest.param(GEN_ONLY, None, "", False, id="no-generation-annotation-generation-label-ignored"),
+    ],
+)
 def test_is_updated(labels: dict[str, str] | None, generation: int | None, current_hash: str, updated: bool) -> None:
     pod = make_pod("p", labels=labels or {})
     if labels is None:
@@ -255,8 +335,9 @@ def test_current_revision_is_the_highest_owned_one() -> None:
     # docs/rules.md#r-revisions: the controller renumbers the current revision above all others.
     ds = make_daemonset()
     other = make_daemonset(name="other")
-    index = index_revisions(ds, [make_revision(ds, 3, "ccc"), make_revision(ds, 1, "aaa"),
-                                 make_revision(other, 9, "zzz")])
+    index = index_revisions(
+        ds, [make_revision(ds, 3, "ccc"), make_revision(ds, 1, "aaa"), make_revision(other, 9, "zzz")]
+    )
     assert (index.current_hash, index.current_revision, dict(index.by_hash)) == ("ccc", 3, {"aaa": 1, "ccc": 3})
     assert index.revision_of(make_pod("p", owner=ds, revision_hash="aaa")) == 1
     assert index.revision_of(make_pod("p", owner=ds, revision_hash="zzz")) is None

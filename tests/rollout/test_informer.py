@@ -48,10 +48,14 @@ def names(informer: PodInformer) -> list[str]:
 
 
 def test_one_list_then_events_replace_and_remove_by_uid() -> None:
-    fake = Fake([pod("b", 5), pod("a", 4), pod("x", 3, owner=OTHER)], "10", [
-        [("MODIFIED", pod("a", 11, ready=False)), ("DELETED", pod("b", 12)), ("ADDED", pod("c", 13))],
-        [("ADDED", pod("y", 14, owner=OTHER)), ("MODIFIED", pod("c", 15, owner=OTHER))],
-    ])
+    fake = Fake(
+        [pod("b", 5), pod("a", 4), pod("x", 3, owner=OTHER)],
+        "10",
+        [
+            [("MODIFIED", pod("a", 11, ready=False)), ("DELETED", pod("b", 12)), ("ADDED", pod("c", 13))],
+            [("ADDED", pod("y", 14, owner=OTHER)), ("MODIFIED", pod("c", 15, owner=OTHER))],
+        ],
+    )
     informer = fake.informer()
     assert (names(informer), informer.pods()[1]) == (["a", "b"], "10")  # only its own pods, in list order
     assert informer.wait(2.0) == 3
@@ -62,10 +66,13 @@ def test_one_list_then_events_replace_and_remove_by_uid() -> None:
     assert (fake.calls, informer.lists) == (["list", "watch 10 2", "watch 13 2"], 1)
 
 
-@pytest.mark.parametrize("failure", [
-    pytest.param({"kind": "Status", "code": 410, "reason": "Expired"}, id="410-gone"),
-    pytest.param({"kind": "Status", "code": 0, "reason": "BrokenStream"}, id="broken-stream"),
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param({"kind": "Status", "code": 410, "reason": "Expired"}, id="410-gone"),
+        pytest.param({"kind": "Status", "code": 0, "reason": "BrokenStream"}, id="broken-stream"),
+    ],
+)
 def test_a_failed_watch_costs_one_list_at_the_next_read(failure: Obj) -> None:
     fake = Fake([pod("a", 4)], "10", [[("ADDED", pod("b", 11)), ("ERROR", failure)], []])
     informer = fake.informer()

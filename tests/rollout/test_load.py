@@ -53,15 +53,20 @@ CASES = [
 
 
 @pytest.mark.parametrize(("nodes", "options", "steps", "expected"), CASES)
-def test_a_rollout_lists_the_pods_once_and_the_nodes_once_per_step(nodes: int, options: RolloutOptions, steps: int,
-                                                                   expected: tuple[int, int, int, int]) -> None:
+def test_a_rollout_lists_the_pods_once_and_the_nodes_once_per_step(
+    nodes: int, options: RolloutOptions, steps: int, expected: tuple[int, int, int, int]
+) -> None:
     h = manual_cluster(nodes=nodes, max_unavailable=int(options.max_unavailable), max_surge=int(options.max_surge))
     h.invariants.armed = True
     assert outcome_message(h.rollout().start(V2, options)) == FINISHED
     assert sum(1 for line in h.lines() if " done: " in line) == steps
     counted = requests(h)
-    assert (counted["list pods"], counted["list nodes"], counted["list controllerrevisions"],
-            counted["watch pods"]) == expected
+    assert (
+        counted["list pods"],
+        counted["list nodes"],
+        counted["list controllerrevisions"],
+        counted["watch pods"],
+    ) == expected
     assert counted["list pods"] <= 2 * steps and counted["list nodes"] <= steps + 1
     assert h.invariants.violations == []
 
@@ -92,5 +97,7 @@ def test_a_watch_gone_410_costs_exactly_one_list_and_the_rollout_still_finishes(
     # ends when the new pod is Ready, as without the 410.
     assert h.said == plain.said
     assert [(w.kind, w.seconds) for w in h.cluster.waits if w.at >= expired[0].at][:2] == [
-        ("watch", 2.0), ("sleep", 0.5)]
+        ("watch", 2.0),
+        ("sleep", 0.5),
+    ]
     assert h.invariants.violations == []

@@ -35,18 +35,26 @@ CASES = [
     pytest.param([old(**GONE)], True, False, False, MISSING, id="a-terminating-pod-counts-as-nothing"),
     pytest.param([new()], False, False, True, UPDATED, id="an-available-new-pod-alone-is-done"),
     pytest.param([new(ready=False)], True, False, False, UNAVAILABLE, id="a-new-pod-not-ready-is-neither"),
-    pytest.param([old(), new(ready=False)], True, True, False, UNAVAILABLE,
-                 id="a-surge-pod-not-yet-available-uses-surge-budget"),
-    pytest.param([old(), new()], True, False, False, UPDATED,
-                 id="new-next-to-old-is-updated-for-status-but-not-done-for-the-runner"),
+    pytest.param(
+        [old(), new(ready=False)], True, True, False, UNAVAILABLE, id="a-surge-pod-not-yet-available-uses-surge-budget"
+    ),
+    pytest.param(
+        [old(), new()],
+        True,
+        False,
+        False,
+        UPDATED,
+        id="new-next-to-old-is-updated-for-status-but-not-done-for-the-runner",
+    ),
     pytest.param([old(**GONE), new()], False, False, True, UPDATED, id="an-old-pod-on-its-way-out-does-not-count"),
     pytest.param([old("a"), old("b")], True, True, False, OLD, id="duplicate-old-pods-make-the-node-unavailable"),
 ]
 
 
 @pytest.mark.parametrize(("pods", "unavailable", "surging", "done", "state"), CASES)
-def test_each_question_about_a_node(pods: list[dict[str, Any]], unavailable: bool, surging: bool, done: bool,
-                                    state: str) -> None:
+def test_each_question_about_a_node(
+    pods: list[dict[str, Any]], unavailable: bool, surging: bool, done: bool, state: str
+) -> None:
     held = node_pods("n", pods, GOAL, 0, NOW)
     assert (held.unavailable, held.surging, held.done, held.state) == (unavailable, surging, done, state)
 
@@ -58,8 +66,13 @@ def test_min_ready_seconds_delays_availability() -> None:
 
 
 def test_the_state_pod_is_the_oldest_new_pod() -> None:
-    held = node_pods("n", [old(), new("b", creation_timestamp=NOW), new("a", creation_timestamp=NOW -
-                                                                        timedelta(minutes=1))], GOAL, 0, NOW)
+    held = node_pods(
+        "n",
+        [old(), new("b", creation_timestamp=NOW), new("a", creation_timestamp=NOW - timedelta(minutes=1))],
+        GOAL,
+        0,
+        NOW,
+    )
     pod = held.state_pod()
     assert pod is not None and pod["metadata"]["name"] == "a"
     assert held.needs_update and held.duplicates  # two new pods: the controller prunes one

@@ -29,13 +29,21 @@ def critical_agent_next_to_a_web_pod() -> Harness:
         spec = daemonset["spec"]["template"]["spec"]
         spec["priorityClassName"] = "system-node-critical"
         spec["containers"][0]["resources"] = {"requests": {"cpu": "2"}}
+
     h.update_daemonset(critical)
     h.cluster.run_for(60)  # the controller rolls it (RollingUpdate): both nodes run the critical agent
-    h.server.add({"apiVersion": "v1", "kind": "Pod",
-                  "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-                  "spec": {"nodeName": "node-0", "containers": [{"name": "web", "image": "web:1",
-                                                                   "resources": {"requests": {"cpu": "1500m"}}}]},
-                  "status": {"phase": "Running"}})
+    h.server.add(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+            "spec": {
+                "nodeName": "node-0",
+                "containers": [{"name": "web", "image": "web:1", "resources": {"requests": {"cpu": "1500m"}}}],
+            },
+            "status": {"phase": "Running"},
+        }
+    )
     h.cluster.run_for(1)
     return h
 
@@ -45,8 +53,10 @@ def test_a_surge_that_would_preempt_is_refused_before_any_write() -> None:
     before = h.daemonset()["metadata"]["resourceVersion"]
     with pytest.raises(Refused) as refused:
         h.rollout(parse_quantity=parse_quantity).start(V2, RolloutOptions(max_unavailable=0, max_surge=1))
-    assert "the surge pod (priority 2000001000) does not fit on 1 node, so the scheduler would preempt " \
-           "lower-priority pods there: node-0: default/web" in refused.value.message
+    assert (
+        "the surge pod (priority 2000001000) does not fit on 1 node, so the scheduler would preempt "
+        "lower-priority pods there: node-0: default/web" in refused.value.message
+    )
     assert refused.value.message.endswith("use --max-unavailable instead, or --allow-preemption to accept it")
     assert h.daemonset()["metadata"]["resourceVersion"] == before
 
@@ -54,7 +64,8 @@ def test_a_surge_that_would_preempt_is_refused_before_any_write() -> None:
 def test_with_allow_preemption_a_nominated_surge_pod_is_progress_not_a_failure() -> None:
     h = critical_agent_next_to_a_web_pod()
     outcome = h.rollout(parse_quantity=parse_quantity).start(
-        V2, RolloutOptions(max_unavailable=0, max_surge=1, allow_preemption=True, unschedulable_timeout=1))
+        V2, RolloutOptions(max_unavailable=0, max_surge=1, allow_preemption=True, unschedulable_timeout=1)
+    )
     assert outcome_message(outcome) == 'daemon set "agent" successfully rolled out; updateStrategy restored'
     assert h.lines()[0].startswith("warning (PreemptionRisk): the surge pod (priority 2000001000)")
     assert h.server.get("Pod", "default", "web") is None  # preempted

@@ -61,21 +61,29 @@ def since(h: Harness, node: str) -> str:
 
 
 def left_out(h: Harness, node: str) -> str:
-    return (f"{FINISHED}; left out 1 unreachable node: {node} (unreachable since {since(h, node)}); the controller "
-            "updates it when it returns")
+    return (
+        f"{FINISHED}; left out 1 unreachable node: {node} (unreachable since {since(h, node)}); the controller "
+        "updates it when it returns"
+    )
 
 
 def pod_requests(h: Harness, node: str) -> list[str]:
     """The driver's evictions and deletions of pods that were ever on `node`."""
     there = {p["metadata"]["name"] for p in h.server.objects("Pod", "default") if p["spec"].get("nodeName") == node}
-    return [f"{request.method} {request.path}" for _, request in h.cluster.log if "/pods/" in request.path
-            and request.method in ("POST", "DELETE") and request.path.split("/")[6] in there]
+    return [
+        f"{request.method} {request.path}"
+        for _, request in h.cluster.log
+        if "/pods/" in request.path and request.method in ("POST", "DELETE") and request.path.split("/")[6] in there
+    ]
 
 
 def pods_of(h: Harness, node: str) -> list[tuple[str, bool]]:
     """(image, terminating) of every pod on `node`."""
-    return sorted((p["spec"]["containers"][0]["image"], bool(p["metadata"].get("deletionTimestamp")))
-                  for p in h.server.objects("Pod", "default") if p["spec"].get("nodeName") == node)
+    return sorted(
+        (p["spec"]["containers"][0]["image"], bool(p["metadata"].get("deletionTimestamp")))
+        for p in h.server.objects("Pod", "default")
+        if p["spec"].get("nodeName") == node
+    )
 
 
 def writes(h: Harness) -> list[str]:
@@ -90,11 +98,16 @@ def go_not_ready(h: Harness, node: str) -> None:
     now = api.rfc3339(h.clock())
     for condition in found["status"]["conditions"]:
         if condition["type"] == "Ready":
-            condition.update(status="False", reason="KubeletNotReady", lastTransitionTime=now,
-                             message="container runtime network not ready: NetworkReady=false")
+            condition.update(
+                status="False",
+                reason="KubeletNotReady",
+                lastTransitionTime=now,
+                message="container runtime network not ready: NetworkReady=false",
+            )
     found.setdefault("spec", {})["taints"] = [
         {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"},
-        {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "timeAdded": now}]
+        {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "timeAdded": now},
+    ]
     h.server.update_object(found)
 
 
@@ -112,6 +125,7 @@ def when_steps_done(h: Harness, count: int, action: Callable[[], None]) -> None:
 
 
 # --- unreachable before the start ---------------------------------------------------------------------------
+
 
 def test_r_node_lifecycle_a_node_unreachable_before_the_start_is_never_evicted_and_named_at_the_end() -> None:
     h = agents(4, max_unavailable=2)
@@ -147,7 +161,10 @@ def test_r_node_lifecycle_the_step_count_of_a_rollout_around_an_unreachable_node
     h.cluster.run_for(60)
     h.rollout().start(V2, RolloutOptions(max_unavailable=2))
     assert [line for line in h.lines() if line.startswith("step ") and " done: " not in line] == [
-        "step 1 of 3: node-0", "step 2 of 3: node-2", "step 3 of 3: node-3"]
+        "step 1 of 3: node-0",
+        "step 2 of 3: node-2",
+        "step 3 of 3: node-3",
+    ]
 
 
 def test_r_node_lifecycle_a_surge_rollout_does_not_blame_a_node_unreachable_before_the_start() -> None:
@@ -162,20 +179,30 @@ def test_r_node_lifecycle_a_surge_rollout_does_not_blame_a_node_unreachable_befo
         assert "node-1 went unreachable" not in halted.message
 
 
-REFUSAL = ('refusing to start the rollout of daemonset "agent" (nothing was changed): {count} unreachable {uses} up '
-           "--max-unavailable {budget}: {listed}; no available node could be replaced until {returns}. Use a larger "
-           "--max-unavailable, or --skip-unreachable to leave unreachable nodes out of the budget")
+REFUSAL = (
+    'refusing to start the rollout of daemonset "agent" (nothing was changed): {count} unreachable {uses} up '
+    "--max-unavailable {budget}: {listed}; no available node could be replaced until {returns}. Use a larger "
+    "--max-unavailable, or --skip-unreachable to leave unreachable nodes out of the budget"
+)
 
 
-@pytest.mark.parametrize(("unreachable", "options", "refused"), [
-    pytest.param(["node-1"], RolloutOptions(max_unavailable=1), True, id="one-uses-up-a-budget-of-one"),
-    pytest.param(["node-1", "node-3"], RolloutOptions(max_unavailable=2), True, id="two-use-up-a-budget-of-two"),
-    pytest.param(["node-1"], RolloutOptions(max_unavailable=2, step_size=1), False, id="one-of-a-budget-of-two"),
-    pytest.param(["node-1", "node-3"], RolloutOptions(max_unavailable=1, skip_unreachable=True), False,
-                 id="skip-unreachable-leaves-them-out-of-the-budget"),
-])
+@pytest.mark.parametrize(
+    ("unreachable", "options", "refused"),
+    [
+        pytest.param(["node-1"], RolloutOptions(max_unavailable=1), True, id="one-uses-up-a-budget-of-one"),
+        pytest.param(["node-1", "node-3"], RolloutOptions(max_unavailable=2), True, id="two-use-up-a-budget-of-two"),
+        pytest.param(["node-1"], RolloutOptions(max_unavailable=2, step_size=1), False, id="one-of-a-budget-of-two"),
+        pytest.param(
+            ["node-1", "node-3"],
+            RolloutOptions(max_unavailable=1, skip_unreachable=True),
+            False,
+            id="skip-unreachable-leaves-them-out-of-the-budget",
+        ),
+    ],
+)
 def test_r_node_lifecycle_unreachable_nodes_that_use_up_the_budget_refuse_the_start_before_any_write(
-        unreachable: list[str], options: RolloutOptions, refused: bool) -> None:
+    unreachable: list[str], options: RolloutOptions, refused: bool
+) -> None:
     h = agents(5, max_unavailable=int(options.max_unavailable))
     for node in unreachable:
         h.simulator.make_unreachable(node)
@@ -187,8 +214,12 @@ def test_r_node_lifecycle_unreachable_nodes_that_use_up_the_budget_refuse_the_st
         listed = ", ".join(f"{node} (unreachable since {since(h, node)})" for node in unreachable)
         many = len(unreachable) > 1
         assert caught.value.message == REFUSAL.format(
-            count=len(unreachable), uses="nodes use" if many else "node uses", budget=options.max_unavailable,
-            listed=listed, returns="they return" if many else "it returns")
+            count=len(unreachable),
+            uses="nodes use" if many else "node uses",
+            budget=options.max_unavailable,
+            listed=listed,
+            returns="they return" if many else "it returns",
+        )
         assert (writes(h), h.daemonset()["metadata"]["resourceVersion"]) == ([], before)
         return
     outcome = h.rollout().start(V2, options)
@@ -201,24 +232,33 @@ def test_r_node_lifecycle_unreachable_nodes_that_use_up_the_budget_refuse_the_st
 
 # --- unreachable during the rollout -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("options", "halt"), [
-    pytest.param(RolloutOptions(max_unavailable=2, step_size=1, step_timeout=60), None, id="within-the-budget"),
-    pytest.param(RolloutOptions(max_unavailable=1, skip_unreachable=True, step_timeout=60), None,
-                 id="skip-unreachable"),
-    # It keeps using the budget of 1: the next step waits for room until its timeout (66.2 s: it began at 6.2 s).
-    pytest.param(RolloutOptions(max_unavailable=1, step_timeout=60),
-                 (66.2, "budget exhausted: 1 node unavailable (node-0) and --max-unavailable is 1"),
-                 id="it-uses-up-a-budget-of-one"),
-])
+
+@pytest.mark.parametrize(
+    ("options", "halt"),
+    [
+        pytest.param(RolloutOptions(max_unavailable=2, step_size=1, step_timeout=60), None, id="within-the-budget"),
+        pytest.param(
+            RolloutOptions(max_unavailable=1, skip_unreachable=True, step_timeout=60), None, id="skip-unreachable"
+        ),
+        # It keeps using the budget of 1: the next step waits for room until its timeout (66.2 s: it began at 6.2 s).
+        pytest.param(
+            RolloutOptions(max_unavailable=1, step_timeout=60),
+            (66.2, "budget exhausted: 1 node unavailable (node-0) and --max-unavailable is 1"),
+            id="it-uses-up-a-budget-of-one",
+        ),
+    ],
+)
 def test_r_node_lifecycle_a_node_lost_between_its_eviction_and_its_new_pod_drops_out_of_the_step(
-        options: RolloutOptions, halt: tuple[float, str] | None) -> None:
+    options: RolloutOptions, halt: tuple[float, str] | None
+) -> None:
     """The kubelet never finishes the eviction, so no new pod comes under OnDelete: the step stops waiting for the
     node once the runner's node list (5 s old at most) says so, and the rollout goes on without it."""
     h = agents(4, max_unavailable=int(options.max_unavailable))
     at_wait(h, "step 1 of 4: node-0", lambda: h.simulator.make_unreachable("node-0"))
     if halt is not None:
         assert halt_message(lambda: h.rollout().start(V2, options)) == (
-            f'rollout of daemonset "agent" halted: {halt[1]}; {RESUME_HINT}')
+            f'rollout of daemonset "agent" halted: {halt[1]}; {RESUME_HINT}'
+        )
         assert (h.elapsed(), phase(h)) == (halt[0], ("halted", halt[1], ""))
         assert images(h) == {"node-1": OLD, "node-2": OLD, "node-3": OLD}
         return
@@ -259,14 +299,18 @@ def _lost(h: Harness, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["unreachable", "NotReady"])
-@pytest.mark.parametrize(("when", "halted_at", "updated"), [
-    # Seen when the driver reads the nodes to plan step 2: nothing more is evicted.
-    pytest.param("between-steps", 1.2, ["node-0"], id="between-steps"),
-    # Step 2 had evicted node-1 already; it is seen once that step is over, before step 3.
-    pytest.param("during-the-next-step", 2.2, ["node-0", "node-1"], id="during-the-next-step"),
-])
+@pytest.mark.parametrize(
+    ("when", "halted_at", "updated"),
+    [
+        # Seen when the driver reads the nodes to plan step 2: nothing more is evicted.
+        pytest.param("between-steps", 1.2, ["node-0"], id="between-steps"),
+        # Step 2 had evicted node-1 already; it is seen once that step is over, before step 3.
+        pytest.param("during-the-next-step", 2.2, ["node-0", "node-1"], id="during-the-next-step"),
+    ],
+)
 def test_r_node_lifecycle_a_node_lost_after_its_pod_was_updated_halts_the_rollout(
-        how: str, when: str, halted_at: float, updated: list[str]) -> None:
+    how: str, when: str, halted_at: float, updated: list[str]
+) -> None:
     h = agents(3)
     if when == "between-steps":
         when_steps_done(h, 1, lambda: _lost(h, how))
@@ -274,8 +318,10 @@ def test_r_node_lifecycle_a_node_lost_after_its_pod_was_updated_halts_the_rollou
         at_wait(h, "step 2 of 3: node-1", lambda: _lost(h, how))
     message = halt_message(lambda: h.rollout().start(V2, RolloutOptions()))
     assert since(h, "node-0") == h.stamp(1.2)  # lost right after step 1, in both cases
-    reason = (f"node-0 went {how} (since {h.stamp(1.2)}) after its pod was updated; a node lost after an update is "
-              "a failure signal")
+    reason = (
+        f"node-0 went {how} (since {h.stamp(1.2)}) after its pod was updated; a node lost after an update is "
+        "a failure signal"
+    )
     assert message == f'rollout of daemonset "agent" halted: {reason}; {RESUME_HINT}'
     assert (h.elapsed(), phase(h)) == (halted_at, ("halted", reason, ""))
     assert [node for node, running in images(h).items() if running == NEW] == updated
@@ -292,6 +338,7 @@ def test_r_node_lifecycle_a_node_lost_after_its_pod_was_updated_halts_the_rollou
 
 
 # --- containment: what a halted rollout gives the nodes while it is parked --------------------------------------
+
 
 def crash_halted(nodes: int = 3) -> Harness:
     """node-0 updated to a crash-looping image, the rollout halted and contained."""
@@ -328,8 +375,11 @@ def test_r_on_delete_a_contained_halt_gives_joining_and_recreated_pods_the_start
     outcome = h.rollout().abort()
     assert outcome_message(outcome) == 'daemon set "agent" rolled back; updateStrategy restored'
     # The starting template is on already (contained): no new revision to wait for.
-    assert h.said == [(0.0, "daemonset.apps/agent rolling back to revision 1"), (0.0, "step 1 of 1: node-0"),
-                      (1.0, "step 1 of 1 done: node-0 updated (4 of 4 nodes done)")]
+    assert h.said == [
+        (0.0, "daemonset.apps/agent rolling back to revision 1"),
+        (0.0, "step 1 of 1: node-0"),
+        (1.0, "step 1 of 1 done: node-0 updated (4 of 4 nodes done)"),
+    ]
     assert images(h) == {node: OLD for node in ("node-0", "node-1", "node-2", "node-9")}
     assert (h.daemonset()["spec"]["updateStrategy"], h.state()) == (RU1, {})
 

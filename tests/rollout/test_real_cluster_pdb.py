@@ -25,17 +25,24 @@ from tests.rollout_support import NAME, NAMESPACE, simulated_cluster
 
 Obj = dict[str, Any]
 SCALE = "daemonsets.apps does not implement the scale subresource"
-LACKS = ("needs the owner's scale subresource, which a DaemonSet lacks, so the disruption controller fails to sync it "
-         "(SyncFailed) and allows no eviction")
-FIX = ("fix the PodDisruptionBudget (an integer minAvailable works for a DaemonSet), or use --delete, which bypasses "
-       "PodDisruptionBudgets")
+LACKS = (
+    "needs the owner's scale subresource, which a DaemonSet lacks, so the disruption controller fails to sync it "
+    "(SyncFailed) and allows no eviction"
+)
+FIX = (
+    "fix the PodDisruptionBudget (an integer minAvailable works for a DaemonSet), or use --delete, which bypasses "
+    "PodDisruptionBudgets"
+)
 REFUSING = 'refusing to start the rollout of daemonset "agent" (nothing was changed): '
 
 
 def budget(name: str = "agents", **spec: Any) -> Obj:
-    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": {"selector": {"matchLabels": {"app": "agent"}}, **spec}}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, **spec},
+    }
 
 
 def under(h: Harness, *pdbs: Obj, synced: bool = True) -> Harness:
@@ -55,8 +62,11 @@ def old_pods(h: Harness) -> dict[str, str]:
 
 def evictions(h: Harness, node_of: dict[str, str]) -> list[tuple[float, str, int]]:
     """(seconds, node, HTTP status) of each eviction the driver asked for."""
-    return [(round((moment - h.start).total_seconds(), 1), node_of[request.path.split("/")[6]], request.status)
-            for moment, request in h.cluster.log if request.path.endswith("/eviction")]
+    return [
+        (round((moment - h.start).total_seconds(), 1), node_of[request.path.split("/")[6]], request.status)
+        for moment, request in h.cluster.log
+        if request.path.endswith("/eviction")
+    ]
 
 
 def writes(h: Harness) -> list[str]:
@@ -68,21 +78,42 @@ def writes(h: Harness) -> list[str]:
 NEVER = "PodDisruptionBudget agents never allows evicting these pods: "
 
 
-@pytest.mark.parametrize(("pdbs", "synced", "refusal"), [
-    pytest.param([budget(maxUnavailable=1)], True, f"{NEVER}its status says SyncFailed ({SCALE})",
-                 id="max-unavailable"),
-    pytest.param([budget(maxUnavailable=1)], False, f"{NEVER}maxUnavailable 1 {LACKS}",
-                 id="max-unavailable-before-the-controller-saw-it"),
-    pytest.param([budget(minAvailable="50%")], True, f"{NEVER}its status says SyncFailed ({SCALE})",
-                 id="percentage-min-available"),
-    pytest.param([budget(minAvailable="50%")], False, f"{NEVER}minAvailable 50% (a percentage) {LACKS}",
-                 id="percentage-min-available-before-the-controller-saw-it"),
-    pytest.param([budget("a", minAvailable=1), budget("b", minAvailable=1)], True,
-                 "more than one PodDisruptionBudget (a, b) selects 3 of these pods (e.g. {pod}): the eviction API "
-                 "answers 500 for every such pod", id="two-pdbs-on-the-same-pods"),
-])
+@pytest.mark.parametrize(
+    ("pdbs", "synced", "refusal"),
+    [
+        pytest.param(
+            [budget(maxUnavailable=1)], True, f"{NEVER}its status says SyncFailed ({SCALE})", id="max-unavailable"
+        ),
+        pytest.param(
+            [budget(maxUnavailable=1)],
+            False,
+            f"{NEVER}maxUnavailable 1 {LACKS}",
+            id="max-unavailable-before-the-controller-saw-it",
+        ),
+        pytest.param(
+            [budget(minAvailable="50%")],
+            True,
+            f"{NEVER}its status says SyncFailed ({SCALE})",
+            id="percentage-min-available",
+        ),
+        pytest.param(
+            [budget(minAvailable="50%")],
+            False,
+            f"{NEVER}minAvailable 50% (a percentage) {LACKS}",
+            id="percentage-min-available-before-the-controller-saw-it",
+        ),
+        pytest.param(
+            [budget("a", minAvailable=1), budget("b", minAvailable=1)],
+            True,
+            "more than one PodDisruptionBudget (a, b) selects 3 of these pods (e.g. {pod}): the eviction API "
+            "answers 500 for every such pod",
+            id="two-pdbs-on-the-same-pods",
+        ),
+    ],
+)
 def test_r_eviction_a_pdb_that_never_allows_an_eviction_refuses_the_start_before_any_write(
-        pdbs: list[Obj], synced: bool, refusal: str) -> None:
+    pdbs: list[Obj], synced: bool, refusal: str
+) -> None:
     h = under(manual_cluster(nodes=3), *pdbs, synced=synced)
     before = h.daemonset()["metadata"]["resourceVersion"]
     with pytest.raises(Refused) as caught:
@@ -113,15 +144,18 @@ def test_r_eviction_delete_bypasses_a_pdb_that_never_allows_an_eviction() -> Non
     assert h.said[0] == (0.0, f"warning (PDBNeverAllowsEviction): {NEVER}its status says SyncFailed ({SCALE})")
     deleted = [line.split() for line in writes(h) if "/pods/" in line]
     assert sorted((method, path.rsplit("/", 1)[1]) for method, path in deleted) == sorted(
-        ("DELETE", name) for name in node_of)
+        ("DELETE", name) for name in node_of
+    )
     assert images(h) == {f"node-{i}": NEW for i in range(3)}
     assert h.invariants.violations == []
 
 
 # --- an integer minAvailable: one at a time ------------------------------------------------------------------------
 
-LIMITS = ("warning (PDBLimitsEvictions): PodDisruptionBudget agents (minAvailable 3) allows an eviction only while "
-          "more than 3 of the 4 pods it selects are healthy; it allows 1 now: a step waits for it")
+LIMITS = (
+    "warning (PDBLimitsEvictions): PodDisruptionBudget agents (minAvailable 3) allows an eviction only while "
+    "more than 3 of the 4 pods it selects are healthy; it allows 1 now: a step waits for it"
+)
 
 
 def test_r_eviction_an_integer_min_available_pdb_lets_a_rollout_go_one_pod_at_a_time() -> None:
@@ -139,8 +173,14 @@ def test_r_eviction_an_integer_min_available_pdb_lets_a_rollout_go_one_pod_at_a_
         (3.2, "step 2 of 2: node-2, node-3"),
         (6.2, "step 2 of 2 done: node-2, node-3 updated (4 of 4 nodes done)"),
     ]
-    assert evictions(h, node_of) == [(0.2, "node-0", 201), (0.2, "node-1", 429), (2.2, "node-1", 201),
-                            (3.2, "node-2", 201), (3.2, "node-3", 429), (5.2, "node-3", 201)]
+    assert evictions(h, node_of) == [
+        (0.2, "node-0", 201),
+        (0.2, "node-1", 429),
+        (2.2, "node-1", 201),
+        (3.2, "node-2", 201),
+        (3.2, "node-3", 429),
+        (5.2, "node-3", 201),
+    ]
     assert images(h) == {f"node-{i}": NEW for i in range(4)}
     assert h.invariants.violations == []  # never two nodes without an available pod
 
@@ -160,8 +200,10 @@ def test_r_eviction_a_crash_loop_in_the_step_is_the_halt_reason_not_the_pdb_that
 
 # --- the command, over HTTP --------------------------------------------------------------------------------------
 
-def test_r_eviction_start_refused_by_a_pdb_exits_5_and_changes_nothing(invoke: Invoke, tmp_path: Path,
-                                                                         isolated_env: Path) -> None:
+
+def test_r_eviction_start_refused_by_a_pdb_exits_5_and_changes_nothing(
+    invoke: Invoke, tmp_path: Path, isolated_env: Path
+) -> None:
     with simulated_cluster(tmp_path, nodes=3) as sim:
         sim.server.add(budget(maxUnavailable=1), defaults=True)
         sim.simulator.settle()  # the disruption controller has written its status

@@ -28,29 +28,53 @@ from tests.rollout_harness import Harness, ManualCluster
 # --- transient and persistent container states -----------------------------------------------------------------
 
 CRASH_LOOP = "node-0: container agent is crash-looping ({restarts}, last exit code 1 (Error))"
-PULL = ('node-0: container agent cannot pull image {image}: ImagePullBackOff (Back-off pulling image "{image}")')
+PULL = 'node-0: container agent cannot pull image {image}: ImagePullBackOff (Back-off pulling image "{image}")'
 
 
-@pytest.mark.parametrize(("tag", "options", "ended_at", "reason"), [
-    # Exits once, restarted at once, up: each step takes one more second.
-    pytest.param("agent:crash-once", RolloutOptions(), 4.2, None, id="crash-once-finishes"),
-    # Exits twice, waits out one 10 s CrashLoopBackOff (restartCount 1), then stays up: 13 s a step.
-    pytest.param("agent:crash-twice", RolloutOptions(), 26.2, None, id="crash-twice-finishes"),
-    # ErrImagePull, ImagePullBackOff for 10 s, then pulled: 11 s a step.
-    pytest.param("agent:flaky-pull", RolloutOptions(), 22.2, None, id="flaky-pull-finishes"),
-    # Restarts at once, after 10 s and after 20 s: the third restart is at 34.2 s.
-    pytest.param("agent:crash", RolloutOptions(), 34.2, CRASH_LOOP.format(restarts="3 restarts"),
-                 id="crash-halts-at-the-third-restart"),
-    pytest.param("agent:crash-twice", RolloutOptions(max_restarts=2), 26.2, None,
-                 id="crash-twice-finishes-under-max-restarts-2"),
-    # Pull errors for 60 s since the kubelet took the pod on (0.2 s), seen at the next look.
-    pytest.param("agent:nonexistent", RolloutOptions(), 61.2, PULL.format(image="agent:nonexistent"),
-                 id="nonexistent-halts-after-the-image-pull-timeout"),
-    pytest.param("agent:flaky-pull", RolloutOptions(image_pull_timeout=5), 5.2, PULL.format(image="agent:flaky-pull"),
-                 id="flaky-pull-halts-under-a-shorter-image-pull-timeout"),
-])
+@pytest.mark.parametrize(
+    ("tag", "options", "ended_at", "reason"),
+    [
+        # Exits once, restarted at once, up: each step takes one more second.
+        pytest.param("agent:crash-once", RolloutOptions(), 4.2, None, id="crash-once-finishes"),
+        # Exits twice, waits out one 10 s CrashLoopBackOff (restartCount 1), then stays up: 13 s a step.
+        pytest.param("agent:crash-twice", RolloutOptions(), 26.2, None, id="crash-twice-finishes"),
+        # ErrImagePull, ImagePullBackOff for 10 s, then pulled: 11 s a step.
+        pytest.param("agent:flaky-pull", RolloutOptions(), 22.2, None, id="flaky-pull-finishes"),
+        # Restarts at once, after 10 s and after 20 s: the third restart is at 34.2 s.
+        pytest.param(
+            "agent:crash",
+            RolloutOptions(),
+            34.2,
+            CRASH_LOOP.format(restarts="3 restarts"),
+            id="crash-halts-at-the-third-restart",
+        ),
+        pytest.param(
+            "agent:crash-twice",
+            RolloutOptions(max_restarts=2),
+            26.2,
+            None,
+            id="crash-twice-finishes-under-max-restarts-2",
+        ),
+        # Pull errors for 60 s since the kubelet took the pod on (0.2 s), seen at the next look.
+        pytest.param(
+            "agent:nonexistent",
+            RolloutOptions(),
+            61.2,
+            PULL.format(image="agent:nonexistent"),
+            id="nonexistent-halts-after-the-image-pull-timeout",
+        ),
+        pytest.param(
+            "agent:flaky-pull",
+            RolloutOptions(image_pull_timeout=5),
+            5.2,
+            PULL.format(image="agent:flaky-pull"),
+            id="flaky-pull-halts-under-a-shorter-image-pull-timeout",
+        ),
+    ],
+)
 def test_r_container_states_transient_troubles_do_not_halt_persistent_ones_do(
-        tag: str, options: RolloutOptions, ended_at: float, reason: str | None) -> None:
+    tag: str, options: RolloutOptions, ended_at: float, reason: str | None
+) -> None:
     h = manual_cluster(nodes=2)
     h.invariants.armed = True
     if reason is None:
@@ -58,7 +82,8 @@ def test_r_container_states_transient_troubles_do_not_halt_persistent_ones_do(
         assert images(h) == {"node-0": tag, "node-1": tag}
     else:
         assert halt_message(lambda: h.rollout().start(image(tag), options)) == (
-            f'rollout of daemonset "agent" halted: {reason}; {RESUME_HINT}')
+            f'rollout of daemonset "agent" halted: {reason}; {RESUME_HINT}'
+        )
         assert images(h) == {"node-0": tag, "node-1": OLD}
     assert h.elapsed() == ended_at
     assert h.invariants.violations == []
@@ -129,7 +154,8 @@ def test_r_preemption_a_pod_with_a_nominated_node_is_waited_for_while_its_victim
     assert {(nominated, reason) for _, nominated, reason in seen} == {("node-1", "Unschedulable")}
     assert h.server.get("Pod", "batch", "hog") is None
     assert [e["message"].split(" on ")[1] for e in h.server.objects("Event") if e["reason"] == "Preempted"] == [
-        "node node-1"]
+        "node node-1"
+    ]
     assert h.invariants.violations == []
 
 
@@ -138,8 +164,9 @@ def test_r_preemption_a_pod_that_cannot_preempt_halts_after_the_unschedulable_ti
     seen = pending_states(h)
     message = halt_message(lambda: h.rollout().start(critical_agent(h), RolloutOptions()))
     pending = h.pod_on("node-1")
-    assert message == (f'rollout of daemonset "agent" halted: node-1: pod {pending} is Pending: Insufficient cpu; '
-                       f"{RESUME_HINT}")
+    assert message == (
+        f'rollout of daemonset "agent" halted: node-1: pod {pending} is Pending: Insufficient cpu; {RESUME_HINT}'
+    )
     assert h.elapsed() == 31.2  # 30 s after the first Unschedulable, at 1.2 s
     assert {(nominated, reason) for _, nominated, reason in seen} == {(None, "Unschedulable")}
     assert images(h) == {"node-0": OLD, "node-1": OLD}  # node-1's new pod is Pending: it runs nothing
@@ -167,12 +194,18 @@ def test_r_termination_the_availability_timer_starts_when_the_new_pod_exists() -
     # deletionTimestamp (whole seconds) says 120 s, so 1m54s are left when the wait is said, once, 6 s into it.
     assert h.said[1:] == [
         (0.2, "step 1 of 2: node-0"),
-        (6.2, f"node-0: waiting for pod {old['node-0']} to terminate: up to 1m54s more "
-              f"(terminationGracePeriodSeconds {GRACE})"),
+        (
+            6.2,
+            f"node-0: waiting for pod {old['node-0']} to terminate: up to 1m54s more "
+            f"(terminationGracePeriodSeconds {GRACE})",
+        ),
         (121.2, "step 1 of 2 done: node-0 updated (1 of 2 nodes done)"),
         (121.2, "step 2 of 2: node-1"),
-        (127.2, f"node-1: waiting for pod {old['node-1']} to terminate: up to 1m54s more "
-                f"(terminationGracePeriodSeconds {GRACE})"),
+        (
+            127.2,
+            f"node-1: waiting for pod {old['node-1']} to terminate: up to 1m54s more "
+            f"(terminationGracePeriodSeconds {GRACE})",
+        ),
         (242.2, "step 2 of 2 done: node-1 updated (2 of 2 nodes done)"),
     ]
     assert images(h) == {"node-0": NEW, "node-1": NEW}
@@ -211,7 +244,8 @@ def test_r_termination_plan_estimates_up_to_the_grace_period_per_step_and_the_ro
     shown = run_plan(options, PlanReader(h.cluster), "default")  # type: ignore[arg-type]
     assert shown.splitlines()[-2] == (
         "Estimated duration: 3s to 6m03s (observed start-up 1s, minReadySeconds 0, up to "
-        f"terminationGracePeriodSeconds {GRACE} per step for old pods to stop)")
+        f"terminationGracePeriodSeconds {GRACE} per step for old pods to stop)"
+    )
     h.restart_clock()
     h.rollout().start(V2, RolloutOptions())
     assert h.elapsed() == 363.2  # 3 steps of 120 s of grace and 1 s of start-up, after the 0.2 s revision poll

@@ -31,14 +31,17 @@ def test_abort_adopts_the_revision_the_controller_snapshots_again_for_the_starti
     assert h.node_images() == {"node-0": OLD, "node-1": OLD, "node-2": OLD}
     # Only node-0 was touched again: node-1 and node-2 still run their pods of the old snapshot.
     assert [line for line in h.lines() if line.startswith("step ") and " done" not in line] == [
-        "step 1 of 3: node-0", "step 1 of 1: node-0"]
+        "step 1 of 3: node-0",
+        "step 1 of 1: node-0",
+    ]
     assert h.current_hash() != start_hash  # the controller's new snapshot of the starting template
     assert h.invariants.violations == []
 
 
 def test_a_different_template_is_not_adopted_as_the_same() -> None:
     stored = {"spec": {"containers": [{"name": "a", "image": "x:1"}]}}
-    assert same_template(stored, {"spec": {"containers": [{"name": "a", "image": "x:1", "stdin": False}],
-                                           "enableServiceLinks": True}})
+    assert same_template(
+        stored, {"spec": {"containers": [{"name": "a", "image": "x:1", "stdin": False}], "enableServiceLinks": True}}
+    )
     assert not same_template(stored, {"spec": {"containers": [{"name": "a", "image": "x:2"}]}})
     assert not same_template(stored, {"spec": {"containers": []}})

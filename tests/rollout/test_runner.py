@@ -29,8 +29,10 @@ OTHER = "kubectl-ds/other"
 PARKED = {"type": "OnDelete"}
 RU1 = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
 OLD, NEW = "agent:v1", "agent:v2"  # what each node runs is told by its pods' image
-RESUME_HINT = ("the DaemonSet stays parked. Fix it and run: kubectl ds rollout resume agent, or roll back with: "
-               "kubectl ds rollout abort agent")
+RESUME_HINT = (
+    "the DaemonSet stays parked. Fix it and run: kubectl ds rollout resume agent, or roll back with: "
+    "kubectl ds rollout abort agent"
+)
 FINISHED = 'daemon set "agent" successfully rolled out; updateStrategy restored'
 SURGE = RolloutOptions(max_unavailable=0, max_surge=1)
 
@@ -100,6 +102,7 @@ def phase(h: Harness) -> tuple[str, str, str]:
 
 # --- steps -----------------------------------------------------------------------------------------------
 
+
 def test_each_step_evicts_its_nodes_then_waits_until_their_new_pods_are_available() -> None:
     h = manual_cluster(nodes=4)
     h.invariants.armed = True
@@ -117,23 +120,39 @@ def test_each_step_evicts_its_nodes_then_waits_until_their_new_pods_are_availabl
         (4.2, "step 4 of 4 done: node-3 updated (4 of 4 nodes done)"),
     ]
     assert h.elapsed() == 4.2
-    evicted = [((moment - h.start).total_seconds(), request.path.split("/")[6]) for moment, request in h.cluster.log
-               if request.path.endswith("/eviction")]
+    evicted = [
+        ((moment - h.start).total_seconds(), request.path.split("/")[6])
+        for moment, request in h.cluster.log
+        if request.path.endswith("/eviction")
+    ]
     assert [moment for moment, _ in evicted] == [0.2, 1.2, 2.2, 3.2]  # one old pod per node, each evicted once
     assert len({name for _, name in evicted}) == 4
     assert_finished(h, 4)
 
 
-@pytest.mark.parametrize(("budget", "options", "steps"), [
-    pytest.param(2, RolloutOptions(max_unavailable=2), [["node-0", "node-1"], ["node-2", "node-3"]],
-                 id="two-nodes-at-a-time"),
-    pytest.param(2, RolloutOptions(max_unavailable="40%"), [["node-0", "node-1"], ["node-2", "node-3"]],
-                 id="percent-of-desired-rounded-up"),  # 1.6 nodes: a DaemonSet rounds up
-    pytest.param(3, RolloutOptions(max_unavailable=3, step_size=2), [["node-0", "node-1"], ["node-2", "node-3"]],
-                 id="step-size-below-the-budget"),
-])
-def test_steps_are_as_large_as_the_budget_and_step_size_allow(budget: int, options: RolloutOptions,
-                                                              steps: list[list[str]]) -> None:
+@pytest.mark.parametrize(
+    ("budget", "options", "steps"),
+    [
+        pytest.param(
+            2, RolloutOptions(max_unavailable=2), [["node-0", "node-1"], ["node-2", "node-3"]], id="two-nodes-at-a-time"
+        ),
+        pytest.param(
+            2,
+            RolloutOptions(max_unavailable="40%"),
+            [["node-0", "node-1"], ["node-2", "node-3"]],
+            id="percent-of-desired-rounded-up",
+        ),  # 1.6 nodes: a DaemonSet rounds up
+        pytest.param(
+            3,
+            RolloutOptions(max_unavailable=3, step_size=2),
+            [["node-0", "node-1"], ["node-2", "node-3"]],
+            id="step-size-below-the-budget",
+        ),
+    ],
+)
+def test_steps_are_as_large_as_the_budget_and_step_size_allow(
+    budget: int, options: RolloutOptions, steps: list[list[str]]
+) -> None:
     h = manual_cluster(nodes=4, max_unavailable=budget)
     h.invariants.armed = True  # never more than `budget` nodes without an available pod
     h.rollout().start(V2, options)
@@ -163,8 +182,9 @@ def test_steps_flag_stops_parked_after_n_steps_and_resume_continues_where_it_sto
     h.invariants.armed = True
     outcome = h.rollout().start(V2, RolloutOptions(), steps=2)
     assert (outcome_message(outcome), outcome.paused) == (
-        "daemonset.apps/agent paused: stopped after 2 steps (--steps); continue with: kubectl ds rollout resume "
-        "agent", True)
+        "daemonset.apps/agent paused: stopped after 2 steps (--steps); continue with: kubectl ds rollout resume agent",
+        True,
+    )
     assert h.said[-1] == (2.2, "step 2 of 4 done: node-1 updated (2 of 4 nodes done)")
     assert h.daemonset()["spec"]["updateStrategy"] == PARKED
     assert (*phase(h), h.state()["steps_done"]) == ("paused", "stopped after 2 steps (--steps)", "", 2)
@@ -185,8 +205,10 @@ def test_partition_leaves_the_last_nodes_on_the_old_revision_until_it_is_lowered
     h = manual_cluster(nodes=4)
     h.invariants.armed = True
     outcome = h.rollout().start(V2, RolloutOptions(partition=2))
-    assert outcome_message(outcome) == ("daemonset.apps/agent paused: --partition: 2 nodes stay on revision 1; "
-                                        "continue with: kubectl ds rollout resume agent")
+    assert outcome_message(outcome) == (
+        "daemonset.apps/agent paused: --partition: 2 nodes stay on revision 1; "
+        "continue with: kubectl ds rollout resume agent"
+    )
     assert [line for line in h.lines() if " done: " not in line][1:] == ["step 1 of 2: node-0", "step 2 of 2: node-1"]
     assert images(h) == {"node-0": NEW, "node-1": NEW, "node-2": OLD, "node-3": OLD}
     assert h.daemonset()["spec"]["updateStrategy"] == PARKED  # parked until resumed
@@ -214,8 +236,10 @@ def test_declining_the_confirmation_prompt_pauses_before_the_step() -> None:
     outcome = h.rollout(confirm=confirm).start(V2, RolloutOptions())
     assert questions == ["step 1 of 5: node-0. Continue?", "step 2 of 5: node-1. Continue?"]
     assert outcome.paused
-    assert outcome_message(outcome) == ("daemonset.apps/agent paused: declined at the confirmation prompt; "
-                                        "continue with: kubectl ds rollout resume agent")
+    assert outcome_message(outcome) == (
+        "daemonset.apps/agent paused: declined at the confirmation prompt; "
+        "continue with: kubectl ds rollout resume agent"
+    )
     assert (*phase(h), h.state()["steps_done"]) == ("paused", "declined at the confirmation prompt", "", 1)
     assert h.elapsed() == 1.2  # no time passes at the prompt's refusal
 
@@ -248,8 +272,11 @@ def heartbeats_written(h: Harness) -> list[tuple[float, str]]:
 
 def strategies_written(h: Harness) -> list[str]:
     """The updateStrategy types of the drivers' DaemonSet writes, a repeated one listed once."""
-    kinds = [request.body["spec"]["updateStrategy"]["type"] for _, request in h.cluster.log
-             if request.method == "PUT" and request.status == 200]
+    kinds = [
+        request.body["spec"]["updateStrategy"]["type"]
+        for _, request in h.cluster.log
+        if request.method == "PUT" and request.status == 200
+    ]
     return [kind for i, kind in enumerate(kinds) if i == 0 or kinds[i - 1] != kind]
 
 
@@ -270,20 +297,43 @@ def _big_template(h: Harness) -> Change:
     return Change(template=template, description="requests memory 1Ti")
 
 
-@pytest.mark.parametrize(("change", "min_ready", "reason", "halted_at"), [
-    pytest.param(lambda h: image("agent:crash"), 0,
-                 "node-0: container agent is crash-looping (3 restarts, last exit code 1 (Error))",
-                 HALT_CRASH, id="crash-loop-halts-at-the-third-restart"),
-    pytest.param(lambda h: image("agent:bad"), 0,
-                 'node-0: container agent cannot pull image agent:bad: ImagePullBackOff (Back-off pulling image '
-                 '"agent:bad")', HALT_PULL, id="image-pull-errors-halt-after-60s"),
-    pytest.param(_big_template, 0, "node-0: pod {pod} is Pending: Insufficient memory",
-                 HALT_UNSCHEDULABLE, id="unschedulable-halts-after-30s-with-the-scheduler-reason"),
-    pytest.param(lambda h: V2, 300, "new pods not available within 120s on node-0",
-                 120.2, id="not-available-halts-at-the-step-timeout"),
-])
-def test_failing_new_pods_halt_the_step_parked_with_the_reason(change: Callable[[Harness], Change], min_ready: int,
-                                                               reason: str, halted_at: float) -> None:
+@pytest.mark.parametrize(
+    ("change", "min_ready", "reason", "halted_at"),
+    [
+        pytest.param(
+            lambda h: image("agent:crash"),
+            0,
+            "node-0: container agent is crash-looping (3 restarts, last exit code 1 (Error))",
+            HALT_CRASH,
+            id="crash-loop-halts-at-the-third-restart",
+        ),
+        pytest.param(
+            lambda h: image("agent:bad"),
+            0,
+            "node-0: container agent cannot pull image agent:bad: ImagePullBackOff (Back-off pulling image "
+            '"agent:bad")',
+            HALT_PULL,
+            id="image-pull-errors-halt-after-60s",
+        ),
+        pytest.param(
+            _big_template,
+            0,
+            "node-0: pod {pod} is Pending: Insufficient memory",
+            HALT_UNSCHEDULABLE,
+            id="unschedulable-halts-after-30s-with-the-scheduler-reason",
+        ),
+        pytest.param(
+            lambda h: V2,
+            300,
+            "new pods not available within 120s on node-0",
+            120.2,
+            id="not-available-halts-at-the-step-timeout",
+        ),
+    ],
+)
+def test_failing_new_pods_halt_the_step_parked_with_the_reason(
+    change: Callable[[Harness], Change], min_ready: int, reason: str, halted_at: float
+) -> None:
     h = manual_cluster(nodes=2, min_ready_seconds=min_ready)
     h.cluster.run_for(min_ready)  # the old pods are available before the rollout starts
     h.restart_clock()
@@ -339,7 +389,8 @@ def test_eviction_refused_by_a_pdb_is_retried_every_2s_then_halts_at_the_step_ti
     assert message == (
         f'rollout of daemonset "agent" halted: cannot evict pod {refused}: a PodDisruptionBudget forbids it (POST '
         f"/api/v1/namespaces/default/pods/{refused}/eviction failed with HTTP 429: Cannot evict pod as it would "
-        f"violate the pod's disruption budget.); retry later, or use --delete to bypass it; {RESUME_HINT}")
+        f"violate the pod's disruption budget.); retry later, or use --delete to bypass it; {RESUME_HINT}"
+    )
     assert h.elapsed() == 10.0
     assert images(h) == {"node-0": NEW, "node-1": OLD}  # the refused pod still runs
 
@@ -372,14 +423,17 @@ def test_an_unavailable_node_uses_up_the_budget_until_the_step_timeout_halts() -
 
 # --- surge -----------------------------------------------------------------------------------------------
 
+
 def test_surge_steps_let_the_controller_pick_each_node_and_park_again_after_it() -> None:
     h = manual_cluster(nodes=2, max_unavailable=0, max_surge=1)
     h.invariants.armed = True
     outcome = h.rollout().start(V2, SURGE)
     assert outcome_message(outcome) == FINISHED
     # The controller picks the node (in Go's random map order, seeded here): each step takes one not done yet.
-    picked = [line.split(": ")[1].removesuffix(f" updated ({i} of 2 nodes done)")
-              for i, line in enumerate((line for line in h.lines() if " done: " in line), 1)]
+    picked = [
+        line.split(": ")[1].removesuffix(f" updated ({i} of 2 nodes done)")
+        for i, line in enumerate((line for line in h.lines() if " done: " in line), 1)
+    ]
     assert sorted(picked) == ["node-0", "node-1"]
     assert h.said[1:] == [
         (0.2, "step 1 of 2: surge 1 node (the controller picks them)"),
@@ -398,8 +452,10 @@ def test_failing_surge_step_parks_again_and_the_controller_cancels_the_surge_pod
     h.invariants.armed = True
     message = halt_message(lambda: h.rollout().start(image("agent:crash"), SURGE))
     [surged] = [node for node, running in images(h).items() if "," in running]  # the old and the surge pod
-    assert message == (f'rollout of daemonset "agent" halted: {surged}: container agent is crash-looping (3 restarts, '
-                       f"last exit code 1 (Error)); {RESUME_HINT}")
+    assert message == (
+        f'rollout of daemonset "agent" halted: {surged}: container agent is crash-looping (3 restarts, '
+        f"last exit code 1 (Error)); {RESUME_HINT}"
+    )
     assert h.elapsed() == HALT_CRASH
     assert h.daemonset()["spec"]["updateStrategy"] == PARKED
     assert (h.state()["surging"], phase(h)[0]) == (False, "halted")
@@ -411,14 +467,16 @@ def test_failing_surge_step_parks_again_and_the_controller_cancels_the_surge_pod
 
 # --- pause, abort, interruption ---------------------------------------------------------------------------------
 
+
 def test_pause_from_another_process_stops_the_driver_at_the_next_step_boundary() -> None:
     h = manual_cluster(nodes=3)
     answers: list[str] = []
     at_wait(h, "step 2 of 3: node-1", lambda: answers.append(outcome_message(h.rollout(owner=OTHER).pause())))
     outcome = h.rollout().start(V2, RolloutOptions())
     assert answers == ["daemonset.apps/agent will pause at the next step boundary"]
-    assert outcome_message(outcome) == ("daemonset.apps/agent paused: paused by request; continue with: kubectl ds "
-                                        "rollout resume agent")
+    assert outcome_message(outcome) == (
+        "daemonset.apps/agent paused: paused by request; continue with: kubectl ds rollout resume agent"
+    )
     assert h.said[-1] == (2.2, "step 2 of 3 done: node-1 updated (2 of 3 nodes done)")  # step 2 still finished
     assert (*phase(h), h.state()["steps_done"]) == ("paused", "paused by request", "", 2)
     assert h.daemonset()["spec"]["updateStrategy"] == PARKED
@@ -449,7 +507,10 @@ def test_abort_rolls_the_updated_nodes_back_node_by_node_and_restores_the_strate
     outcome = h.rollout().abort()
     assert outcome_message(outcome) == 'daemon set "agent" rolled back; updateStrategy restored'
     assert [line for _, line in h.said if " done: " not in line] == [
-        "daemonset.apps/agent rolling back to revision 1", "step 1 of 2: node-0", "step 2 of 2: node-1"]
+        "daemonset.apps/agent rolling back to revision 1",
+        "step 1 of 2: node-0",
+        "step 2 of 2: node-1",
+    ]
     assert h.elapsed() == 2.2
     assert_finished(h, 3, running=OLD)
 
@@ -459,7 +520,9 @@ def test_abort_numbers_its_own_steps_from_one() -> None:
     h.rollout().start(V2, RolloutOptions(), steps=2)
     h.rollout().abort()
     assert [line for line in h.lines() if line.startswith("step ") and " done: " not in line][-2:] == [
-        "step 1 of 2: node-0", "step 2 of 2: node-1"]
+        "step 1 of 2: node-0",
+        "step 2 of 2: node-1",
+    ]
 
 
 def test_abort_is_refused_while_another_driver_is_alive_unless_forced() -> None:
@@ -470,8 +533,10 @@ def test_abort_is_refused_while_another_driver_is_alive_unless_forced() -> None:
     h.cluster.on_wait.clear()
     with pytest.raises(DsError) as refused:
         h.rollout(owner=OTHER).abort()
-    assert refused.value.message == (f'the rollout of daemonset "agent" is being driven by {OWNER} (heartbeat 0s ago); '
-                                     "wait for it, or take over with --force if that process is gone")
+    assert refused.value.message == (
+        f'the rollout of daemonset "agent" is being driven by {OWNER} (heartbeat 0s ago); '
+        "wait for it, or take over with --force if that process is gone"
+    )
     h.restart_clock()
     outcome = h.rollout(owner=OTHER).abort(force=True)
     assert outcome_message(outcome) == 'daemon set "agent" rolled back; updateStrategy restored'
@@ -481,15 +546,27 @@ def test_abort_is_refused_while_another_driver_is_alive_unless_forced() -> None:
 INTERRUPTED = "interrupted: daemonset agent is parked; continue with: kubectl ds rollout resume agent"
 
 
-@pytest.mark.parametrize(("options", "after_line", "kind"), [
-    pytest.param(RolloutOptions(), "step 2 of 2: node-1", "watch", id="while-a-step-waits-for-its-pods"),
-    pytest.param(RolloutOptions(pause_between=1), "step 1 of 2 done: node-0 updated (1 of 2 nodes done)", "sleep",
-                 id="while-pausing-between-steps"),
-    pytest.param(SURGE, "step 2 of 2: surge 1 node (the controller picks them)", "watch",
-                 id="while-a-surge-step-runs-it-parks-again"),
-])
-def test_interruption_leaves_the_rollout_parked_released_and_resumable(options: RolloutOptions, after_line: str,
-                                                                       kind: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "after_line", "kind"),
+    [
+        pytest.param(RolloutOptions(), "step 2 of 2: node-1", "watch", id="while-a-step-waits-for-its-pods"),
+        pytest.param(
+            RolloutOptions(pause_between=1),
+            "step 1 of 2 done: node-0 updated (1 of 2 nodes done)",
+            "sleep",
+            id="while-pausing-between-steps",
+        ),
+        pytest.param(
+            SURGE,
+            "step 2 of 2: surge 1 node (the controller picks them)",
+            "watch",
+            id="while-a-surge-step-runs-it-parks-again",
+        ),
+    ],
+)
+def test_interruption_leaves_the_rollout_parked_released_and_resumable(
+    options: RolloutOptions, after_line: str, kind: str
+) -> None:
     h = manual_cluster(nodes=2, max_unavailable=int(options.max_unavailable), max_surge=int(options.max_surge))
     h.invariants.armed = True
     at_wait(h, after_line, interrupt, kind=kind)
@@ -512,8 +589,10 @@ def test_interruption_before_the_first_step_leaves_the_rollout_released() -> Non
     h.cluster.on_wait.append(lambda wait: interrupt())  # the first wait: the 0.2 s poll for the new revision
     with pytest.raises(KeyboardInterrupt):
         h.rollout().start(V2, RolloutOptions())
-    assert h.said == [(0.0, "daemonset.apps/agent parked (updateStrategy OnDelete) and changed: image agent=agent:v2"),
-                      (0.0, INTERRUPTED)]
+    assert h.said == [
+        (0.0, "daemonset.apps/agent parked (updateStrategy OnDelete) and changed: image agent=agent:v2"),
+        (0.0, INTERRUPTED),
+    ]
     assert (*phase(h), h.state()["target_hash"]) == ("paused", "interrupted", "", "")  # revision not yet recorded
     h.cluster.on_wait.clear()
     h.restart_clock()
@@ -524,6 +603,7 @@ def test_interruption_before_the_first_step_leaves_the_rollout_released() -> Non
 
 
 # --- drivers: heartbeat, take-over ------------------------------------------------------------------------------
+
 
 def test_a_waiting_driver_renews_its_heartbeat_once_5s_have_passed() -> None:
     h = manual_cluster(nodes=2, min_ready_seconds=30)
@@ -546,11 +626,14 @@ def test_a_waiting_driver_renews_its_heartbeat_once_5s_have_passed() -> None:
     assert h.said[-1] == (31.2, "step 1 of 2 done: node-0 updated (1 of 2 nodes done)")
 
 
-@pytest.mark.parametrize(("waited", "refusal"), [
-    pytest.param(0, "heartbeat 0s ago", id="fresh"),
-    pytest.param(29, "heartbeat 29s ago", id="29s-old-is-alive"),
-    pytest.param(29.8, None, id="30s-old-is-stale"),  # beat at 1.2 s, written in whole seconds: 1 s; now 31 s
-])
+@pytest.mark.parametrize(
+    ("waited", "refusal"),
+    [
+        pytest.param(0, "heartbeat 0s ago", id="fresh"),
+        pytest.param(29, "heartbeat 29s ago", id="29s-old-is-alive"),
+        pytest.param(29.8, None, id="30s-old-is-stale"),  # beat at 1.2 s, written in whole seconds: 1 s; now 31 s
+    ],
+)
 def test_a_killed_driver_is_taken_over_once_its_heartbeat_is_30s_old(waited: float, refusal: str | None) -> None:
     h = manual_cluster(nodes=2)
     at_wait(h, "step 2 of 2: node-1", kill)
@@ -562,8 +645,10 @@ def test_a_killed_driver_is_taken_over_once_its_heartbeat_is_30s_old(waited: flo
     if refusal is not None:
         with pytest.raises(DsError) as refused:
             h.rollout(owner=OTHER).resume()
-        assert refused.value.message == (f'the rollout of daemonset "agent" is being driven by {OWNER} ({refusal}); '
-                                         "wait for it, or take over with --force if that process is gone")
+        assert refused.value.message == (
+            f'the rollout of daemonset "agent" is being driven by {OWNER} ({refusal}); '
+            "wait for it, or take over with --force if that process is gone"
+        )
         h.restart_clock()
         assert outcome_message(h.rollout(owner=OTHER).resume(force=True)) == FINISHED
     else:
@@ -580,8 +665,10 @@ def test_taking_over_a_killed_surge_step_parks_it_again_first() -> None:
         h.rollout().start(V2, SURGE)
     h.cluster.on_wait.clear()
     # Dead mid-surge: the controller holds the DaemonSet, and the state says so.
-    assert h.daemonset()["spec"]["updateStrategy"] == {"type": "RollingUpdate",
-                                                       "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert h.daemonset()["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     assert h.state()["surging"] is True
     h.cluster.log.clear()
     h.restart_clock()
@@ -591,6 +678,7 @@ def test_taking_over_a_killed_surge_step_parks_it_again_first() -> None:
 
 
 # --- someone else ------------------------------------------------------------------------------------------------
+
 
 def _new_template(ds: dict[str, Any]) -> None:
     ds["spec"]["template"]["spec"]["containers"][0]["image"] = "agent:v3"
@@ -613,20 +701,35 @@ CHANGED = 'rollout of daemonset "agent" halted: changed by someone else: '
 INSPECT = "; inspect it, then resume or abort (kubectl ds rollout abort agent)"
 
 
-@pytest.mark.parametrize(("change", "message", "halted_at"), [
-    # Seen at the next write: here the heartbeat, 5 s after the last one (the step itself never ends: the
-    # controller gave node-1 a pod of the foreign revision 3).
-    pytest.param(_new_template, f"{CHANGED}its pod template was changed (revision 2 -> 3){INSPECT}", 6.2,
-                 id="pod-template"),
-    pytest.param(_new_strategy, f'{CHANGED}its updateStrategy was changed to {{"type": "RollingUpdate", '
-                                f'"rollingUpdate": {{"maxUnavailable": 1}}}}{INSPECT}', 2.2, id="update-strategy"),
-    pytest.param(_state_removed, 'the managed rollout of daemonset "agent" was removed by someone else', 2.2,
-                 id="state-removed"),
-    pytest.param(_new_owner, f'another process ({OTHER}) took over the rollout of daemonset "agent"', 2.2,
-                 id="another-owner"),
-])
-def test_a_change_by_someone_else_halts_the_rollout(change: Callable[[dict[str, Any]], None], message: str,
-                                                    halted_at: float) -> None:
+@pytest.mark.parametrize(
+    ("change", "message", "halted_at"),
+    [
+        # Seen at the next write: here the heartbeat, 5 s after the last one (the step itself never ends: the
+        # controller gave node-1 a pod of the foreign revision 3).
+        pytest.param(
+            _new_template, f"{CHANGED}its pod template was changed (revision 2 -> 3){INSPECT}", 6.2, id="pod-template"
+        ),
+        pytest.param(
+            _new_strategy,
+            f'{CHANGED}its updateStrategy was changed to {{"type": "RollingUpdate", '
+            f'"rollingUpdate": {{"maxUnavailable": 1}}}}{INSPECT}',
+            2.2,
+            id="update-strategy",
+        ),
+        pytest.param(
+            _state_removed,
+            'the managed rollout of daemonset "agent" was removed by someone else',
+            2.2,
+            id="state-removed",
+        ),
+        pytest.param(
+            _new_owner, f'another process ({OTHER}) took over the rollout of daemonset "agent"', 2.2, id="another-owner"
+        ),
+    ],
+)
+def test_a_change_by_someone_else_halts_the_rollout(
+    change: Callable[[dict[str, Any]], None], message: str, halted_at: float
+) -> None:
     h = manual_cluster(nodes=2)
     at_wait(h, "step 2 of 2: node-1", lambda: h.update_daemonset(change))
     assert halt_message(lambda: h.rollout().start(V2, RolloutOptions())) == message
@@ -640,11 +743,13 @@ def test_resume_after_someone_else_changed_the_template_halts() -> None:
     h.update_daemonset(_new_template)
     h.cluster.run_for(1)
     assert halt_message(lambda: h.rollout().resume()) == (
-        f"{CHANGED}its pod template was changed (revision 2 -> 3){INSPECT}")
+        f"{CHANGED}its pod template was changed (revision 2 -> 3){INSPECT}"
+    )
     assert phase(h) == ("halted", "changed by someone else: its pod template was changed (revision 2 -> 3)", "")
 
 
 # --- transient failures ------------------------------------------------------------------------------------------
+
 
 def test_transient_failures_are_retried_with_backoff_and_conflicts_are_reapplied() -> None:
     h = manual_cluster(nodes=2)
@@ -658,7 +763,12 @@ def test_transient_failures_are_retried_with_backoff_and_conflicts_are_reapplied
     # 0.4 s, then a 409: read again and re-applied at once. Then the 0.2 s poll for the new revision; the
     # dropped watch: a 0.5 s pause rather than a busy loop (and the pods are listed again after it).
     assert [(w.kind, w.seconds) for w in h.cluster.waits][:5] == [
-        ("sleep", 0.2), ("sleep", 0.2), ("sleep", 0.4), ("sleep", 0.2), ("sleep", 0.5)]
+        ("sleep", 0.2),
+        ("sleep", 0.2),
+        ("sleep", 0.4),
+        ("sleep", 0.2),
+        ("sleep", 0.5),
+    ]
     assert [when for when, _ in h.said[:2]] == [0.8, 1.0]
     assert [r.status for r in h.server.requests if r.status not in (200, 201)] == [0, 500, 500, 409, 0]
     assert_finished(h, 2)

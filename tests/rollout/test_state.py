@@ -15,10 +15,18 @@ NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def a_state(**changes: object) -> RolloutState:
-    base = RolloutState(rollout_id="r1", phase=st.RUNNING, direction=st.FORWARD, start_hash="old",
-                        start_revision=1, target_hash="new", target_revision=2,
-                        options=RolloutOptions(max_unavailable="10%", canary="pool=canary"),
-                        owner="kubectl-ds/a", heartbeat=st.rfc3339(NOW))
+    base = RolloutState(
+        rollout_id="r1",
+        phase=st.RUNNING,
+        direction=st.FORWARD,
+        start_hash="old",
+        start_revision=1,
+        target_hash="new",
+        target_revision=2,
+        options=RolloutOptions(max_unavailable="10%", canary="pool=canary"),
+        owner="kubectl-ds/a",
+        heartbeat=st.rfc3339(NOW),
+    )
     return RolloutState(**{**base.__dict__, **changes})  # type: ignore[arg-type]
 
 
@@ -33,16 +41,21 @@ def test_undecodable_state_names_the_annotation_and_the_fix() -> None:
     daemonset["metadata"]["annotations"] = {st.STATE_ANNOTATION: "{not json"}
     with pytest.raises(StateError) as caught:
         st.read_state(daemonset)
-    assert caught.value.message.startswith('the kubectl-ds.io/rollout annotation of daemonset "ds" is not a state '
-                                           "this version understands")
-    assert caught.value.message.endswith("remove it with: kubectl annotate ds ds kubectl-ds.io/rollout- "
-                                         "kubectl-ds.io/original-strategy-")
+    assert caught.value.message.startswith(
+        'the kubectl-ds.io/rollout annotation of daemonset "ds" is not a state this version understands'
+    )
+    assert caught.value.message.endswith(
+        "remove it with: kubectl annotate ds ds kubectl-ds.io/rollout- kubectl-ds.io/original-strategy-"
+    )
 
 
-@pytest.mark.parametrize(("age", "alive"), [
-    pytest.param(timedelta(seconds=5), True, id="fresh-heartbeat-means-a-live-driver"),
-    pytest.param(timedelta(seconds=31), False, id="heartbeat-older-than-30s-is-stale"),
-])
+@pytest.mark.parametrize(
+    ("age", "alive"),
+    [
+        pytest.param(timedelta(seconds=5), True, id="fresh-heartbeat-means-a-live-driver"),
+        pytest.param(timedelta(seconds=31), False, id="heartbeat-older-than-30s-is-stale"),
+    ],
+)
 def test_driver_alive_by_heartbeat(age: timedelta, alive: bool) -> None:
     assert a_state().driver_alive(NOW + age) is alive
 
@@ -68,8 +81,10 @@ def test_park_saves_the_original_strategy_once_and_changes_the_template_in_the_s
 def test_surge_and_repark_record_the_surge_in_the_state() -> None:
     daemonset = st.parked(make_daemonset(), a_state())
     surging = st.surging(daemonset, 3)
-    assert surging["spec"]["updateStrategy"] == {"type": "RollingUpdate",
-                                                 "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 0}}
+    assert surging["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 0},
+    }
     assert st.read_state(surging).surging is True  # type: ignore[union-attr]
     reparked = st.reparked(surging)
     assert reparked["spec"]["updateStrategy"] == {"type": "OnDelete"}

@@ -99,9 +99,13 @@ class DaemonSetController:
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             if o.uid(daemonset) not in self._selecting_all_reported:
                 self._selecting_all_reported.add(o.uid(daemonset))
-                self.writer.event(daemonset, "Warning", "SelectingAll",
-                                  "This daemon set is selecting all pods. A non-empty selector is required.",
-                                  CONTROLLER)
+                self.writer.event(
+                    daemonset,
+                    "Warning",
+                    "SelectingAll",
+                    "This daemon set is selecting all pods. A non-empty selector is required.",
+                    CONTROLLER,
+                )
             return
         if o.is_terminating(daemonset):
             return  # a DaemonSet being deleted is left alone (r-pod-node)
@@ -151,12 +155,20 @@ class DaemonSetController:
 
     def _set_owner(self, daemonset: View, pod: Obj, *, adopt: bool) -> Obj | None:
         """Adopt an orphan (add our controller reference) or release a pod (remove it)."""
+
         def change(obj: Obj) -> Obj:
             owners = [ref for ref in obj["metadata"].get("ownerReferences") or [] if ref.get("uid") != o.uid(daemonset)]
             obj["metadata"]["ownerReferences"] = [*owners, daemonpods.controller_ref(daemonset)] if adopt else owners
             return obj
-        return self.writer.mutate("pods", o.namespace(pod), o.name(pod), change,
-                                  f"{CONTROLLER}: {'adopt' if adopt else 'release'}", uid=o.uid(pod))
+
+        return self.writer.mutate(
+            "pods",
+            o.namespace(pod),
+            o.name(pod),
+            change,
+            f"{CONTROLLER}: {'adopt' if adopt else 'release'}",
+            uid=o.uid(pod),
+        )
 
     def _live_hashes(self, daemonset: Obj) -> set[str]:
         by_node = self.pods_by_node(daemonset, include_deleted_terminal=True, claim=False)
@@ -164,14 +176,14 @@ class DaemonSetController:
 
     # --- manage() (r-manage) ----------------------------------------------------------------------------------
 
-    def _manage(self, daemonset: Obj, verdicts: dict[str, Verdict], by_node: dict[str, list[Obj]],
-                revision_hash: str) -> bool:
+    def _manage(
+        self, daemonset: Obj, verdicts: dict[str, Verdict], by_node: dict[str, list[Obj]], revision_hash: str
+    ) -> bool:
         """manage(): each node's creates and deletes, then unscheduled pods whose node is gone. True if it wrote."""
         create_on: list[str] = []
         delete: list[Obj] = []
         for node, verdict in verdicts.items():
-            creates, deletes = self._pods_should_be_on_node(daemonset, node, verdict, by_node.get(node),
-                                                            revision_hash)
+            creates, deletes = self._pods_should_be_on_node(daemonset, node, verdict, by_node.get(node), revision_hash)
             create_on += creates
             delete += deletes
         for node, found in by_node.items():
@@ -180,8 +192,9 @@ class DaemonSetController:
                 delete += [pod for pod in found if not o.spec_of(pod).get("nodeName") and not o.is_terminating(pod)]
         return self._sync_nodes(daemonset, delete, create_on, revision_hash)
 
-    def _pods_should_be_on_node(self, daemonset: Obj, node: str, verdict: Verdict, found: list[Obj] | None,
-                                revision_hash: str) -> tuple[list[str], list[Obj]]:
+    def _pods_should_be_on_node(
+        self, daemonset: Obj, node: str, verdict: Verdict, found: list[Obj] | None, revision_hash: str
+    ) -> tuple[list[str], list[Obj]]:
         """podsShouldBeOnNode (docs/rules.md#r-manage)."""
         if verdict.should_run and found is None:
             return [node], []
@@ -213,11 +226,21 @@ class DaemonSetController:
                     self.writer.wait_until(until)  # enqueueDaemonSetAfter(delay)
                     continue
                 self._failed_pods_backoff.next(key, now)
-                self.writer.event(daemonset, "Warning", "FailedDaemonPod",
-                                  f"Found failed daemon pod {where}, will try to kill it", CONTROLLER)
+                self.writer.event(
+                    daemonset,
+                    "Warning",
+                    "FailedDaemonPod",
+                    f"Found failed daemon pod {where}, will try to kill it",
+                    CONTROLLER,
+                )
             elif o.phase(pod) == "Succeeded":
-                self.writer.event(daemonset, "Normal", "SucceededDaemonPod",
-                                  f"Found succeeded daemon pod {where}, will try to delete it", CONTROLLER)
+                self.writer.event(
+                    daemonset,
+                    "Normal",
+                    "SucceededDaemonPod",
+                    f"Found succeeded daemon pod {where}, will try to delete it",
+                    CONTROLLER,
+                )
             else:
                 running.append(pod)
                 continue
@@ -240,8 +263,7 @@ class DaemonSetController:
             delete.append(old)
         return delete
 
-    def _sync_nodes(self, daemonset: Obj, delete: Sequence[Obj], create_on: Sequence[str],
-                    revision_hash: str) -> bool:
+    def _sync_nodes(self, daemonset: Obj, delete: Sequence[Obj], create_on: Sequence[str], revision_hash: str) -> bool:
         """syncNodes (docs/rules.md#r-pod-creation): creates, then deletes, each capped at BurstReplicas, with
         the controller's events."""
         wrote = False
@@ -251,8 +273,9 @@ class DaemonSetController:
             except ApiError as error:
                 if (o.uid(daemonset), error.message) not in self._failed_creates:  # the recorder aggregates repeats
                     self._failed_creates.add((o.uid(daemonset), error.message))
-                    self.writer.event(daemonset, "Warning", "FailedCreate", f"Error creating: {error.message}",
-                                      CONTROLLER)
+                    self.writer.event(
+                        daemonset, "Warning", "FailedCreate", f"Error creating: {error.message}", CONTROLLER
+                    )
                 break  # the batches after a failed one are skipped until the next sync
             if pod is not None:
                 wrote = True
@@ -270,8 +293,9 @@ class DaemonSetController:
     def _create_pod(self, daemonset: Obj, node: str, revision_hash: str) -> Obj | None:
         for _ in range(10):  # a generated name can be taken; the API server retries likewise
             suffix = "".join(self.rng.choice(NAME_ALPHABET) for _ in range(5))
-            pod = daemonpods.daemon_pod(daemonset, node, revision_hash, daemonpods.generated_name(daemonset, suffix),
-                                        self.writer.clock())
+            pod = daemonpods.daemon_pod(
+                daemonset, node, revision_hash, daemonpods.generated_name(daemonset, suffix), self.writer.clock()
+            )
             created = self.writer.create(pod, f"{CONTROLLER}: node {node}")
             if created is not None:
                 self._creation_order[o.uid(created)] = next(self._creation_counter)
@@ -286,9 +310,15 @@ class DaemonSetController:
         ordered by creation (what the timestamps would show at real speed), not by their random names:
         otherwise "keep the oldest pod" could keep a brand-new pod and delete the old, Ready one.
         """
-        return sorted(found, key=lambda pod: (not o.spec_of(pod).get("nodeName"),
-                                              str(o.meta(pod).get("creationTimestamp") or ""),
-                                              self._creation_order.get(o.uid(pod), 0), o.name(pod)))
+        return sorted(
+            found,
+            key=lambda pod: (
+                not o.spec_of(pod).get("nodeName"),
+                str(o.meta(pod).get("creationTimestamp") or ""),
+                self._creation_order.get(o.uid(pod), 0),
+                o.name(pod),
+            ),
+        )
 
     def _note_new_pods(self) -> None:
         """Remember the creation order of pods this simulation did not create (by resourceVersion)."""
@@ -312,8 +342,9 @@ class DaemonSetController:
 
     # --- rollingUpdate() (r-rolling-no-surge, r-rolling-surge) ------------------------------------------------
 
-    def _rolling_update(self, daemonset: Obj, verdicts: dict[str, Verdict], by_node: dict[str, list[Obj]],
-                        revision_hash: str) -> bool:
+    def _rolling_update(
+        self, daemonset: Obj, verdicts: dict[str, Verdict], by_node: dict[str, list[Obj]], revision_hash: str
+    ) -> bool:
         """rollingUpdate (docs/rules.md#r-rolling-no-surge, docs/rules.md#r-rolling-surge), visiting nodes in a
         seeded random order as Go's map iteration would. False when the sync fails on an invalid maxUnavailable
         or maxSurge."""
@@ -337,8 +368,9 @@ class DaemonSetController:
             return node in verdicts and verdicts[node].should_run
 
         if limits.max_surge == 0:
-            plan = update.plan_without_surge(order, node_pods, revision_hash, generation, limits.max_unavailable,
-                                             available)
+            plan = update.plan_without_surge(
+                order, node_pods, revision_hash, generation, limits.max_unavailable, available
+            )
         else:
             plan = update.plan_with_surge(order, node_pods, revision_hash, generation, limits, available, should_run)
         self._sync_nodes(daemonset, plan.delete, plan.create_on, revision_hash)
@@ -365,12 +397,19 @@ class DaemonSetController:
                 ready += 1
                 available += 1 if self._available(daemonset, oldest) else 0
             updated += 1 if update.is_pod_updated(oldest, revision_hash, generation) else 0
-        counts = {"desiredNumberScheduled": desired, "currentNumberScheduled": current, "numberReady": ready,
-                  "numberMisscheduled": misscheduled}
+        counts = {
+            "desiredNumberScheduled": desired,
+            "currentNumberScheduled": current,
+            "numberReady": ready,
+            "numberMisscheduled": misscheduled,
+        }
         # omitempty fields: Go leaves zeros out of the JSON.
-        optional = {"updatedNumberScheduled": updated, "numberAvailable": available,
-                    "numberUnavailable": desired - available,
-                    "observedGeneration": int(o.meta(daemonset).get("generation") or 0)}
+        optional = {
+            "updatedNumberScheduled": updated,
+            "numberAvailable": available,
+            "numberUnavailable": desired - available,
+            "observedGeneration": int(o.meta(daemonset).get("generation") or 0),
+        }
 
         def with_status(obj: Obj) -> Obj:
             status = {**(obj.get("status") or {}), **counts}
@@ -382,8 +421,14 @@ class DaemonSetController:
             obj["status"] = status
             return obj
 
-        self.writer.mutate("daemonsets", o.namespace(daemonset), o.name(daemonset), with_status,
-                           f"{CONTROLLER}: status", uid=o.uid(daemonset))
+        self.writer.mutate(
+            "daemonsets",
+            o.namespace(daemonset),
+            o.name(daemonset),
+            with_status,
+            f"{CONTROLLER}: status",
+            uid=o.uid(daemonset),
+        )
 
     # --- garbage collector ------------------------------------------------------------------------------------
 
@@ -396,4 +441,3 @@ class DaemonSetController:
                     continue
                 if not o.is_terminating(obj):
                     self.writer.delete(kind, obj, f"{GARBAGE_COLLECTOR}: owner DaemonSet {owner.get('name')} is gone")
-

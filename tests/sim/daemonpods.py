@@ -70,15 +70,24 @@ def pinned_affinity(affinity: View | None, node_name: str) -> Obj:
     matchField, whatever they were; everything else in the affinity stays."""
     result: Obj = copy.deepcopy(dict(affinity or {}))
     node_affinity = result.setdefault("nodeAffinity", {})
-    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": [
-        {"matchFields": [{"key": nodeaffinity.NODE_NAME_FIELD, "operator": "In", "values": [node_name]}]}]}
+    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
+        "nodeSelectorTerms": [
+            {"matchFields": [{"key": nodeaffinity.NODE_NAME_FIELD, "operator": "In", "values": [node_name]}]}
+        ]
+    }
     return result
 
 
 def controller_ref(daemonset: View) -> Obj:
     """metav1.NewControllerRef for a DaemonSet."""
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": o.name(daemonset), "uid": o.uid(daemonset),
-            "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "name": o.name(daemonset),
+        "uid": o.uid(daemonset),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def generate_name(daemonset: View) -> str:
@@ -104,9 +113,14 @@ def daemon_pod(daemonset: View, node_name: str, revision_hash: str, pod_name: st
     spec = copy.deepcopy(dict(o.spec_of(template)))
     spec["tolerations"] = taints.daemon_pod_tolerations(spec)
     spec["affinity"] = pinned_affinity(spec.get("affinity"), node_name)
-    metadata: Obj = {"name": pod_name, "generateName": generate_name(daemonset), "namespace": o.namespace(daemonset),
-                     "labels": pod_labels, "ownerReferences": [controller_ref(daemonset)],
-                     "creationTimestamp": rfc3339(now)}
+    metadata: Obj = {
+        "name": pod_name,
+        "generateName": generate_name(daemonset),
+        "namespace": o.namespace(daemonset),
+        "labels": pod_labels,
+        "ownerReferences": [controller_ref(daemonset)],
+        "creationTimestamp": rfc3339(now),
+    }
     for copied in ("annotations", "finalizers"):
         if template_meta.get(copied):
             metadata[copied] = copy.deepcopy(template_meta[copied])

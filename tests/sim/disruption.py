@@ -104,32 +104,49 @@ class DisruptionController:
         except lbl.InvalidSelector as error:
             self._event(pdb, "Warning", "NoPods", f"Failed to get pods: {error}")
             return self._fail(pdb, str(error))
-        selected = [pod for pod in self.writer.server.objects("pods", o.namespace(pdb))
-                    if matches is not None and matches(o.labels_of(pod))]
+        selected = [
+            pod
+            for pod in self.writer.server.objects("pods", o.namespace(pdb))
+            if matches is not None and matches(o.labels_of(pod))
+        ]
         if not selected:
             self._event(pdb, "Normal", "NoPods", "No matching pods found")
         try:
             expected, desired, unmanaged = expected_pod_count(pdb, selected)
         except SyncFailed as error:
-            self._event(pdb, "Warning", "CalculateExpectedPodCountFailed",
-                        f"Failed to calculate the number of expected pods: {error}")
+            self._event(
+                pdb,
+                "Warning",
+                "CalculateExpectedPodCountFailed",
+                f"Failed to calculate the number of expected pods: {error}",
+            )
             return self._fail(pdb, str(error))
         if unmanaged:
-            self._event(pdb, "Warning", "UnmanagedPods",
-                        "Pods selected by this PodDisruptionBudget (selector: "
-                        f"{selector}) were found to be unmanaged. As a result, the status of the PDB cannot "
-                        "be calculated correctly, which may result in undefined behavior. To account for these "
-                        'pods please set ".spec.minAvailable" field of the PDB to an integer value.')
+            self._event(
+                pdb,
+                "Warning",
+                "UnmanagedPods",
+                "Pods selected by this PodDisruptionBudget (selector: "
+                f"{selector}) were found to be unmanaged. As a result, the status of the PDB cannot "
+                "be calculated correctly, which may result in undefined behavior. To account for these "
+                'pods please set ".spec.minAvailable" field of the PDB to an integer value.',
+            )
         disrupted = self._disrupted_pods(pdb, selected, now)
-        healthy = sum(1 for pod in selected if not o.is_terminating(pod) and o.name(pod) not in disrupted
-                      and pods.is_ready(pod))
+        healthy = sum(
+            1 for pod in selected if not o.is_terminating(pod) and o.name(pod) not in disrupted and pods.is_ready(pod)
+        )
         allowed = healthy - desired if expected > 0 and healthy > desired else 0
 
         def with_status(obj: Obj) -> Obj:
-            status: Obj = {"observedGeneration": int(o.meta(obj).get("generation") or 0),
-                           "disruptedPods": disrupted, "disruptionsAllowed": allowed, "currentHealthy": healthy,
-                           "desiredHealthy": desired, "expectedPods": expected,
-                           "conditions": copy.deepcopy(o.status_of(obj).get("conditions") or [])}
+            status: Obj = {
+                "observedGeneration": int(o.meta(obj).get("generation") or 0),
+                "disruptedPods": disrupted,
+                "disruptionsAllowed": allowed,
+                "currentHealthy": healthy,
+                "desiredHealthy": desired,
+                "expectedPods": expected,
+                "conditions": copy.deepcopy(o.status_of(obj).get("conditions") or []),
+            }
             if not disrupted:
                 del status["disruptedPods"]  # omitempty
             if not status["observedGeneration"]:
@@ -138,8 +155,14 @@ class DisruptionController:
             obj["status"] = status
             return obj
 
-        self.writer.mutate("poddisruptionbudgets", o.namespace(pdb), o.name(pdb), with_status,
-                           f"disruption-controller: {allowed} disruptions allowed", uid=o.uid(pdb))
+        self.writer.mutate(
+            "poddisruptionbudgets",
+            o.namespace(pdb),
+            o.name(pdb),
+            with_status,
+            f"disruption-controller: {allowed} disruptions allowed",
+            uid=o.uid(pdb),
+        )
         return None
 
     def _disrupted_pods(self, pdb: Obj, selected: list[Obj], now: datetime) -> dict[str, str]:
@@ -152,8 +175,13 @@ class DisruptionController:
             if o.is_terminating(pod) or stamp is None:
                 continue
             if stamp + DELETION_TIMEOUT < now:
-                self.writer.event(pod, "Warning", "NotDeleted", f"Pod was expected by PDB {o.namespace(pdb)}/"
-                                  f"{o.namespace(pdb)} to be deleted but it wasn't", DISRUPTION_CONTROLLER)
+                self.writer.event(
+                    pod,
+                    "Warning",
+                    "NotDeleted",
+                    f"Pod was expected by PDB {o.namespace(pdb)}/{o.namespace(pdb)} to be deleted but it wasn't",
+                    DISRUPTION_CONTROLLER,
+                )
                 continue
             kept[o.name(pod)] = rfc3339(stamp)
             self.writer.wait_until(stamp + DELETION_TIMEOUT + timedelta(seconds=1))
@@ -170,5 +198,11 @@ class DisruptionController:
             obj["status"] = status
             return obj
 
-        self.writer.mutate("poddisruptionbudgets", o.namespace(pdb), o.name(pdb), fail,
-                           "disruption-controller: sync failed", uid=o.uid(pdb))
+        self.writer.mutate(
+            "poddisruptionbudgets",
+            o.namespace(pdb),
+            o.name(pdb),
+            fail,
+            "disruption-controller: sync failed",
+            uid=o.uid(pdb),
+        )

@@ -31,13 +31,17 @@ _COUNTED_AS_IS = ("memory", "ephemeral-storage", "pods")
 
 # --- NodeResourcesFit ---------------------------------------------------------------------------------------
 
+
 def _is_scalar(resource: str) -> bool:
     """schedutil.IsScalarResourceName: extended (domain-qualified), hugepages-*, attachable-volumes-* or a
     kubernetes.io/ resource. Anything else that is not cpu, memory, ephemeral-storage or pods is ignored."""
     if resource.startswith(("hugepages-", "attachable-volumes-")) or "kubernetes.io/" in resource:
         return True
-    return ("/" in resource and not resource.startswith("requests.")
-            and lbl.qualified_name_problem("requests." + resource) is None)
+    return (
+        "/" in resource
+        and not resource.startswith("requests.")
+        and lbl.qualified_name_problem("requests." + resource) is None
+    )
 
 
 def _add(total: dict[str, Fraction], more: Mapping[str, Any]) -> None:
@@ -84,8 +88,9 @@ def scheduler_units(amounts: Mapping[str, Fraction]) -> dict[str, int]:
 def _insufficient(pod_spec: View, node: View, others: Sequence[View]) -> list[str]:
     """fitsRequest: the pod count first (checked even for a pod that requests nothing), then every resource
     the pod requests more of than allocatable minus what the pods already bound there request."""
-    allocatable = scheduler_units({str(k): quantity.parse_quantity(v)
-                                   for k, v in (o.status_of(node).get("allocatable") or {}).items()})
+    allocatable = scheduler_units(
+        {str(k): quantity.parse_quantity(v) for k, v in (o.status_of(node).get("allocatable") or {}).items()}
+    )
     reasons = ["Too many pods"] if len(others) + 1 > allocatable.get("pods", 0) else []
     wanted = scheduler_units(pod_requests(pod_spec))
     wanted.pop("pods", None)
@@ -102,6 +107,7 @@ def _insufficient(pod_spec: View, node: View, others: Sequence[View]) -> list[st
 
 
 # --- NodePorts ----------------------------------------------------------------------------------------------
+
 
 def host_ports(pod_spec: View) -> list[tuple[str, str, int]]:
     """GetHostPorts as (hostIP, protocol, hostPort), normalised like HostPortInfo: no IP is 0.0.0.0, no
@@ -128,16 +134,19 @@ def _port_taken(wanted: tuple[str, str, int], held: Iterable[tuple[str, str, int
 
 # --- the Filter chain ---------------------------------------------------------------------------------------
 
+
 def filter_failures(pod: View, node: View, pods_on_node: Sequence[View]) -> list[str]:
     """The reasons of the first Filter plugin that rejects the target node; empty when the pod fits."""
     spec = o.spec_of(pod)
     tolerations = list(spec.get("tolerations") or [])
     # NodeUnschedulable: tolerating the unschedulable taint also waives spec.unschedulable.
     if o.spec_of(node).get("unschedulable") and not any(
-            taints.tolerates(toleration, taints.UNSCHEDULABLE_TAINT) for toleration in tolerations):
+        taints.tolerates(toleration, taints.UNSCHEDULABLE_TAINT) for toleration in tolerations
+    ):
         return ["node(s) were unschedulable"]
-    taint = taints.first_untolerated(o.spec_of(node).get("taints") or [], tolerations,
-                                     taints.with_effects(taints.NO_SCHEDULE, taints.NO_EXECUTE))
+    taint = taints.first_untolerated(
+        o.spec_of(node).get("taints") or [], tolerations, taints.with_effects(taints.NO_SCHEDULE, taints.NO_EXECUTE)
+    )
     if taint is not None:
         return [f"node(s) had untolerated taint {{{taint.get('key') or ''}: {taint.get('value') or ''}}}"]
     if not nodeaffinity.pod_matches_node(spec, node):
@@ -156,5 +165,8 @@ def fit_error_message(total_nodes: int, target_reasons: Sequence[str]) -> str:
     counts = dict.fromkeys(target_reasons, 1)
     if total_nodes > 1:
         counts[PINNED_ELSEWHERE] = counts.get(PINNED_ELSEWHERE, 0) + total_nodes - 1
-    return f"0/{total_nodes} nodes are available: " + ", ".join(
-        sorted(f"{count} {reason}" for reason, count in counts.items())) + "."
+    return (
+        f"0/{total_nodes} nodes are available: "
+        + ", ".join(sorted(f"{count} {reason}" for reason, count in counts.items()))
+        + "."
+    )

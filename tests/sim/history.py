@@ -22,8 +22,11 @@ DEFAULT_HISTORY_LIMIT = 10  # SetDefaults_DaemonSet's revisionHistoryLimit
 
 
 def owned_revisions(writer: Writer, daemonset: View) -> list[Obj]:
-    return [revision for revision in writer.server.objects("controllerrevisions", o.namespace(daemonset))
-            if o.controlled_by(revision, daemonset)]
+    return [
+        revision
+        for revision in writer.server.objects("controllerrevisions", o.namespace(daemonset))
+        if o.controlled_by(revision, daemonset)
+    ]
 
 
 def construct_history(writer: Writer, daemonset: View) -> tuple[str, list[Obj]]:
@@ -42,19 +45,31 @@ def construct_history(writer: Writer, daemonset: View) -> tuple[str, list[Obj]]:
     newest = max(current, key=rev.number_of)
     old += [revision for revision in current if revision is not newest]
     if rev.number_of(newest) < next_number:
-        writer.mutate("controllerrevisions", o.namespace(newest), o.name(newest),
-                      lambda revision: {**revision, "revision": next_number},
-                      f"{CONTROLLER}: renumber revision to {next_number}")
+        writer.mutate(
+            "controllerrevisions",
+            o.namespace(newest),
+            o.name(newest),
+            lambda revision: {**revision, "revision": next_number},
+            f"{CONTROLLER}: renumber revision to {next_number}",
+        )
     return rev.hash_of(newest), old
 
 
 def _label_with_name(writer: Writer, revision: Obj) -> Obj:
     """A revision without the hash label gets its own name as that label (so the name serves as its hash)."""
+
     def label(obj: Obj) -> Obj:
         obj["metadata"]["labels"] = {**(obj["metadata"].get("labels") or {}), o.REVISION_HASH_LABEL: o.name(obj)}
         return obj
-    stored = writer.mutate("controllerrevisions", o.namespace(revision), o.name(revision), label,
-                           f"{CONTROLLER}: label revision with its hash", uid=o.uid(revision))
+
+    stored = writer.mutate(
+        "controllerrevisions",
+        o.namespace(revision),
+        o.name(revision),
+        label,
+        f"{CONTROLLER}: label revision with its hash",
+        uid=o.uid(revision),
+    )
     return stored or revision
 
 
@@ -72,16 +87,26 @@ def snapshot(writer: Writer, daemonset: View, number: int) -> str:
         if rev.same_template(rev.template_in(existing), template):
             return hash_
         collisions += 1
-        writer.mutate("daemonsets", o.namespace(daemonset), o.name(daemonset), _with_collision_count(collisions),
-                      f"{CONTROLLER}: collisionCount {collisions}")
+        writer.mutate(
+            "daemonsets",
+            o.namespace(daemonset),
+            o.name(daemonset),
+            _with_collision_count(collisions),
+            f"{CONTROLLER}: collisionCount {collisions}",
+        )
     template_labels = (template.get("metadata") or {}).get("labels") or {}
     revision: Obj = {
-        "apiVersion": "apps/v1", "kind": "ControllerRevision",
-        "metadata": {"name": name, "namespace": o.namespace(daemonset),
-                     "labels": {**template_labels, o.REVISION_HASH_LABEL: hash_},
-                     "ownerReferences": [controller_ref(daemonset)],
-                     "creationTimestamp": rfc3339(writer.clock())},
-        "data": rev.patch_of(template), "revision": number,
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {
+            "name": name,
+            "namespace": o.namespace(daemonset),
+            "labels": {**template_labels, o.REVISION_HASH_LABEL: hash_},
+            "ownerReferences": [controller_ref(daemonset)],
+            "creationTimestamp": rfc3339(writer.clock()),
+        },
+        "data": rev.patch_of(template),
+        "revision": number,
     }
     if o.annotations_of(daemonset):
         # A copy of the DaemonSet's annotations: how kubernetes.io/change-cause reaches `rollout history`.
@@ -93,6 +118,7 @@ def snapshot(writer: Writer, daemonset: View, number: int) -> str:
 def _with_collision_count(count: int) -> Callable[[Obj], Obj]:
     def change(daemonset: Obj) -> Obj:
         return {**daemonset, "status": {**(daemonset.get("status") or {}), "collisionCount": count}}
+
     return change
 
 

@@ -46,15 +46,17 @@ def go_duration(seconds: float) -> str:
 
 def _status_summary(status: View) -> str:
     ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), "?")
-    waiting = [((s.get("state") or {}).get("waiting") or {}).get("reason")
-               for s in status.get("containerStatuses") or []]
+    waiting = [
+        ((s.get("state") or {}).get("waiting") or {}).get("reason") for s in status.get("containerStatuses") or []
+    ]
     reasons = ",".join(w for w in waiting if w)
     return f"{status.get('phase')} Ready={ready}" + (f" {reasons}" if reasons else "")
 
 
 def _node_ip(node: View) -> str | None:
-    return next((str(a.get("address")) for a in o.status_of(node).get("addresses") or []
-                 if a.get("type") == "InternalIP"), None)
+    return next(
+        (str(a.get("address")) for a in o.status_of(node).get("addresses") or [] if a.get("type") == "InternalIP"), None
+    )
 
 
 def _images(pod: View) -> list[str]:
@@ -65,9 +67,15 @@ class Kubelet:
     """Every node's kubelet at once; it remembers what it started and what it was told to stop, by pod uid.
     `posting(node)` says whether a node's kubelet is alive (tests/sim/nodelifecycle.py)."""
 
-
-    def __init__(self, writer: Writer, ready_after: float, stop_after: float,
-                 posting: Callable[[View], bool], marked_not_ready: set[str], backoff_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        ready_after: float,
+        stop_after: float,
+        posting: Callable[[View], bool],
+        marked_not_ready: set[str],
+        backoff_scale: float = 1.0,
+    ) -> None:
         self.writer = writer
         self.backoff_scale = backoff_scale
         self.ready_after = ready_after
@@ -109,8 +117,14 @@ class Kubelet:
         if not node_ready:
             return  # the node lifecycle controller marks its pods NotReady
         desired = self._pod_status(pod, node, self._started[uid], now)
-        self.writer.mutate("pods", o.namespace(pod), o.name(pod), lambda obj: {**obj, "status": desired},
-                           f"{KUBELET}: {_status_summary(desired)}", uid=uid)
+        self.writer.mutate(
+            "pods",
+            o.namespace(pod),
+            o.name(pod),
+            lambda obj: {**obj, "status": desired},
+            f"{KUBELET}: {_status_summary(desired)}",
+            uid=uid,
+        )
 
     # --- stopping -----------------------------------------------------------------------------------------------
 
@@ -119,8 +133,9 @@ class Kubelet:
         period), then the terminal status and, unless a finalizer holds it, the final delete."""
         sigterm = self._sigterm_at.setdefault(o.uid(pod), now)
         meta = o.meta(pod)
-        grace = float(meta.get("deletionGracePeriodSeconds") or o.spec_of(pod).get("terminationGracePeriodSeconds")
-                      or 30)
+        grace = float(
+            meta.get("deletionGracePeriodSeconds") or o.spec_of(pod).get("terminationGracePeriodSeconds") or 30
+        )
         stop = containers.stop_seconds(_images(pod), o.annotations_of(pod), grace, self.stop_after)
         due = sigterm + timedelta(seconds=stop)
         if now < due:
@@ -128,33 +143,66 @@ class Kubelet:
             return
         if not o.is_terminal(pod):
             killed = stop >= grace and any(containers.behaviour_of(image).ignores_sigterm for image in _images(pod))
-            self._write_terminal(pod, now, exit_code=137 if killed else 0,
-                                 reason="Error" if killed else "Completed", detail="containers stopped")
+            self._write_terminal(
+                pod,
+                now,
+                exit_code=137 if killed else 0,
+                reason="Error" if killed else "Completed",
+                detail="containers stopped",
+            )
         if meta.get("finalizers"):
             return  # someone else's finalizer holds the object
         self.writer.remove("pods", pod, f"{KUBELET}: containers stopped, final delete")
 
-    def _write_terminal(self, pod: Obj, now: datetime, *, exit_code: int, reason: str, detail: str,
-                        pod_reason: str | None = None, message: str | None = None) -> None:
+    def _write_terminal(
+        self,
+        pod: Obj,
+        now: datetime,
+        *,
+        exit_code: int,
+        reason: str,
+        detail: str,
+        pod_reason: str | None = None,
+        message: str | None = None,
+    ) -> None:
         """The status of a pod whose containers all exited: Succeeded if every one exited 0, else Failed."""
+
         def change(obj: Obj) -> Obj:
             status = obj.setdefault("status", {})
             status["phase"] = "Succeeded" if exit_code == 0 and pod_reason is None else "Failed"
             if pod_reason:
                 status["reason"], status["message"] = pod_reason, message
-                status["conditions"] = set_condition(list(status.get("conditions") or []), "DisruptionTarget",
-                                                     "True", now, reason="TerminationByKubelet", message=message)
+                status["conditions"] = set_condition(
+                    list(status.get("conditions") or []),
+                    "DisruptionTarget",
+                    "True",
+                    now,
+                    reason="TerminationByKubelet",
+                    message=message,
+                )
             for kind in ("Ready", "ContainersReady"):
-                status["conditions"] = set_condition(list(status.get("conditions") or []), kind, "False", now,
-                                                     reason="PodCompleted")
+                status["conditions"] = set_condition(
+                    list(status.get("conditions") or []), kind, "False", now, reason="PodCompleted"
+                )
             finished = rfc3339(now)
             status["containerStatuses"] = [
-                {**s, "ready": False, "started": False,
-                 "state": {"terminated": {"exitCode": exit_code, "reason": reason,
-                                          "startedAt": ((s.get("state") or {}).get("running") or {}).get("startedAt"),
-                                          "finishedAt": finished}}}
-                for s in status.get("containerStatuses") or []]
+                {
+                    **s,
+                    "ready": False,
+                    "started": False,
+                    "state": {
+                        "terminated": {
+                            "exitCode": exit_code,
+                            "reason": reason,
+                            "startedAt": ((s.get("state") or {}).get("running") or {}).get("startedAt"),
+                            "finishedAt": finished,
+                        }
+                    },
+                }
+                for s in status.get("containerStatuses") or []
+            ]
             return obj
+
         self.writer.mutate("pods", o.namespace(pod), o.name(pod), change, f"{KUBELET}: {detail}", uid=o.uid(pod))
 
     def shut_down(self, node: str) -> None:
@@ -163,8 +211,15 @@ class Kubelet:
         now = self.writer.clock()
         for pod in self.writer.server.objects("pods"):
             if o.spec_of(pod).get("nodeName") == node and not o.is_terminal(pod):
-                self._write_terminal(pod, now, exit_code=137, reason="Error", detail="node shutdown",
-                                     pod_reason=SHUTDOWN_REASON, message=SHUTDOWN_MESSAGE)
+                self._write_terminal(
+                    pod,
+                    now,
+                    exit_code=137,
+                    reason="Error",
+                    detail="node shutdown",
+                    pod_reason=SHUTDOWN_REASON,
+                    message=SHUTDOWN_MESSAGE,
+                )
 
     # --- running ------------------------------------------------------------------------------------------------
 
@@ -195,11 +250,17 @@ class Kubelet:
         old = o.status_of(pod)
         conditions = set_condition(list(old.get("conditions") or []), "Initialized", "True", started)
         for kind in ("Ready", "ContainersReady"):
-            conditions = set_condition(conditions, kind, "True" if ready else "False", now, reason=reason,
-                                       message=message)
+            conditions = set_condition(
+                conditions, kind, "True" if ready else "False", now, reason=reason, message=message
+            )
         conditions = set_condition(conditions, "PodScheduled", "True", started)
-        status: Obj = {**old, "phase": "Pending" if never_ran else "Running", "conditions": conditions,
-                       "startTime": rfc3339(started), "containerStatuses": statuses}
+        status: Obj = {
+            **old,
+            "phase": "Pending" if never_ran else "Running",
+            "conditions": conditions,
+            "startTime": rfc3339(started),
+            "containerStatuses": statuses,
+        }
         host_ip = _node_ip(node)
         if host_ip:
             status["hostIP"] = host_ip
@@ -220,32 +281,49 @@ class Kubelet:
         for moment in moments:
             self.writer.wait_until(started + timedelta(seconds=moment))
 
-    def _container_status(self, pod: View, container: View, state: State, started: datetime,
-                          elapsed: float) -> Obj:
+    def _container_status(self, pod: View, container: View, state: State, started: datetime, elapsed: float) -> Obj:
         name, image = str(container.get("name") or ""), str(container.get("image") or "")
-        result: Obj = {"name": name, "image": image, "imageID": "", "ready": False,
-                       "restartCount": state.restarts, "started": False}
+        result: Obj = {
+            "name": name,
+            "image": image,
+            "imageID": "",
+            "ready": False,
+            "restartCount": state.restarts,
+            "started": False,
+        }
         if state.last_exit is not None:
             began, ended = (rfc3339(started + timedelta(seconds=moment)) for moment in state.last_exit)
-            result["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": began,
-                                                  "finishedAt": ended}}
+            result["lastState"] = {
+                "terminated": {"exitCode": 1, "reason": "Error", "startedAt": began, "finishedAt": ended}
+            }
         if state.waiting == "ErrImagePull":
-            result["state"] = {"waiting": {
-                "reason": "ErrImagePull",
-                "message": f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
-                           f'failed to resolve reference "{image}": {image}: not found'}}
+            result["state"] = {
+                "waiting": {
+                    "reason": "ErrImagePull",
+                    "message": f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
+                    f'failed to resolve reference "{image}": {image}: not found',
+                }
+            }
         elif state.waiting == "ImagePullBackOff":
-            result["state"] = {"waiting": {"reason": "ImagePullBackOff",
-                                           "message": f'Back-off pulling image "{image}"'}}
+            result["state"] = {
+                "waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}
+            }
         elif state.waiting == "CrashLoopBackOff":
             pod_ref = f"{o.name(pod)}_{o.namespace(pod)}({o.uid(pod)})"
-            result["state"] = {"waiting": {"reason": "CrashLoopBackOff",
-                                           "message": f"back-off {go_duration(state.back_off)} restarting failed "
-                                                      f"container={name} pod={pod_ref}"}}
+            result["state"] = {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": f"back-off {go_duration(state.back_off)} restarting failed "
+                    f"container={name} pod={pod_ref}",
+                }
+            }
         else:
             since = state.running_since or 0.0
-            result.update(started=True, ready=elapsed >= since + self.ready_after,
-                          state={"running": {"startedAt": rfc3339(started + timedelta(seconds=since))}})
+            result.update(
+                started=True,
+                ready=elapsed >= since + self.ready_after,
+                state={"running": {"startedAt": rfc3339(started + timedelta(seconds=since))}},
+            )
         return result
 
     def _pod_ip(self, uid: str) -> str:

@@ -103,8 +103,11 @@ def new_requirement(key: str, operator: str, values: Iterable[Any]) -> Requireme
     elif operator in (GREATER_THAN, LESS_THAN):
         if len(given) != 1:
             problems.append("for 'Gt', 'Lt' operators, exactly one value is required")
-        problems += [f"for 'Gt', 'Lt' operators, the value must be an integer: {value!r}"
-                     for value in given if parse_int64(value) is None]
+        problems += [
+            f"for 'Gt', 'Lt' operators, the value must be an integer: {value!r}"
+            for value in given
+            if parse_int64(value) is None
+        ]
     else:
         problems.append(f"operator {operator!r} is not supported")
     problems += [problem for problem in map(label_value_problem, given) if problem]
@@ -136,12 +139,12 @@ def selector_from_label_selector(selector: Mapping[str, Any] | None) -> Selector
     """
     if selector is None:
         return Selector(nothing=True)
-    requirements = [new_requirement(str(key), EQUALS, [value])
-                    for key, value in (selector.get("matchLabels") or {}).items()]
+    requirements = [
+        new_requirement(str(key), EQUALS, [value]) for key, value in (selector.get("matchLabels") or {}).items()
+    ]
     for expression in selector.get("matchExpressions") or []:
         operator = _SET_OPERATORS.get(str(expression.get("operator")))
         if operator is None:
             raise InvalidSelector(f"{expression.get('operator')!r} is not a valid label selector operator")
-        requirements.append(new_requirement(str(expression.get("key") or ""), operator,
-                                            expression.get("values") or []))
+        requirements.append(new_requirement(str(expression.get("key") or ""), operator, expression.get("values") or []))
     return Selector(tuple(requirements))

@@ -22,8 +22,14 @@ from tests.sim import objects as o
 
 # The only field a node offers to matchFields (extractNodeFields).
 NODE_NAME_FIELD = "metadata.name"
-_LABEL_OPERATORS = {"In": lbl.IN, "NotIn": lbl.NOT_IN, "Exists": lbl.EXISTS, "DoesNotExist": lbl.DOES_NOT_EXIST,
-                    "Gt": lbl.GREATER_THAN, "Lt": lbl.LESS_THAN}
+_LABEL_OPERATORS = {
+    "In": lbl.IN,
+    "NotIn": lbl.NOT_IN,
+    "Exists": lbl.EXISTS,
+    "DoesNotExist": lbl.DOES_NOT_EXIST,
+    "Gt": lbl.GREATER_THAN,
+    "Lt": lbl.LESS_THAN,
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,9 @@ def _parse_expressions(expressions: Sequence[Mapping[str, Any]]) -> tuple[lbl.Se
             errors.append(f"matchExpressions operator {expression.get('operator')!r} is not supported")
             continue
         try:
-            requirements.append(lbl.new_requirement(str(expression.get("key") or ""), operator,
-                                                    expression.get("values") or []))
+            requirements.append(
+                lbl.new_requirement(str(expression.get("key") or ""), operator, expression.get("values") or [])
+            )
         except lbl.InvalidSelector as error:
             errors.append(str(error))
     return lbl.Selector(tuple(requirements)), errors
@@ -104,8 +111,11 @@ def node_selector_matches(node_selector: Mapping[str, Any], node: Mapping[str, A
     """LazyErrorNodeSelector.Match with the error dropped: does any non-empty, parsable term match?"""
     node_labels = o.labels_of(node)
     node_fields = {NODE_NAME_FIELD: o.name(node)} if o.name(node) else {}
-    parsed = [parse_term(term) for term in node_selector.get("nodeSelectorTerms") or []
-              if term.get("matchExpressions") or term.get("matchFields")]
+    parsed = [
+        parse_term(term)
+        for term in node_selector.get("nodeSelectorTerms") or []
+        if term.get("matchExpressions") or term.get("matchFields")
+    ]
     return any(term.matches(node_labels, node_fields) for term in parsed)
 
 

@@ -49,14 +49,27 @@ def node_readiness(node: Obj, ready: bool, now: datetime) -> Obj:
     `unreachable` and `not-ready` taints."""
     status = node.setdefault("status", {})
     if ready:
-        conditions = set_condition(list(status.get("conditions") or []), "Ready", "True", now,
-                                   reason="KubeletReady", message="kubelet is posting ready status")
+        conditions = set_condition(
+            list(status.get("conditions") or []),
+            "Ready",
+            "True",
+            now,
+            reason="KubeletReady",
+            message="kubelet is posting ready status",
+        )
     else:
-        conditions = set_condition(list(status.get("conditions") or []), "Ready", "Unknown", now,
-                                   reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
+        conditions = set_condition(
+            list(status.get("conditions") or []),
+            "Ready",
+            "Unknown",
+            now,
+            reason="NodeStatusUnknown",
+            message="Kubelet stopped posting node status.",
+        )
     # Node conditions carry no lastProbeTime when there is none.
-    status["conditions"] = [{k: v for k, v in c.items() if not (k == "lastProbeTime" and v is None)}
-                            for c in conditions]
+    status["conditions"] = [
+        {k: v for k, v in c.items() if not (k == "lastProbeTime" and v is None)} for c in conditions
+    ]
     spec = node.setdefault("spec", {})
     node_taints = list(spec.get("taints") or [])
     if ready:
@@ -79,9 +92,16 @@ def joining_node(node: Obj, now: datetime) -> Obj:
     spec = result.setdefault("spec", {})
     spec["taints"] = [*(spec.get("taints") or []), {"key": NOT_READY_TAINT, "effect": "NoSchedule"}]
     status = result.setdefault("status", {})
-    status["conditions"] = [{"type": "Ready", "status": "False", "lastHeartbeatTime": rfc3339(now),
-                             "lastTransitionTime": rfc3339(now), "reason": "KubeletNotReady",
-                             "message": "container runtime status check may not have completed yet"}]
+    status["conditions"] = [
+        {
+            "type": "Ready",
+            "status": "False",
+            "lastHeartbeatTime": rfc3339(now),
+            "lastTransitionTime": rfc3339(now),
+            "reason": "KubeletNotReady",
+            "message": "container runtime status check may not have completed yet",
+        }
+    ]
     return result
 
 
@@ -115,8 +135,13 @@ class NodeLifecycle:
     def set_reachable(self, node: str, reachable: bool) -> None:
         (self.unreachable.discard if reachable else self.unreachable.add)(node)
         now = self.writer.clock()
-        self.writer.mutate("nodes", None, node, lambda obj: node_readiness(obj, reachable, now),
-                           f"{NODE_LIFECYCLE}: Ready={'True' if reachable else 'Unknown'}")
+        self.writer.mutate(
+            "nodes",
+            None,
+            node,
+            lambda obj: node_readiness(obj, reachable, now),
+            f"{NODE_LIFECYCLE}: Ready={'True' if reachable else 'Unknown'}",
+        )
 
     def join(self, node: Obj) -> Obj | None:
         now = self.writer.clock()
@@ -135,8 +160,13 @@ class NodeLifecycle:
                 self.writer.wait_until(due)
             else:
                 del self._joining[name]
-                self.writer.mutate("nodes", None, name, lambda obj: node_readiness(obj, True, now),
-                                   f"{NODE_LIFECYCLE}: kubelet ready, not-ready taint removed")
+                self.writer.mutate(
+                    "nodes",
+                    None,
+                    name,
+                    lambda obj: node_readiness(obj, True, now),
+                    f"{NODE_LIFECYCLE}: kubelet ready, not-ready taint removed",
+                )
         nodes = {o.name(node): node for node in self.writer.server.objects("nodes")}
         all_pods = self.writer.server.objects("pods")
         live = {o.uid(pod) for pod in all_pods}
@@ -183,9 +213,15 @@ class NodeLifecycle:
 
     def _evict(self, pod: Obj) -> None:
         """addConditionAndDeletePod, with the TaintManagerEviction event first."""
-        self.writer.event(pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {o.ref(pod)}",
-                          TAINT_EVICTION)
-        marked = self.writer.set_pod_condition(pod, "DisruptionTarget", "True", f"{TAINT_EVICTION}: disruption target",
-                                               reason="DeletionByTaintManager",
-                                               message="Taint manager: deleting due to NoExecute taint")
+        self.writer.event(
+            pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {o.ref(pod)}", TAINT_EVICTION
+        )
+        marked = self.writer.set_pod_condition(
+            pod,
+            "DisruptionTarget",
+            "True",
+            f"{TAINT_EVICTION}: disruption target",
+            reason="DeletionByTaintManager",
+            message="Taint manager: deleting due to NoExecute taint",
+        )
         self.writer.delete("pods", marked or pod, f"{TAINT_EVICTION}: NoExecute taint")

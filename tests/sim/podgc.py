@@ -74,8 +74,11 @@ class PodGC:
                     found.append((pod, ("DeletionByPodGC", "PodGC: node no longer exists")))
                 else:
                     self.writer.wait_until(since + self.quarantine)
-            elif o.is_terminating(pod) and not o.condition_is_true(node, "Ready") and any(
-                    t.get("key") == OUT_OF_SERVICE_TAINT for t in o.spec_of(node).get("taints") or []):
+            elif (
+                o.is_terminating(pod)
+                and not o.condition_is_true(node, "Ready")
+                and any(t.get("key") == OUT_OF_SERVICE_TAINT for t in o.spec_of(node).get("taints") or [])
+            ):
                 found.append((pod, None))
         self._missing_since = {name: t for name, t in self._missing_since.items() if name in bound_to_missing}
         return found
@@ -84,15 +87,27 @@ class PodGC:
         """markFailedAndDeletePodWithCondition: phase Failed (the kubelet will never say so), then delete with
         grace period 0."""
         if not o.is_terminal(pod):
+
             def fail(obj: Obj) -> Obj:
                 status = obj.setdefault("status", {})
                 status["phase"] = "Failed"
                 if condition is not None:
-                    status["conditions"] = set_condition(list(status.get("conditions") or []), "DisruptionTarget",
-                                                         "True", now, reason=condition[0], message=condition[1])
+                    status["conditions"] = set_condition(
+                        list(status.get("conditions") or []),
+                        "DisruptionTarget",
+                        "True",
+                        now,
+                        reason=condition[0],
+                        message=condition[1],
+                    )
                 return obj
-            pod = self.writer.mutate("pods", o.namespace(pod), o.name(pod), fail, f"{POD_GC}: mark Failed",
-                                     uid=o.uid(pod)) or pod
+
+            pod = (
+                self.writer.mutate(
+                    "pods", o.namespace(pod), o.name(pod), fail, f"{POD_GC}: mark Failed", uid=o.uid(pod)
+                )
+                or pod
+            )
         if o.meta(pod).get("finalizers"):
             return
         self.writer.remove("pods", pod, f"{POD_GC}: force delete")

@@ -49,8 +49,10 @@ def target_node_name(pod: View) -> str | None:
     node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
     required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
     for term in required.get("nodeSelectorTerms") or []:
-        pin = next((f for f in term.get("matchFields") or []
-                    if f.get("key") == "metadata.name" and f.get("operator") == "In"), None)
+        pin = next(
+            (f for f in term.get("matchFields") or [] if f.get("key") == "metadata.name" and f.get("operator") == "In"),
+            None,
+        )
         if pin is not None:
             values = pin.get("values") or []
             return str(values[0]) if len(values) == 1 else None

@@ -63,8 +63,12 @@ def priority(pod: View) -> int:
 def terminating_by_preemption(pod: View) -> bool:
     """podTerminatingByPreemption: deleted, with DisruptionTarget=True from the scheduler."""
     target = o.condition(pod, "DisruptionTarget")
-    return (o.is_terminating(pod) and target is not None and target.get("status") == "True"
-            and target.get("reason") == PREEMPTED_BY_SCHEDULER)
+    return (
+        o.is_terminating(pod)
+        and target is not None
+        and target.get("status") == "True"
+        and target.get("reason") == PREEMPTED_BY_SCHEDULER
+    )
 
 
 def _resolvable(reasons: Sequence[str]) -> bool:
@@ -78,7 +82,8 @@ def _fit_error(total_nodes: int, target_reasons: Sequence[str]) -> str:
     if total_nodes > 1:
         counts[NOT_HELPFUL] = counts.get(NOT_HELPFUL, 0) + total_nodes - 1
     return "preemption: 0/{} nodes are available: {}.".format(
-        total_nodes, ", ".join(sorted(f"{count} {reason}" for reason, count in counts.items())))
+        total_nodes, ", ".join(sorted(f"{count} {reason}" for reason, count in counts.items()))
+    )
 
 
 def _importance(pod: View) -> tuple[int, str]:
@@ -87,14 +92,23 @@ def _importance(pod: View) -> tuple[int, str]:
     return -priority(pod), started
 
 
-def post_filter(pod: View, node: View, on_node: Sequence[Obj], total_nodes: int, reasons: Sequence[str],
-                on_nominated: Sequence[View]) -> Outcome:
+def post_filter(
+    pod: View,
+    node: View,
+    on_node: Sequence[Obj],
+    total_nodes: int,
+    reasons: Sequence[str],
+    on_nominated: Sequence[View],
+) -> Outcome:
     """DefaultPreemption.PostFilter for `pod`, which failed the target `node` with `reasons`; `on_node` are
     the pods bound there, `on_nominated` those on the pod's nominated node (if any)."""
     if o.spec_of(pod).get("preemptionPolicy") == "Never":
         return Outcome(message=f"preemption: {NOT_ELIGIBLE_POLICY}")
-    if o.status_of(pod).get("nominatedNodeName") and _resolvable(reasons) and any(
-            priority(other) < priority(pod) and terminating_by_preemption(other) for other in on_nominated):
+    if (
+        o.status_of(pod).get("nominatedNodeName")
+        and _resolvable(reasons)
+        and any(priority(other) < priority(pod) and terminating_by_preemption(other) for other in on_nominated)
+    ):
         return Outcome(message=f"preemption: {NOT_ELIGIBLE_TERMINATING}")
     if not _resolvable(reasons):
         return Outcome(message=_fit_error(total_nodes, [NOT_HELPFUL]), nominate="")

@@ -28,8 +28,12 @@ SCHEDULER = "default-scheduler"
 def wants_scheduling(pod: View) -> bool:
     """Pending, unbound, not being deleted, and meant for this scheduler."""
     spec = o.spec_of(pod)
-    return (not spec.get("nodeName") and not o.is_terminating(pod) and o.phase(pod) in ("", "Pending")
-            and spec.get("schedulerName", SCHEDULER) == SCHEDULER)
+    return (
+        not spec.get("nodeName")
+        and not o.is_terminating(pod)
+        and o.phase(pod) in ("", "Pending")
+        and spec.get("schedulerName", SCHEDULER) == SCHEDULER
+    )
 
 
 class Scheduler:
@@ -50,9 +54,10 @@ class Scheduler:
             if node_name and not o.is_terminal(pod):
                 bound.setdefault(str(node_name), []).append(pod)
         # The active queue pops by priority, then by age (PrioritySort).
-        pending = sorted((pod for pod in all_pods if wants_scheduling(pod)),
-                         key=lambda pod: (-preemption.priority(pod), str(o.meta(pod).get("creationTimestamp")),
-                                          o.ref(pod)))
+        pending = sorted(
+            (pod for pod in all_pods if wants_scheduling(pod)),
+            key=lambda pod: (-preemption.priority(pod), str(o.meta(pod).get("creationTimestamp")), o.ref(pod)),
+        )
         for pod in pending:
             target = pods.target_node_name(pod)
             node = nodes.get(target or "")
@@ -61,13 +66,15 @@ class Scheduler:
             failures = fit.filter_failures(pod, node, bound.get(target, []))
             if failures:
                 nominated = str(o.status_of(pod).get("nominatedNodeName") or "")
-                outcome = preemption.post_filter(pod, node, bound.get(target, []), len(nodes), failures,
-                                                 bound.get(nominated, []))
+                outcome = preemption.post_filter(
+                    pod, node, bound.get(target, []), len(nodes), failures, bound.get(nominated, [])
+                )
                 for victim in outcome.victims:
                     self._preempt(victim, pod, target)
                 message = fit.fit_error_message(len(nodes), failures)
-                self._unschedulable(pod, f"{message} {outcome.message}" if outcome.message else message,
-                                    outcome.nominate)
+                self._unschedulable(
+                    pod, f"{message} {outcome.message}" if outcome.message else message, outcome.nominate
+                )
             elif self._bind(pod, target):
                 bound.setdefault(target, []).append({**pod, "spec": {**o.spec_of(pod), "nodeName": target}})
 
@@ -83,8 +90,9 @@ class Scheduler:
             status["conditions"] = set_condition(conditions, "PodScheduled", "True", now)
             return obj
 
-        stored = self.writer.mutate("pods", o.namespace(pod), o.name(pod), bind, f"{SCHEDULER}: bind to {node}",
-                                    uid=o.uid(pod))
+        stored = self.writer.mutate(
+            "pods", o.namespace(pod), o.name(pod), bind, f"{SCHEDULER}: bind to {node}", uid=o.uid(pod)
+        )
         if stored is None:
             return False
         self.writer.event(stored, "Normal", "Scheduled", f"Successfully assigned {o.ref(pod)} to {node}", SCHEDULER)
@@ -94,12 +102,17 @@ class Scheduler:
         """PreemptPod: the victim learns why (DisruptionTarget), is deleted gracefully, and gets an event."""
         scheduler = o.spec_of(preemptor).get("schedulerName") or SCHEDULER
         marked = self.writer.set_pod_condition(
-            victim, "DisruptionTarget", "True", f"{SCHEDULER}: preempt for {o.ref(preemptor)}",
+            victim,
+            "DisruptionTarget",
+            "True",
+            f"{SCHEDULER}: preempt for {o.ref(preemptor)}",
             reason=preemption.PREEMPTED_BY_SCHEDULER,
-            message=f"{scheduler}: preempting to accommodate a higher priority pod")
+            message=f"{scheduler}: preempting to accommodate a higher priority pod",
+        )
         self.writer.delete("pods", marked or victim, f"{SCHEDULER}: preempted by {o.ref(preemptor)}")
-        self.writer.event(marked or victim, "Normal", "Preempted",
-                          f"Preempted by pod {o.uid(preemptor)} on node {node}", SCHEDULER)
+        self.writer.event(
+            marked or victim, "Normal", "Preempted", f"Preempted by pod {o.uid(preemptor)} on node {node}", SCHEDULER
+        )
 
     def _unschedulable(self, pod: View, message: str, nominate: str | None = None) -> None:
         """handleSchedulingFailure's status update: PodScheduled=False (Unschedulable) and, when PostFilter
@@ -109,16 +122,23 @@ class Scheduler:
         def mark(obj: Obj) -> Obj:
             status = obj.setdefault("status", {})
             status["phase"] = status.get("phase") or "Pending"
-            status["conditions"] = set_condition(list(status.get("conditions") or []), "PodScheduled", "False",
-                                                 now, reason="Unschedulable", message=message)
+            status["conditions"] = set_condition(
+                list(status.get("conditions") or []),
+                "PodScheduled",
+                "False",
+                now,
+                reason="Unschedulable",
+                message=message,
+            )
             if nominate:
                 status["nominatedNodeName"] = nominate
             elif nominate == "":
                 status.pop("nominatedNodeName", None)
             return obj
 
-        stored = self.writer.mutate("pods", o.namespace(pod), o.name(pod), mark, f"{SCHEDULER}: unschedulable",
-                                    uid=o.uid(pod))
+        stored = self.writer.mutate(
+            "pods", o.namespace(pod), o.name(pod), mark, f"{SCHEDULER}: unschedulable", uid=o.uid(pod)
+        )
         if (o.uid(pod), message) not in self._reported:
             self._reported.add((o.uid(pod), message))
             self.writer.event(stored or pod, "Warning", "FailedScheduling", message, SCHEDULER)

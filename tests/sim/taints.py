@@ -46,8 +46,9 @@ def tolerates(toleration: Toleration, taint: Taint) -> bool:
     return operator == "Equal" and _text(toleration, "value") == _text(taint, "value")
 
 
-def first_untolerated(taints: Iterable[Taint], tolerations: Sequence[Toleration],
-                      considered: Callable[[Taint], bool]) -> Taint | None:
+def first_untolerated(
+    taints: Iterable[Taint], tolerations: Sequence[Toleration], considered: Callable[[Taint], bool]
+) -> Taint | None:
     """FindMatchingUntoleratedTaint: the first taint `considered` keeps that no toleration tolerates."""
     for taint in taints:
         if considered(taint) and not any(tolerates(toleration, taint) for toleration in tolerations):
@@ -61,8 +62,12 @@ def with_effects(*effects: str) -> Callable[[Taint], bool]:
 
 def _identity(toleration: Toleration) -> tuple[str, str, str, str]:
     """MatchToleration compares these four fields as they are written (so "" is not "Equal")."""
-    return (_text(toleration, "key"), _text(toleration, "operator"), _text(toleration, "value"),
-            _text(toleration, "effect"))
+    return (
+        _text(toleration, "key"),
+        _text(toleration, "operator"),
+        _text(toleration, "value"),
+        _text(toleration, "effect"),
+    )
 
 
 def _semantically_equal(a: Toleration, b: Toleration) -> bool:

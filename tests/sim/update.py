@@ -53,8 +53,14 @@ class Plan:
     create_on: list[str] = field(default_factory=list)
 
 
-def plan_without_surge(order: Sequence[str], node_pods: Mapping[str, Sequence[Obj]], revision_hash: str,
-                       generation: str | None, max_unavailable: int, available: PodTest) -> Plan:
+def plan_without_surge(
+    order: Sequence[str],
+    node_pods: Mapping[str, Sequence[Obj]],
+    revision_hash: str,
+    generation: str | None,
+    max_unavailable: int,
+    available: PodTest,
+) -> Plan:
     """maxSurge 0: every unavailable old pod goes at once; available old pods go only while the nodes without
     an available pod (empty, mid-transition, duplicated, or with an unavailable pod) stay within budget.
     manage() creates the replacements on a later sync."""
@@ -77,9 +83,15 @@ def plan_without_surge(order: Sequence[str], node_pods: Mapping[str, Sequence[Ob
     return Plan(delete=replace + candidates[:room])
 
 
-def plan_with_surge(order: Sequence[str], node_pods: Mapping[str, Sequence[Obj]], revision_hash: str,
-                    generation: str | None, budget: Budget, available: PodTest,
-                    should_run: Callable[[str], bool]) -> Plan:
+def plan_with_surge(
+    order: Sequence[str],
+    node_pods: Mapping[str, Sequence[Obj]],
+    revision_hash: str,
+    generation: str | None,
+    budget: Budget,
+    available: PodTest,
+    should_run: Callable[[str], bool],
+) -> Plan:
     """maxSurge > 0: a new pod next to each unavailable old pod at once, next to available ones within the
     surge budget; an old pod goes once the new pod beside it is available. Old pods on nodes that no longer
     want the daemon go only while more nodes are available than desired, to keep full availability."""
@@ -114,5 +126,5 @@ def plan_with_surge(order: Sequence[str], node_pods: Mapping[str, Sequence[Obj]]
     spare = available_nodes - budget.desired
     if spare > 0:
         plan.delete += sunset[:spare]
-    plan.create_on += candidates[:max(0, min(budget.max_surge - surging, len(candidates)))]
+    plan.create_on += candidates[: max(0, min(budget.max_surge - surging, len(candidates)))]
     return plan

@@ -20,13 +20,24 @@ from tests.sim.objects import Obj, View
 HistoryEntry = tuple[str, str, str, str]  # (action, kind, namespace/name, detail starting with the component)
 
 
-def set_condition(conditions: list[Obj], kind: str, status: str, now: datetime, *, reason: str | None = None,
-                  message: str | None = None) -> list[Obj]:
+def set_condition(
+    conditions: list[Obj],
+    kind: str,
+    status: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+) -> list[Obj]:
     """`conditions` with the `kind` condition set; its lastTransitionTime only moves when its status does."""
     old = next((c for c in conditions if c.get("type") == kind), None)
     moved = old is None or old.get("status") != status
-    condition: Obj = {"type": kind, "status": status, "lastProbeTime": None,
-                      "lastTransitionTime": rfc3339(now) if moved else (old or {}).get("lastTransitionTime")}
+    condition: Obj = {
+        "type": kind,
+        "status": status,
+        "lastProbeTime": None,
+        "lastTransitionTime": rfc3339(now) if moved else (old or {}).get("lastTransitionTime"),
+    }
     if reason:
         condition["reason"] = reason
     if message:
@@ -80,8 +91,16 @@ class Writer:
         self.record("create", str(obj["kind"]), stored, detail)
         return stored
 
-    def mutate(self, kind: str, namespace: str | None, name: str, change: Callable[[Obj], Obj | None], detail: str,
-               *, uid: str | None = None) -> Obj | None:
+    def mutate(
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        change: Callable[[Obj], Obj | None],
+        detail: str,
+        *,
+        uid: str | None = None,
+    ) -> Obj | None:
         """Read the object (the one with `uid`, if given), let `change` return its new form or None, and write
         it only if it differs."""
         with self.store_lock():
@@ -95,16 +114,19 @@ class Writer:
         self.record("update", str(stored["kind"]), stored, detail)
         return stored
 
-    def set_pod_condition(self, pod: View, kind: str, status: str, detail: str, *, reason: str | None = None,
-                          message: str | None = None) -> Obj | None:
+    def set_pod_condition(
+        self, pod: View, kind: str, status: str, detail: str, *, reason: str | None = None, message: str | None = None
+    ) -> Obj | None:
         """Write one condition of a pod's status (its lastTransitionTime moves only with its status)."""
         now = self.clock()
 
         def change(obj: Obj) -> Obj:
             obj_status = obj.setdefault("status", {})
-            obj_status["conditions"] = set_condition(list(obj_status.get("conditions") or []), kind, status, now,
-                                                     reason=reason, message=message)
+            obj_status["conditions"] = set_condition(
+                list(obj_status.get("conditions") or []), kind, status, now, reason=reason, message=message
+            )
             return obj
+
         return self.mutate("pods", o.namespace(pod), o.name(pod), change, detail, uid=o.uid(pod))
 
     def delete(self, kind: str, obj: View, detail: str) -> bool:
@@ -142,15 +164,29 @@ class Writer:
         self._event_seq += 1
         stamp = int(now.timestamp() * 1e9) + self._event_seq
         event: Obj = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{o.name(involved)}.{stamp:x}", "namespace": o.namespace(involved) or "default",
-                         "creationTimestamp": rfc3339(now)},
-            "involvedObject": {"kind": involved.get("kind"), "namespace": o.namespace(involved),
-                               "name": o.name(involved), "uid": o.uid(involved),
-                               "apiVersion": involved.get("apiVersion"),
-                               "resourceVersion": o.meta(involved).get("resourceVersion")},
-            "reason": reason, "message": message, "type": event_type,
-            "source": {"component": component}, "reportingComponent": component, "reportingInstance": "",
-            "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now), "count": 1,
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{o.name(involved)}.{stamp:x}",
+                "namespace": o.namespace(involved) or "default",
+                "creationTimestamp": rfc3339(now),
+            },
+            "involvedObject": {
+                "kind": involved.get("kind"),
+                "namespace": o.namespace(involved),
+                "name": o.name(involved),
+                "uid": o.uid(involved),
+                "apiVersion": involved.get("apiVersion"),
+                "resourceVersion": o.meta(involved).get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": component},
+            "reportingComponent": component,
+            "reportingInstance": "",
+            "firstTimestamp": rfc3339(now),
+            "lastTimestamp": rfc3339(now),
+            "count": 1,
         }
         self.create(event, f"{component}: {reason}")

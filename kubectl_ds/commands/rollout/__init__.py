@@ -46,6 +46,16 @@ def rollout_group() -> None:
 
 
 # The order `kubectl ds rollout --help` lists them in (click sorts by name).
-for command in (history_command, plan_command, start_command, resume_command, step_command, abort_command,
-                pause_command, status_command, undo_command, restart_command):
+for command in (
+    history_command,
+    plan_command,
+    start_command,
+    resume_command,
+    step_command,
+    abort_command,
+    pause_command,
+    status_command,
+    undo_command,
+    restart_command,
+):
     rollout_group.add_command(command)

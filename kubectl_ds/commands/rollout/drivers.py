@@ -97,10 +97,20 @@ def run_continue(options: ContinueOptions) -> int:
     cluster, namespace = connect(options.kube)
     rollout = make_rollout(cluster, namespace, options.name, confirm=options.confirm)
     if options.verb == "abort":
-        return finish(rollout.abort(force=options.force, dry_run=options.dry_run, steps=options.steps,
-                                    step_timeout=options.step_timeout))
-    return finish(rollout.resume(steps=options.steps, force=options.force, dry_run=options.dry_run,
-                                 step_timeout=options.step_timeout, partition=options.partition))
+        return finish(
+            rollout.abort(
+                force=options.force, dry_run=options.dry_run, steps=options.steps, step_timeout=options.step_timeout
+            )
+        )
+    return finish(
+        rollout.resume(
+            steps=options.steps,
+            force=options.force,
+            dry_run=options.dry_run,
+            step_timeout=options.step_timeout,
+            partition=options.partition,
+        )
+    )
 
 
 def _continue_command(verb: str, doc: str) -> Any:
@@ -108,18 +118,26 @@ def _continue_command(verb: str, doc: str) -> Any:
 
     @click.argument("name")
     @click.option("--force", is_flag=True, help="Take over from a driver whose heartbeat is not yet stale.")
-    @click.option("--step-timeout", default=None, metavar="DURATION",
-                  help="Override the rollout's --step-timeout from now on.")
-    @click.option("--partition", type=int, default=None,
-                  help="Override the rollout's --partition (e.g. 0 to finish a partitioned rollout).")
+    @click.option(
+        "--step-timeout", default=None, metavar="DURATION", help="Override the rollout's --step-timeout from now on."
+    )
+    @click.option(
+        "--partition",
+        type=int,
+        default=None,
+        help="Override the rollout's --partition (e.g. 0 to finish a partitioned rollout).",
+    )
     @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
     @kube_flags
     @interruptible
     def command(**params: Any) -> int:
         timeout = params.pop("step_timeout")
         options = ContinueOptions(
-            verb=verb, steps=1 if one_step else params.pop("steps"),
-            step_timeout=parse_duration(timeout, flag="--step-timeout") if timeout else None, **params)
+            verb=verb,
+            steps=1 if one_step else params.pop("steps"),
+            step_timeout=parse_duration(timeout, flag="--step-timeout") if timeout else None,
+            **params,
+        )
         options.validate()
         return run_continue(options)
 
@@ -131,29 +149,41 @@ def _continue_command(verb: str, doc: str) -> Any:
 
 
 resume_command = click.command("resume", short_help="Continue a managed rollout (or un-park a paused one).")(
-    _continue_command("resume", """Continue a managed rollout from where the pods say it is, from any terminal.
+    _continue_command(
+        "resume",
+        """Continue a managed rollout from where the pods say it is, from any terminal.
     A DaemonSet parked by `rollout pause` gets its original updateStrategy back.
 
     \b
     Examples:
       kubectl ds rollout resume -n logging fluentd
       kubectl ds rollout resume -n logging fluentd --steps 2
-    """))
+    """,
+    )
+)
 step_command = click.command("step", short_help="Run one step of a managed rollout.")(
-    _continue_command("step", """Run exactly one step of a managed rollout, then stop (parked).
+    _continue_command(
+        "step",
+        """Run exactly one step of a managed rollout, then stop (parked).
 
     \b
     Examples:
       kubectl ds rollout step -n logging fluentd
-    """))
+    """,
+    )
+)
 abort_command = click.command("abort", short_help="Roll every node back to the starting revision.")(
-    _continue_command("abort", """Return every node to the revision the rollout started from, with the same
+    _continue_command(
+        "abort",
+        """Return every node to the revision the rollout started from, with the same
     budget, then restore the original updateStrategy.
 
     \b
     Examples:
       kubectl ds rollout abort -n logging fluentd
-    """))
+    """,
+    )
+)
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,22 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_BUDGET_FLAGS = ("max_unavailable", "max_surge", "step_size", "canary", "partition", "step_timeout", "on_failure",
-                 "use_delete", "pause_between", "skip_unreachable", "max_restarts", "image_pull_timeout",
-                 "unschedulable_timeout", "allow_preemption")
+_BUDGET_FLAGS = (
+    "max_unavailable",
+    "max_surge",
+    "step_size",
+    "canary",
+    "partition",
+    "step_timeout",
+    "on_failure",
+    "use_delete",
+    "pause_between",
+    "skip_unreachable",
+    "max_restarts",
+    "image_pull_timeout",
+    "unschedulable_timeout",
+    "allow_preemption",
+)
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
 
@@ -45,33 +58,79 @@ def budget_flags(func: F) -> F:
         values = {name: params.pop(name) for name in _BUDGET_FLAGS}
         return func(*args, budget=rollout_options(values), **params)
 
-    return _with_options(wrapper, [  # type: ignore[return-value]
-        click.option("--max-unavailable", default=None, metavar="N|P%",
-                     help="Nodes that may be without an available pod at once (default 1)."),
-        click.option("--max-surge", default=None, metavar="N|P%",
-                     help="Nodes that may run a second (new) pod at once; the controller picks them (default 0)."),
-        click.option("--step-size", default=None, metavar="N|P%", help="Nodes per step (default: the budget)."),
-        click.option("--canary", default=None, metavar="SELECTOR",
-                     help="Nodes matching these labels (key=value,...) form the first step."),
-        click.option("--partition", type=int, default=0, help="Leave this many nodes on the old revision."),
-        click.option("--step-timeout", default="5m", metavar="DURATION",
-                     help="Halt when a step's new pods are not available in time (default 5m)."),
-        click.option("--on-failure", default="halt", metavar="halt|abort",
-                     help="On a failing step: stay parked (halt) or roll back (abort)."),
-        click.option("--delete", "use_delete", is_flag=True,
-                     help="Delete old pods instead of evicting them (bypasses PodDisruptionBudgets)."),
-        click.option("--pause-between", default="0s", metavar="DURATION", help="Wait this long between steps."),
-        click.option("--skip-unreachable", is_flag=True,
-                     help="Leave unreachable nodes out of the budget too (they are never part of a step)."),
-        click.option("--max-restarts", type=int, default=3, metavar="N",
-                     help="Halt when a new pod's container has restarted N times in a crash loop (default 3)."),
-        click.option("--image-pull-timeout", default="60s", metavar="DURATION",
-                     help="Halt when a new pod still cannot pull its image after this long (default 60s)."),
-        click.option("--unschedulable-timeout", default="30s", metavar="DURATION",
-                     help="Halt when a new pod stays Unschedulable, with no node nominated, this long (default 30s)."),
-        click.option("--allow-preemption", is_flag=True,
-                     help="Let a --max-surge rollout whose surge pods do not fit preempt lower-priority pods."),
-    ])
+    return _with_options(
+        wrapper,
+        [  # type: ignore[return-value]
+            click.option(
+                "--max-unavailable",
+                default=None,
+                metavar="N|P%",
+                help="Nodes that may be without an available pod at once (default 1).",
+            ),
+            click.option(
+                "--max-surge",
+                default=None,
+                metavar="N|P%",
+                help="Nodes that may run a second (new) pod at once; the controller picks them (default 0).",
+            ),
+            click.option("--step-size", default=None, metavar="N|P%", help="Nodes per step (default: the budget)."),
+            click.option(
+                "--canary",
+                default=None,
+                metavar="SELECTOR",
+                help="Nodes matching these labels (key=value,...) form the first step.",
+            ),
+            click.option("--partition", type=int, default=0, help="Leave this many nodes on the old revision."),
+            click.option(
+                "--step-timeout",
+                default="5m",
+                metavar="DURATION",
+                help="Halt when a step's new pods are not available in time (default 5m).",
+            ),
+            click.option(
+                "--on-failure",
+                default="halt",
+                metavar="halt|abort",
+                help="On a failing step: stay parked (halt) or roll back (abort).",
+            ),
+            click.option(
+                "--delete",
+                "use_delete",
+                is_flag=True,
+                help="Delete old pods instead of evicting them (bypasses PodDisruptionBudgets).",
+            ),
+            click.option("--pause-between", default="0s", metavar="DURATION", help="Wait this long between steps."),
+            click.option(
+                "--skip-unreachable",
+                is_flag=True,
+                help="Leave unreachable nodes out of the budget too (they are never part of a step).",
+            ),
+            click.option(
+                "--max-restarts",
+                type=int,
+                default=3,
+                metavar="N",
+                help="Halt when a new pod's container has restarted N times in a crash loop (default 3).",
+            ),
+            click.option(
+                "--image-pull-timeout",
+                default="60s",
+                metavar="DURATION",
+                help="Halt when a new pod still cannot pull its image after this long (default 60s).",
+            ),
+            click.option(
+                "--unschedulable-timeout",
+                default="30s",
+                metavar="DURATION",
+                help="Halt when a new pod stays Unschedulable, with no node nominated, this long (default 30s).",
+            ),
+            click.option(
+                "--allow-preemption",
+                is_flag=True,
+                help="Let a --max-surge rollout whose surge pods do not fit preempt lower-priority pods.",
+            ),
+        ],
+    )
 
 
 def rollout_options(values: dict[str, Any]) -> RolloutOptions:
@@ -81,14 +140,18 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         max_unavailable=_int_or_percent(values["max_unavailable"], 0 if values["max_surge"] else 1),
         max_surge=_int_or_percent(values["max_surge"], 0),
         step_size=_int_or_percent(values["step_size"], None),
-        canary=values["canary"], partition=values["partition"],
+        canary=values["canary"],
+        partition=values["partition"],
         step_timeout=parse_duration(values["step_timeout"], flag="--step-timeout"),
-        on_failure=values["on_failure"], evict=not values["use_delete"],
+        on_failure=values["on_failure"],
+        evict=not values["use_delete"],
         pause_between=parse_duration(values["pause_between"], flag="--pause-between"),
-        skip_unreachable=values["skip_unreachable"], max_restarts=values["max_restarts"],
+        skip_unreachable=values["skip_unreachable"],
+        max_restarts=values["max_restarts"],
         image_pull_timeout=parse_duration(values["image_pull_timeout"], flag="--image-pull-timeout"),
         unschedulable_timeout=parse_duration(values["unschedulable_timeout"], flag="--unschedulable-timeout"),
-        allow_preemption=values["allow_preemption"])
+        allow_preemption=values["allow_preemption"],
+    )
 
 
 def _int_or_percent(value: str | None, default: Any) -> Any:
@@ -106,13 +169,27 @@ def change_flags(func: F) -> F:
         values = {name: params.pop(name) for name in _CHANGE_FLAGS}
         return func(*args, change=_change(values), **params)
 
-    return _with_options(wrapper, [  # type: ignore[return-value]
-        click.option("--image", "images", multiple=True, metavar="CONTAINER=IMAGE",
-                     help="Set a container's image (repeatable)."),
-        click.option("--restart", is_flag=True, help="Restart every pod (as kubectl rollout restart does)."),
-        click.option("-f", "--filename", "manifest", default=None, metavar="MANIFEST",
-                     help="Roll out the pod template of this DaemonSet manifest."),
-    ])
+    return _with_options(
+        wrapper,
+        [  # type: ignore[return-value]
+            click.option(
+                "--image",
+                "images",
+                multiple=True,
+                metavar="CONTAINER=IMAGE",
+                help="Set a container's image (repeatable).",
+            ),
+            click.option("--restart", is_flag=True, help="Restart every pod (as kubectl rollout restart does)."),
+            click.option(
+                "-f",
+                "--filename",
+                "manifest",
+                default=None,
+                metavar="MANIFEST",
+                help="Roll out the pod template of this DaemonSet manifest.",
+            ),
+        ],
+    )
 
 
 def _change(values: dict[str, Any]) -> Change:
@@ -160,9 +237,15 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
     from kubectl_ds.kube.incluster import own_node
     from kubectl_ds.kube.quantity import parse_quantity
 
-    driver = Driver(cluster=cluster, clock=cluster.server_now, sleep=time.sleep, parse_quantity=parse_quantity,
-                    own_node=own_node(cluster, os.environ),
-                    say=lambda event: click.echo(event_line(event)), confirm=asker)
+    driver = Driver(
+        cluster=cluster,
+        clock=cluster.server_now,
+        sleep=time.sleep,
+        parse_quantity=parse_quantity,
+        own_node=own_node(cluster, os.environ),
+        say=lambda event: click.echo(event_line(event)),
+        confirm=asker,
+    )
     return Rollout(driver, namespace=namespace, name=name)
 
 

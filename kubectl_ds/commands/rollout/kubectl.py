@@ -39,8 +39,7 @@ def run_undo(options: UndoOptions) -> int:
 
     cluster, namespace = connect(options.kube)
     daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
-    revisions = cluster.list_controller_revisions(namespace=namespace,
-                                                  selector=r.spec(daemonset).get("selector") or {})
+    revisions = cluster.list_controller_revisions(namespace=namespace, selector=r.spec(daemonset).get("selector") or {})
     target = controller_driven.undo_target(daemonset, revisions, options.to_revision)
     if options.managed and not target.is_current:
         rollout = make_rollout(cluster, namespace, options.name)
@@ -92,8 +91,9 @@ def run_restart(options: RestartOptions) -> int:
         rollout = make_rollout(cluster, namespace, options.name)
         return finish(rollout.start(restart_change(), options.budget, dry_run=options.dry_run))
     daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
-    return finish(controller_driven.restart(cluster, daemonset, now=lambda: datetime.now(timezone.utc),
-                                            dry_run=options.dry_run))
+    return finish(
+        controller_driven.restart(cluster, daemonset, now=lambda: datetime.now(timezone.utc), dry_run=options.dry_run)
+    )
 
 
 @click.command("restart", short_help="Restart every pod of a DaemonSet.")

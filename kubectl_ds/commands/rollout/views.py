@@ -28,6 +28,7 @@ HISTORY_OUTPUTS = ("table", "json", "yaml")
 
 # --- plan -------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PlanOptions:
     name: str
@@ -47,7 +48,12 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     from kubectl_ds.kube.quantity import parse_quantity
     from kubectl_ds.placement.report import assess_nodes
     from kubectl_ds.render.plan import PlanView, excluded_nodes, render_plan, render_plan_json
-    from kubectl_ds.rollout.plan import estimate_seconds, longest_seconds, observed_startup, termination_grace_seconds
+    from kubectl_ds.rollout.estimate import (
+        estimate_seconds,
+        longest_seconds,
+        observed_startup,
+        termination_grace_seconds,
+    )
     from kubectl_ds.rollout.preflight import checked
     from kubectl_ds.rollout.preview import preview_index, preview_plan, with_template
 
@@ -56,25 +62,55 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     now = cluster.server_now()
     template = options.change.apply(daemonset, now)
     nodes = cluster.list_nodes()
-    pods = [pod for pod in cluster.list_daemonset_pods(namespace=namespace, selector=selector)
-            if r.is_controlled_by(pod, daemonset)]
+    pods = [
+        pod
+        for pod in cluster.list_daemonset_pods(namespace=namespace, selector=selector)
+        if r.is_controlled_by(pod, daemonset)
+    ]
     revisions = cluster.list_controller_revisions(namespace=namespace, selector=selector)
     others, notes = _other_pods_for_headroom(cluster, daemonset, nodes, options.budget)
-    plan = preview_plan(daemonset, template, nodes, pods, revisions, options.budget, now=now,
-                        parse_quantity=parse_quantity, other_pods_by_node=others)
+    plan = preview_plan(
+        daemonset,
+        template,
+        nodes,
+        pods,
+        revisions,
+        options.budget,
+        now=now,
+        parse_quantity=parse_quantity,
+        other_pods_by_node=others,
+    )
     budgets, budgets_note = _disruption_budgets(cluster, namespace)
-    plan, refusal = checked(plan, daemonset, nodes, pods, budgets, budgets_note, others, evict=options.budget.evict,
-                            allow_preemption=options.budget.allow_preemption)
+    plan, refusal = checked(
+        plan,
+        daemonset,
+        nodes,
+        pods,
+        budgets,
+        budgets_note,
+        others,
+        evict=options.budget.evict,
+        allow_preemption=options.budget.allow_preemption,
+    )
     startup = observed_startup(pods)
     preview = with_template(daemonset, template)
     assessed = assess_nodes(preview, nodes, [], preview_index(daemonset, revisions), now=now).nodes
     floor = estimate_seconds(plan, r.min_ready_seconds(daemonset), startup)
     grace = termination_grace_seconds(preview)
-    view = PlanView(namespace=namespace, name=options.name, change=options.change.description, plan=plan,
-                    excluded=excluded_nodes(assessed), estimated_seconds=floor,
-                    estimated_max_seconds=longest_seconds(plan, floor, grace), grace_seconds=grace,
-                    observed_startup=startup, min_ready_seconds=r.min_ready_seconds(daemonset), notes=tuple(notes),
-                    refusal=refusal or "")
+    view = PlanView(
+        namespace=namespace,
+        name=options.name,
+        change=options.change.description,
+        plan=plan,
+        excluded=excluded_nodes(assessed),
+        estimated_seconds=floor,
+        estimated_max_seconds=longest_seconds(plan, floor, grace),
+        grace_seconds=grace,
+        observed_startup=startup,
+        min_ready_seconds=r.min_ready_seconds(daemonset),
+        notes=tuple(notes),
+        refusal=refusal or "",
+    )
     return render_plan_json(view) if options.output == "json" else render_plan(view)
 
 
@@ -87,8 +123,9 @@ def _disruption_budgets(cluster: Cluster, namespace: str) -> tuple[list[dict[str
         return [], f"PodDisruptionBudgets were not checked: {error.message}"
 
 
-def _other_pods_for_headroom(cluster: Cluster, daemonset: dict[str, Any], nodes: list[dict[str, Any]],
-                             budget: RolloutOptions) -> tuple[dict[str, list[Any]] | None, list[str]]:
+def _other_pods_for_headroom(
+    cluster: Cluster, daemonset: dict[str, Any], nodes: list[dict[str, Any]], budget: RolloutOptions
+) -> tuple[dict[str, list[Any]] | None, list[str]]:
     """Other pods per node, for the surge headroom check: only with --max-surge (a second pod needs room),
     and left out with a note when RBAC does not allow listing pods cluster-wide."""
     from kubectl_ds.placement.report import other_pods_on_nodes
@@ -129,6 +166,7 @@ def plan_command(**params: Any) -> int:
 
 # --- status -----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class StatusOptions:
     name: str
@@ -147,9 +185,13 @@ def _status(cluster: Cluster, namespace: str, name: str) -> tuple[RolloutStatus,
     selector = r.spec(daemonset).get("selector") or {}
     pods, version = cluster.list_pods_versioned(namespace=namespace, selector=selector)
     pods = [pod for pod in pods if r.is_controlled_by(pod, daemonset)]
-    status = rollout_status(daemonset, cluster.list_nodes(), pods,
-                            cluster.list_controller_revisions(namespace=namespace, selector=selector),
-                            now=cluster.server_now())
+    status = rollout_status(
+        daemonset,
+        cluster.list_nodes(),
+        pods,
+        cluster.list_controller_revisions(namespace=namespace, selector=selector),
+        now=cluster.server_now(),
+    )
     return status, version
 
 
@@ -167,16 +209,22 @@ def show_status(options: StatusOptions, cluster: Cluster, namespace: str) -> int
     tty = sys.stdout.isatty() and not json_output
     last = ""
     while True:
-        text = (to_json(status_data(status), compact=True) if json_output else
-                render_status(status, bar_width=40) if tty else one_line(status))
+        text = (
+            to_json(status_data(status), compact=True)
+            if json_output
+            else render_status(status, bar_width=40)
+            if tty
+            else one_line(status)
+        )
         if text != last:
             click.echo("\x1b[H\x1b[2J" + text, nl=False) if tty else click.echo(text)
             last = text
         if status.done:
             return 0
         daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
-        for _ in cluster.watch_pods(namespace=namespace, selector=r.spec(daemonset).get("selector") or {},
-                                    resource_version=version, timeout=2.0):
+        for _ in cluster.watch_pods(
+            namespace=namespace, selector=r.spec(daemonset).get("selector") or {}, resource_version=version, timeout=2.0
+        ):
             break
         status, version = _status(cluster, namespace, options.name)
 
@@ -204,6 +252,7 @@ def status_command(**params: Any) -> int:
 
 
 # --- history ----------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class HistoryOptions:
