@@ -49,7 +49,8 @@ from kubectl_ds.errors import (
     TooManyRequests,
     Unreachable,
 )
-from kubectl_ds.rollout.runner import Driver, Rollout
+from kubectl_ds.rollout.runner import Rollout
+from kubectl_ds.rollout.session import Driver
 from tests import apiserver as api
 from tests.apiserver import ApiServer, Request
 from tests.apiserver_http import _fault_error, _verb, parse_target

@@ -438,7 +438,8 @@ def _start_in_background(sim: SimCluster) -> tuple[threading.Thread, dict[str, o
     from kubectl_ds.kube.cluster import Cluster
     from kubectl_ds.kube.config import KubeFlags, resolve
     from kubectl_ds.rollout.change import Change
-    from kubectl_ds.rollout.runner import Driver, Rollout
+    from kubectl_ds.rollout.runner import Rollout
+    from kubectl_ds.rollout.session import Driver
     from kubectl_ds.rollout.state import RolloutOptions
 
     flags = KubeFlags(kubeconfig=sim.kubeconfig)

@@ -24,7 +24,8 @@ from kubectl_ds.errors import DsError
 from kubectl_ds.kube.cluster import Cluster
 from kubectl_ds.kube.config import KubeFlags, resolve
 from kubectl_ds.rollout.change import Change
-from kubectl_ds.rollout.runner import Driver, Rollout
+from kubectl_ds.rollout.runner import Rollout
+from kubectl_ds.rollout.session import Driver
 from kubectl_ds.rollout.state import STATE_ANNOTATION, STRATEGY_ANNOTATION, RolloutOptions
 from tests.rollout_support import NAME, NAMESPACE, SimCluster, simulated_cluster
 

@@ -37,7 +37,7 @@ from kubectl_ds.rollout.parking import park_unmanaged
 from kubectl_ds.rollout.plan import Plan, plan_rollout
 from kubectl_ds.rollout.preflight import PREFLIGHT_CODES, checked
 from kubectl_ds.rollout.preview import preview_plan
-from kubectl_ds.rollout.session import Driver, RolloutCluster, Session  # noqa: F401 - the runner's API
+from kubectl_ds.rollout.session import Driver, Session
 from kubectl_ds.rollout.state import RolloutOptions, RolloutState
 from kubectl_ds.rollout.steps import StepRunner
 from kubectl_ds.strategy import surges
