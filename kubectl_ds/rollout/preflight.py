@@ -8,10 +8,13 @@ Each finding is a PlanWarning with a stable code, like the plan's own warnings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from kubectl_ds import resources as r
+from kubectl_ds.errors import Forbidden, NotFound
+from kubectl_ds.placement.report import other_pods_on_nodes
 from kubectl_ds.render.text import moment
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.disruption import (
@@ -204,3 +207,26 @@ def preemption_risk(
     warning = PlanWarning(PREEMPTION_RISK, text, tuple(victims))
     refusal = None if allowed else f"{text}; use --max-unavailable instead, or --allow-preemption to accept it"
     return [warning], refusal
+
+
+def read_budgets(list_budgets: Callable[[], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], str]:
+    """The namespace's PodDisruptionBudgets through `list_budgets`, and a note when RBAC does not let us read
+    them. A cluster without the policy/v1 API (before 1.21) has none to apply."""
+    try:
+        return list_budgets(), ""
+    except NotFound:
+        return [], ""
+    except Forbidden as error:
+        return [], f"PodDisruptionBudgets were not checked: {error.message}"
+
+
+def read_other_pods(
+    list_active: Callable[[], list[dict[str, Any]]], daemonset: Obj, nodes: Sequence[Obj]
+) -> tuple[dict[str, list[Obj]] | None, str]:
+    """Every other pod per node (one cluster-wide list through `list_active`), for the surge headroom and
+    preemption checks; None and a note when RBAC does not allow it."""
+    try:
+        active = list_active()
+    except Forbidden as error:
+        return None, f"surge headroom check left out: {error.message}"
+    return other_pods_on_nodes(active, daemonset, [r.name(node) for node in nodes]), ""

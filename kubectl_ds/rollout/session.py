@@ -23,18 +23,16 @@ from kubectl_ds.errors import (
     Conflict,
     DsError,
     EvictionRefused,
-    Forbidden,
-    NotFound,
     RolloutHalted,
     TooManyRequests,
 )
-from kubectl_ds.placement.report import other_pods_on_nodes
 from kubectl_ds.placement.requests import ParseQuantity
 from kubectl_ds.placement.revisions import owned_revisions, revision_hash
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.events import Event, StepStarted
 from kubectl_ds.rollout.history import revision_template
 from kubectl_ds.rollout.informer import PodInformer
+from kubectl_ds.rollout.preflight import read_budgets, read_other_pods
 
 T = TypeVar("T")
 
@@ -266,23 +264,10 @@ class Session:
             self.sleep(0.2)
 
     def disruption_budgets(self) -> tuple[list[dict[str, Any]], str]:
-        """The namespace's PodDisruptionBudgets, and a note when RBAC does not let us read them. A cluster
-        without the policy/v1 API (before 1.21) has none to apply."""
-        try:
-            return self.retry(lambda: self.cluster.list_disruption_budgets(namespace=self.namespace)), ""
-        except NotFound:
-            return [], ""
-        except Forbidden as error:
-            return [], f"PodDisruptionBudgets were not checked: {error.message}"
+        return read_budgets(lambda: self.retry(lambda: self.cluster.list_disruption_budgets(namespace=self.namespace)))
 
     def other_pods_by_node(self, daemonset: Obj, nodes: Sequence[Obj]) -> tuple[dict[str, list[Obj]] | None, str]:
-        """Every other pod per node (one cluster-wide list), for the surge headroom and preemption checks;
-        None and a note when RBAC does not allow it."""
-        try:
-            active = self.retry(lambda: self.cluster.list_active_pods())
-        except Forbidden as error:
-            return None, f"surge headroom check left out: {error.message}"
-        return other_pods_on_nodes(active, daemonset, [r.name(node) for node in nodes]), ""
+        return read_other_pods(lambda: self.retry(lambda: self.cluster.list_active_pods()), daemonset, nodes)
 
     def scheduling_events(self) -> list[dict[str, Any]]:
         """FailedScheduling events, or none when they cannot be read (they only add detail)."""

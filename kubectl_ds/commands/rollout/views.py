@@ -12,7 +12,7 @@ import click
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import check_output, interruptible, kube_flags
 from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect
-from kubectl_ds.errors import Forbidden, NotFound, UsageError
+from kubectl_ds.errors import UsageError
 
 if TYPE_CHECKING:
     from kubectl_ds.kube.cluster import Cluster
@@ -54,7 +54,7 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
         observed_startup,
         termination_grace_seconds,
     )
-    from kubectl_ds.rollout.preflight import checked
+    from kubectl_ds.rollout.preflight import checked, read_budgets
     from kubectl_ds.rollout.preview import preview_index, preview_plan, with_template
 
     daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
@@ -80,7 +80,7 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
         parse_quantity=parse_quantity,
         other_pods_by_node=others,
     )
-    budgets, budgets_note = _disruption_budgets(cluster, namespace)
+    budgets, budgets_note = read_budgets(lambda: cluster.list_disruption_budgets(namespace=namespace))
     plan, refusal = checked(
         plan,
         daemonset,
@@ -114,30 +114,17 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     return render_plan_json(view) if options.output == "json" else render_plan(view)
 
 
-def _disruption_budgets(cluster: Cluster, namespace: str) -> tuple[list[dict[str, Any]], str]:
-    try:
-        return cluster.list_disruption_budgets(namespace=namespace), ""
-    except NotFound:  # no policy/v1 API: no budgets to apply
-        return [], ""
-    except Forbidden as error:
-        return [], f"PodDisruptionBudgets were not checked: {error.message}"
-
-
 def _other_pods_for_headroom(
     cluster: Cluster, daemonset: dict[str, Any], nodes: list[dict[str, Any]], budget: RolloutOptions
 ) -> tuple[dict[str, list[Any]] | None, list[str]]:
-    """Other pods per node, for the surge headroom check: only with --max-surge (a second pod needs room),
-    and left out with a note when RBAC does not allow listing pods cluster-wide."""
-    from kubectl_ds.placement.report import other_pods_on_nodes
+    """Other pods per node, for the surge headroom check: only with --max-surge (a second pod needs room)."""
+    from kubectl_ds.rollout.preflight import read_other_pods
     from kubectl_ds.strategy import surges
 
     if not surges(budget.max_surge):
         return None, []
-    try:
-        active = cluster.list_active_pods()
-    except Forbidden as error:
-        return None, [f"surge headroom check left out: {error.message}"]
-    return other_pods_on_nodes(active, daemonset, [r.name(n) for n in nodes]), []
+    others, note = read_other_pods(cluster.list_active_pods, daemonset, nodes)
+    return others, [note] if note else []
 
 
 @click.command("plan", short_help="Show the steps a rollout would take (read-only).")
