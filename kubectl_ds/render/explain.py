@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tabulate import tabulate
-
 from kubectl_ds.placement import reasons as codes
 from kubectl_ds.placement.reasons import Reason
 from kubectl_ds.placement.report import (
@@ -92,6 +90,8 @@ def render_table(view: ExplainView, *, wide: bool = False, problems_only: bool =
     if view.source:
         lines.append(f"Explaining {view.source}")
     if rows:
+        from tabulate import tabulate  # only a table pays for it (it loads importlib.metadata): not --help
+
         lines.append(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True))
     elif problems_only:
         lines.append("No node needs attention.")
