@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,6 +13,9 @@ import click
 from kubectl_ds.errors import Interrupted, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Set by a Ctrl-C or SIGTERM while a command runs (see interruptible).
+INTERRUPTED = threading.Event()
 
 _KUBE_FLAG_NAMES = ("kubeconfig", "context", "cluster", "user", "namespace", "request_timeout")
 
@@ -98,19 +102,26 @@ def interruptible(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        def on_sigterm(signum: int, frame: Any) -> None:
+        def on_signal(signum: int, frame: Any) -> None:
+            # Remembered as well as raised: a KeyboardInterrupt raised while a finalizer runs (a watch stream
+            # closed by the garbage collector) is printed and dropped by Python; the rollout's waits check
+            # the flag, so the interruption is not lost (rollout/session.py).
+            INTERRUPTED.set()
             raise KeyboardInterrupt
 
+        previous = {}
         try:
-            previous = signal.signal(signal.SIGTERM, on_sigterm)
+            for number in (signal.SIGINT, signal.SIGTERM):
+                previous[number] = signal.signal(number, on_signal)
         except ValueError:  # not the main thread (embedded use): leave signals alone
-            previous = None
+            pass
         try:
             return func(*args, **kwargs)
         except KeyboardInterrupt:
             raise Interrupted("interrupted") from None
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            INTERRUPTED.clear()
 
     return wrapper  # type: ignore[return-value]

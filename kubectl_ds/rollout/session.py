@@ -89,6 +89,7 @@ class Driver:
     confirm: Callable[[StepStarted], bool] | None = None
     parse_quantity: ParseQuantity | None = None  # resource quantities: without it, no surge headroom check
     own_node: str | None = None  # the node this driver's own pod runs on, when it runs in the cluster
+    interrupted: Callable[[], bool] = lambda: False  # a Ctrl-C or SIGTERM came (even if its exception was lost)
 
     def __post_init__(self) -> None:
         self.owner = self.owner or f"kubectl-ds/{uuid.uuid4().hex[:12]}"
@@ -276,11 +277,19 @@ class Session:
         except DsError:
             return []
 
+    def checkpoint(self) -> None:
+        """Raise the interruption a signal asked for, in case Python dropped its KeyboardInterrupt (raised
+        while a finalizer ran); a wait is where the driver spends its time, so it checks here."""
+        if self.driver.interrupted():
+            raise KeyboardInterrupt
+
     def wait_for_pods(self, daemonset: Obj, seconds: float) -> None:
         """Return when pods of the DaemonSet change (the store has applied the burst of events), or after
         `seconds` (a watch, not a poll)."""
+        self.checkpoint()
         started = self.now()
         applied = self.informer(daemonset).wait(seconds)
+        self.checkpoint()
         # A watch that failed at once (dropped, 410: the next read lists again): do not spin.
         if applied <= 0 and (self.now() - started).total_seconds() < seconds / 2:
             self.sleep(min(0.5, seconds))

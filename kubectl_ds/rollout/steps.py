@@ -144,6 +144,7 @@ class StepRunner:
     def sleep_with_heartbeat(self, seconds: float) -> None:
         end = self.io.now() + timedelta(seconds=seconds)
         while self.io.now() < end:
+            self.io.checkpoint()
             self.own.beat()
             self.io.sleep(min(1.0, (end - self.io.now()).total_seconds()))
 

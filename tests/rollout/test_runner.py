@@ -779,3 +779,22 @@ def test_pause_between_does_not_wait_after_the_last_step() -> None:
     assert outcome_message(h.rollout().start(V2, RolloutOptions(pause_between=5))) == FINISHED
     assert h.said[-1] == (7.2, "step 2 of 2 done: node-1 updated (2 of 2 nodes done)")
     assert h.elapsed() == 7.2
+
+
+def test_an_interruption_whose_exception_python_dropped_still_stops_the_rollout_at_its_next_wait() -> None:
+    """A KeyboardInterrupt raised while a finalizer runs is printed and dropped by Python; the signal handler's
+    flag makes the next wait raise it again, so the rollout still stops parked and resumable."""
+    h = manual_cluster(nodes=2)
+    flag: list[bool] = []
+    driver = rollout_harness.Driver(
+        cluster=h.cluster,
+        clock=h.clock,
+        sleep=h.cluster.sleep,
+        say=lambda event: h.events.append((h.elapsed(), event)),
+        owner=OWNER,
+        interrupted=lambda: bool(flag),
+    )
+    at_wait(h, "step 1 of 2: node-0", lambda: flag.append(True))
+    with pytest.raises(KeyboardInterrupt):
+        rollout_harness.Rollout(driver, namespace="default", name="agent").start(V2, RolloutOptions())
+    assert (h.state()["phase"], h.state()["reason"], h.state()["owner"]) == ("paused", "interrupted", "")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kubectl_ds.commands.common import parse_duration
+from kubectl_ds.commands.common import INTERRUPTED, parse_duration
 from kubectl_ds.errors import UsageError
 
 if TYPE_CHECKING:
@@ -243,6 +243,7 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
         sleep=time.sleep,
         parse_quantity=parse_quantity,
         own_node=own_node(cluster, os.environ),
+        interrupted=INTERRUPTED.is_set,
         say=lambda event: click.echo(event_line(event)),
         confirm=asker,
     )
