@@ -8,6 +8,7 @@ from typing import Any
 
 from kubectl_ds.placement.report import NodeReport
 from kubectl_ds.render.output import to_json
+from kubectl_ds.render.rollout import step_tags
 from kubectl_ds.render.text import duration
 from kubectl_ds.rollout.plan import Plan
 
@@ -43,10 +44,11 @@ def plan_data(view: PlanView) -> dict[str, Any]:
             "maxSurge": plan.budget.max_surge,
             "desired": plan.desired,
         },
-        "steps": [{"number": s.number, "nodes": list(s.nodes), "canary": s.canary} for s in plan.steps],
+        "steps": [{"number": s.number, "nodes": list(s.nodes), "canary": s.canary, "wave": s.wave} for s in plan.steps],
         "createOnly": list(plan.create_only),
         "alreadyUnavailable": list(plan.already_unavailable),
         "partitioned": list(plan.partitioned),
+        "outOfScope": list(plan.out_of_scope),
         "excluded": [
             {"node": n.name, "reasons": [x.message for x in n.reasons if not x.is_info]} for n in view.excluded
         ],
@@ -74,11 +76,13 @@ def render_plan(view: PlanView) -> str:
         f"{len(plan.steps)} steps; {mode}",
     ]
     for step in plan.steps:
-        lines.append(f"  step {step.number}{' (canary)' if step.canary else ''}: {', '.join(step.nodes)}")
+        lines.append(f"  step {step.number}{step_tags(step.canary, step.wave)}: {', '.join(step.nodes)}")
     if plan.create_only:
         lines.append(f"  no pod yet, the controller creates the new one: {', '.join(plan.create_only)}")
     if plan.partitioned:
         lines.append(f"  stay on the old revision (--partition): {', '.join(plan.partitioned)}")
+    if plan.out_of_scope:
+        lines.append(f"  stay on their revision (outside --nodes): {', '.join(plan.out_of_scope)}")
     lines += [f"  will not get the pod: {node.name}: {_why(node)}" for node in view.excluded]
     lines += [f"warning ({w.code}): {w.message}" for w in plan.warnings]
     basis = (

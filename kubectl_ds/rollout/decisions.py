@@ -354,6 +354,14 @@ def partition_holds(partitioned: Sequence[str], start_revision: int) -> str:
     return f"--partition: {count} {plural(count, 'node')} stay on revision {start_revision}"
 
 
+def scope_holds(out_of_scope: Sequence[str], selector: str, start_revision: int) -> str:
+    count = len(out_of_scope)
+    return (
+        f"--nodes {selector}: {count} {plural(count, 'node')} outside it stay on revision {start_revision}; "
+        "resume with another --nodes, or --nodes '' for every node"
+    )
+
+
 def stopped_by_error(error: Exception, name: str) -> str:
     """The reason stored when an error ends the driver: the error in one line, and what to do."""
     what = error.message if isinstance(error, DsError) else f"unexpected {type(error).__name__}: {error}"

@@ -27,7 +27,9 @@ class Ownership:
         self.last_beat = datetime.min
         self.surging = False  # a surge step is handed to the controller: the DaemonSet is not parked now
 
-    def take_over(self, step_timeout: float | None = None, partition: int | None = None) -> None:
+    def take_over(
+        self, step_timeout: float | None = None, partition: int | None = None, nodes: str | None = None
+    ) -> None:
         """Become the driver (with any options overridden); park again a surge step that a dead driver left
         with the controller."""
         if partition is not None and partition < 0:
@@ -39,6 +41,8 @@ class Ownership:
                 current = replace(current, options=replace(current.options, step_timeout=step_timeout))
             if partition is not None:
                 current = replace(current, options=replace(current.options, partition=partition))
+            if nodes is not None:  # "" is the empty selector: every node
+                current = replace(current, options=replace(current.options, nodes=nodes or None))
             base = st.reparked(ds) if current.surging else ds
             return st.with_state(
                 base, replace(current, surging=False).owned_by(self.driver.owner, self.io.now()).with_phase(st.RUNNING)
