@@ -137,9 +137,12 @@ def order(candidates: Iterable[Candidate]) -> list[Candidate]:
     )
 
 
-def chunk(ordered: Sequence[Candidate], size_of: Callable[[int], int], first_capacity: int) -> list[Step]:
+def chunk(
+    ordered: Sequence[Candidate], size_of: Callable[[int], int], first_capacity: int, canary_capacity: int
+) -> list[Step]:
     """Cut the order into steps of at most `size_of(k)` available nodes for the k-th step that is not a canary
-    step (`size_of(0)` for canary steps), and at most `first_capacity` for the very first step.
+    step (`canary_capacity` for canary steps: growing sizes start after the canary), and at most
+    `first_capacity` for the very first step.
 
     Already-unavailable nodes cost nothing, so they join whichever step reaches them. Canary and non-canary
     nodes, two waves, and the driver's own node never share a step. If the first step could take no available
@@ -152,7 +155,7 @@ def chunk(ordered: Sequence[Candidate], size_of: Callable[[int], int], first_cap
     sized = 0  # non-canary steps cut so far
 
     def capacity_of_next() -> int:
-        size = max(size_of(0 if ordered[0].canary and not steps else sized), 1)
+        size = max(canary_capacity if ordered[0].canary else size_of(sized), 1)
         if not steps and (first_capacity > 0 or ordered[0].cost == 0):
             return min(size, first_capacity)
         return size
@@ -175,7 +178,7 @@ def chunk(ordered: Sequence[Candidate], size_of: Callable[[int], int], first_cap
             )
             if crosses or used + candidate.cost > capacity:
                 close()
-                capacity = max(size_of(0 if candidate.canary else sized), 1)
+                capacity = max(canary_capacity if candidate.canary else size_of(sized), 1)
         current.append(candidate)
         used += candidate.cost
     if current:

@@ -179,7 +179,8 @@ def plan_rollout(
     # What uses budget: every unavailable node without surge (r-rolling-no-surge); with surge only nodes whose new pod
     # is not available yet next to the old one (r-rolling-surge) — empty and not-ready nodes surge for free.
     using_budget = tuple(node.name for node in wanted if node.surging) if surge else already_unavailable
-    first_allowance = min(step_size, max(0, limit - len(using_budget)))
+    room = max(0, limit - len(using_budget))
+    first_allowance = min(step_size, room)
 
     def in_scope(name: str) -> bool:
         return options.nodes is None or selector_matches(options.nodes, r.labels(by_name[name]))
@@ -227,7 +228,8 @@ def plan_rollout(
     # Unreachable nodes stay unavailable for the whole rollout: every step, not just the first, has that much
     # less room (when they count against the budget at all).
     lasting = 0 if surge else sum(1 for name in unreachable if name in already_unavailable)
-    steps = chunk(candidates[:kept], lambda k: max(1, min(size_of(k), limit - lasting)), first_allowance)
+    steady = max(1, limit - lasting)
+    steps = chunk(candidates[:kept], lambda k: min(size_of(k), steady), room, steady)
 
     warnings = [
         *_host_port_warning(daemonset, surge),
