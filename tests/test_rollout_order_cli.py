@@ -45,6 +45,10 @@ def test_plan_shows_spread_canaries_waves_growing_steps_and_the_scope(invoke: In
         "  step 3 (wave a): node-3",  # the second size, but the wave ends
         "  stay on their revision (outside --nodes): node-4",
     ]
+    assert out.splitlines()[-2] == (
+        f"Options kept for resume: --max-unavailable 3 --step-size 1,2 --canary-spread {ARCH} --nodes {ZONE}!=c "
+        f"--wave-by {ZONE}"
+    )
     code, out, _ = rollout(invoke, cluster, "plan", NAME, "--image", "agent=agent:v2", *flags, "-o", "json")
     data = json.loads(out)
     assert code == 0
@@ -55,6 +59,8 @@ def test_plan_shows_spread_canaries_waves_growing_steps_and_the_scope(invoke: In
         (["node-4"], False, "c"),
     ]
     assert data["outOfScope"] == []
+    kept = {key: data["options"][key] for key in ("canarySpread", "waveBy", "nodes", "stepSize", "maxUnavailable")}
+    assert kept == {"canarySpread": ARCH, "waveBy": ZONE, "nodes": None, "stepSize": "1,2", "maxUnavailable": 3}
 
 
 def test_scope_pauses_parked_and_resume_with_the_empty_selector_finishes(invoke: Invoke, cluster: SimCluster) -> None:
