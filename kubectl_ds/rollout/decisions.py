@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from kubectl_ds import resources as r
@@ -301,6 +301,17 @@ def foreign_change(daemonset: Obj, state: RolloutState, current: tuple[str, int]
         expected = state.start_revision if state.direction == st.ROLLBACK or state.contained else state.target_revision
         return f"its pod template was changed (revision {expected} -> {current[1]})"
     return None
+
+
+def resnapshotted(state: RolloutState, current: tuple[str, int]) -> RolloutState:
+    """The state with its goal moved to `current`, the controller's new snapshot of the same template; pods on
+    the goal's earlier hash count as on the goal (docs/rules.md#r-revisions)."""
+    earlier = st.goal_hash(state)
+    if state.direction == st.ROLLBACK:
+        moved = replace(state, start_hash=current[0], start_revision=current[1])
+    else:
+        moved = replace(state, target_hash=current[0], target_revision=current[1])
+    return replace(moved, equivalents=(*state.equivalents, earlier))
 
 
 def stuck_notes(daemonset: Obj, nodes: Sequence[Obj], names: Sequence[str]) -> str:

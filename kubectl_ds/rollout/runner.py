@@ -395,7 +395,7 @@ class Rollout:
     # --- reads the decisions need ---------------------------------------------------------------------------
 
     def goal(self, daemonset: Obj, state: RolloutState) -> RevisionIndex:
-        return st.goal_index(index_revisions(daemonset, self.io.revisions(daemonset)), state)
+        return st.goal_index(index_revisions(daemonset, self.io.revisions(daemonset)), self.own.freshest(state))
 
     def plan(self, daemonset: Obj, state: RolloutState, nodes: Sequence[Obj], pods: Sequence[Obj]) -> Plan:
         options = replace(plan_options(state.options), last=self._last(), sized_steps_done=state.sized_steps)
