@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kubectl_ds.placement.report import NodeReport
 from kubectl_ds.render.output import to_json
+from kubectl_ds.render.rollout import step_tags
 from kubectl_ds.render.text import duration
 from kubectl_ds.rollout.plan import Plan
+from kubectl_ds.rollout.state import RolloutOptions
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class PlanView:
     min_ready_seconds: int
     notes: tuple[str, ...] = ()  # what was left out (RBAC)
     refusal: str = ""  # why `start` would refuse, before any write
+    options: RolloutOptions = field(default_factory=RolloutOptions)  # as `start` would keep them in the state
 
 
 def _why(node: NodeReport) -> str:
@@ -43,10 +46,11 @@ def plan_data(view: PlanView) -> dict[str, Any]:
             "maxSurge": plan.budget.max_surge,
             "desired": plan.desired,
         },
-        "steps": [{"number": s.number, "nodes": list(s.nodes), "canary": s.canary} for s in plan.steps],
+        "steps": [{"number": s.number, "nodes": list(s.nodes), "canary": s.canary, "wave": s.wave} for s in plan.steps],
         "createOnly": list(plan.create_only),
         "alreadyUnavailable": list(plan.already_unavailable),
         "partitioned": list(plan.partitioned),
+        "outOfScope": list(plan.out_of_scope),
         "excluded": [
             {"node": n.name, "reasons": [x.message for x in n.reasons if not x.is_info]} for n in view.excluded
         ],
@@ -54,7 +58,31 @@ def plan_data(view: PlanView) -> dict[str, Any]:
         "estimatedSeconds": view.estimated_seconds,
         "estimatedMaxSeconds": view.estimated_max_seconds,
         "refusal": view.refusal or None,
+        "options": {_camel(option.name): getattr(view.options, option.name) for option in fields(RolloutOptions)},
     }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def options_flags(options: RolloutOptions) -> list[str]:
+    """The options that differ from the defaults, as the flags that set them (durations in seconds)."""
+    defaults = RolloutOptions()
+    flags = []
+    for option in fields(RolloutOptions):
+        value = getattr(options, option.name)
+        if value == getattr(defaults, option.name):
+            continue
+        if option.name == "evict":
+            flags.append("--delete")
+        elif value is True:
+            flags.append(f"--{option.name.replace('_', '-')}")
+        else:
+            shown = f"{value:g}s" if isinstance(value, float) else str(value)
+            flags.append(f"--{option.name.replace('_', '-')} {shown}")
+    return flags
 
 
 def render_plan_json(view: PlanView) -> str:
@@ -74,11 +102,13 @@ def render_plan(view: PlanView) -> str:
         f"{len(plan.steps)} steps; {mode}",
     ]
     for step in plan.steps:
-        lines.append(f"  step {step.number}{' (canary)' if step.canary else ''}: {', '.join(step.nodes)}")
+        lines.append(f"  step {step.number}{step_tags(step.canary, step.wave)}: {', '.join(step.nodes)}")
     if plan.create_only:
         lines.append(f"  no pod yet, the controller creates the new one: {', '.join(plan.create_only)}")
     if plan.partitioned:
         lines.append(f"  stay on the old revision (--partition): {', '.join(plan.partitioned)}")
+    if plan.out_of_scope:
+        lines.append(f"  stay on their revision (outside --nodes): {', '.join(plan.out_of_scope)}")
     lines += [f"  will not get the pod: {node.name}: {_why(node)}" for node in view.excluded]
     lines += [f"warning ({w.code}): {w.message}" for w in plan.warnings]
     basis = (
@@ -97,6 +127,8 @@ def render_plan(view: PlanView) -> str:
         basis += f", minReadySeconds {view.min_ready_seconds}"
     lines.append(f"Estimated duration: {span} ({basis})")
     lines += [f"note: {note}" for note in view.notes]
+    if view.options != RolloutOptions():
+        lines.append(f"Options kept for resume: {' '.join(options_flags(view.options))}")
     if view.refusal:
         lines.append(f"start would refuse, before any write: {view.refusal}")
     else:

@@ -33,7 +33,7 @@ def event_line(event: Event) -> str:
         if event.surge:
             count = len(event.nodes)
             return f"{label}: surge {count} {plural(count, 'node')} (the controller picks them)"
-        return f"{label}: {', '.join(event.nodes)}" + (" (canary)" if event.canary else "")
+        return f"{label}: {', '.join(event.nodes)}" + step_tags(event.canary, event.wave)
     if isinstance(event, ev.StepDone):
         return (
             f"{step_label(event.number, event.total)} done: {', '.join(event.updated)} updated "
@@ -48,6 +48,12 @@ def event_line(event: Event) -> str:
     if isinstance(event, ev.HaltedAborting):
         return f"halted: {event.reason}; --on-failure abort: rolling back"
     return f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume {event.name}"
+
+
+def step_tags(canary: bool, wave: str | None) -> str:
+    """ " (canary)", " (wave us-east-1a)": what sets a step apart, as the plan and the progress lines show it."""
+    tags = [*(["canary"] if canary else []), *([f"wave {wave or '(no label)'}"] if wave is not None else [])]
+    return f" ({', '.join(tags)})" if tags else ""
 
 
 def confirm_question(event: ev.StepStarted) -> str:

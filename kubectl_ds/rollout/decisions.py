@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from kubectl_ds import resources as r
@@ -303,6 +303,17 @@ def foreign_change(daemonset: Obj, state: RolloutState, current: tuple[str, int]
     return None
 
 
+def resnapshotted(state: RolloutState, current: tuple[str, int]) -> RolloutState:
+    """The state with its goal moved to `current`, the controller's new snapshot of the same template; pods on
+    the goal's earlier hash count as on the goal (docs/rules.md#r-revisions)."""
+    earlier = st.goal_hash(state)
+    if state.direction == st.ROLLBACK:
+        moved = replace(state, start_hash=current[0], start_revision=current[1])
+    else:
+        moved = replace(state, target_hash=current[0], target_revision=current[1])
+    return replace(moved, equivalents=(*state.equivalents, earlier))
+
+
 def stuck_notes(daemonset: Obj, nodes: Sequence[Obj], names: Sequence[str]) -> str:
     """The controller-side reasons (explain's) why stuck nodes get no pod, as " (node: why; ...)" or ""."""
     by_name = {r.name(node): node for node in nodes}
@@ -352,6 +363,14 @@ def stopped_after_steps(count: int) -> str:
 def partition_holds(partitioned: Sequence[str], start_revision: int) -> str:
     count = len(partitioned)
     return f"--partition: {count} {plural(count, 'node')} stay on revision {start_revision}"
+
+
+def scope_holds(out_of_scope: Sequence[str], selector: str, start_revision: int) -> str:
+    count = len(out_of_scope)
+    return (
+        f"--nodes {selector}: {count} {plural(count, 'node')} outside it stay on revision {start_revision}; "
+        "resume with another --nodes, or --nodes '' for every node"
+    )
 
 
 def stopped_by_error(error: Exception, name: str) -> str:

@@ -45,6 +45,7 @@ class StepStarted:
     nodes: tuple[str, ...]  # with surge: the nodes the plan counted; the controller picks its own
     canary: bool = False
     surge: bool = False
+    wave: str | None = None  # the --wave-by label value of the step's nodes ("" for nodes without the label)
 
 
 @dataclass(frozen=True)

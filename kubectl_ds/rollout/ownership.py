@@ -26,8 +26,11 @@ class Ownership:
         self.driver = io.driver
         self.last_beat = datetime.min
         self.surging = False  # a surge step is handed to the controller: the DaemonSet is not parked now
+        self.latest: RolloutState | None = None  # the state as own_state last checked it (goal re-snapshots adopted)
 
-    def take_over(self, step_timeout: float | None = None, partition: int | None = None) -> None:
+    def take_over(
+        self, step_timeout: float | None = None, partition: int | None = None, nodes: str | None = None
+    ) -> None:
         """Become the driver (with any options overridden); park again a surge step that a dead driver left
         with the controller."""
         if partition is not None and partition < 0:
@@ -39,6 +42,8 @@ class Ownership:
                 current = replace(current, options=replace(current.options, step_timeout=step_timeout))
             if partition is not None:
                 current = replace(current, options=replace(current.options, partition=partition))
+            if nodes is not None:  # "" is the empty selector: every node
+                current = replace(current, options=replace(current.options, nodes=nodes or None))
             base = st.reparked(ds) if current.surging else ds
             return st.with_state(
                 base, replace(current, surging=False).owned_by(self.driver.owner, self.io.now()).with_phase(st.RUNNING)
@@ -79,10 +84,34 @@ class Ownership:
             raise RolloutHalted(f'the managed rollout of daemonset "{self.name}" was removed by someone else')
         if state.owner and state.owner != self.driver.owner:
             raise RolloutHalted(f'another process ({state.owner}) took over the rollout of daemonset "{self.name}"')
-        changed = d.foreign_change(daemonset, state, self.io.current_revision(daemonset), surging=self.surging)
+        current = self.io.current_revision(daemonset)
+        changed = d.foreign_change(daemonset, state, current, surging=self.surging)
+        if changed is not None and self._same_goal_resnapshotted(daemonset, state):
+            # The API server defaulted a field (an upgrade, a webhook) when we last wrote: the controller snapshotted
+            # our own goal again under a new hash. Adopt it; the caller's next write records it.
+            state = d.resnapshotted(state, current)
+            changed = d.foreign_change(daemonset, state, current, surging=self.surging)
         if changed is not None:
             raise self.changed(state, changed)
+        self.latest = state
         return state
+
+    def freshest(self, state: RolloutState) -> RolloutState:
+        """`state`, or the same rollout as own_state last saw it: a wait that began before a re-snapshot of the
+        goal was adopted (by a heartbeat's check) then counts the new snapshot's pods as updated too."""
+        latest = self.latest
+        if latest is not None and (latest.rollout_id, latest.direction) == (state.rollout_id, state.direction):
+            return latest
+        return state
+
+    def _same_goal_resnapshotted(self, daemonset: Obj, state: RolloutState) -> bool:
+        goal = st.goal_hash(state)
+        if state.contained or not goal:
+            return False
+        try:
+            return d.same_template(self.io.template_of(daemonset, goal), r.pod_template(daemonset))
+        except DsError:
+            return False  # the goal's revision is gone: nothing to compare, so it is a change
 
     def changed(self, state: RolloutState, what: str) -> RolloutHalted:
         reason = f"changed by someone else: {what}"

@@ -24,21 +24,24 @@ from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
 from kubectl_ds.placement.revisions import RevisionIndex
 from kubectl_ds.render.text import moment
 from kubectl_ds.resources import Obj
-from kubectl_ds.rollout.budget import (
-    MAX_UNAVAILABLE_FLAG,
-    Budget,
-    IntOrPercent,
-    check_not_over_100_percent,
-    compute_budget,
-    parse_int_or_percent,
-    scaled,
-    validate_rolling_update,
-)
+from kubectl_ds.rollout.budget import MAX_UNAVAILABLE_FLAG, Budget, compute_budget, validate_rolling_update
 from kubectl_ds.rollout.nodepods import node_pods
+from kubectl_ds.rollout.ordering import (
+    CANARY_SPREAD_FLAG,
+    WAVE_BY_FLAG,
+    Candidate,
+    Step,
+    chunk,
+    order,
+    parse_label_keys,
+    parse_step_sizes,
+    spread_canaries,
+    step_size_of,
+    wave_of,
+)
 from kubectl_ds.rollout.state import original_strategy
 from kubectl_ds.strategy import ROLLING_UPDATE, surges, update_strategy_type
 
-STEP_SIZE_FLAG = "--step-size"
 CANARY_FLAG = "--canary"
 PARTITION_FLAG = "--partition"
 
@@ -62,13 +65,11 @@ class PlanOptions:
     partition: int = 0  # leave this many nodes (the last ones in the order) on the old revision
     skip_unreachable: bool = False  # unreachable nodes use no budget either (--skip-unreachable)
     last: tuple[str, ...] = ()  # nodes that go alone in the last step (the node the driver itself runs on)
-
-
-@dataclass(frozen=True)
-class Step:
-    number: int  # from 1
-    nodes: tuple[str, ...]
-    canary: bool = False
+    # Which nodes, in what order, how many (rollout/ordering.py):
+    canary_spread: tuple[str, ...] = ()  # label keys: the canary step takes one node per distinct value of each
+    wave_by: str | None = None  # a label key: one value per wave, steps never mix two waves
+    nodes: Mapping[str, Any] | None = None  # a LabelSelector: nodes outside it stay on their revision (--nodes)
+    sized_steps_done: int = 0  # non-canary steps already taken: where the growing --step-size sizes resume
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Plan:
     step_size: int = 0  # available nodes per step (steps after the first)
     first_step_allowance: int = 0  # available nodes the first step may take, after what is already unavailable
     unreachable: tuple[str, ...] = ()  # wanted nodes left out: their kubelet cannot finish a delete
+    out_of_scope: tuple[str, ...] = ()  # nodes that need the update but do not match --nodes: they stay
 
     @property
     def nodes_to_update(self) -> tuple[str, ...]:
@@ -119,62 +121,13 @@ def validate_plan_options(options: PlanOptions) -> None:
     """Raise UsageError, naming the flag, for any option the plan cannot use."""
     validate_rolling_update(options.max_unavailable, options.max_surge)
     if options.step_size is not None:
-        _parse_step_size(options.step_size)
+        parse_step_sizes(options.step_size)
+    if options.canary_spread:
+        parse_label_keys(",".join(options.canary_spread), flag=CANARY_SPREAD_FLAG)
+    if options.wave_by is not None:
+        parse_label_keys(options.wave_by, flag=WAVE_BY_FLAG)
     if options.partition < 0:
         raise UsageError(f'invalid {PARTITION_FLAG} "{options.partition}": must be greater than or equal to 0')
-
-
-def _parse_step_size(value: int | str) -> IntOrPercent:
-    parsed = parse_int_or_percent(value, field=STEP_SIZE_FLAG)
-    check_not_over_100_percent(parsed, field=STEP_SIZE_FLAG)
-    if parsed.is_zero:
-        raise UsageError(f'invalid {STEP_SIZE_FLAG} "{value}": must be greater than 0')
-    return parsed
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    name: str
-    canary: bool
-    cost: int  # 1 if replacing it makes an available node unavailable; 0 if it is unavailable already
-    last: bool = False  # the driver runs on it: replacing its agent (kube-proxy, a CNI) may cut the driver off
-
-
-def _order(candidates: Iterable[_Candidate]) -> list[_Candidate]:
-    """The rollout order.
-
-    1. Canary nodes first (they get their own step or steps).
-    2. Then nodes that are already unavailable (an old pod that is not available, a node mid-transition or
-       with duplicate pods): replacing them costs no budget, and the controller replaces them first too.
-    3. Then the rest, by node name in natural order (node-2 before node-10).
-    4. Last, in a step of its own, the node the driver runs on, when it runs in a pod of the cluster.
-    Within the canary group the same rule applies. The order is total, so the plan is stable across runs.
-    """
-    return sorted(candidates, key=lambda c: (c.last, not c.canary, c.cost, natural_key(c.name), c.name))
-
-
-def _chunk(ordered: Sequence[_Candidate], step_size: int, first_capacity: int) -> list[Step]:
-    """Cut the order into steps of at most `step_size` available nodes (`first_capacity` for the first).
-
-    Already-unavailable nodes cost nothing, so they join whichever step reaches them. Canary and non-canary
-    nodes never share a step. If the first step could take no available node and none of the leading nodes
-    is unavailable, it is an ordinary step that must wait for the budget (the NotReadyUsesBudget warning).
-    """
-    step_size = max(step_size, 1)
-    capacity = first_capacity if first_capacity > 0 or (ordered and ordered[0].cost == 0) else step_size
-    steps: list[Step] = []
-    current: list[_Candidate] = []
-    used = 0
-    for candidate in ordered:
-        crosses_group = bool(current) and (current[-1].canary, current[-1].last) != (candidate.canary, candidate.last)
-        if current and (crosses_group or used + candidate.cost > capacity):
-            steps.append(Step(len(steps) + 1, tuple(c.name for c in current), canary=current[0].canary))
-            current, used, capacity = [], 0, step_size
-        current.append(candidate)
-        used += candidate.cost
-    if current:
-        steps.append(Step(len(steps) + 1, tuple(c.name for c in current), canary=current[0].canary))
-    return steps
 
 
 # --- the plan ----------------------------------------------------------------------------------------------
@@ -213,8 +166,8 @@ def plan_rollout(
     )
     surge = surges(options.max_surge)
     limit = budget.max_surge if surge else budget.max_unavailable
-    requested = limit if options.step_size is None else scaled(_parse_step_size(options.step_size), len(wanted))
-    step_size = min(requested, limit)
+    size_of = step_size_of(options.step_size, len(wanted), limit, options.sized_steps_done)
+    step_size = size_of(0)
 
     # An unreachable node's kubelet never finishes a graceful delete, and under OnDelete no replacement comes
     # while the old pod terminates: evicting there wedges the rollout. Such nodes are left out of the steps;
@@ -226,34 +179,64 @@ def plan_rollout(
     # What uses budget: every unavailable node without surge (r-rolling-no-surge); with surge only nodes whose new pod
     # is not available yet next to the old one (r-rolling-surge) — empty and not-ready nodes surge for free.
     using_budget = tuple(node.name for node in wanted if node.surging) if surge else already_unavailable
-    first_allowance = min(step_size, max(0, limit - len(using_budget)))
+    room = max(0, limit - len(using_budget))
+    first_allowance = min(step_size, room)
+
+    def in_scope(name: str) -> bool:
+        return options.nodes is None or selector_matches(options.nodes, r.labels(by_name[name]))
 
     canary = options.canary
-    candidates = _order(
-        _Candidate(
+    # --canary-spread picks among the nodes --canary selects (all nodes without it), updated or not: the choice
+    # must not move as nodes get updated, or a resumed rollout would pick new canaries.
+    spread = (
+        spread_canaries(
+            {
+                node.name: r.labels(by_name[node.name])
+                for node in wanted
+                if node.name not in options.last
+                and node.name not in unreachable
+                and in_scope(node.name)
+                and (canary is None or selector_matches(canary, r.labels(by_name[node.name])))
+            },
+            options.canary_spread,
+        )
+        if options.canary_spread
+        else None
+    )
+
+    def is_canary(name: str) -> bool:
+        if name in options.last:
+            return False
+        if spread is not None:
+            return name in spread
+        return canary is not None and selector_matches(canary, r.labels(by_name[name]))
+
+    needing = [node for node in wanted if node.needs_update and node.name not in unreachable]
+    scoped = {node.name for node in needing if in_scope(node.name)}
+    candidates = order(
+        Candidate(
             node.name,
-            canary=canary is not None
-            and node.name not in options.last
-            and selector_matches(canary, r.labels(by_name[node.name])),
+            canary=is_canary(node.name),
             cost=0 if node.unavailable else 1,
             last=node.name in options.last,
+            wave=wave_of(r.labels(by_name[node.name]), options.wave_by),
         )
-        for node in wanted
-        if node.needs_update and node.name not in unreachable
+        for node in needing
+        if node.name in scoped
     )
     kept = len(candidates) - min(options.partition, len(candidates))
     # Unreachable nodes stay unavailable for the whole rollout: every step, not just the first, has that much
     # less room (when they count against the budget at all).
     lasting = 0 if surge else sum(1 for name in unreachable if name in already_unavailable)
-    steady = max(1, min(step_size, limit - lasting))
-    steps = _chunk(candidates[:kept], steady, first_allowance)
+    steady = max(1, limit - lasting)
+    steps = chunk(candidates[:kept], lambda k: min(size_of(k), steady), room, steady)
 
     warnings = [
         *_host_port_warning(daemonset, surge),
         *_budget_warning(using_budget, limit, first_allowance, surge),
         *_headroom_warning(daemonset, steps, by_name, grouped, surge, parse_quantity, other_pods_by_node),
         *_excluded_warning(names, verdicts, grouped, revisions, _ends_with_rolling_update(daemonset)),
-        *_canary_warning(canary, candidates),
+        *_canary_warning(canary, spread, candidates),
         *_unreachable_warning(unreachable, by_name, options.skip_unreachable),
     ]
     return Plan(
@@ -268,6 +251,7 @@ def plan_rollout(
         step_size=step_size,
         first_step_allowance=first_allowance,
         unreachable=unreachable,
+        out_of_scope=tuple(node.name for node in needing if node.name not in scoped),
     )
 
 
@@ -401,14 +385,24 @@ def _excluded_warning(
     ]
 
 
-def _canary_warning(canary: Mapping[str, Any] | None, candidates: Sequence[_Candidate]) -> list[PlanWarning]:
-    if canary is None or any(c.canary for c in candidates):
+def _canary_warning(
+    canary: Mapping[str, Any] | None, spread: frozenset[str] | None, candidates: Sequence[Candidate]
+) -> list[PlanWarning]:
+    if (canary is None and spread is None) or any(c.canary for c in candidates):
         return []
+    asked = " ".join(
+        part
+        for part in (
+            f"{CANARY_FLAG} {selector_query(canary)}" if canary is not None else "",
+            f"{CANARY_SPREAD_FLAG} (picking {', '.join(sorted(spread, key=natural_key))})"
+            if spread is not None
+            else "",
+        )
+        if part
+    )
     return [
         PlanWarning(
-            CANARY_MATCHES_NO_NODE,
-            f"{CANARY_FLAG} {selector_query(canary)} matches no node that needs the update; "
-            "the plan has no canary step",
+            CANARY_MATCHES_NO_NODE, f"{asked} matches no node that needs the update; the plan has no canary step"
         )
     ]
 

@@ -18,6 +18,7 @@ Safety, whatever happens to this process:
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -29,6 +30,7 @@ from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import decisions as d
 from kubectl_ds.rollout import events as ev
 from kubectl_ds.rollout import state as st
+from kubectl_ds.rollout.adoption import adopt_new_revision
 from kubectl_ds.rollout.change import Change
 from kubectl_ds.rollout.events import Outcome
 from kubectl_ds.rollout.options import plan_options, validate_options
@@ -96,7 +98,7 @@ class Rollout:
         self.driver.say(ev.Parked(self.name, change.description))
 
         def rest() -> Outcome:
-            self._adopt_new_revision(daemonset, options.step_timeout)
+            adopt_new_revision(self, daemonset, options.step_timeout)
             return self._drive(steps)
 
         return self._guarded(rest)
@@ -145,6 +147,7 @@ class Rollout:
         dry_run: bool = False,
         step_timeout: float | None = None,
         partition: int | None = None,
+        nodes: str | None = None,
     ) -> Outcome:
         daemonset = self.io.get()
         state = self.own.state(daemonset, "resume")
@@ -158,7 +161,7 @@ class Rollout:
             pods, _ = self.io.pods(daemonset)
             plan = self.plan(daemonset, state, self.io.nodes(), pods)
             return Outcome(ev.WOULD_RESUME, self.name, phase=state.phase, steps_left=len(plan.steps))
-        self.own.take_over(step_timeout, partition)
+        self.own.take_over(step_timeout, partition, nodes)
 
         def rest() -> Outcome:
             if state.contained:
@@ -168,10 +171,10 @@ class Rollout:
                 written = self.io.write(
                     lambda ds: st.parked(ds, replace(self.own.state(ds, "resume"), contained=False), target)
                 )
-                self._adopt_new_revision(written, state.options.step_timeout)
+                adopt_new_revision(self, written, state.options.step_timeout)
             elif state.direction == st.FORWARD and not state.target_hash:
                 # The driver died between the change and recording its revision: record it now.
-                self._adopt_new_revision(self.io.get(), state.options.step_timeout)
+                adopt_new_revision(self, self.io.get(), state.options.step_timeout)
             return self._drive(steps)
 
         return self._guarded(rest)
@@ -223,6 +226,7 @@ class Rollout:
             reason="",
             surging=False,
             steps_done=0,
+            sized_steps=0,
             contained=False,
             owner=self.driver.owner,
             heartbeat=st.rfc3339(self.io.now()),
@@ -231,7 +235,7 @@ class Rollout:
         self.driver.say(ev.RollingBack(self.name, state.start_revision))
 
         def rest() -> Outcome:
-            self._adopt_new_revision(daemonset, state.options.step_timeout, expect_hash=state.start_hash)
+            adopt_new_revision(self, daemonset, state.options.step_timeout, expect_hash=state.start_hash)
             return self._drive(steps)
 
         return self._guarded(rest)
@@ -250,7 +254,7 @@ class Rollout:
         except RolloutHalted:
             raise
         except Exception as error:
-            self._record_failure(d.stopped_by_error(error, self.name))
+            self.record_failure(d.stopped_by_error(error, self.name))
             raise
 
     def _drive(self, steps: int | None) -> Outcome:
@@ -285,6 +289,7 @@ class Rollout:
                 step.nodes,
                 canary=step.canary,
                 surge=plan.surge,
+                wave=step.wave,
             )
             if self.driver.confirm is not None and not self.driver.confirm(started):
                 return self._stop(st.PAUSED, d.DECLINED)
@@ -295,18 +300,19 @@ class Rollout:
                 updated = self.steps.unavailable_step(daemonset, state, plan, step.nodes)
             self.io.step_ended()
             done_now += 1
-            self.io.write(lambda ds: st.with_state(ds, self._after_step(ds)))
+            self.io.write(functools.partial(self._stepped, canary=step.canary))
             progress = len(self.done_nodes(daemonset, state))
             self.driver.say(ev.StepDone(started.number, started.total, tuple(updated), progress, plan.desired))
             rested = state.options.pause_between <= 0
 
-    def _after_step(self, daemonset: Obj) -> RolloutState:
-        current = self.own.own_state(daemonset)
-        return replace(current, steps_done=current.steps_done + 1, heartbeat=st.rfc3339(self.io.now()))
+    def _stepped(self, daemonset: Obj, *, canary: bool) -> Obj:
+        return st.with_state(daemonset, st.stepped(self.own.own_state(daemonset), self.io.now(), canary=canary))
 
     def _finish_or_hold(self, daemonset: Obj, state: RolloutState, plan: Plan) -> Outcome:
         if plan.partitioned:
             return self._stop(st.PAUSED, d.partition_holds(plan.partitioned, state.start_revision))
+        if plan.out_of_scope and state.options.nodes:
+            return self._stop(st.PAUSED, d.scope_holds(plan.out_of_scope, state.options.nodes, state.start_revision))
         if plan.create_only:
             # Nodes without a pod get the new one from the controller; wait for them like a step.
             self.steps.wait_available(daemonset, state, list(plan.create_only), state.options.step_timeout)
@@ -343,7 +349,7 @@ class Rollout:
             f"kubectl ds rollout abort {self.name}"
         )
 
-    def _record_failure(self, reason: str) -> None:
+    def record_failure(self, reason: str) -> None:
         """Halt the state with `reason` (parked again if a surge step was handed out), if it is still ours."""
         with contextlib.suppress(DsError):
             start = self._start_template(st.read_state(self.io.get()))
@@ -386,58 +392,13 @@ class Rollout:
         self.io.write(lambda ds: st.with_state(ds, self.own.own_state(ds).with_phase(phase, reason).released()))
         return Outcome(ev.STOPPED, self.name, phase=phase, reason=reason)
 
-    def _adopt_new_revision(self, daemonset: Obj, timeout: float, expect_hash: str | None = None) -> None:
-        """Wait for the controller to snapshot the template just written, and adopt its revision: the target of
-        a forward rollout; for a rollback, the starting one, or a new snapshot of the same template (an API
-        server that defaults a new field makes the controller snapshot again under a new hash), whose pods on
-        the old hash then count as rolled back (docs/rules.md#r-revisions)."""
-        try:
-            revision = self.io.wait_for_revision(daemonset, timeout)
-        except RolloutHalted as error:
-            self._record_failure(error.message)
-            raise
-        state = self.own.state(self.io.get(), "resume")
-        if expect_hash is not None and revision[0] != expect_hash:
-            current = self.io.get()
-            if not d.same_template(
-                self.io.template_of(current, expect_hash), self.io.template_of(current, revision[0])
-            ):
-                raise self.own.changed(
-                    state, f"its pod template was changed (revision {state.start_revision} -> {revision[1]})"
-                )
-            self.io.write(
-                lambda ds: st.with_state(
-                    ds,
-                    replace(
-                        self.own.state(ds, "resume"),
-                        start_hash=revision[0],
-                        start_revision=revision[1],
-                        equivalents=(*state.equivalents, expect_hash),
-                    ),
-                )
-            )
-        elif expect_hash is None:
-            earlier = (state.target_hash,) if state.target_hash and state.target_hash != revision[0] else ()
-            self.io.write(
-                lambda ds: st.with_state(
-                    ds,
-                    replace(
-                        self.own.state(ds, "resume"),
-                        target_hash=revision[0],
-                        target_revision=revision[1],
-                        equivalents=(*state.equivalents, *earlier),
-                        heartbeat=st.rfc3339(self.io.now()),
-                    ),
-                )
-            )
-
     # --- reads the decisions need ---------------------------------------------------------------------------
 
     def goal(self, daemonset: Obj, state: RolloutState) -> RevisionIndex:
-        return st.goal_index(index_revisions(daemonset, self.io.revisions(daemonset)), state)
+        return st.goal_index(index_revisions(daemonset, self.io.revisions(daemonset)), self.own.freshest(state))
 
     def plan(self, daemonset: Obj, state: RolloutState, nodes: Sequence[Obj], pods: Sequence[Obj]) -> Plan:
-        options = replace(plan_options(state.options), last=self._last())
+        options = replace(plan_options(state.options), last=self._last(), sized_steps_done=state.sized_steps)
         return plan_rollout(daemonset, nodes, pods, self.goal(daemonset, state), options, now=self.io.now())
 
     def _last(self) -> tuple[str, ...]:

@@ -66,6 +66,11 @@ class RolloutOptions:
     max_restarts: int = 3  # a crash loop halts at this many restarts
     image_pull_timeout: float = 60.0  # pull errors halt once the pod has existed this long
     unschedulable_timeout: float = 30.0  # Unschedulable (with no nominated node) halts after this long
+    # Which nodes, in what order, how many (rollout/ordering.py); kept as the flags' text, so the state is plain
+    # JSON and `status` can show them as typed:
+    canary_spread: str | None = None  # label keys: the canary step takes one node per distinct value of each
+    nodes: str | None = None  # a label selector (kubectl syntax): nodes outside it stay on their revision
+    wave_by: str | None = None  # a label key: one value per wave
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class RolloutState:
     # Hashes of earlier snapshots of the goal's own template (a re-snapshot after defaulting): their pods count
     # as updated.
     equivalents: tuple[str, ...] = ()
+    sized_steps: int = 0  # steps taken that were not canary steps: where growing --step-size sizes resume
 
     def with_phase(self, phase: str, reason: str = "") -> RolloutState:
         return replace(self, phase=phase, reason=reason)
@@ -223,6 +229,16 @@ def with_state(daemonset: Obj, state: RolloutState) -> dict[str, Any]:
     result = _copy(daemonset)
     _annotations(result)[STATE_ANNOTATION] = encode(state)
     return result
+
+
+def stepped(state: RolloutState, now: datetime, *, canary: bool) -> RolloutState:
+    """One more step done (and one more growing --step-size size used, unless it was the canary step)."""
+    return replace(
+        state,
+        steps_done=state.steps_done + 1,
+        sized_steps=state.sized_steps + (0 if canary else 1),
+        heartbeat=rfc3339(now),
+    )
 
 
 def surging(daemonset: Obj, max_surge: int) -> dict[str, Any]:

@@ -53,12 +53,23 @@ class StepRunner:
         return [node for node in chosen if node in d.done_nodes(held)]
 
     def _within_budget(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
-        """The step's nodes the unavailability budget allows now; waits for room if there is none."""
+        """The step's nodes the unavailability budget allows now; waits for room if there is none.
+
+        What uses up the budget may be this rollout's own new pods, failing (a resume after a halt, before the fix
+        took): the wait gives them the step timeout to recover, halts at once if one crashes again meanwhile, and
+        names their failure, not an exhausted budget."""
         deadline = self.io.now() + timedelta(seconds=state.options.step_timeout)
+        restarts_before: dict[str, int] | None = None
         while True:
             chosen = d.within_budget(nodes, plan.already_unavailable, plan.budget.max_unavailable)
             if chosen:
                 return chosen
+            failures = self._failing(daemonset, state, plan.already_unavailable)
+            restarts = {r.uid(failure.pod): d.restarts(failure.pod) for failure in failures}
+            restarts_before = restarts if restarts_before is None else restarts_before
+            again = any(count > restarts_before.get(uid, count) for uid, count in restarts.items())
+            if failures and (again or self.io.now() >= deadline):
+                self._halt_failing(state, failures)
             if self.io.now() >= deadline:
                 self.rollout.halt(state, d.budget_exhausted(plan.already_unavailable, plan.budget.max_unavailable))
             self.io.wait_for_pods(daemonset, self._slice(deadline))
@@ -181,6 +192,18 @@ class StepRunner:
                 self.own.beat()
                 self.io.sleep(EVICTION_RETRY)
 
+    def _failing(self, daemonset: Obj, state: RolloutState, nodes: Sequence[str]) -> list[d.PodFailure]:
+        """This rollout's new pods on `nodes` whose trouble persists (see decisions.failing_pods)."""
+        pods, _ = self.io.pods(daemonset)
+        held = d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now(), nodes)
+        options = state.options
+        patience = d.Patience(options.max_restarts, options.image_pull_timeout, options.unschedulable_timeout)
+        return d.failing_pods(held, nodes, patience, self.io.now())
+
+    def _halt_failing(self, state: RolloutState, failures: Sequence[d.PodFailure]) -> None:
+        needs_events = any(not failure.message for failure in failures)
+        self.rollout.halt(state, d.halt_reason(failures, self.io.scheduling_events() if needs_events else []))
+
     def _halt_on_failures(self, state: RolloutState, held: Mapping[str, NodePods], nodes: Sequence[str]) -> None:
         """Halt at once when a new pod crash-loops, cannot pull its image, or cannot be scheduled, or when a node
         that runs a new pod is lost."""
@@ -191,5 +214,4 @@ class StepRunner:
         patience = d.Patience(options.max_restarts, options.image_pull_timeout, options.unschedulable_timeout)
         failures = d.failing_pods(held, nodes, patience, self.io.now())
         if failures:
-            needs_events = any(not failure.message for failure in failures)
-            self.rollout.halt(state, d.halt_reason(failures, self.io.scheduling_events() if needs_events else []))
+            self._halt_failing(state, failures)

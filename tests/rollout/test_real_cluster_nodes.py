@@ -390,7 +390,7 @@ def test_r_on_delete_resume_after_a_contained_halt_reapplies_the_target_and_halt
     h.cluster.on_wait.append(lambda wait: seen.append(template_image(h)))
     h.restart_clock()
     message = halt_message(lambda: h.rollout().resume(step_timeout=10))
-    reason = "budget exhausted: 1 node unavailable (node-0) and --max-unavailable is 1"
+    reason = "node-0: container agent is crash-looping (3 restarts, last exit code 1 (Error))"
     assert message == f'rollout of daemonset "agent" halted: {reason}; {RESUME_HINT}'
     assert set(seen) == {"agent:crash"}  # the target template was on while resumed ...
     assert (h.elapsed(), h.said) == (10.2, [(0.2, "step 1 of 2: node-1")])

@@ -45,3 +45,32 @@ def test_a_different_template_is_not_adopted_as_the_same() -> None:
     )
     assert not same_template(stored, {"spec": {"containers": [{"name": "a", "image": "x:2"}]}})
     assert not same_template(stored, {"spec": {"containers": []}})
+
+
+def test_a_forward_rollout_adopts_the_snapshot_of_its_own_target_when_the_api_server_defaults_a_field() -> None:
+    h = manual_cluster(nodes=3)
+    upgraded: list[bool] = []
+
+    def upgrade_during_step_2(wait: object) -> None:
+        if not upgraded and "step 2 of 3: node-1" in h.lines():
+            h.server.add_template_default("spec.enableServiceLinks", True)  # the API server is upgraded
+            upgraded.append(True)
+
+    h.cluster.on_wait.append(upgrade_during_step_2)
+    h.invariants.armed = True
+    outcome = h.rollout().start(V2, RolloutOptions())
+    # Not "changed by someone else": the new revision holds the rollout's own target, with a defaulted field.
+    assert outcome_message(outcome) == 'daemon set "agent" successfully rolled out; updateStrategy restored'
+    assert upgraded and h.node_images() == {"node-0": NEW, "node-1": NEW, "node-2": NEW}
+    # node-0, updated under the first snapshot's hash, counts as done: it is not replaced a second time.
+    assert [line for line in h.lines() if line.startswith("step ") and " done" not in line] == [
+        "step 1 of 3: node-0",
+        "step 2 of 3: node-1",
+        "step 3 of 3: node-2",
+    ]
+    assert h.daemonset()["spec"]["template"]["spec"]["enableServiceLinks"] is True
+    assert h.invariants.violations == []
+    # Restored, RollingUpdate matches pods by hash: the controller itself replaces the two pods of the first
+    # snapshot, one at a time under the original maxUnavailable 1 (a restart of the same content).
+    h.cluster.run_for(30)
+    assert set(h.pod_hashes().values()) == {h.current_hash()}

@@ -406,18 +406,36 @@ def test_delete_bypasses_eviction() -> None:
     assert_finished(h, 2)
 
 
-def test_an_unavailable_node_uses_up_the_budget_until_the_step_timeout_halts() -> None:
+CRASH_LOOP = "node-0: container agent is crash-looping (3 restarts, last exit code 1 (Error))"
+
+
+def test_our_failing_pod_using_up_the_budget_gets_the_step_timeout_to_recover_then_halts_naming_its_failure() -> None:
     h = manual_cluster(nodes=2)
     halt_message(lambda: h.rollout().start(image("agent:crash"), RolloutOptions()))  # node-0 crash-loops
     h.restart_clock()
     message = halt_message(lambda: h.rollout().resume(step_timeout=10))
-    reason = "budget exhausted: 1 node unavailable (node-0) and --max-unavailable is 1"
+    # Not "budget exhausted": what uses the budget up is the rollout's own new pod, still crash-looping.
+    reason = CRASH_LOOP
     assert message == f'rollout of daemonset "agent" halted: {reason}; {RESUME_HINT}'
     # The contained halt is lifted first (the target template back on, its revision adopted at 0.2 s); then
     # the step is planned, but nothing evicted.
     assert h.said == [(0.2, "step 1 of 1: node-1")]
     assert h.elapsed() == 10.2
     assert phase(h) == ("halted", reason, "")
+    assert images(h)["node-1"] == OLD
+
+
+def test_our_failing_pod_that_crashes_again_while_the_step_waits_for_budget_halts_at_once() -> None:
+    h = manual_cluster(nodes=2)
+    halt_message(lambda: h.rollout().start(image("agent:crash"), RolloutOptions()))
+    h.restart_clock()
+    message = halt_message(lambda: h.rollout().resume(step_timeout=300))
+    # The fix did not take: the kubelet's next restart (its back-off is 40 s by the fourth) ends the wait.
+    assert (
+        message
+        == f'rollout of daemonset "agent" halted: {CRASH_LOOP.replace("3 restarts", "4 restarts")}; {RESUME_HINT}'
+    )
+    assert h.elapsed() == 41.0
     assert images(h)["node-1"] == OLD
 
 

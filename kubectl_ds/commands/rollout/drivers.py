@@ -84,9 +84,14 @@ class ContinueOptions:
     dry_run: bool = False
     step_timeout: float | None = None
     partition: int | None = None
+    nodes: str | None = None  # a new --nodes scope; "" for every node
 
     def validate(self) -> None:
         _check_steps(self.steps)
+        if self.nodes:
+            from kubectl_ds.labelselector import parse_selector
+
+            parse_selector(self.nodes, flag="--nodes")  # a bad selector is refused before any request
         if self.partition is not None and self.partition < 0:
             raise UsageError(f"invalid --partition {self.partition}: must be greater than or equal to 0")
         if self.step_timeout is not None and self.step_timeout <= 0:
@@ -109,6 +114,7 @@ def run_continue(options: ContinueOptions) -> int:
             dry_run=options.dry_run,
             step_timeout=options.step_timeout,
             partition=options.partition,
+            nodes=options.nodes,
         )
     )
 
@@ -145,6 +151,13 @@ def _continue_command(verb: str, doc: str) -> Any:
     if not one_step:
         command = click.option("--steps", type=int, default=None, help="Stop after this many steps.")(command)
         command = click.option("--confirm", is_flag=True, help="Ask before each step (needs a terminal).")(command)
+    if verb != "abort":  # abort returns every node, whatever the scope
+        command = click.option(
+            "--nodes",
+            default=None,
+            metavar="SELECTOR",
+            help="Override the rollout's --nodes scope from now on ('' for every node).",
+        )(command)
     return command
 
 

@@ -39,6 +39,9 @@ _BUDGET_FLAGS = (
     "image_pull_timeout",
     "unschedulable_timeout",
     "allow_preemption",
+    "canary_spread",
+    "nodes",
+    "wave_by",
 )
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
@@ -73,12 +76,37 @@ def budget_flags(func: F) -> F:
                 metavar="N|P%",
                 help="Nodes that may run a second (new) pod at once; the controller picks them (default 0).",
             ),
-            click.option("--step-size", default=None, metavar="N|P%", help="Nodes per step (default: the budget)."),
+            click.option(
+                "--step-size",
+                default=None,
+                metavar="N|P%[,...]",
+                help="Nodes per step (default: the budget); a list grows step by step, the last size repeating "
+                "(1,5,10%,25%).",
+            ),
             click.option(
                 "--canary",
                 default=None,
                 metavar="SELECTOR",
                 help="Nodes matching these labels (key=value,...) form the first step.",
+            ),
+            click.option(
+                "--canary-spread",
+                default=None,
+                metavar="KEY,...",
+                help="The canary step takes one node per distinct value of these node labels (of the --canary "
+                "nodes, if given).",
+            ),
+            click.option(
+                "--nodes",
+                default=None,
+                metavar="SELECTOR",
+                help="Update only nodes matching this label selector; the rest stay on their revision, parked.",
+            ),
+            click.option(
+                "--wave-by",
+                default=None,
+                metavar="KEY",
+                help="One value of this node label (a zone) per wave; no step mixes two waves.",
             ),
             click.option("--partition", type=int, default=0, help="Leave this many nodes on the old revision."),
             click.option(
@@ -151,6 +179,9 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         image_pull_timeout=parse_duration(values["image_pull_timeout"], flag="--image-pull-timeout"),
         unschedulable_timeout=parse_duration(values["unschedulable_timeout"], flag="--unschedulable-timeout"),
         allow_preemption=values["allow_preemption"],
+        canary_spread=values["canary_spread"],
+        nodes=values["nodes"],
+        wave_by=values["wave_by"],
     )
 
 

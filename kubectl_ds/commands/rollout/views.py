@@ -110,6 +110,7 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
         min_ready_seconds=r.min_ready_seconds(daemonset),
         notes=tuple(notes),
         refusal=refusal or "",
+        options=options.budget,
     )
     return render_plan_json(view) if options.output == "json" else render_plan(view)
 
