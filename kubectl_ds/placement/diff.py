@@ -150,6 +150,8 @@ def spec_diff(live: Obj, manifest: Obj) -> SpecDiff:
     for field in ROLLOUT_FIELDS:
         if field in r.spec(manifest):
             rollout_paths += _uncovered(live_spec.get(field), r.spec(manifest)[field], field)
+        if last is not None:
+            rollout_paths += _differing((last.get("spec") or {}).get(field), r.spec(manifest).get(field), field)
     return SpecDiff(tuple(dict.fromkeys(template_paths)), tuple(dict.fromkeys(rollout_paths)), basis)
 
 

@@ -146,9 +146,10 @@ def _stall_lines(fc: Forecast) -> list[str]:
     if fc.blocked and fc.kind != NO_NEW_REVISION:
         names = some_names(list(fc.blocked))
         if fc.stalls and not fc.host_port_surge:
+            budget = f"{'maxSurge' if fc.surge else 'maxUnavailable'} {fc.spec}"
             lines.append(
-                f"stalls: the new pods on {names} cannot be scheduled; each holds one of the {fc.limit} of "
-                f"{'maxSurge' if fc.surge else 'maxUnavailable'} for good, so the rollout stops once they do"
+                f"stalls: the new pods on {names} cannot be scheduled; once the rollout reaches them they use up "
+                f"{budget} for good and it stops (the nodes not reached by then keep the old revision)"
             )
         elif not fc.host_port_surge:
             lines.append(f"never completes: the new pods on {names} cannot be scheduled (they stay Pending)")
