@@ -25,7 +25,8 @@ from kubectl_ds.placement.requests import ParseQuantity
 from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
 from kubectl_ds.reader import ClusterReader
 from kubectl_ds.render.diff import DiffView, render_data, render_table
-from kubectl_ds.rollout.forecast import forecast
+from kubectl_ds.rollout.forecast import forecast, strategy_after
+from kubectl_ds.strategy import allows_surge
 
 DIFF_OUTPUTS = ("table", "json", "yaml")
 # kubectl diff's convention: 1 is not an error here but the answer "applying it changes something".
@@ -88,6 +89,7 @@ def run(
         source="standard input" if options.manifest == "-" else str(options.manifest),
         images=image_changes(live, wanted) if live is not None else (),
         omitted=tuple(omitted),
+        managed=live is not None and r.MANAGED_ROLLOUT_ANNOTATION in r.annotations_of(live),
     )
     text = render_table(view) if options.output == "table" else render_data(view, options.output)
     return DiffResult(text, DIFFERENCES if diff.differs else NO_DIFFERENCE)
@@ -137,6 +139,9 @@ def _with_scheduler_checks(
         return before, after
     others = other_pods_on_nodes(active, live, names)
     checked_before = add_scheduler_checks(before, others, parse_quantity) if before is not None else None
+    if allows_surge(strategy_after(live, after.daemonset)):
+        # A surge pod starts next to the old one: the old pod's requests and host ports count against it.
+        others = other_pods_on_nodes(active, None, names)
     return checked_before, add_scheduler_checks(after, others, parse_quantity)
 
 

@@ -23,6 +23,7 @@ class DiffView:
     source: str  # the manifest's path, or "standard input"
     images: tuple[str, ...] = ()
     omitted: tuple[str, ...] = ()
+    managed: bool = False  # a managed rollout (kubectl ds rollout) holds the live DaemonSet parked
 
 
 def verdict_word(verdict: NodeVerdict | None) -> str:
@@ -45,6 +46,11 @@ def render_table(view: DiffView) -> str:
         lines += ["", tabulate(rows, headers=["NODE", "NOW", "AFTER", "CHANGE", "WHY"], tablefmt="plain")]
     lines += ["", summary_line(diff), *forecast_lines(view)]
     lines += [f"note: {note}" for note in view.omitted]
+    if view.managed:
+        lines.append(
+            f"note: a managed rollout (kubectl ds rollout) holds daemonset.apps/{diff.name} parked; applying a "
+            "changed DaemonSet halts it (see: kubectl ds rollout status)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -197,6 +203,7 @@ def diff_data(view: DiffView) -> dict[str, Any]:
             "stalls": fc.stalls,
         },
         "omitted": list(view.omitted),
+        "managedRollout": view.managed,
     }
 
 

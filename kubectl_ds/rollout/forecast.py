@@ -55,10 +55,16 @@ class Forecast:
         return self.host_port_surge or (self.kind == ROLLING and bool(self.blocked) and len(self.blocked) >= self.limit)
 
 
+def strategy_after(live: Obj | None, manifest: Obj) -> Obj:
+    """The DaemonSet whose updateStrategy will be in force: the manifest's if it sets one (or creates the
+    DaemonSet), else the live one's (kubectl apply leaves a field the manifest never set alone)."""
+    return manifest if "updateStrategy" in r.spec(manifest) or live is None else live
+
+
 def forecast(diff: DaemonSetDiff, live: Obj | None, manifest: Obj) -> Forecast:
     """`live` None: the DaemonSet is created, every wanted node gets a pod at once."""
     created = tuple(node.node for node in diff.nodes if node.change in (GAINED, BLOCKED) and not node.has_pod)
-    strategy_source = manifest if "updateStrategy" in r.spec(manifest) or live is None else live
+    strategy_source = strategy_after(live, manifest)
     deleted = tuple(node.node for node in diff.nodes if node.change == LOST and not node.after.should_continue_running)
     if live is not None and not diff.spec.new_revision:
         return Forecast(NO_NEW_REVISION, created=created, deleted=deleted)

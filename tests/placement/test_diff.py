@@ -186,3 +186,26 @@ def test_a_new_daemonset_gains_every_node() -> None:
     assert data["daemonSet"]["exists"] is False
     assert changes(data) == {"node-1": "gained", "node-2": "gained", "node-3": "gained", "node-4": "gained"}
     assert to_json(data["rollout"]["created"], compact=True) == '["node-1", "node-2", "node-3", "node-4"]'
+
+
+def test_a_parked_managed_rollout_is_told_that_applying_halts_it() -> None:
+    objects = cluster_objects({"type": "OnDelete"})
+    objects[0]["metadata"]["annotations"]["kubectl-ds.io/rollout"] = "{}"
+    _, data = diff_data(changed({"type": "OnDelete"}, image="foo/bar:v2"), objects)
+    assert data["managedRollout"] is True
+    _, data = diff_data(changed(image="foo/bar:v2"))
+    assert data["managedRollout"] is False
+
+
+def test_surge_counts_the_old_pod_next_to_the_new_one() -> None:
+    """With maxSurge the new pod must fit beside the old one: on node-1, where a 3500Mi job runs, the old pod's
+    100Mi counts against the new 500Mi."""
+    objects = cluster_objects(rolling_update(0, 1))
+    for obj in objects:
+        if obj.get("kind") == "Pod" and obj["metadata"]["name"] == "agent-1":
+            obj["spec"]["containers"][0]["resources"] = {"requests": {"memory": "100Mi"}}
+    _, data = diff_data(changed(rolling_update(0, 1), memory="500Mi"), objects)
+    why = {node["name"]: node["why"] for node in data["nodes"]}
+    assert why["node-1"] == "insufficient memory: requests 500Mi, free 496Mi of 4Gi allocatable"
+    _, data = diff_data(changed(memory="500Mi"))
+    assert changes(data) == {}  # without surge the old pod goes first: 596Mi free
