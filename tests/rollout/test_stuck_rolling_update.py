@@ -179,3 +179,31 @@ def test_status_timeout_works_for_on_delete(watch: bool) -> None:
     done = 'daemon set "agent" uses OnDelete: 2 of 2 nodes run the newest revision'
     # --watch prints a line per change, the last one done; --timeout alone prints the last look in full.
     assert (lines[-1] if watch else lines[0]).startswith(done)
+
+
+def test_r_ledger_sim_an_unschedulable_new_pod_holds_max_unavailable() -> None:
+    h = manual_cluster(nodes=3)
+
+    def too_big(ds: Obj) -> None:
+        ds["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"memory": "1Ti"}}
+
+    h.update_daemonset(too_big)
+    h.cluster.run_for(600)
+    book = ledger(h)
+    assert book.stuck
+    assert [use.cause for use in book.users] == ["unschedulable"]
+    assert book.users[0].message.endswith("is Pending: Insufficient memory")
+    assert len(book.waiting) == 2
+
+
+def test_r_ledger_sim_surge_a_crash_looping_new_pod_beside_the_old_one_holds_max_surge() -> None:
+    h = manual_cluster(
+        nodes=3, strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    )
+    set_image(h, "agent:crash")
+    h.cluster.run_for(600)
+    doubled = [node for node, image in images(h).items() if "," in image]
+    assert len(doubled) == 1  # the old pod stays beside the crash-looping new one
+    book = ledger(h)
+    assert (book.surge, book.verdict, [use.node for use in book.users]) == (True, STUCK, doubled)
+    assert [use.cause for use in book.users] == ["crash-looping"]
