@@ -40,7 +40,7 @@ template.spec.containers[foo].resources.requests.memory, template.spec.container
 template.spec.tolerations, template.spec.nodeSelector
 
 NODE    NOW        AFTER    CHANGE     WHY
-gpu-1   no (keep)  yes      gained     -
+gpu-1   no (keep)  yes      gained     until now: taint dedicated=gpu:NoSchedule not tolerated: no new pod is created
 node-1  yes        yes      blocked    insufficient memory: requests 1Gi, free 596Mi of 4Gi allocatable
 node-2  yes        yes      unchanged  -
 node-3  yes        no       lost       nodeSelector pool=general: node has pool=batch; its pod is deleted

@@ -48,7 +48,7 @@ class NodeChange:
     after: NodeVerdict
     has_pod: bool  # a live pod of the DaemonSet runs there now
     pod_available: bool
-    reasons: tuple[Reason, ...]  # lost: why the new spec excludes the node; blocked: what does not fit
+    reasons: tuple[Reason, ...]  # lost: why the new spec excludes it; gained: why the live one did; blocked: misfits
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,8 @@ def _change(old: NodeReport | None, new: NodeReport, *, has_pod: bool) -> tuple[
     if fresh:
         return BLOCKED, fresh
     if old is None or not old.should_run:
-        return GAINED, ()
+        # What kept the pod away until now: the live spec's reasons.
+        return GAINED, tuple(reason for reason in old.verdict.reasons if not reason.is_info) if old else ()
     return UNCHANGED, ()
 
 

@@ -90,6 +90,8 @@ def why(node: NodeChange, forecast: Forecast) -> str:
         else:
             consequence = "no new pod; the rolling update deletes the running one"
         return f"{said}; {consequence}" if said else consequence
+    if node.change == GAINED and node.reasons:
+        return "until now: " + "; ".join(reason.message for reason in node.reasons)
     if node.change == BLOCKED:
         return "; ".join(reason.message for reason in node.reasons) + ("" if node.has_pod else " (newly wanted here)")
     return "-"
