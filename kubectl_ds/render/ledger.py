@@ -67,7 +67,12 @@ def stuck_advice(ledger: Ledger) -> str:
             "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute so that its pods are removed"
         )
     advice.append(f"or raise {ledger.budget_name}")
-    return "the controller will not replace another old pod by itself; " + "; ".join(advice)
+    head = (
+        "the controller will not replace another old pod by itself"
+        if ledger.waiting
+        else "these nodes will not get an available pod by themselves"
+    )
+    return f"{head}; " + "; ".join(advice)
 
 
 def ledger_data(ledger: Ledger) -> dict[str, Any]:

@@ -240,11 +240,12 @@ def _surge_entry(
 def _verdict(ledger: Ledger, *, complete: bool) -> tuple[str, str]:
     if complete:
         return COMPLETE, ""
-    if ledger.next_count or ledger.free or any(not use.lasting for use in ledger.users):
+    if ledger.next_count or ledger.free or not ledger.users or any(not use.lasting for use in ledger.users):
         return PROGRESSING, ""
-    if not ledger.waiting:
-        return PROGRESSING, ""  # nothing old is left to replace; what remains clears when the pods come up
     holders = "; ".join(f"{use.node}: {use.message}" for use in ledger.users)
+    if not ledger.waiting:
+        # Every old pod is gone, but the nodes left will never get an available one without help.
+        return STUCK, f"the rollout cannot complete: nodes that will not recover by themselves ({holders})"
     return STUCK, (
         f"{budget_text(ledger)} is used up by nodes that will not recover by themselves ({holders}); "
         f"{len(ledger.waiting)} {'node waits' if len(ledger.waiting) == 1 else 'nodes wait'} with an old pod "

@@ -232,6 +232,18 @@ def test_unreachable_terminating_pod_says_how_to_free_it() -> None:
     )
 
 
+def test_no_old_pod_left_but_a_lasting_holder_is_stuck_too() -> None:
+    ledger = ledger_of(
+        build=lambda ds: [crash("p0", "n0", ds), new("p1", "n1", ds), new("p2", "n2", ds), new("p3", "n3", ds)],
+        strategy=rolling_update(2),
+    )
+    assert (ledger.verdict, ledger.waiting, ledger.left) == (lg.STUCK, (), 1)
+    assert ledger.reason == (
+        "the rollout cannot complete: nodes that will not recover by themselves (n0: pod p0: container foo is "
+        "crash-looping (5 restarts))"
+    )
+
+
 def test_on_delete_has_no_ledger() -> None:
     ds = make_daemonset(strategy="OnDelete")
     assert budget_ledger(ds, [make_node("n0")], [], index_revisions(ds, []), now=NOW) is None
