@@ -204,6 +204,12 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
     options.validate()
     assert options.manifest is not None  # validate() guarantees it
     manifest = read_manifest(options.manifest)
+    if flags.namespace and r.namespace(manifest) and r.namespace(manifest) != flags.namespace:
+        # kubectl apply refuses the same way, so the diff would describe an apply that cannot happen.
+        raise UsageError(
+            f'the namespace from the provided object "{r.namespace(manifest)}" does not match the namespace '
+            f'"{flags.namespace}"; pass --namespace={r.namespace(manifest)} or drop -n'
+        )
     reader: ClusterReader
     if options.from_files:
         reader = DumpReader.from_files(options.from_files)
