@@ -179,7 +179,9 @@ def test_unreachable_cluster_exits_2(invoke: Invoke, cluster: tuple[ApiServer, s
     assert code == 2 and err.startswith("error: ")
 
 
-def test_namespace_flag_must_match_the_manifests(invoke: Invoke, cluster: tuple[ApiServer, str], tmp_path: Path) -> None:
+def test_namespace_flag_must_match_the_manifests(
+    invoke: Invoke, cluster: tuple[ApiServer, str], tmp_path: Path
+) -> None:
     _, kubeconfig = cluster
     code, out, err = diff(invoke, kubeconfig, "-f", write(tmp_path, changed()), "-n", "logging")
     assert (code, out) == (2, "")
