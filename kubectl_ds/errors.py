@@ -11,7 +11,8 @@ class ExitCode(enum.IntEnum):
     OK = 0
     ERROR = 1  # the command could not do its job (cluster, input or config problem)
     USAGE = 2  # bad flags or arguments (click's own code for usage errors)
-    UNHEALTHY = 3  # `explain --exit-code`: a node that should run the pod has no ready, up-to-date pod
+    UNHEALTHY = 3  # `explain --exit-code`: a node that should run the pod has no ready, up-to-date pod;
+    # `rollout status --timeout`: the rollout was not done in time
     HALTED = 4  # a managed rollout stopped on a failure (new pods not available, budget exhausted, changed)
     REFUSED = 5  # a managed rollout refused to start: a pre-flight check says it cannot finish; nothing changed
     INTERRUPTED = 130  # Ctrl-C / SIGINT, as shells report it
@@ -107,6 +108,13 @@ class Refused(DsError):
     """A mutating command saw, before its first write, that it cannot finish safely; nothing was changed."""
 
     exit_code = ExitCode.REFUSED
+
+
+class RolloutNotDone(DsError):
+    """`rollout status --timeout`: the rollout is not done by the deadline. Not exit 1 as kubectl's timeout:
+    a script must tell "not done in time" (look at the rollout) from "could not ask" (look at the cluster)."""
+
+    exit_code = ExitCode.UNHEALTHY
 
 
 class RolloutHalted(DsError):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_ds.render.ledger import ledger_data, ledger_lines
 from kubectl_ds.render.text import plural, some_names
 from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.nodepods import MISSING, OLD, UNAVAILABLE, UPDATED
@@ -40,7 +41,7 @@ def status_text(status: RolloutStatus) -> StatusText:
     state = status.state
     if state is None:
         if status.kubectl_message:
-            return StatusText(status.kubectl_message, ())
+            return StatusText(status.kubectl_message, tuple(ledger_lines(status.ledger)) if status.ledger else ())
         return StatusText(
             f'daemon set "{name}" uses OnDelete: {status.counts[UPDATED]} of {status.wanted} nodes run '
             "the newest revision; old pods are replaced only when deleted (or run: kubectl ds rollout "
@@ -117,6 +118,7 @@ def status_data(status: RolloutStatus) -> dict[str, Any]:
         "step": status.step,
         "steps": status.steps,
         "counts": status.counts,
+        "ledger": ledger_data(status.ledger) if status.ledger else None,
         "nodes": [{"name": n.node, "state": n.state, "revision": n.revision, "reason": n.reason} for n in status.nodes],
     }
 
@@ -129,3 +131,14 @@ def one_line(status: RolloutStatus) -> str:
         f"{text.headline} | {counts[UPDATED]} updated, {counts[UNAVAILABLE]} unavailable, {counts[OLD]} old, "
         f"{counts[MISSING]} missing" + (f" | {text.detail[-1]}" if text.detail else "")
     )
+
+
+def not_done_message(status: RolloutStatus, timeout: str) -> str:
+    """The error line past `rollout status --timeout`: what it waited for, and the blocker when there is one."""
+    name = status.name
+    if status.ledger is not None and status.ledger.stuck:
+        why = f"stuck: {status.ledger.reason}"
+    else:
+        counts = status.counts
+        why = f"{counts[UPDATED]} of {status.wanted} nodes updated and available"
+    return f'timed out after {timeout} waiting for daemon set "{name}" to roll out: {why}'

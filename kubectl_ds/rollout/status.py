@@ -17,6 +17,7 @@ from kubectl_ds.placement.report import assess_nodes
 from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import state as st
+from kubectl_ds.rollout.ledger import Ledger, budget_ledger
 from kubectl_ds.rollout.nodepods import EXCLUDED, MISSING, UNAVAILABLE, UPDATED
 from kubectl_ds.rollout.options import plan_options
 from kubectl_ds.rollout.plan import plan_rollout
@@ -49,6 +50,7 @@ class RolloutStatus:
     partitioned: int = 0  # managed: nodes --partition keeps on the old revision
     driver_alive: bool = False  # managed, running: its driver's heartbeat is fresh
     joined: tuple[str, ...] = ()  # managed: nodes created after the rollout started
+    ledger: Ledger | None = None  # RollingUpdate driven by the controller: its budget (docs/rules.md#r-ledger)
 
     @property
     def phase(self) -> str | None:
@@ -76,7 +78,15 @@ def rollout_status(
     kind = update_strategy_type(daemonset)
     if kind == ROLLING_UPDATE:
         message = daemonset_status_message(daemonset)
-        return RolloutStatus(name, kind, lines, counts, message.done, kubectl_message=message.message.rstrip("\n"))
+        return RolloutStatus(
+            name,
+            kind,
+            lines,
+            counts,
+            message.done,
+            kubectl_message=message.message.rstrip("\n"),
+            ledger=budget_ledger(daemonset, nodes, pods, index, now=now),
+        )
     wanted = sum(count for state_name, count in counts.items() if state_name != EXCLUDED)
     return RolloutStatus(name, kind, lines, counts, done=counts[UPDATED] == wanted)
 

@@ -78,9 +78,17 @@ def test_progress_bar_and_table() -> None:
     view = rollout_status(daemonset, nodes, pods, revisions, now=NOW)
     assert progress_bar(view.counts, 9) == "[###......] 1/3 updated"
     text = render_status(view, bar_width=9)
-    assert text.splitlines()[1] == "[###......] 1/3 updated"
-    assert text.splitlines()[3].split() == ["NODE", "STATE", "REVISION", "WHY"]
-    assert one_line(view).endswith("| 1 updated, 0 unavailable, 2 old, 0 missing")
+    assert text.splitlines()[1:5] == [
+        "budget: maxUnavailable 1: 0 used, 1 left",
+        "waiting with an old pod: 2 nodes (n1, n2)",
+        "next: delete the old pod on 1 of the 2 waiting nodes (Go's map order picks which)",
+        "[###......] 1/3 updated",
+    ]
+    assert text.splitlines()[6].split() == ["NODE", "STATE", "REVISION", "WHY"]
+    assert one_line(view).endswith(
+        "| 1 updated, 0 unavailable, 2 old, 0 missing | next: delete the old pod on 1 of the 2 waiting nodes "
+        "(Go's map order picks which)"
+    )
 
 
 def test_every_outcome_kind_has_a_message() -> None:

@@ -4,13 +4,15 @@ adapter, hand everything to the pure rollout modules, and print what render/ mak
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
 from kubectl_ds import resources as r
-from kubectl_ds.commands.common import check_output, interruptible, kube_flags
+from kubectl_ds.commands.common import check_output, interruptible, kube_flags, parse_duration
 from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect
 from kubectl_ds.errors import UsageError
 
@@ -20,6 +22,21 @@ if TYPE_CHECKING:
     from kubectl_ds.rollout.change import Change
     from kubectl_ds.rollout.state import RolloutOptions
     from kubectl_ds.rollout.status import RolloutStatus
+
+
+class StatusReader(Protocol):
+    """What `rollout status` reads: kube.cluster.Cluster, or a test's manual-time cluster."""
+
+    def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]: ...
+    def list_nodes(self) -> list[dict[str, Any]]: ...
+    def list_pods_versioned(
+        self, *, namespace: str, selector: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], str]: ...
+    def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+    def watch_pods(
+        self, *, namespace: str, selector: Mapping[str, Any], resource_version: str, timeout: float
+    ) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
 
 PLAN_OUTPUTS = ("table", "json")
 STATUS_OUTPUTS = ("table", "json")
@@ -161,12 +178,28 @@ class StatusOptions:
     kube: KubeFlags
     watch: bool = False
     output: str = "table"
+    timeout: str | None = None
 
     def validate(self) -> None:
         check_output(self.output, STATUS_OUTPUTS)
+        self.timeout_seconds  # noqa: B018 - parsed here so that a bad value fails before any request
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        """--timeout as seconds; None without the flag, 0 for "no limit" (kubectl's meaning of 0)."""
+        return None if self.timeout is None else parse_duration(self.timeout, flag="--timeout")
+
+    @property
+    def waits(self) -> bool:
+        return self.watch or self.timeout_seconds is not None
 
 
-def _status(cluster: Cluster, namespace: str, name: str) -> tuple[RolloutStatus, str]:
+# Between two looks the status waits on a pod watch for at most this long (a DaemonSet status change that
+# moves no pod, such as a new observedGeneration, is seen at the next look).
+LOOK_EVERY = 2.0
+
+
+def _status(cluster: StatusReader, namespace: str, name: str, now: datetime) -> tuple[RolloutStatus, str]:
     from kubectl_ds.rollout.status import rollout_status
 
     daemonset = cluster.get_daemonset(namespace=namespace, name=name)
@@ -178,49 +211,80 @@ def _status(cluster: Cluster, namespace: str, name: str) -> tuple[RolloutStatus,
         cluster.list_nodes(),
         pods,
         cluster.list_controller_revisions(namespace=namespace, selector=selector),
-        now=cluster.server_now(),
+        now=now,
     )
     return status, version
 
 
-def show_status(options: StatusOptions, cluster: Cluster, namespace: str) -> int:
-    """Print the status once, or with --watch until done: redrawn on a terminal, a line per change
-    otherwise. Between redraws it waits on a pod watch, not a poll."""
+def show_status(
+    options: StatusOptions,
+    cluster: StatusReader,
+    namespace: str,
+    *,
+    clock: Callable[[], datetime],
+    echo: Callable[[str, bool], None] = lambda text, nl: click.echo(text, nl=nl),
+    tty: bool = False,
+) -> int:
+    """Print the status once; or, with --watch or --timeout, wait until the rollout is done (--watch draws
+    each change: redrawn on a terminal, a line per change otherwise; --timeout alone prints the last look).
+    Waiting is on pod watches with the deadline read from `clock` (the API server's, or a test's manual
+    one), never a sleep. Past --timeout it raises RolloutNotDone (exit 3) after printing the last look."""
+    from kubectl_ds.errors import RolloutNotDone
     from kubectl_ds.render.output import to_json
-    from kubectl_ds.render.status import one_line, render_status, status_data
+    from kubectl_ds.render.status import not_done_message, one_line, render_status, status_data
 
-    status, version = _status(cluster, namespace, options.name)
+    status, version = _status(cluster, namespace, options.name, clock())
     json_output = options.output == "json"
-    if not options.watch:
-        click.echo(to_json(status_data(status)) if json_output else render_status(status), nl=False)
+
+    def full(status: RolloutStatus) -> str:
+        return to_json(status_data(status)) if json_output else render_status(status)
+
+    if not options.waits:
+        echo(full(status), False)
         return 0
-    tty = sys.stdout.isatty() and not json_output
+    limit = options.timeout_seconds
+    deadline = clock() + timedelta(seconds=limit) if limit else None
+    tty = tty and not json_output
     last = ""
     while True:
-        text = (
-            to_json(status_data(status), compact=True)
-            if json_output
-            else render_status(status, bar_width=40)
-            if tty
-            else one_line(status)
-        )
-        if text != last:
-            click.echo("\x1b[H\x1b[2J" + text, nl=False) if tty else click.echo(text)
-            last = text
-        if status.done:
-            return 0
+        if options.watch:
+            text = (
+                to_json(status_data(status), compact=True)
+                if json_output
+                else render_status(status, bar_width=40)
+                if tty
+                else one_line(status)
+            )
+            if text != last:
+                echo("\x1b[H\x1b[2J" + text, False) if tty else echo(text, True)
+                last = text
+        remaining = LOOK_EVERY if deadline is None else (deadline - clock()).total_seconds()
+        if status.done or remaining <= 0:
+            if not options.watch:
+                echo(full(status), False)
+            if status.done:
+                return 0
+            raise RolloutNotDone(not_done_message(status, options.timeout or ""))
         daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
         for _ in cluster.watch_pods(
-            namespace=namespace, selector=r.spec(daemonset).get("selector") or {}, resource_version=version, timeout=2.0
+            namespace=namespace,
+            selector=r.spec(daemonset).get("selector") or {},
+            resource_version=version,
+            timeout=min(LOOK_EVERY, remaining),
         ):
             break
-        status, version = _status(cluster, namespace, options.name)
+        status, version = _status(cluster, namespace, options.name, clock())
 
 
 @click.command("status", short_help="Per-node rollout progress.")
 @click.argument("name")
 @click.option("-w", "--watch", is_flag=True, help="Keep watching until the rollout is done.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
+@click.option(
+    "--timeout",
+    metavar="DURATION",
+    help="Wait until the rollout is done, at most this long (e.g. 5m; 0: no limit); exit 3 if it is not.",
+)
 @kube_flags
 @interruptible
 def status_command(**params: Any) -> int:
@@ -232,11 +296,13 @@ def status_command(**params: Any) -> int:
     Examples:
       kubectl ds rollout status -n logging fluentd
       kubectl ds rollout status -n logging fluentd --watch
+      kubectl ds rollout status -n logging fluentd --timeout 10m   # exit 3 if not done by then
     """
     options = StatusOptions(**params)
     options.validate()
     cluster, namespace = connect(options.kube)
-    return show_status(options, cluster, namespace)
+    tty = sys.stdout.isatty()
+    return show_status(options, cluster, namespace, clock=cluster.server_now, tty=tty)
 
 
 # --- history ----------------------------------------------------------------------------------------------
