@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from kubectl_ds.errors import UsageError
 
 
 def selector_query(selector: Mapping[str, Any]) -> str:
@@ -42,3 +45,91 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
         if operator == "DoesNotExist" and present:
             return False
     return True
+
+
+_TOKEN = re.compile(r"(==|!=|=|!|\(|\)|,)|([^\s=!(),]+)|(\S)")
+_OPERATORS = ("==", "!=", "=", "!", "(", ")", ",")
+
+
+def parse_selector(text: str, *, flag: str) -> dict[str, Any]:
+    """kubectl's `-l` syntax (`a=b,c!=d,e in (f,g),h notin (i),j,!k`) as a LabelSelector dict, so that a dump
+    is filtered exactly as the API server filters a list. `!=` becomes NotIn: both match a missing label
+    (k8s.io/apimachinery pkg/labels). Raises UsageError naming `flag`."""
+    return _SelectorText(text, flag).parse()
+
+
+class _SelectorText:
+    def __init__(self, text: str, flag: str) -> None:
+        self.text, self.flag = text, flag
+        self.tokens: list[str] = []
+        for match in _TOKEN.finditer(text):
+            if match.group(3):
+                raise self.bad(f'unexpected "{match.group(3)}"')
+            self.tokens.append(match.group(1) or match.group(2))
+        self.position = 0
+
+    def bad(self, why: str) -> UsageError:
+        return UsageError(f'invalid {self.flag} "{self.text}": {why}; use e.g. app=agent,tier!=canary')
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise self.bad("it ends too early")
+        self.position += 1
+        return token
+
+    def word(self, what: str) -> str:
+        token = self.take()
+        if token in _OPERATORS:
+            raise self.bad(f'"{token}" where a {what} belongs')
+        return token
+
+    def value(self) -> str:
+        return "" if self.peek() in (None, ",", ")") else self.word("label value")
+
+    def values(self) -> list[str]:
+        if self.take() != "(":
+            raise self.bad("in and notin take a list in parentheses")
+        found = [self.value()]
+        while self.take() == ",":
+            found.append(self.value())
+        return found  # the loop stops at the ")" (or raises at the end)
+
+    def parse(self) -> dict[str, Any]:
+        labels: dict[str, str] = {}
+        expressions: list[dict[str, Any]] = []
+        while self.peek() is not None:
+            if self.peek() == "!":
+                self.take()
+                expressions.append({"key": self.word("label key"), "operator": "DoesNotExist"})
+            else:
+                key = self.word("label key")
+                operator = self.peek()
+                if operator in (None, ","):
+                    expressions.append({"key": key, "operator": "Exists"})
+                elif operator in ("=", "=="):
+                    self.take()
+                    value = self.value()
+                    if labels.get(key, value) != value:
+                        raise self.bad(f"label {key} is given two values")
+                    labels[key] = value
+                elif operator == "!=":
+                    self.take()
+                    expressions.append({"key": key, "operator": "NotIn", "values": [self.value()]})
+                elif operator in ("in", "notin"):
+                    self.take()
+                    kind = "In" if operator == "in" else "NotIn"
+                    expressions.append({"key": key, "operator": kind, "values": self.values()})
+                else:
+                    raise self.bad(f'"{operator}" is not an operator')
+            if self.peek() is not None and self.take() != ",":
+                raise self.bad("requirements are separated by commas")
+        selector: dict[str, Any] = {}
+        if labels:
+            selector["matchLabels"] = labels
+        if expressions:
+            selector["matchExpressions"] = expressions
+        return selector
