@@ -48,10 +48,9 @@ class Finding:
 def findings(daemonset: Obj, pods: Sequence[Obj], budgets: Sequence[Obj] | None, *, now: datetime) -> list[Finding]:
     """Every finding about `daemonset`; `pods` are its own pods, `budgets` the PDBs of its namespace (None:
     they could not be read)."""
-    found = [*_budget_findings(pods, budgets or []), *_surge_with_host_port(daemonset)]
-    found += _tolerates_everything(daemonset)
-    found += _managed_rollout(daemonset, now)
-    return found
+    found = [*_surge_with_host_port(daemonset), *_tolerates_everything(daemonset), *_managed_rollout(daemonset, now)]
+    found += _budget_findings(pods, budgets or [])
+    return sorted(found, key=lambda item: item.severity != ERROR)  # errors first, otherwise in this order
 
 
 def _budget_findings(pods: Sequence[Obj], budgets: Sequence[Obj]) -> list[Finding]:
