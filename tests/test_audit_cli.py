@@ -155,7 +155,8 @@ def test_events_and_other_pods_only_when_needed(invoke: Invoke, apiserver: ApiSe
             "metadata": {"name": "exporter-pend.1", "namespace": "monitoring"},
             "involvedObject": {"kind": "Pod", "name": "exporter-pend", "namespace": "monitoring"},
             "reason": "FailedScheduling",
-            "message": "0/6 nodes are available: 1 Insufficient cpu, 5 node(s) didn't satisfy plugin(s) [NodeAffinity].",
+            "message": "0/6 nodes are available: 1 Insufficient cpu, "
+            "5 node(s) didn't satisfy plugin(s) [NodeAffinity].",
             "lastTimestamp": "2024-06-01T11:00:00Z",
         }
     )
@@ -216,7 +217,8 @@ def test_all_lists_every_node(invoke: Invoke, live: tuple[ApiServer, str]) -> No
     assert data["daemonSets"][0]["nodes"] == explained["nodes"]
     code, out, _ = audit(invoke, kubeconfig, "-n", "kube-system", "--all")
     assert out.split("\n\n")[1] == (
-        "kube-system/proxy: 0 of 6 nodes need attention\n  6 nodes: healthy: amd-1, amd-2, amd-3, amd-4, arm-1 and 1 more\n"
+        "kube-system/proxy: 0 of 6 nodes need attention\n"
+        "  6 nodes: healthy: amd-1, amd-2, amd-3, amd-4, arm-1 and 1 more\n"
     )
     _, wide, _ = audit(invoke, kubeconfig, "-n", "kube-system", "--all", "-o", "wide")
     assert "  6 nodes: healthy: amd-1, amd-2, amd-3, amd-4, arm-1, arm-2\n" in wide
@@ -335,8 +337,10 @@ def test_offline_dump_equals_live(invoke: Invoke, live: tuple[ApiServer, str], t
 
 
 EXAMPLE_TABLE = """\
-NAMESPACE    NAME     SHOULD RUN    READY    UP-TO-DATE    PROBLEMS                                                    TOP REASON
-logging      fluentd  9             6        8             1 crash-looping, 2 Pending, 1 old revision, 1 misscheduled  crash-looping (1 node)
+NAMESPACE    NAME     SHOULD RUN    READY    UP-TO-DATE    PROBLEMS                                                    \
+TOP REASON
+logging      fluentd  9             6        8             1 crash-looping, 2 Pending, 1 old revision, 1 misscheduled  \
+crash-looping (1 node)
 
 logging/fluentd: 5 of 14 nodes need attention
   1 node: crash-looping: node-5
