@@ -47,8 +47,11 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
     return True
 
 
-_TOKEN = re.compile(r"(==|!=|=|!|\(|\)|,)|([^\s=!(),]+)|(\S)")
-_OPERATORS = ("==", "!=", "=", "!", "(", ")", ",")
+_TOKEN = re.compile(r"(==|!=|=|!|\(|\)|,|<|>)|([^\s=!(),<>]+)|(\S)")
+_OPERATORS = ("==", "!=", "=", "!", "(", ")", ",", "<", ">")
+# apimachinery validation: a qualified name (optional DNS-subdomain prefix) and a label value (63 chars at most).
+_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?")
 
 
 def parse_selector(text: str, *, flag: str) -> dict[str, Any]:
@@ -85,6 +88,8 @@ class _SelectorText:
         token = self.take()
         if token in _OPERATORS:
             raise self.bad(f'"{token}" where a {what} belongs')
+        if not (_KEY if what == "label key" else _VALUE).fullmatch(token):
+            raise self.bad(f'"{token}" is not a valid {what}')
         return token
 
     def value(self) -> str:
@@ -123,6 +128,8 @@ class _SelectorText:
                     self.take()
                     kind = "In" if operator == "in" else "NotIn"
                     expressions.append({"key": key, "operator": kind, "values": self.values()})
+                elif operator in ("<", ">"):  # pkg/labels has Gt/Lt; a LabelSelector (matchExpressions) does not
+                    raise self.bad(f'"{operator}" (a numeric comparison) is not supported')
                 else:
                     raise self.bad(f'"{operator}" is not an operator')
             if self.peek() is not None and self.take() != ",":
