@@ -89,7 +89,7 @@ kube-system  proxy     6             6        6             -                -
 logging      shipper   6             6        6             -                -
 monitoring   exporter  6             4        6             2 crash-looping  crash-looping (2 nodes)
 
-logging/shipper: 0 of 6 nodes need attention
+logging/shipper: no node needs attention; 1 error and 2 warnings
   error SurgeWithHostPort: updateStrategy RollingUpdate with maxSurge and host port 24224/TCP: the surge pod \
 cannot bind the port next to the old pod, so the next rolling update deadlocks; set maxSurge 0 and use maxUnavailable
   warning ToleratesEverythingWithoutPriority: it tolerates every taint (a toleration with operator Exists and no \
@@ -217,8 +217,7 @@ def test_all_lists_every_node(invoke: Invoke, live: tuple[ApiServer, str]) -> No
     assert data["daemonSets"][0]["nodes"] == explained["nodes"]
     code, out, _ = audit(invoke, kubeconfig, "-n", "kube-system", "--all")
     assert out.split("\n\n")[1] == (
-        "kube-system/proxy: 0 of 6 nodes need attention\n"
-        "  6 nodes: healthy: amd-1, amd-2, amd-3, amd-4, arm-1 and 1 more\n"
+        "kube-system/proxy: no node needs attention\n  6 nodes: healthy: amd-1, amd-2, amd-3, amd-4, arm-1 and 1 more\n"
     )
     _, wide, _ = audit(invoke, kubeconfig, "-n", "kube-system", "--all", "-o", "wide")
     assert "  6 nodes: healthy: amd-1, amd-2, amd-3, amd-4, arm-1, arm-2\n" in wide
@@ -376,3 +375,21 @@ def test_explain_shows_the_correlation(invoke: Invoke, live: tuple[ApiServer, st
             "text": "all 2 crash-looping nodes are kubernetes.io/arch=arm64; 0 of 4 amd64 nodes fail",
         }
     ]
+
+
+FLEET_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet.yaml"
+
+
+def test_the_bundled_fleet_example_is_this_fleet(invoke: Invoke) -> None:
+    """examples/fleet.yaml (the README's audit sample) is fleet(); `python -m tests.test_audit_cli` rewrites it."""
+    assert yaml.safe_load(FLEET_EXAMPLE.read_text())["items"] == fleet()
+    result = invoke("audit", "-A", "--from-file", str(FLEET_EXAMPLE))
+    assert (result.exit_code, result.stdout) == (0, TABLE)
+
+
+if __name__ == "__main__":
+    FLEET_EXAMPLE.write_text(
+        "# The fleet of tests/test_audit_cli.py (three DaemonSets on six nodes), the README's `kubectl ds audit`\n"
+        "# sample. Regenerate: python -m tests.test_audit_cli\n"
+        + yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": fleet()}, sort_keys=False)
+    )

@@ -11,6 +11,7 @@ from kubectl_ds.render.explain import SCHEMA_VERSION, ExplainView, correlation_t
 from kubectl_ds.render.output import to_data_text
 from kubectl_ds.render.text import count, plural, some_names
 from kubectl_ds.rollout.audit import DaemonSetAudit, node_groups, problem_kinds
+from kubectl_ds.rollout.findings import ERROR
 
 NAMES_SHOWN = 5  # node names per group in the table; -o wide shows them all
 
@@ -52,8 +53,16 @@ def _details(audit: DaemonSetAudit, *, every_node: bool, wide: bool) -> list[str
     if not groups and not audit.findings and not audit.summary.correlations:
         return []
     problems = audit.summary.problems
-    head = f"{audit.namespace}/{audit.name}: {problems} of {count(audit.summary.nodes, 'node')} "
-    head += f"{plural(problems, 'needs', 'need')} attention"
+    head = f"{audit.namespace}/{audit.name}: "
+    if problems:
+        head += f"{problems} of {count(audit.summary.nodes, 'node')} {plural(problems, 'needs', 'need')} attention"
+    else:
+        head += "no node needs attention"
+    errors = sum(1 for found in audit.findings if found.severity == ERROR)
+    warnings = len(audit.findings) - errors
+    said = [count(number, noun) for number, noun in ((errors, "error"), (warnings, "warning")) if number]
+    if said:
+        head += "; " + " and ".join(said)
     lines = [head]
     for label, names in groups:
         shown = ", ".join(names) if wide else some_names(names, NAMES_SHOWN)
