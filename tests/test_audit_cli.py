@@ -393,3 +393,24 @@ if __name__ == "__main__":
         "# sample. Regenerate: python -m tests.test_audit_cli\n"
         + yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": fleet()}, sort_keys=False)
     )
+
+
+def test_forbidden_revisions_leave_out_revision_numbers(invoke: Invoke, live: tuple[ApiServer, str]) -> None:
+    server, kubeconfig = live
+    server.deny("list", "controllerrevisions")
+    data = as_json(invoke("audit", "-n", "monitoring", "--kubeconfig", kubeconfig, "-o", "json"))
+    assert [note.split(":")[0] for note in data["omitted"]] == ["revision numbers left out"]
+    assert {pod["revision"] for node in data["daemonSets"][0]["nodes"] for pod in node["pods"]} == {None}
+
+
+def test_lists_follow_continue_tokens(invoke: Invoke, tmp_path: Path, isolated_env: Path) -> None:
+    server = ApiServer(page_size_cap=4).start()
+    try:
+        server.load(copy.deepcopy(fleet()))
+        kubeconfig = server.write_kubeconfig(str(tmp_path / "kc"))
+        server.reset_requests()
+        result = invoke("audit", "-A", "--kubeconfig", kubeconfig)
+        assert (result.exit_code, result.stdout) == (0, TABLE)
+        assert server.traffic().count("list", "pods") == 5  # 18 pods in pages of 4
+    finally:
+        server.stop()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,9 +22,10 @@ from kubectl_ds.labelselector import parse_selector, selector_matches
 from kubectl_ds.placement.report import nodes_to_check
 from kubectl_ds.placement.requests import ParseQuantity
 from kubectl_ds.reader import ClusterReader
-from kubectl_ds.render.audit import AuditView, render_data, render_table
 from kubectl_ds.resources import Obj
-from kubectl_ds.rollout.audit import Fleet, active_pods_by_node, assess, finish, pending_unscheduled
+
+if TYPE_CHECKING:
+    from kubectl_ds.rollout.audit import DaemonSetAudit
 
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 T = TypeVar("T")
@@ -61,6 +62,10 @@ class AuditResult:
 
 
 def run(options: AuditOptions, reader: ClusterReader, *, now: datetime, parse_quantity: ParseQuantity) -> AuditResult:
+    # Imported here, not at the top: `kubectl ds --help` should not pay for the rollout modules.
+    from kubectl_ds.render.audit import AuditView, render_data, render_table
+    from kubectl_ds.rollout.audit import Fleet, assess, finish, pending_unscheduled
+
     omitted: list[str] = []
     scope = options.namespace
     node_selector = options.nodes_selector()
@@ -71,7 +76,7 @@ def run(options: AuditOptions, reader: ClusterReader, *, now: datetime, parse_qu
         reader.list_daemonsets(namespace=scope, selector=options.daemonset_selector()),
         key=lambda ds: (r.namespace(ds), r.name(ds)),
     )
-    audits = []
+    audits: list[DaemonSetAudit] = []
     if daemonsets:
         pods = _read(lambda: reader.list_pods(namespace=scope), "pod states left out", omitted)
         revisions = _read(lambda: reader.list_revisions(namespace=scope), "revision numbers left out", omitted)
@@ -118,6 +123,8 @@ def _active_pods(
 ) -> Mapping[str, Sequence[Obj]] | None:
     """Non-terminal pods by node, for the resource and host-port checks: the scope's pod list when it is the
     whole cluster, else one cluster-wide list of non-terminal pods."""
+    from kubectl_ds.rollout.audit import active_pods_by_node
+
     if scope is None:
         if pods is None:
             return None
