@@ -87,13 +87,15 @@ def run(options: AuditOptions, reader: ClusterReader, *, now: datetime, parse_qu
         )
         budgets = _read(lambda: reader.list_budgets(namespace=scope), "PodDisruptionBudget findings left out", omitted)
         fleet = Fleet.index(nodes, pods, revisions or [], events or [], budgets)
-        assessments = [assess(ds, fleet, now=now) for ds in daemonsets]
-        checks = [nodes_to_check(assessment) for assessment in assessments]
-        active = _active_pods(reader, scope, pods, omitted) if any(checks) else {}
-        audits = [
-            finish(assessment, fleet, names, active, parse_quantity, now=now)
-            for assessment, names in zip(assessments, checks, strict=True)
-        ]
+        active: Mapping[str, Sequence[Obj]] | None = {}
+        read_active = False
+        for daemonset in daemonsets:  # one at a time: only one full assessment alive at once
+            assessment = assess(daemonset, fleet, now=now)
+            checks = nodes_to_check(assessment)
+            if checks and not read_active:  # the other pods, once, and only when a node needs them
+                active, read_active = _active_pods(reader, scope, pods, omitted), True
+            audit = finish(assessment, fleet, checks, active, parse_quantity, now=now, every_node=options.every_node)
+            audits.append(audit)
     view = AuditView(
         audits=tuple(audits),
         scope="all namespaces" if scope is None else f'namespace "{scope}"',
