@@ -414,3 +414,43 @@ def test_lists_follow_continue_tokens(invoke: Invoke, tmp_path: Path, isolated_e
         assert server.traffic().count("list", "pods") == 5  # 18 pods in pages of 4
     finally:
         server.stop()
+
+
+def test_a_halted_managed_rollout_is_an_error_finding_with_since_when(
+    invoke: Invoke, apiserver: ApiServer, tmp_path: Path
+) -> None:
+    """The time comes from the managedFields entry that owns the state annotation (a real API server keeps it;
+    the test API server stores what it is given)."""
+    from kubectl_ds.rollout import state as st
+
+    daemonset = make_daemonset("agent", "ops", labels={"app": "agent"}, strategy="OnDelete")
+    state = st.RolloutState(
+        rollout_id="r1", phase=st.HALTED, direction=st.FORWARD, start_hash="h1", start_revision=1,
+        target_hash="h2", target_revision=2, reason="new pods crash-loop on amd-1", change="image foo=foo/bar:v2",
+    )  # fmt: skip
+    daemonset["metadata"]["annotations"] = {st.STATE_ANNOTATION: st.encode(state)}
+    daemonset["metadata"]["managedFields"] = [
+        {"manager": "kubectl-ds", "operation": "Update", "time": "2024-06-01T10:00:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {f"f:{st.STATE_ANNOTATION}": {}}}}},
+    ]  # fmt: skip
+    node = make_node("amd-1")
+    apiserver.load(
+        [
+            node,
+            daemonset,
+            make_revision(daemonset, 1, "h1"),
+            make_pod("agent-1", "amd-1", daemonset, revision_hash="h1"),
+        ]
+    )
+    kubeconfig = apiserver.write_kubeconfig(str(tmp_path / "kc"), namespace="ops")
+    code, out, _ = audit(invoke, kubeconfig, "--exit-code")
+    assert code == 3
+    [line] = [line for line in out.splitlines() if "ManagedRolloutHalted" in line]
+    assert line.startswith(
+        "  error ManagedRolloutHalted: managed rollout to revision 2 (image foo=foo/bar:v2) halted since "
+        "2024-06-01T10:00:00Z ("
+    )
+    assert line.endswith(
+        " ago): new pods crash-loop on amd-1; the DaemonSet stays parked (OnDelete); retry with kubectl ds rollout "
+        "resume -n ops agent or roll back with kubectl ds rollout abort -n ops agent"
+    )
