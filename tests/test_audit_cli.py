@@ -165,7 +165,7 @@ def test_events_and_other_pods_only_when_needed(invoke: Invoke, apiserver: ApiSe
     apiserver.reset_requests()
     code, out, _ = audit(invoke, kubeconfig, "-n", "monitoring")
     assert code == 0
-    assert "  1 node: Insufficient cpu: amd-1\n" in out
+    assert "  1 node: Pending (Insufficient cpu): amd-1\n" in out
     calls = [(request.path, request.query.get("fieldSelector", "")) for request in apiserver.requests]
     assert calls == [
         ("/api/v1/nodes", ""),
@@ -343,8 +343,8 @@ crash-looping (1 node)
 
 logging/fluentd: 5 of 14 nodes need attention
   1 node: crash-looping: node-5
-  1 node: Insufficient memory: node-7
-  1 node: hostPort 24224/TCP: node-8
+  1 node: Pending (Insufficient memory): node-7
+  1 node: Pending (hostPort 24224/TCP): node-8
   1 node: old revision: node-6
   1 node: taint dedicated=gpu:NoSchedule not tolerated (pod kept, misscheduled): gpu-2
 """

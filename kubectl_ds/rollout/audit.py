@@ -138,8 +138,8 @@ def finish(
 
 
 def problem_label(node: NodeReport) -> str:
-    """The one reason a problem node is grouped under: "Insufficient memory", "crash-looping", "taint
-    dedicated=gpu:NoSchedule not tolerated (pod kept, misscheduled)"."""
+    """The one reason a problem node is grouped under: "Pending (Insufficient memory)", "crash-looping", "old
+    revision", "taint dedicated=gpu:NoSchedule not tolerated (pod kept, misscheduled)"."""
     if not node.should_run:
         rules = [
             f"{reason.rule} not tolerated"
@@ -150,14 +150,13 @@ def problem_label(node: NodeReport) -> str:
         ]
         fate = "pod kept, misscheduled" if node.verdict.should_continue_running else "pod deleted by the controller"
         return f"{' + '.join(rules) or 'not wanted'} ({fate})"
-    if node.state == MISSING:
-        return "missing a pod"
     short = short_reason(node)
     if node.state == RUNNING:
-        return short or (
-            "old revision" if any(reason.code == codes.POD_OUTDATED for reason in node.reasons) else RUNNING
-        )
-    return short if short and short != node.state else node.state
+        outdated = any(reason.code == codes.POD_OUTDATED for reason in node.reasons)
+        return short or ("old revision" if outdated else RUNNING)
+    state = "missing a pod" if node.state == MISSING else node.state
+    # As explain's summary words it: "Pending (Insufficient memory)", "missing a pod (hostPort 9100/TCP)".
+    return f"{state} ({short})" if short and short not in (node.state, "no pod") else state
 
 
 def node_groups(assessment: Assessment, *, every_node: bool) -> list[tuple[str, list[str]]]:
