@@ -79,6 +79,19 @@ CASES = [
     ),
     pytest.param(make_daemonset(), [pdb("agents", minAvailable=1)], [], id="pdb-with-integer-minavailable-is-fine"),
     pytest.param(
+        make_daemonset(),
+        [pdb("agents", minAvailable=1), pdb("all-pods", minAvailable=1)],
+        [
+            (
+                "PDBOverlap",
+                "warning",
+                "more than one PodDisruptionBudget (agents, all-pods) selects 3 of these pods (e.g. p0): the "
+                "eviction API answers 500 for every such pod",
+            )
+        ],
+        id="two-pdbs-over-the-same-pods-block-every-eviction",
+    ),
+    pytest.param(
         make_daemonset(host_ports=[9100], strategy=rolling_update(0, 1)),
         [],
         [
