@@ -9,7 +9,8 @@
 - ManagedRolloutHalted / ManagedRolloutPaused / ManagedRolloutAbandoned / ManagedRolloutUnreadable: the state
   of a `kubectl ds rollout` in its annotation (rollout/state.py), and since when.
 
-An "error" finding makes `audit --exit-code` exit 3; a "warning" does not.
+An "error" finding makes `audit --exit-code` exit 3; a "warning" does not. (The stuck controller-driven
+RollingUpdate comes from the budget ledger, rollout/ledger.py, and joins `findings()` here.)
 """
 
 from __future__ import annotations
