@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from kubectl_ds import __version__
+from kubectl_ds.commands.audit import audit_command
 from kubectl_ds.commands.common import kube_flag_options
 from kubectl_ds.commands.diff import diff_command
 from kubectl_ds.commands.explain import explain_command
@@ -26,6 +27,7 @@ Examples:
   kubectl ds explain -n logging fluentd --problems -o wide
   kubectl ds explain -f fluentd.yaml
   kubectl ds diff -f fluentd.yaml
+  kubectl ds audit -A
   kubectl ds rollout history -n logging fluentd
 """
 
@@ -39,6 +41,7 @@ def cli(**_: Any) -> None:
 
 cli.add_command(explain_command)
 cli.add_command(diff_command)
+cli.add_command(audit_command)
 cli.add_command(rollout_group)
 
 

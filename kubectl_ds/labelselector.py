@@ -1,8 +1,8 @@
-"""Pure. LabelSelector dicts (matchLabels/matchExpressions): match them, write them as a query, and read
-kubectl's selector strings into them."""
+"""Pure. LabelSelector dicts (matchLabels/matchExpressions): match them, and write them as a query."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,76 +47,96 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
     return True
 
 
-# The label selector syntax kubectl's -l takes (apimachinery labels.Parse): comma-separated requirements,
-# each `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (a,b)` or `key notin (a,b)`.
-_SET_OPERATORS = {"in": "In", "notin": "NotIn"}
+_TOKEN = re.compile(r"(==|!=|=|!|\(|\)|,|<|>)|([^\s=!(),<>]+)|(\S)")
+_OPERATORS = ("==", "!=", "=", "!", "(", ")", ",", "<", ">")
+# apimachinery validation: a qualified name (optional DNS-subdomain prefix) and a label value (63 chars at most).
+_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?")
 
 
 def parse_selector(text: str, *, flag: str) -> dict[str, Any]:
-    """A kubectl-style selector string as a LabelSelector dict; UsageError naming `flag` when malformed.
-
-    `!=` becomes NotIn (it matches a node without the key too, as upstream's does); an empty string is the
-    empty selector, which matches every object."""
-    labels: dict[str, str] = {}
-    expressions: list[dict[str, Any]] = []
-    for requirement in _split_requirements(text, flag):
-        words = requirement.split()
-        if len(words) >= 2 and words[1] in _SET_OPERATORS:
-            rest = requirement.split(None, 2)[2] if len(words) > 2 else ""
-            if not (rest.startswith("(") and rest.endswith(")")):
-                raise UsageError(f'invalid {flag} "{text}": expected {words[0]} {words[1]} (value,...)')
-            values = [value.strip() for value in rest[1:-1].split(",") if value.strip()]
-            if not values:
-                raise UsageError(f'invalid {flag} "{text}": {words[0]} {words[1]} () needs at least one value')
-            expressions.append(
-                {"key": _key(words[0], text, flag), "operator": _SET_OPERATORS[words[1]], "values": values}
-            )
-        elif "!=" in requirement:
-            key, value = requirement.split("!=", 1)
-            expressions.append({"key": _key(key, text, flag), "operator": "NotIn", "values": [value.strip()]})
-        elif "=" in requirement:
-            key, value = requirement.replace("==", "=", 1).split("=", 1)
-            key, value = _key(key, text, flag), value.strip()
-            if "=" in value or labels.get(key, value) != value:
-                raise UsageError(f'invalid {flag} "{text}": {requirement} is not key=value')
-            labels[key] = value
-        elif requirement.startswith("!"):
-            expressions.append({"key": _key(requirement[1:], text, flag), "operator": "DoesNotExist"})
-        else:
-            expressions.append({"key": _key(requirement, text, flag), "operator": "Exists"})
-    selector: dict[str, Any] = {}
-    if labels:
-        selector["matchLabels"] = labels
-    if expressions:
-        selector["matchExpressions"] = expressions
-    return selector
+    """kubectl's `-l` syntax (`a=b,c!=d,e in (f,g),h notin (i),j,!k`) as a LabelSelector dict, so that a dump
+    is filtered exactly as the API server filters a list. `!=` becomes NotIn: both match a missing label
+    (k8s.io/apimachinery pkg/labels). Raises UsageError naming `flag`."""
+    return _SelectorText(text, flag).parse()
 
 
-def _split_requirements(text: str, flag: str) -> list[str]:
-    """Split on the commas outside parentheses."""
-    parts: list[str] = []
-    depth, current = 0, ""
-    for char in text:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0 or depth > 1:
-            raise UsageError(f'invalid {flag} "{text}": unbalanced parentheses')
-        if char == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += char
-    if depth:
-        raise UsageError(f'invalid {flag} "{text}": unbalanced parentheses')
-    parts.append(current.strip())
-    if parts == [""]:
-        return []
-    if "" in parts:
-        raise UsageError(f'invalid {flag} "{text}": an empty requirement between commas')
-    return parts
+class _SelectorText:
+    def __init__(self, text: str, flag: str) -> None:
+        self.text, self.flag = text, flag
+        self.tokens: list[str] = []
+        for match in _TOKEN.finditer(text):
+            if match.group(3):
+                raise self.bad(f'unexpected "{match.group(3)}"')
+            self.tokens.append(match.group(1) or match.group(2))
+        self.position = 0
 
+    def bad(self, why: str) -> UsageError:
+        return UsageError(f'invalid {self.flag} "{self.text}": {why}; use e.g. app=agent,tier!=canary')
 
-def _key(raw: str, text: str, flag: str) -> str:
-    key = raw.strip()
-    if not key or any(char.isspace() or char in "()!=," for char in key):
-        raise UsageError(f'invalid {flag} "{text}": "{key}" is not a label key')
-    return key
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise self.bad("it ends too early")
+        self.position += 1
+        return token
+
+    def word(self, what: str) -> str:
+        token = self.take()
+        if token in _OPERATORS:
+            raise self.bad(f'"{token}" where a {what} belongs')
+        if not (_KEY if what == "label key" else _VALUE).fullmatch(token):
+            raise self.bad(f'"{token}" is not a valid {what}')
+        return token
+
+    def value(self) -> str:
+        return "" if self.peek() in (None, ",", ")") else self.word("label value")
+
+    def values(self) -> list[str]:
+        if self.take() != "(":
+            raise self.bad("in and notin take a list in parentheses")
+        found = [self.value()]
+        while self.take() == ",":
+            found.append(self.value())
+        return found  # the loop stops at the ")" (or raises at the end)
+
+    def parse(self) -> dict[str, Any]:
+        labels: dict[str, str] = {}
+        expressions: list[dict[str, Any]] = []
+        while self.peek() is not None:
+            if self.peek() == "!":
+                self.take()
+                expressions.append({"key": self.word("label key"), "operator": "DoesNotExist"})
+            else:
+                key = self.word("label key")
+                operator = self.peek()
+                if operator in (None, ","):
+                    expressions.append({"key": key, "operator": "Exists"})
+                elif operator in ("=", "=="):
+                    self.take()
+                    value = self.value()
+                    if labels.get(key, value) != value:
+                        raise self.bad(f"label {key} is given two values")
+                    labels[key] = value
+                elif operator == "!=":
+                    self.take()
+                    expressions.append({"key": key, "operator": "NotIn", "values": [self.value()]})
+                elif operator in ("in", "notin"):
+                    self.take()
+                    kind = "In" if operator == "in" else "NotIn"
+                    expressions.append({"key": key, "operator": kind, "values": self.values()})
+                elif operator in ("<", ">"):  # pkg/labels has Gt/Lt; a LabelSelector (matchExpressions) does not
+                    raise self.bad(f'"{operator}" (a numeric comparison) is not supported')
+                else:
+                    raise self.bad(f'"{operator}" is not an operator')
+            if self.peek() is not None and self.take() != ",":
+                raise self.bad("requirements are separated by commas")
+        selector: dict[str, Any] = {}
+        if labels:
+            selector["matchLabels"] = labels
+        if expressions:
+            selector["matchExpressions"] = expressions
+        return selector

@@ -1,4 +1,4 @@
-"""Pure. What `explain` reads, as a protocol: the live cluster (kube.Cluster) and a dump
+"""Pure. What `explain` and `audit` read, as a protocol: the live cluster (kube.Cluster) and a dump
 (dump.DumpReader) both provide it, so the command never knows which one it talks to."""
 
 from __future__ import annotations
@@ -19,3 +19,18 @@ class ClusterReader(Protocol):
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]: ...
+
+    # `audit`: one list each for the whole scope (namespace None: every namespace), never one per object.
+    def list_daemonsets(self, *, namespace: str | None, selector: Mapping[str, Any] | None) -> list[dict[str, Any]]: ...
+
+    def list_pods(self, *, namespace: str | None) -> list[dict[str, Any]]: ...
+
+    def list_revisions(self, *, namespace: str | None) -> list[dict[str, Any]]: ...
+
+    def list_events(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        """FailedScheduling events of pods."""
+        ...
+
+    def list_budgets(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        """PodDisruptionBudgets (policy/v1)."""
+        ...

@@ -87,12 +87,13 @@ def test_scope_pauses_parked_and_resume_with_the_empty_selector_finishes(invoke:
     [
         pytest.param(
             ("start", NAME, "--image", "agent=agent:v2", "--nodes", "zone in (a"),
-            'error: invalid --nodes "zone in (a": unbalanced parentheses',
+            'error: invalid --nodes "zone in (a": it ends too early; use e.g. app=agent,tier!=canary',
             id="start-bad-scope",
         ),
         pytest.param(
-            ("resume", NAME, "--nodes", "zone notin ()"),
-            'error: invalid --nodes "zone notin ()": zone notin () needs at least one value',
+            ("resume", NAME, "--nodes", "zone notin a"),
+            'error: invalid --nodes "zone notin a": in and notin take a list in parentheses; '
+            "use e.g. app=agent,tier!=canary",
             id="resume-bad-scope",
         ),
         pytest.param(

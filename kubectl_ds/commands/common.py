@@ -88,6 +88,27 @@ def kube_flags(func: F) -> F:
     return kube_flag_options(wrapper)  # type: ignore[return-value]
 
 
+def open_reader(flags: Any, from_files: tuple[str, ...]) -> tuple[Any, str]:
+    """A ClusterReader: the dump in `from_files` (offline), else the cluster the kubeconfig names; and the
+    namespace a namespaced command uses (-n, else the context's, else "default")."""
+    if from_files:
+        from kubectl_ds.kube.dump import DumpReader
+
+        return DumpReader.from_files(from_files), flags.namespace or "default"
+    from kubectl_ds.kube.cluster import Cluster
+    from kubectl_ds.kube.config import resolve
+
+    resolved = resolve(flags)
+    return Cluster.connect(flags, resolved), resolved.namespace
+
+
+def parse_quantity(value: Any) -> Any:
+    """Kubernetes quantities through the client's parser (imported only when a check needs it)."""
+    from kubectl_ds.kube.quantity import parse_quantity as parse
+
+    return parse(value)
+
+
 def check_output(output: str, allowed: tuple[str, ...]) -> None:
     if output not in allowed:
         raise UsageError(f'unknown output format "{output}" for -o; use one of: {", ".join(allowed)}')

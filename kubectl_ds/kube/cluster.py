@@ -203,6 +203,25 @@ class Cluster:
             _CORE, "events", namespace=namespace, field_selector="involvedObject.kind=Pod,reason=FailedScheduling"
         )
 
+    # --- what audit reads: the whole scope in one paginated list each (namespace None: every namespace) --
+
+    def list_daemonsets(self, *, namespace: str | None, selector: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        return self.list_all(_APPS, "daemonsets", namespace=namespace, selector=selector or None)
+
+    def list_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self.list_all(_CORE, "pods", namespace=namespace)
+
+    def list_revisions(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self.list_all(_APPS, "controllerrevisions", namespace=namespace)
+
+    def list_events(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self.list_all(
+            _CORE, "events", namespace=namespace, field_selector="involvedObject.kind=Pod,reason=FailedScheduling"
+        )
+
+    def list_budgets(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self.list_all(_POLICY, "poddisruptionbudgets", namespace=namespace)
+
     # --- what rollouts write and watch (the RolloutCluster protocol) ---------------------------------
 
     def patch_daemonset(

@@ -14,7 +14,7 @@ from kubectl_ds import resources as r
 from kubectl_ds.errors import InputError, NotFound
 from kubectl_ds.labelselector import selector_matches
 
-_KINDS = {"Node", "Pod", "DaemonSet", "ControllerRevision", "Event"}
+_KINDS = {"Node", "Pod", "DaemonSet", "ControllerRevision", "Event", "PodDisruptionBudget"}
 
 
 def read_documents(path: str, stdin: TextIO | None = None) -> list[dict[str, Any]]:
@@ -128,3 +128,24 @@ class DumpReader:
             for event in self._by_kind["Event"]
             if (r.namespace(event) or "default") == namespace and event.get("reason") == "FailedScheduling"
         ]
+
+    # --- audit: a whole namespace (None: every namespace of the dump) -----------------------------------
+
+    def _in_scope(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        return [obj for obj in self._by_kind[kind] if namespace is None or (r.namespace(obj) or "default") == namespace]
+
+    def list_daemonsets(self, *, namespace: str | None, selector: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        found = self._in_scope("DaemonSet", namespace)
+        return [ds for ds in found if selector is None or selector_matches(selector, r.labels(ds))]
+
+    def list_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self._in_scope("Pod", namespace)
+
+    def list_revisions(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self._in_scope("ControllerRevision", namespace)
+
+    def list_events(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return [event for event in self._in_scope("Event", namespace) if event.get("reason") == "FailedScheduling"]
+
+    def list_budgets(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self._in_scope("PodDisruptionBudget", namespace)

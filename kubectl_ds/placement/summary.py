@@ -1,6 +1,7 @@
 """Pure. The summary of an explain assessment: the controller's own status counts (only the oldest pod on
 a node counts, docs/rules.md#r-status), the exclusion rules by node count, the states of the wanted
-nodes with their most telling reason, and which nodes --problems shows."""
+nodes with their most telling reason, which nodes --problems shows, and the node labels the failing nodes
+share (placement/correlation.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubectl_ds.placement import reasons as codes
+from kubectl_ds.placement.correlation import Correlation, correlate
 from kubectl_ds.placement.report import (
     CRASH_LOOPING,
     FAILED,
@@ -49,6 +51,7 @@ class Summary:
     problems: int
     unhealthy_wanted: tuple[str, ...]
     counts: ControllerCounts
+    correlations: tuple[Correlation, ...] = ()  # node labels the failing nodes share and the healthy lack
 
 
 def summarize(assessment: Assessment) -> Summary:
@@ -59,7 +62,7 @@ def summarize(assessment: Assessment) -> Summary:
     for node in wanted:
         by_state.setdefault(node.state, []).append(node)
     states = tuple(
-        (state, tuple((n.name, _short_reason(n)) for n in group))
+        (state, tuple((n.name, short_reason(n)) for n in group))
         for state, group in sorted(by_state.items(), key=lambda item: _state_order(item[0]))
     )
     outdated = tuple(
@@ -78,6 +81,7 @@ def summarize(assessment: Assessment) -> Summary:
         problems=sum(1 for node in nodes if needs_attention(node)),
         unhealthy_wanted=tuple(node.name for node in wanted if not node.ready_and_updated),
         counts=controller_counts(nodes),
+        correlations=correlate(assessment),
     )
 
 
@@ -105,7 +109,7 @@ def _exclusion_rule(node: NodeReport) -> str:
     return " + ".join(rules) if rules else "unknown"
 
 
-def _short_reason(node: NodeReport) -> str:
+def short_reason(node: NodeReport) -> str:
     """The most telling reason of a node, as a few words for the summary line."""
     priority = (codes.INSUFFICIENT_RESOURCES, codes.HOST_PORT_CONFLICT, codes.FAILED_SCHEDULING)
     for code in priority:

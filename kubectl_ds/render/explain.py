@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_ds.placement import reasons as codes
+from kubectl_ds.placement.correlation import Correlation
 from kubectl_ds.placement.reasons import Reason
 from kubectl_ds.placement.report import (
     MISSING,
@@ -98,6 +99,7 @@ def render_table(view: ExplainView, *, wide: bool = False, problems_only: bool =
     else:
         lines.append("No nodes in the cluster.")
     lines += ["", summary_line(view.summary, arrow=arrow)]
+    lines += [f"Correlation: {correlation_text(found)}" for found in view.summary.correlations]
     fixes = fix_lines(nodes)
     if fixes:
         lines += ["", "Fixes:"] + [f"  {fix}" for fix in fixes]
@@ -122,6 +124,31 @@ def summary_line(summary: Summary, *, arrow: str = "→") -> str:
             f"run {plural(count, 'it', 'them')} ({some_names(summary.misscheduled)})"
         )
     return head + ("; " + ", ".join(states) if states else "") + ("; " + ", ".join(tail) if tail else "")
+
+
+def correlation_text(found: Correlation) -> str:
+    """ "all 5 crash-looping nodes are kubernetes.io/arch=arm64; 0 of 40 amd64 nodes fail"."""
+    group = "nodes missing a pod" if found.state == MISSING else f"{found.state} nodes"
+    others = f"{found.other_value} nodes" if found.other_value else "other nodes"
+    if found.other_value == "":
+        others = f"nodes with an empty {found.key}"
+    text = (
+        f"all {found.failing} {group} are {found.key}={found.value}; "
+        f"{found.others_failing} of {found.others} {others} fail"
+    )
+    return text + (f" (they also share {', '.join(found.also)})" if found.also else "")
+
+
+def correlation_data(found: Correlation) -> dict[str, Any]:
+    return {
+        "state": found.state,
+        "label": f"{found.key}={found.value}",
+        "failing": found.failing,
+        "others": found.others,
+        "othersFailing": found.others_failing,
+        "alsoShared": list(found.also),
+        "text": correlation_text(found),
+    }
 
 
 def _state_phrase(state: str, nodes: Sequence[tuple[str, str]], summary: Summary) -> str:
@@ -191,6 +218,7 @@ def to_data(view: ExplainView, *, problems_only: bool = False) -> dict[str, Any]
                 "numberMisscheduled": counts.misscheduled,
             },
             "text": summary_line(summary, arrow="->"),
+            "correlations": [correlation_data(found) for found in summary.correlations],
         },
         "nodes": [_node_data(node) for node in nodes],
         "omitted": list(view.omitted),
