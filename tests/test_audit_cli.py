@@ -341,12 +341,16 @@ TOP REASON
 logging      fluentd  9             6        8             1 crash-looping, 2 Pending, 1 old revision, 1 misscheduled  \
 crash-looping (1 node)
 
-logging/fluentd: 5 of 14 nodes need attention
+logging/fluentd: 5 of 14 nodes need attention; 1 error
   1 node: crash-looping: node-5
   1 node: Pending (Insufficient memory): node-7
   1 node: Pending (hostPort 24224/TCP): node-8
   1 node: old revision: node-6
   1 node: taint dedicated=gpu:NoSchedule not tolerated (pod kept, misscheduled): gpu-2
+  error RollingUpdateStuck: maxUnavailable 1 is used up by nodes that will not recover by themselves \
+(node-5: pod fluentd-5abc: container fluentd is crash-looping (14 restarts, last exit code 1 (Error)); \
+node-7: pod fluentd-7pend is Pending: Unschedulable; node-8: pod fluentd-8pend is Pending: Unschedulable); \
+2 nodes wait with an old pod (gpu-2, node-6)
 """
 
 

@@ -32,6 +32,7 @@ from kubectl_ds.placement.scheduling import events_for
 from kubectl_ds.placement.summary import Summary, needs_attention, short_reason, summarize
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.findings import ERROR, Finding, findings
+from kubectl_ds.rollout.ledger import budget_ledger
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ def finish(
         nearby = [pod for name in checks for pod in active_by_node.get(name, [])]
         assessment = add_scheduler_checks(assessment, other_pods_on_nodes(nearby, daemonset, checks), parse_quantity)
     budgets = None if fleet.budgets_by_namespace is None else fleet.budgets_by_namespace.get(r.namespace(daemonset))
-    found = findings(daemonset, fleet.pods_of(daemonset) or [], budgets, now=now)
+    pods = fleet.pods_of(daemonset)
+    ledger = None if pods is None else budget_ledger(daemonset, fleet.nodes, pods, assessment.revisions, now=now)
+    found = findings(daemonset, pods or [], budgets, now=now, stuck=ledger.finding() if ledger else None)
     summary = summarize(assessment)
     if not every_node:
         kept = tuple(node for node in assessment.nodes if needs_attention(node))

@@ -7,10 +7,12 @@
 - ToleratesEverythingWithoutPriority: an empty-key `Exists` toleration puts the pod on every node, tainted or
   full, but without a priorityClassName it cannot preempt: on a full node it stays Pending for days;
 - ManagedRolloutHalted / ManagedRolloutPaused / ManagedRolloutAbandoned / ManagedRolloutUnreadable: the state
-  of a `kubectl ds rollout` in its annotation (rollout/state.py), and since when.
+  of a `kubectl ds rollout` in its annotation (rollout/state.py), and since when;
+- RollingUpdateStuck: a rolling update the controller drives cannot make progress (rollout/ledger.py: the
+  nodes holding its budget will not free it by themselves).
 
 An "error" finding makes `audit --exit-code` exit 3; a "warning" does not. (The stuck controller-driven
-RollingUpdate comes from the budget ledger, rollout/ledger.py, and joins `findings()` here.)
+RollingUpdate comes from the budget ledger, which `audit.finish` computes and hands in.)
 """
 
 from __future__ import annotations
@@ -46,10 +48,19 @@ class Finding:
     message: str
 
 
-def findings(daemonset: Obj, pods: Sequence[Obj], budgets: Sequence[Obj] | None, *, now: datetime) -> list[Finding]:
+def findings(
+    daemonset: Obj,
+    pods: Sequence[Obj],
+    budgets: Sequence[Obj] | None,
+    *,
+    now: datetime,
+    stuck: tuple[str, str] | None = None,
+) -> list[Finding]:
     """Every finding about `daemonset`; `pods` are its own pods, `budgets` the PDBs of its namespace (None:
-    they could not be read)."""
+    they could not be read), `stuck` the ledger's (code, message) when its rolling update is stuck."""
     found = [*_surge_with_host_port(daemonset), *_tolerates_everything(daemonset), *_managed_rollout(daemonset, now)]
+    if stuck is not None:
+        found.append(Finding(stuck[0], ERROR, stuck[1]))
     found += _budget_findings(pods, budgets or [])
     return sorted(found, key=lambda item: item.severity != ERROR)  # errors first, otherwise in this order
 

@@ -132,8 +132,9 @@ class Ledger:
         return "maxSurge" if self.surge else "maxUnavailable"
 
     def finding(self) -> tuple[str, str] | None:
-        """(code, message) for an audit finding: only a stuck rollout is one."""
-        return (STUCK_FINDING, self.reason) if self.stuck else None
+        """(code, message) for an audit finding: only a stuck rollout with old pods still to replace is one. With
+        none left, nothing is being rolled out: the failing nodes are the audit's node problems already."""
+        return (STUCK_FINDING, self.reason) if self.stuck and self.waiting else None
 
 
 def budget_ledger(

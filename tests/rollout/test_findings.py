@@ -221,3 +221,12 @@ def test_tolerates_every_taint(tolerations: list[Obj], expected: bool) -> None:
 )
 def test_age_reads_like_kubectl(seconds: int, text: str) -> None:
     assert age(timedelta(seconds=seconds)) == text
+
+
+def test_a_stuck_rolling_update_from_the_ledger_is_an_error_finding_listed_first() -> None:
+    daemonset = make_daemonset(strategy=rolling_update(max_surge=1), tolerations=[toleration(operator="Exists")])
+    result = findings(daemonset, [], [], now=NOW, stuck=("RollingUpdateStuck", "maxUnavailable 1 is used up"))
+    assert [(item.code, item.severity) for item in result] == [
+        ("RollingUpdateStuck", "error"),
+        ("ToleratesEverythingWithoutPriority", "warning"),
+    ]
