@@ -14,6 +14,7 @@ import click
 from kubectl_ds import __version__
 from kubectl_ds.commands.common import kube_flag_options
 from kubectl_ds.commands.explain import explain_command
+from kubectl_ds.commands.prepull import prepull_command
 from kubectl_ds.commands.rollout import rollout_group
 from kubectl_ds.errors import DsError, ExitCode
 
@@ -37,6 +38,7 @@ def cli(**_: Any) -> None:
 
 cli.add_command(explain_command)
 cli.add_command(rollout_group)
+cli.add_command(prepull_command)
 
 
 def main(argv: list[str] | None = None) -> None:

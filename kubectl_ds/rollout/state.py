@@ -66,6 +66,9 @@ class RolloutOptions:
     max_restarts: int = 3  # a crash loop halts at this many restarts
     image_pull_timeout: float = 60.0  # pull errors halt once the pod has existed this long
     unschedulable_timeout: float = 30.0  # Unschedulable (with no nominated node) halts after this long
+    # --- pre-pull (issue 10, rollout/prepull.py): before the first write, and before resume's first eviction
+    prepull: bool = False
+    prepull_timeout: float = 300.0  # nodes that have not reported a pull by then count as failed
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ _BUDGET_FLAGS = (
     "image_pull_timeout",
     "unschedulable_timeout",
     "allow_preemption",
+    # --- pre-pull ---
+    "prepull",
+    "prepull_timeout",
 )
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
@@ -129,6 +132,8 @@ def budget_flags(func: F) -> F:
                 is_flag=True,
                 help="Let a --max-surge rollout whose surge pods do not fit preempt lower-priority pods.",
             ),
+            # --- pre-pull ---
+            *prepull_options(),
         ],
     )
 
@@ -151,7 +156,33 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         image_pull_timeout=parse_duration(values["image_pull_timeout"], flag="--image-pull-timeout"),
         unschedulable_timeout=parse_duration(values["unschedulable_timeout"], flag="--unschedulable-timeout"),
         allow_preemption=values["allow_preemption"],
+        # --- pre-pull ---
+        prepull=values["prepull"],
+        prepull_timeout=parse_duration(values["prepull_timeout"], flag="--prepull-timeout"),
     )
+
+
+def prepull_options(*, flag: bool = True) -> list[Callable[[F], F]]:
+    """--prepull (unless `flag` is False: the prepull command always pulls) and --prepull-timeout."""
+    options: list[Callable[[F], F]] = [
+        click.option(
+            "--prepull-timeout",
+            default="5m",
+            metavar="DURATION",
+            help="With --prepull: nodes that have not pulled the images by then count as failed (default 5m).",
+        )
+    ]
+    if flag:
+        options.insert(
+            0,
+            click.option(
+                "--prepull",
+                is_flag=True,
+                help="Before the first write, pull the new images on every node to update; halt (exit 4, the "
+                "DaemonSet untouched) where a pull fails.",
+            ),
+        )
+    return options
 
 
 def _int_or_percent(value: str | None, default: Any) -> Any:
