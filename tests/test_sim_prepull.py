@@ -58,6 +58,24 @@ def run_now(sim: Any) -> None:
         pass
 
 
+def pull_outcome(server: Any, sim: Any, clock: Any, shot: Obj) -> str | None:
+    """Create the one-shot pod; None if it then runs to Succeeded, else the message of its first ErrImagePull
+    (it shows ImagePullBackOff afterwards, Pending, until the back-off ends)."""
+    server.add(shot, defaults=True)
+    run_now(sim)
+    first_pull = pod(server, "shot")
+    advance(sim, clock, READY_AFTER * 2)
+    found = pod(server, "shot")
+    if found["status"]["phase"] == "Succeeded":
+        return None
+    assert (waiting(first_pull)[0], waiting(found)[0], found["status"]["phase"]) == (
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "Pending",
+    )
+    return waiting(first_pull)[1]
+
+
 def waiting(found: Obj) -> tuple[str, str]:
     state = found["status"]["containerStatuses"][0]["state"]
     return state["waiting"]["reason"], state["waiting"]["message"]
@@ -103,20 +121,12 @@ def test_r_prepull_distroless_images_have_no_shell() -> None:
 def test_r_prepull_an_image_without_an_arm64_manifest_fails_on_arm64_nodes(arch: str, pulls: bool) -> None:
     server, sim, clock = cluster(0)
     server.add(make_node("node-a", labels={"kubernetes.io/arch": arch}, allocatable={"cpu": "4", "memory": "8Gi"}))
-    server.add(one_shot("shot", "node-a", "registry/agent-no-arm64:v2", command=["/bin/true"]), defaults=True)
-    run_now(sim)
-    first_pull = pod(server, "shot")
-    advance(sim, clock, READY_AFTER * 2)
-    found = pod(server, "shot")
-    if pulls:
-        assert found["status"]["phase"] == "Succeeded"
-    else:
-        reason, message = waiting(found)
-        assert reason == "ImagePullBackOff"  # after the first ErrImagePull, until the back-off ends
-        assert waiting(first_pull)[0] == "ErrImagePull"
-        message = waiting(first_pull)[1]
+    message = pull_outcome(
+        server, sim, clock, one_shot("shot", "node-a", "registry/agent-no-arm64:v2", command=["/bin/true"])
+    )
+    assert (message is None) == pulls
+    if message is not None:
         assert message.endswith("no match for platform in manifest: not found")
-        assert found["status"]["phase"] == "Pending"
 
 
 @pytest.mark.parametrize(
@@ -132,16 +142,11 @@ def test_r_prepull_a_private_image_needs_an_existing_pull_secret(secrets: list[s
     a warning); a private registry answers 401 without them."""
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "regcred", "namespace": "default"}}
     server, sim, clock = cluster(1, seed=[secret])
-    server.add(one_shot("shot", "node-0", "private.example/agent:v2", command=["true"], secrets=secrets), defaults=True)
-    run_now(sim)
-    first_pull = pod(server, "shot")
-    advance(sim, clock, READY_AFTER * 2)
-    found = pod(server, "shot")
-    if pulls:
-        assert found["status"]["phase"] == "Succeeded"
-    else:
-        reason, message = waiting(first_pull)
-        assert (reason, waiting(found)[0]) == ("ErrImagePull", "ImagePullBackOff")
+    message = pull_outcome(
+        server, sim, clock, one_shot("shot", "node-0", "private.example/agent:v2", command=["true"], secrets=secrets)
+    )
+    assert (message is None) == pulls
+    if message is not None:
         assert "pull access denied" in message and "authorization failed" in message
 
 
