@@ -57,6 +57,8 @@ def event_line(event: Event) -> str:
         return f"pulled on {event.pulled} of {event.total} {plural(event.total, 'node')}"
     if isinstance(event, ev.PrepullDone):
         return f"pre-pull done: the new images are on all {event.nodes} {plural(event.nodes, 'node')}"
+    if isinstance(event, ev.PrepullFailed):
+        return f"pre-pull failed on {event.failed} of {event.total} {plural(event.total, 'node')}"
     return f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume {event.name}"
 
 

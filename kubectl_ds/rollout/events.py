@@ -105,6 +105,14 @@ class PrepullDone:
 
 
 @dataclass(frozen=True)
+class PrepullFailed:
+    """The pull failed on `failed` of `total` nodes (the error that follows names them)."""
+
+    failed: int
+    total: int
+
+
+@dataclass(frozen=True)
 class PrepullPreview:
     """What a pre-pull would create (plan, --dry-run); pod names carry a run id, shown as xxxxx."""
 
@@ -127,6 +135,7 @@ Event = (
     | PrepullStarted
     | PrepullProgress
     | PrepullDone
+    | PrepullFailed
 )
 
 # What an entry point ended with (Outcome.kind).

@@ -75,8 +75,8 @@ class Prepuller:
             failures = self._follow(daemonset, run_id, list(nodes), timeout, pull_timeout)
         finally:
             self._remove(daemonset, run_id)
-        if not failures:
-            self.io.driver.say(ev.PrepullDone(len(nodes)))
+        done = ev.PrepullFailed(len(failures), len(nodes)) if failures else ev.PrepullDone(len(nodes))
+        self.io.driver.say(done)
         return failures
 
     def _follow(

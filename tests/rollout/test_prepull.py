@@ -133,6 +133,8 @@ def test_r_prepull_a_failed_pull_halts_before_any_write(tag: str, setup: Any, fa
     assert message.startswith('pre-pull for daemonset "agent" failed, nothing was changed: the new image could not')
     assert f"{tag}: ErrImagePull on {failing} (" in message or f"{tag}: ImagePullBackOff on {failing} (" in message
     assert why in message
+    count = len(failing.split(", "))
+    assert h.lines()[-1] == f"pre-pull failed on {count} of 3 nodes"
     assert STATE_ANNOTATION not in (h.daemonset()["metadata"].get("annotations") or {})
     untouched(h, before)
     # A pull error is a failure once it lasted --image-pull-timeout, seen at the next look.

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kubectl_ds.kube.cluster import Cluster
     from kubectl_ds.kube.config import KubeFlags
     from kubectl_ds.rollout.change import Change
-    from kubectl_ds.rollout.events import Outcome
+    from kubectl_ds.rollout.events import Event, Outcome
     from kubectl_ds.rollout.runner import Rollout
     from kubectl_ds.rollout.state import RolloutOptions
 
@@ -252,7 +252,7 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
     import sys
     import time
 
-    from kubectl_ds.render.rollout import confirm_question, event_line
+    from kubectl_ds.render.rollout import confirm_question
     from kubectl_ds.rollout.events import StepStarted
     from kubectl_ds.rollout.runner import Rollout
     from kubectl_ds.rollout.session import Driver
@@ -275,10 +275,32 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
         parse_quantity=parse_quantity,
         own_node=own_node(cluster, os.environ),
         interrupted=INTERRUPTED.is_set,
-        say=lambda event: click.echo(event_line(event)),
+        say=terminal_say(sys.stdout.isatty()),
         confirm=asker,
     )
     return Rollout(driver, namespace=namespace, name=name)
+
+
+def terminal_say(tty: bool) -> Callable[[Event], None]:
+    """Print each event on a line; on a terminal, pre-pull progress redraws one line ("pulled on 412 of 500
+    nodes") that the next other line ends."""
+    from kubectl_ds.render.rollout import event_line
+    from kubectl_ds.rollout.events import PrepullProgress
+
+    open_line = False
+
+    def say(event: Event) -> None:
+        nonlocal open_line
+        if tty and isinstance(event, PrepullProgress):
+            click.echo(f"\r\033[K{event_line(event)}", nl=False, color=True)
+            open_line = True
+            return
+        if open_line:
+            click.echo("")
+            open_line = False
+        click.echo(event_line(event))
+
+    return say
 
 
 def finish(outcome: Outcome) -> int:
