@@ -115,7 +115,11 @@ _MESSAGES: dict[str, Callable[[Outcome], str]] = {
         if o.images
         else f"daemonset.apps/{o.name}: nothing to pull, no container's image changes"
     ),
-    ev.WOULD_PREPULL: lambda o: "\n".join(prepull_preview(o.prepull)) if o.prepull else "",
+    ev.WOULD_PREPULL: lambda o: "\n".join(
+        [*prepull_preview(o.prepull), f"daemonset.apps/{o.name} is not changed (dry run)"]
+        if o.prepull
+        else [f"daemonset.apps/{o.name}: nothing to pre-pull"]
+    ),
 }
 
 

@@ -242,3 +242,23 @@ def test_r_prepull_nothing_to_pull_for_a_restart() -> None:
     assert h.rollout().start(restart_change(), PREPULL).kind == "finished"
     assert requests(h, "POST", "/pods") == []
     assert FINISHED
+
+
+def test_r_prepull_ctrl_c_during_resumes_prepull_pauses_and_resume_works() -> None:
+    h = manual_cluster(nodes=3)
+    h.rollout().start(V2, PREPULL, steps=1)
+
+    def interrupt(wait: Wait) -> None:
+        if prepull_pods(h) and wait.kind == "watch":
+            raise KeyboardInterrupt
+
+    h.cluster.on_wait.append(interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        h.rollout().resume()
+    h.cluster.on_wait.clear()
+    state = h.state()
+    assert (state["phase"], state["reason"], state["owner"]) == ("paused", "interrupted", "")
+    h.cluster.run_for(5)
+    assert prepull_pods(h) == []
+    assert h.node_images() == {"node-0": "agent:v2", "node-1": "agent:v1", "node-2": "agent:v1"}
+    assert h.rollout().resume().kind == "finished"
