@@ -21,7 +21,8 @@ as soon as its node has pulled, and every remaining one on every way out.
 
 The pods copy what decides where a DaemonSet pod may run and what it may pull: nodeSelector, affinity (the
 kubelet's admission checks them), tolerations with the ones the DaemonSet controller adds (the taint manager
-evicts on an untolerated NoExecute taint), imagePullSecrets; no resource requests (they fit on a full node);
+evicts on an untolerated NoExecute taint), imagePullSecrets, hostNetwork (the sandbox comes before the pull,
+and a node whose CNI is down can start only host-network pods); no resource requests (they fit on a full node);
 a restricted security context (the Pod Security "restricted" level admits them); no service account token.
 """
 
@@ -138,7 +139,9 @@ def prepull_pod(
         "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [_container(index, target) for index, target in enumerate(targets)],
     }
-    for key in ("nodeSelector", "affinity", "imagePullSecrets"):
+    # hostNetwork too: the kubelet creates the pod's sandbox before it pulls, and a pod on the pod network needs
+    # the CNI, which is what a CNI DaemonSet's rollout (Cilium, Calico) may be replacing or repairing.
+    for key in ("nodeSelector", "affinity", "imagePullSecrets", "hostNetwork"):
         if spec.get(key):
             pod_spec[key] = spec[key]
     return {

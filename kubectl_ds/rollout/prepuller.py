@@ -175,7 +175,10 @@ def before_resume(rollout: Rollout, state: RolloutState) -> None:
     daemonset = rollout.io.get()
     pods, _ = rollout.io.pods(daemonset, fresh=True)
     nodes = plan_nodes(rollout.plan(daemonset, state, rollout.io.nodes(fresh=True), pods))
-    start = rollout.io.template_of(daemonset, state.start_hash) if state.start_hash else {}
+    try:  # without the starting revision (deleted since), every image of the template is pulled
+        start = rollout.io.template_of(daemonset, state.start_hash) if state.start_hash else {}
+    except DsError:
+        start = {}
     failures = Prepuller(rollout.io).run(
         {**daemonset, "spec": {**r.spec(daemonset), "template": start}},
         r.pod_template(daemonset),

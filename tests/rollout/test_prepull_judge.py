@@ -134,3 +134,22 @@ def test_failure_reason_groups_nodes_by_image_and_message() -> None:
         "the new image could not be pulled on 3 of 5 nodes: a:2: ErrImagePull on node-1, node-2 (no match); "
         "Timeout on node-3 (late)"
     )
+
+
+@pytest.mark.parametrize(
+    ("template_spec", "host_network"),
+    [
+        pytest.param({}, None, id="pod-network-like-the-daemonset"),
+        pytest.param({"hostNetwork": True}, True, id="host-network-daemonset-needs-no-cni-to-pull"),
+    ],
+)
+def test_the_pod_shares_the_daemonsets_network_mode(template_spec: Obj, host_network: bool | None) -> None:
+    daemonset = {"metadata": {"name": "cilium", "namespace": "kube-system", "uid": "u-1"}, "spec": {}}
+    template = {"spec": {"containers": [{"name": "agent", "image": "a:2"}], **template_spec}}
+    targets = pp.images_to_pull({}, template)
+    pod = pp.prepull_pod(daemonset, template, "node-0", targets, run_id="r1", timeout=300)
+    assert pod["spec"].get("hostNetwork") == host_network
+    assert pod["metadata"]["name"] == "cilium-prepull-r1-node-0"
+    assert pod["metadata"]["labels"] == {pp.PREPULL_LABEL: "u-1", pp.RUN_LABEL: "r1"}
+    network_toleration = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists", "effect": "NoSchedule"}
+    assert (network_toleration in pod["spec"]["tolerations"]) == bool(host_network)
