@@ -262,3 +262,31 @@ def test_r_prepull_ctrl_c_during_resumes_prepull_pauses_and_resume_works() -> No
     assert prepull_pods(h) == []
     assert h.node_images() == {"node-0": "agent:v2", "node-1": "agent:v1", "node-2": "agent:v1"}
     assert h.rollout().resume().kind == "finished"
+
+
+def prepull_traffic(nodes: int) -> dict[str, int]:
+    """The pre-pull's requests on `nodes` nodes (what `start --prepull` sends before its first write)."""
+    h = manual_cluster(nodes=nodes)
+    h.rollout().start(V2, PREPULL, steps=1)
+    first_write = next(i for i, (_, r) in enumerate(h.cluster.log) if r.method == "PUT")
+    counts: dict[str, int] = {}
+    for _, request in h.cluster.log[:first_write]:
+        if not request.path.endswith("/pods"):
+            continue
+        verb = "watch" if request.query.get("watch") else {"GET": "list", "POST": "create"}[request.method]
+        selector = request.query.get("labelSelector", "")
+        if verb != "create" and pp.PREPULL_LABEL not in selector:
+            continue  # the rollout's own reads of the DaemonSet's pods
+        counts[verb] = counts.get(verb, 0) + 1
+    counts["delete"] = len([r for _, r in h.cluster.log[:first_write] if r.method == "DELETE"])
+    return counts
+
+
+def test_r_prepull_api_load_one_create_and_one_delete_per_node_lists_and_watches_do_not_grow() -> None:
+    """Per node: one create, one delete. Lists of the pre-pull pods: the leftovers of earlier runs, the watch's
+    start and the final clean-up, whatever the number of nodes; progress comes from watch events, not polls."""
+    small, large = prepull_traffic(4), prepull_traffic(40)
+    assert (small["create"], small["delete"]) == (4, 4)
+    assert (large["create"], large["delete"]) == (40, 40)
+    assert small["list"] == large["list"] == 3
+    assert small["watch"] == large["watch"] == 1  # every pull lands at one moment of manual time
