@@ -143,3 +143,15 @@ def test_terminal_progress_redraws_one_line(capsys: pytest.CaptureFixture[str]) 
     pipe(ev.PrepullProgress(1, 2))
     pipe(ev.PrepullProgress(2, 2))
     assert capsys.readouterr().out == "pulled on 1 of 2 nodes\npulled on 2 of 2 nodes\n"
+
+
+def test_prepull_command_reads_the_images_of_a_manifest(invoke: Invoke, cluster: SimCluster, tmp_path: Path) -> None:
+    manifest = cluster.daemonset()
+    manifest["spec"]["template"]["spec"]["containers"][0]["image"] = "agent:v3"
+    path = tmp_path / "agent.json"
+    path.write_text(json.dumps(manifest))
+    code, out, err = run(invoke, cluster, "prepull", NAME, "-f", str(path))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == "daemonset.apps/agent: agent:v3 pulled on 3 nodes"
+    code, out, err = run(invoke, cluster, "prepull", NAME, "-f", str(path), "--image", "agent=agent:v2")
+    assert code == 2
