@@ -238,6 +238,17 @@ def _container_pulled(status: Obj | None) -> bool | tuple[str, str] | None:
     return None
 
 
+def abandoned(pod: Obj, now: datetime) -> bool:
+    """A pre-pull pod of an earlier run that no driver follows any more: ended (the kubelet stopped it at its
+    deadline, or it ended and its driver was killed before deleting it) or older than its deadline. A pod of a
+    run that may still be followed (another terminal's `kubectl ds prepull`) is left to that run."""
+    if r.status(pod).get("phase") in ("Failed", "Succeeded"):
+        return True
+    created = r.parse_time(r.metadata(pod).get("creationTimestamp"))
+    deadline = r.spec(pod).get("activeDeadlineSeconds")
+    return created is None or deadline is None or (now - created).total_seconds() > float(deadline)
+
+
 def pull_error_messages(pods: Sequence[Obj]) -> dict[str, str]:
     """The ErrImagePull message per image in these pods' statuses (kept by the caller across events)."""
     found: dict[str, str] = {}

@@ -139,13 +139,14 @@ class Prepuller:
             self.io.retry(lambda: self.cluster.delete_pod(namespace=r.namespace(pod), name=r.name(pod), uid=r.uid(pod)))
 
     def _remove(self, daemonset: Obj, run_id: str | None) -> None:
-        """Delete the pre-pull pods of one run (or of every run), best effort: on a way out, an error here must
-        not hide the one that brought us here, and whatever stays is stopped by its deadline."""
+        """Delete the pre-pull pods of one run (or those earlier runs abandoned), best effort: on a way out, an
+        error here must not hide the one that brought us here, and whatever stays is stopped by its deadline."""
         with contextlib.suppress(DsError):
             namespace, wanted = r.namespace(daemonset), pp.selector(daemonset, run_id)
             items, _ = self.io.retry(lambda: self.cluster.list_pods_versioned(namespace=namespace, selector=wanted))
+            now = self.io.now()
             for pod in items:
-                if not r.metadata(pod).get("deletionTimestamp"):
+                if not r.metadata(pod).get("deletionTimestamp") and (run_id is not None or pp.abandoned(pod, now)):
                     self._delete(pod)
 
 

@@ -153,3 +153,17 @@ def test_the_pod_shares_the_daemonsets_network_mode(template_spec: Obj, host_net
     assert pod["metadata"]["labels"] == {pp.PREPULL_LABEL: "u-1", pp.RUN_LABEL: "r1"}
     network_toleration = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists", "effect": "NoSchedule"}
     assert (network_toleration in pod["spec"]["tolerations"]) == bool(host_network)
+
+
+@pytest.mark.parametrize(
+    ("phase", "age", "gone"),
+    [
+        pytest.param("Failed", 5, True, id="ended-deadline-or-start-error"),
+        pytest.param("Pending", 361, True, id="older-than-its-deadline"),
+        pytest.param("Pending", 5, False, id="another-run-may-still-follow-it"),
+    ],
+)
+def test_abandoned_pods_of_earlier_runs(phase: str, age: float, gone: bool) -> None:
+    found = pod(waiting("ContainerCreating"), age=age, phase=phase)
+    found["spec"]["activeDeadlineSeconds"] = 360
+    assert pp.abandoned(found, NOW) is gone
