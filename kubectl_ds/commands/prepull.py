@@ -31,10 +31,16 @@ class PrepullOptions:
             raise UsageError("say what to pull with exactly one of --image CONTAINER=IMAGE or -f MANIFEST")
         if self.timeout <= 0:
             raise UsageError("--prepull-timeout must be positive")
+        if self.pull_timeout <= 0:
+            raise UsageError("--image-pull-timeout must be positive")
 
     @property
     def timeout(self) -> float:
         return parse_duration(self.prepull_timeout, flag="--prepull-timeout")
+
+    @property
+    def pull_timeout(self) -> float:
+        return parse_duration(self.image_pull_timeout, flag="--image-pull-timeout")
 
 
 def run_prepull(options: PrepullOptions) -> int:
@@ -51,8 +57,9 @@ def run_prepull(options: PrepullOptions) -> int:
     cluster, namespace = connect(options.kube)
     io = make_rollout(cluster, namespace, options.name).io
     template = change.apply(io.get(), io.now())
-    pull_timeout = parse_duration(options.image_pull_timeout, flag="--image-pull-timeout")
-    return finish(stage(io, template, timeout=options.timeout, pull_timeout=pull_timeout, dry_run=options.dry_run))
+    return finish(
+        stage(io, template, timeout=options.timeout, pull_timeout=options.pull_timeout, dry_run=options.dry_run)
+    )
 
 
 def _with(options: list[Any], func: Any) -> Any:

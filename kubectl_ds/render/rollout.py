@@ -111,7 +111,7 @@ _MESSAGES: dict[str, Callable[[Outcome], str]] = {
     ),
     # kubectl ds prepull.
     ev.PREPULLED: lambda o: (
-        f"daemonset.apps/{o.name}: {', '.join(o.images)} pulled on {o.steps_left} {plural(o.steps_left, 'node')}"
+        f"daemonset.apps/{o.name}: {', '.join(o.images)} pulled on {o.pulled_on} {plural(o.pulled_on, 'node')}"
         if o.images
         else f"daemonset.apps/{o.name}: nothing to pull, no container's image changes"
     ),

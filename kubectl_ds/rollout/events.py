@@ -159,7 +159,7 @@ WOULD_UNPARK = "would-unpark"
 WOULD_PAUSE = "would-pause"
 WOULD_PARK = "would-park"
 WOULD_ABORT = "would-abort"
-# kubectl ds prepull (images: what was pulled; steps_left: on how many nodes).
+# kubectl ds prepull.
 PREPULLED = "prepulled"
 WOULD_PREPULL = "would-prepull"
 
@@ -178,7 +178,8 @@ class Outcome:
     plan: Plan | None = None  # WOULD_START
     images: tuple[str, ...] = ()  # WOULD_ROLL_BACK: the images of the revision
     left_out: tuple[tuple[str, datetime | None], ...] = ()  # FINISHED: unreachable nodes (and since when)
-    prepull: PrepullPreview | None = None  # WOULD_START with --prepull: the pods it would create
+    prepull: PrepullPreview | None = None  # WOULD_START with --prepull, WOULD_PREPULL: the pods it would create
+    pulled_on: int = 0  # PREPULLED: the nodes that pulled `images`
 
     @property
     def done(self) -> bool:

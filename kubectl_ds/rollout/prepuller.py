@@ -207,4 +207,4 @@ def stage(io: Session, template: Obj, *, timeout: float, pull_timeout: float, dr
             f'pre-pull for daemonset "{r.name(daemonset)}" failed: {pp.failure_reason(failures, len(nodes))}'
         )
     images = tuple(target.image for target in pp.images_to_pull(r.pod_template(daemonset), template))
-    return ev.Outcome(ev.PREPULLED, r.name(daemonset), images=images, steps_left=len(nodes) if images else 0)
+    return ev.Outcome(ev.PREPULLED, r.name(daemonset), images=images, pulled_on=len(nodes) if images else 0)
