@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from kubectl_ds import resources as r
-from kubectl_ds.errors import DsError, NotFound, RolloutHalted
+from kubectl_ds.errors import DsError, NotFound, Refused, RolloutHalted
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout import events as ev
 from kubectl_ds.rollout import prepull as pp
@@ -165,6 +165,12 @@ def before_start(rollout: Rollout, daemonset: Obj, template: Obj, plan: Plan, op
         raise RolloutHalted(
             f'pre-pull for daemonset "{r.name(daemonset)}" failed, nothing was changed: '
             f"{pp.failure_reason(failures, len(nodes))}. Fix it and run the same command again"
+        )
+    # The pull took a while: a template changed meanwhile by someone else would be overwritten by the first write.
+    if r.pod_template(rollout.io.get()) != r.pod_template(daemonset):
+        raise Refused(
+            f'refusing to start the rollout of daemonset "{r.name(daemonset)}" (nothing was changed): its pod '
+            "template was changed during the pre-pull; run the same command again"
         )
 
 

@@ -290,3 +290,20 @@ def test_r_prepull_api_load_one_create_and_one_delete_per_node_lists_and_watches
     assert (large["create"], large["delete"]) == (40, 40)
     assert small["list"] == large["list"] == 3
     assert small["watch"] == large["watch"] == 1  # every pull lands at one moment of manual time
+
+
+def test_r_prepull_a_template_changed_during_the_prepull_is_not_overwritten() -> None:
+    """The pre-pull takes a while; someone else's template change meanwhile refuses the start (exit 5)."""
+    from kubectl_ds.errors import Refused
+
+    h = manual_cluster(nodes=2)
+
+    def edit(wait: Wait) -> None:
+        if prepull_pods(h) and not h.cluster.waits[:-1]:
+            h.update_daemonset(lambda ds: ds["spec"]["template"]["spec"]["containers"][0].update(image="agent:v9"))
+
+    h.cluster.on_wait.append(edit)
+    with pytest.raises(Refused, match="its pod template was changed during the pre-pull"):
+        h.rollout().start(V2, PREPULL)
+    assert h.daemonset()["spec"]["template"]["spec"]["containers"][0]["image"] == "agent:v9"
+    assert STATE_ANNOTATION not in (h.daemonset()["metadata"].get("annotations") or {})
