@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -60,9 +60,17 @@ class Prepuller:
         self.cluster = io.cluster
 
     def run(
-        self, daemonset: Obj, template: Obj, nodes: Sequence[str], *, timeout: float, pull_timeout: float
+        self,
+        daemonset: Obj,
+        template: Obj,
+        nodes: Sequence[str],
+        *,
+        timeout: float,
+        pull_timeout: float,
+        beat: Callable[[], None] = lambda: None,
     ) -> list[pp.NodePull]:
-        """Pull the images `template` changes on `nodes`; the nodes where the pull failed (none: all pulled)."""
+        """Pull the images `template` changes on `nodes`; the nodes where the pull failed (none: all pulled).
+        `beat` is called while it waits (a resumed rollout's heartbeat, which also checks it is still ours)."""
         targets = pp.images_to_pull(r.pod_template(daemonset), template)
         if not targets or not nodes:
             return []
@@ -72,7 +80,7 @@ class Prepuller:
         self.io.driver.say(ev.PrepullStarted(tuple(t.image for t in targets), len(nodes), timeout))
         try:
             self.io.retry(lambda: self.cluster.create_pods(namespace=r.namespace(daemonset), pods=pods))
-            failures = self._follow(daemonset, run_id, list(nodes), timeout, pull_timeout)
+            failures = self._follow(daemonset, run_id, list(nodes), timeout, pull_timeout, beat)
         finally:
             self._remove(daemonset, run_id)
         done = ev.PrepullFailed(len(failures), len(nodes)) if failures else ev.PrepullDone(len(nodes))
@@ -80,7 +88,13 @@ class Prepuller:
         return failures
 
     def _follow(
-        self, daemonset: Obj, run_id: str, nodes: list[str], timeout: float, pull_timeout: float
+        self,
+        daemonset: Obj,
+        run_id: str,
+        nodes: list[str],
+        timeout: float,
+        pull_timeout: float,
+        beat: Callable[[], None],
     ) -> list[pp.NodePull]:
         informer = self._informer(daemonset, run_id)
         deadline = self.io.now() + timedelta(seconds=timeout)
@@ -90,6 +104,7 @@ class Prepuller:
         said = 0
         while True:
             self.io.checkpoint()
+            beat()
             pods, _ = informer.pods()
             messages.update(pp.pull_error_messages(pods))
             by_node = {str(r.spec(pod).get("nodeName") or ""): pod for pod in pods}
@@ -192,6 +207,7 @@ def before_resume(rollout: Rollout, state: RolloutState) -> None:
         nodes,
         timeout=state.options.prepull_timeout,
         pull_timeout=state.options.image_pull_timeout,
+        beat=rollout.own.beat,
     )
     if failures:
         rollout.halt(state, f"pre-pull before resuming: {pp.failure_reason(failures, len(nodes))}")

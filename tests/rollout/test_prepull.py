@@ -9,6 +9,7 @@ was created; a watch waits at most 5 s.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -307,3 +308,24 @@ def test_r_prepull_a_template_changed_during_the_prepull_is_not_overwritten() ->
         h.rollout().start(V2, PREPULL)
     assert h.daemonset()["spec"]["template"]["spec"]["containers"][0]["image"] == "agent:v9"
     assert STATE_ANNOTATION not in (h.daemonset()["metadata"].get("annotations") or {})
+
+
+def test_r_prepull_during_resume_keeps_the_heartbeat_fresh() -> None:
+    """A pre-pull before resuming may take minutes (here a pull failing on node-2 until --image-pull-timeout):
+    the driver's heartbeat stays fresh meanwhile, so no other terminal takes over a live driver."""
+    h = manual_cluster(nodes=3)
+    tag = "agent-no-arm64:v2"
+    h.rollout().start(image(tag), PREPULL, steps=1)
+    label_node(h, "node-2", {"kubernetes.io/arch": "arm64"})
+    ages: list[float] = []
+
+    def look(wait: Wait) -> None:
+        if prepull_pods(h):
+            beat = datetime.fromisoformat(h.state()["heartbeat"].replace("Z", "+00:00"))
+            ages.append((h.clock() - beat).total_seconds())
+
+    h.cluster.on_wait.append(look)
+    h.restart_clock()
+    halt_message(lambda: h.rollout().resume())
+    assert h.elapsed() >= 60 and len(ages) > 10
+    assert max(ages) < 10
