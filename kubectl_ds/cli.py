@@ -16,6 +16,7 @@ from kubectl_ds.commands.audit import audit_command
 from kubectl_ds.commands.common import kube_flag_options
 from kubectl_ds.commands.diff import diff_command
 from kubectl_ds.commands.explain import explain_command
+from kubectl_ds.commands.prepull import prepull_command
 from kubectl_ds.commands.rollout import rollout_group
 from kubectl_ds.errors import DsError, ExitCode
 
@@ -43,6 +44,7 @@ cli.add_command(explain_command)
 cli.add_command(diff_command)
 cli.add_command(audit_command)
 cli.add_command(rollout_group)
+cli.add_command(prepull_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -132,6 +132,8 @@ RESOURCES: tuple[Resource, ...] = (
             "type",
         ),
     ),
+    # Secrets only as objects that exist (the simulated kubelet looks up a pod's imagePullSecrets): no data checks.
+    Resource("secrets", "secret", "Secret", "", "v1", True),
     Resource("daemonsets", "daemonset", "DaemonSet", "apps", "v1", True, ("ds",), ("all",), has_status=True),
     Resource("controllerrevisions", "controllerrevision", "ControllerRevision", "apps", "v1", True),
     Resource(

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -54,7 +54,15 @@ from kubectl_ds.rollout.session import Driver
 from tests import apiserver as api
 from tests.apiserver import ApiServer, Request
 from tests.apiserver_http import _fault_error, _verb, parse_target
-from tests.rollout_support import NAME, NAMESPACE, Invariants, SimCluster, _pinned, make_cluster_objects
+from tests.rollout_support import (
+    NAME,
+    NAMESPACE,
+    Invariants,
+    SimCluster,
+    _pinned,
+    is_daemon_pod,
+    make_cluster_objects,
+)
 from tests.simulator import ClusterSimulator, ManualClock
 
 Obj = dict[str, Any]
@@ -243,6 +251,26 @@ class ManualCluster:
             body=body,
         )
 
+    def create_pods(self, *, namespace: str, pods: Sequence[Mapping[str, Any]]) -> None:
+        """One create after the other (the HTTP adapter sends a few at a time); 409 counts as created."""
+        errors: list[DsError] = []
+        for pod in pods:
+            body = _wire(pod)
+            try:
+                self._call(
+                    "POST",
+                    _path("", "pods", namespace),
+                    lambda target, body=body: self.server._api_create(target.res, namespace, body, dry_run=False),
+                    body=body,
+                    status=201,
+                )
+            except Conflict:
+                continue
+            except DsError as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
     # --- requests: the ApiServer's handlers, its faults, RBAC and request log --------------------------------
 
     def _list(self, group: str, resource: str, namespace: str | None, query: dict[str, str]) -> list[dict[str, Any]]:
@@ -417,7 +445,7 @@ class Harness(SimCluster):
         """Node -> the image of its live pod (images of several pods joined by ","), by node name."""
         running: dict[str, list[str]] = {}
         for pod in self.server.objects("Pod", NAMESPACE):
-            if not pod["metadata"].get("deletionTimestamp"):
+            if not pod["metadata"].get("deletionTimestamp") and is_daemon_pod(pod):
                 node = pod["spec"].get("nodeName") or _pinned(pod) or "?"
                 running.setdefault(node, []).append(pod["spec"]["containers"][0]["image"])
         return {node: ",".join(sorted(images)) for node, images in sorted(running.items())}
@@ -427,7 +455,9 @@ class Harness(SimCluster):
         names = [
             pod["metadata"]["name"]
             for pod in self.server.objects("Pod", NAMESPACE)
-            if (pod["spec"].get("nodeName") or _pinned(pod)) == node and not pod["metadata"].get("deletionTimestamp")
+            if (pod["spec"].get("nodeName") or _pinned(pod)) == node
+            and not pod["metadata"].get("deletionTimestamp")
+            and is_daemon_pod(pod)
         ]
         assert len(names) == 1, f"pods on {node}: {names}"
         return str(names[0])

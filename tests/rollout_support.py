@@ -121,7 +121,11 @@ class Invariants:
     def _check(self) -> None:
         nodes = {n["metadata"]["name"]: n for n in self.server.objects("Node")}
         ready_nodes = {name for name, node in nodes.items() if _node_ready(node)}
-        pods = [p for p in self.server.objects("Pod", NAMESPACE) if not p["metadata"].get("deletionTimestamp")]
+        pods = [
+            p
+            for p in self.server.objects("Pod", NAMESPACE)
+            if not p["metadata"].get("deletionTimestamp") and is_daemon_pod(p)
+        ]
         by_node: dict[str, list[Obj]] = {}
         for pod in pods:
             target = pod["spec"].get("nodeName") or _pinned(pod)
@@ -137,6 +141,11 @@ class Invariants:
         doubled = {name for name, group in by_node.items() if len(group) > 1}
         if len(doubled) > self.max_surge:
             self.violations.append(f"{len(doubled)} nodes with two pods: {sorted(doubled)}")
+
+
+def is_daemon_pod(pod: Obj) -> bool:
+    """A pod of a DaemonSet (its controller reference), not a helper pod it merely owns (--prepull's)."""
+    return any(ref.get("controller") for ref in pod["metadata"].get("ownerReferences") or [])
 
 
 def _node_ready(node: Obj) -> bool:

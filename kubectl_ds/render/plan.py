@@ -10,6 +10,7 @@ from kubectl_ds.placement.report import NodeReport
 from kubectl_ds.render.output import to_json
 from kubectl_ds.render.rollout import step_tags
 from kubectl_ds.render.text import duration
+from kubectl_ds.rollout.events import PrepullPreview
 from kubectl_ds.rollout.plan import Plan
 from kubectl_ds.rollout.state import RolloutOptions
 
@@ -29,6 +30,8 @@ class PlanView:
     notes: tuple[str, ...] = ()  # what was left out (RBAC)
     refusal: str = ""  # why `start` would refuse, before any write
     options: RolloutOptions = field(default_factory=RolloutOptions)  # as `start` would keep them in the state
+    # --- pre-pull ---
+    prepull: PrepullPreview | None = None  # --prepull: what start would pull first, and where
 
 
 def _why(node: NodeReport) -> str:
@@ -59,6 +62,16 @@ def plan_data(view: PlanView) -> dict[str, Any]:
         "estimatedMaxSeconds": view.estimated_max_seconds,
         "refusal": view.refusal or None,
         "options": {_camel(option.name): getattr(view.options, option.name) for option in fields(RolloutOptions)},
+        # --- pre-pull ---
+        "prepull": (
+            {
+                "images": list(view.prepull.images),
+                "nodes": list(view.prepull.nodes),
+                "timeoutSeconds": view.prepull.timeout,
+            }
+            if view.prepull is not None
+            else None
+        ),
     }
 
 
@@ -110,6 +123,8 @@ def render_plan(view: PlanView) -> str:
     if plan.out_of_scope:
         lines.append(f"  stay on their revision (outside --nodes): {', '.join(plan.out_of_scope)}")
     lines += [f"  will not get the pod: {node.name}: {_why(node)}" for node in view.excluded]
+    if view.prepull is not None:
+        lines.append(_prepull_line(view.prepull))
     lines += [f"warning ({w.code}): {w.message}" for w in plan.warnings]
     basis = (
         f"observed start-up {view.observed_startup:.0f}s"
@@ -134,6 +149,17 @@ def render_plan(view: PlanView) -> str:
     else:
         lines.append(f"Start it with: kubectl ds rollout start {view.name} -n {view.namespace} ...same flags")
     return "\n".join(lines) + "\n"
+
+
+def _prepull_line(pulls: PrepullPreview) -> str:
+    if not pulls.nodes:
+        return "Pre-pull (--prepull): nothing to pull, no container's image changes"
+    count = len(pulls.nodes)
+    return (
+        f"Pre-pull (--prepull), before the first write: {', '.join(pulls.images)} on {count} "
+        f"{'node' if count == 1 else 'nodes'}, one pod per node, timeout {duration(pulls.timeout)}; a failed pull "
+        "stops the rollout with the DaemonSet untouched"
+    )
 
 
 def excluded_nodes(nodes: Sequence[NodeReport]) -> tuple[NodeReport, ...]:

@@ -47,6 +47,18 @@ def event_line(event: Event) -> str:
         return f"{event.node}: waiting for pod {event.pod} to terminate{left}{grace}"
     if isinstance(event, ev.HaltedAborting):
         return f"halted: {event.reason}; --on-failure abort: rolling back"
+    # --- pre-pull ---
+    if isinstance(event, ev.PrepullStarted):
+        return (
+            f"pre-pulling {', '.join(event.images)} on {event.nodes} {plural(event.nodes, 'node')} "
+            f"(one pod per node, timeout {duration(event.timeout)})"
+        )
+    if isinstance(event, ev.PrepullProgress):
+        return f"pulled on {event.pulled} of {event.total} {plural(event.total, 'node')}"
+    if isinstance(event, ev.PrepullDone):
+        return f"pre-pull done: the new images are on all {event.nodes} {plural(event.nodes, 'node')}"
+    if isinstance(event, ev.PrepullFailed):
+        return f"pre-pull failed on {event.failed} of {event.total} {plural(event.total, 'node')}"
     return f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume {event.name}"
 
 
@@ -103,6 +115,17 @@ _MESSAGES: dict[str, Callable[[Outcome], str]] = {
     ev.WOULD_ROLL_BACK: lambda o: (
         f"daemonset.apps/{o.name} will roll back to revision {o.revision} (images: {', '.join(o.images)}) (dry run)"
     ),
+    # kubectl ds prepull.
+    ev.PREPULLED: lambda o: (
+        f"daemonset.apps/{o.name}: {', '.join(o.images)} pulled on {o.pulled_on} {plural(o.pulled_on, 'node')}"
+        if o.images
+        else f"daemonset.apps/{o.name}: nothing to pull, no container's image changes"
+    ),
+    ev.WOULD_PREPULL: lambda o: "\n".join(
+        [*prepull_preview(o.prepull), f"daemonset.apps/{o.name} is not changed (dry run)"]
+        if o.prepull
+        else [f"daemonset.apps/{o.name}: nothing to pre-pull"]
+    ),
 }
 
 
@@ -134,4 +157,19 @@ def start_preview(outcome: Outcome) -> str:
     ]
     lines += [f"  step {step.number}: {', '.join(step.nodes)}" for step in plan.steps]
     lines += [f"warning: {warning.message}" for warning in plan.warnings]
+    if outcome.prepull is not None:
+        lines = [*prepull_preview(outcome.prepull), *lines]
     return "\n".join(lines)
+
+
+def prepull_preview(pulls: ev.PrepullPreview) -> list[str]:
+    """--dry-run of a pre-pull: the pods it would create (xxxxx: the run's id), and what they pull."""
+    if not pulls.pods:
+        return ["would pre-pull nothing: no container's image changes"]
+    count = len(pulls.pods)
+    return [
+        f"would first pre-pull {', '.join(pulls.images)}: create {count} {plural(count, 'pod')} (restartPolicy "
+        f"Never, activeDeadlineSeconds, owned by the DaemonSet), each deleted once its node pulled "
+        f"(timeout {duration(pulls.timeout)}):",
+        *(f"  pod {pod} on {node}" for pod, node in zip(pulls.pods, pulls.nodes, strict=True)),
+    ]

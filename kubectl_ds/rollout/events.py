@@ -80,6 +80,49 @@ class Interrupted:
     name: str
 
 
+# --- pre-pull (--prepull, kubectl ds prepull) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrepullStarted:
+    """Pre-pull pods were created: one per node, pulling these images."""
+
+    images: tuple[str, ...]
+    nodes: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class PrepullProgress:
+    """The images are now pulled on `pulled` of `total` nodes."""
+
+    pulled: int
+    total: int
+
+
+@dataclass(frozen=True)
+class PrepullDone:
+    nodes: int
+
+
+@dataclass(frozen=True)
+class PrepullFailed:
+    """The pull failed on `failed` of `total` nodes (the error that follows names them)."""
+
+    failed: int
+    total: int
+
+
+@dataclass(frozen=True)
+class PrepullPreview:
+    """What a pre-pull would create (plan, --dry-run); pod names carry a run id, shown as xxxxx."""
+
+    images: tuple[str, ...]
+    nodes: tuple[str, ...]
+    pods: tuple[str, ...]
+    timeout: float
+
+
 Event = (
     Parked
     | Warned
@@ -90,6 +133,10 @@ Event = (
     | WaitingForTermination
     | HaltedAborting
     | Interrupted
+    | PrepullStarted
+    | PrepullProgress
+    | PrepullDone
+    | PrepullFailed
 )
 
 # What an entry point ended with (Outcome.kind).
@@ -113,6 +160,9 @@ WOULD_UNPARK = "would-unpark"
 WOULD_PAUSE = "would-pause"
 WOULD_PARK = "would-park"
 WOULD_ABORT = "would-abort"
+# kubectl ds prepull.
+PREPULLED = "prepulled"
+WOULD_PREPULL = "would-prepull"
 
 
 @dataclass(frozen=True)
@@ -129,6 +179,8 @@ class Outcome:
     plan: Plan | None = None  # WOULD_START
     images: tuple[str, ...] = ()  # WOULD_ROLL_BACK: the images of the revision
     left_out: tuple[tuple[str, datetime | None], ...] = ()  # FINISHED: unreachable nodes (and since when)
+    prepull: PrepullPreview | None = None  # WOULD_START with --prepull, WOULD_PREPULL: the pods it would create
+    pulled_on: int = 0  # PREPULLED: the nodes that pulled `images`
 
     @property
     def done(self) -> bool:

@@ -51,3 +51,6 @@ def validate_options(options: RolloutOptions) -> None:
         raise UsageError("--step-timeout must be positive")
     if options.max_restarts < 1:
         raise UsageError(f"invalid --max-restarts {options.max_restarts}: must be at least 1")
+    # --- pre-pull ---
+    if options.prepull_timeout <= 0:
+        raise UsageError("--prepull-timeout must be positive")

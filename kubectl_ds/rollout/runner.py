@@ -1,9 +1,8 @@
 """SHELL. Drives a managed rollout step by step: the loop, and nothing else.
 
-Every decision comes from the pure modules (plan and budget: which nodes, in which steps; decisions: what
-the budget allows now, which pods go, which nodes are done, halt or not, a foreign change; state: the
-annotation's transforms). This module reads through a Session, applies them, waits on pod watches, keeps
-the state annotation honest, and reports events (rollout/events.py) that render/rollout.py words.
+Every decision comes from the pure modules (plan, budget, decisions, state); this module reads through a
+Session, applies them, waits on pod watches, keeps the state annotation honest, and reports events
+(rollout/events.py) that render/rollout.py words. --prepull runs rollout/prepuller.py before the first write.
 
 Safety, whatever happens to this process:
 - the DaemonSet is parked (updateStrategy OnDelete) before anything changes, in the same write as the
@@ -38,6 +37,7 @@ from kubectl_ds.rollout.ownership import Ownership
 from kubectl_ds.rollout.parking import park_unmanaged
 from kubectl_ds.rollout.plan import Plan, plan_rollout
 from kubectl_ds.rollout.preflight import PREFLIGHT_CODES, checked
+from kubectl_ds.rollout.prepuller import before_resume, before_start, plan_nodes, preview
 from kubectl_ds.rollout.preview import preview_plan
 from kubectl_ds.rollout.session import Driver, Session
 from kubectl_ds.rollout.state import RolloutOptions, RolloutState
@@ -74,10 +74,12 @@ class Rollout:
             raise DsError(f'nothing to roll out: the pod template of daemonset "{self.name}" already matches')
         plan = self._preflight(daemonset, template, options)
         if dry_run:
-            return Outcome(ev.WOULD_START, self.name, change=change.description, plan=plan)
+            pulls = preview(daemonset, template, plan_nodes(plan), options) if options.prepull else None
+            return Outcome(ev.WOULD_START, self.name, change=change.description, plan=plan, prepull=pulls)
         for warning in plan.warnings:
             if warning.code in PREFLIGHT_CODES:
                 self.driver.say(ev.Warned(warning.code, warning.message))
+        before_start(self, daemonset, template, plan, options)  # --prepull, before the first write
         start_hash, start_revision = self.io.current_revision(daemonset)
         now = self.io.now()
         state = RolloutState(
@@ -165,8 +167,7 @@ class Rollout:
 
         def rest() -> Outcome:
             if state.contained:
-                # Halted and contained: the target template goes back on, and the controller's revision for it
-                # becomes the target again (a re-snapshot may give it a new hash).
+                # Halted and contained: the target template goes back on; its (maybe re-snapshotted) revision too.
                 target = self.io.template_of(self.io.get(), state.target_hash)
                 written = self.io.write(
                     lambda ds: st.parked(ds, replace(self.own.state(ds, "resume"), contained=False), target)
@@ -175,6 +176,7 @@ class Rollout:
             elif state.direction == st.FORWARD and not state.target_hash:
                 # The driver died between the change and recording its revision: record it now.
                 adopt_new_revision(self, self.io.get(), state.options.step_timeout)
+            before_resume(self, self.own.own_state(self.io.get()))  # --prepull, before the first eviction
             return self._drive(steps)
 
         return self._guarded(rest)

@@ -76,6 +76,10 @@ class RolloutCluster(Protocol):
 
     def delete_pod(self, *, namespace: str, name: str, uid: str | None = None) -> None: ...
 
+    def create_pods(self, *, namespace: str, pods: Sequence[Mapping[str, Any]]) -> None:
+        """Create these pods (--prepull), a few at a time; one that exists already counts as created. The first
+        error is raised once every create has been tried."""
+
 
 @dataclass
 class Driver:

@@ -71,6 +71,9 @@ class RolloutOptions:
     canary_spread: str | None = None  # label keys: the canary step takes one node per distinct value of each
     nodes: str | None = None  # a label selector (kubectl syntax): nodes outside it stay on their revision
     wave_by: str | None = None  # a label key: one value per wave
+    # --- pre-pull (issue 10, rollout/prepull.py): before the first write, and before resume's first eviction
+    prepull: bool = False
+    prepull_timeout: float = 300.0  # nodes that have not reported a pull by then count as failed
 
 
 @dataclass(frozen=True)

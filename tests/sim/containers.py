@@ -11,6 +11,13 @@ Conventions (a substring of the image reference, checked in this order):
   * `crash`: every run exits (CrashLoopBackOff for ever);
   * `slow-stop`: the container ignores SIGTERM, so a deleted pod takes its whole grace period;
   * anything else pulls at once, runs, and stops promptly on SIGTERM.
+Per node and pod (pull_refusal), whatever the above says: an image with `no-arm64` in its name has no manifest
+for linux/arm64 and fails to pull on nodes labelled kubernetes.io/arch=arm64; an image whose registry host
+starts with `private` answers 401 unless the pod names an imagePullSecret that exists (a missing one is only a
+warning to the kubelet). Both fail every pull, for ever, with containerd's message.
+What an image holds (has_executable): `sh`, `true` and their /bin paths, except images with `distroless` or
+`scratch` in their name, which hold no shell at all; nothing else. A container whose `command` names an
+executable the image lacks never starts (StartError, exit code 128), after its image was pulled.
 The pod annotation `simulator.kubectl-ds.io/stop-seconds: "<n>"` makes every container of that pod stop n
 seconds after SIGTERM (never later than the grace period, when SIGKILL comes).
 
@@ -19,6 +26,10 @@ EnsureImageExists, k8s.io/client-go util/flowcontrol Backoff): restarts and pull
 to 5 min. The first exit of a container is restarted at once (the back-off entry only starts then), so
 CrashLoopBackOff first shows after the second exit, with restartCount 1. A failed pull shows ErrImagePull and
 arms a 10 s back-off, during which the kubelet answers ImagePullBackOff without pulling.
+
+One-shot pods (restartPolicy Never, run_once): a container that exits is not restarted; an explicit command
+that exists runs `run_for` seconds and exits 0 (the simulation knows no other commands); the image's own
+entrypoint behaves as above, and a crashing one exits 1 once.
 
 Deviations: no jitter; a run that exits lasts `run_for` seconds (the simulation's ready_after); ErrImagePull
 shows for `run_for` seconds after each failed pull (the pod worker's next sync), ImagePullBackOff for the rest
@@ -58,6 +69,39 @@ def behaviour_of(image: str) -> Behaviour:
     if "crash" in image:
         return Behaviour(exits=None)
     return Behaviour(ignores_sigterm="slow-stop" in image)
+
+
+def pull_refusal(image: str, node_labels: Mapping[str, str], has_credentials: bool) -> str | None:
+    """Why every pull of `image` fails on this node for this pod (containerd's words after the image
+    reference), or None. Sources: containerd's platform matcher ("no match for platform in manifest") and the
+    registry's 401 through the resolver ("pull access denied ... authorization failed")."""
+    if "no-arm64" in image and node_labels.get("kubernetes.io/arch") == "arm64":
+        return "no match for platform in manifest: not found"
+    if image.split("/", 1)[0].startswith("private") and not has_credentials:
+        return (
+            f'failed to resolve reference "{image}": pull access denied, repository does not exist or may require '
+            "authorization: server message: insufficient_scope: authorization failed"
+        )
+    return None
+
+
+_SHELL = frozenset({"sh", "/bin/sh", "true", "/bin/true"})
+
+
+def has_executable(image: str, path: str) -> bool:
+    """Whether the image holds this executable (see the module's conventions)."""
+    if "distroless" in image or "scratch" in image:
+        return False
+    return path in _SHELL
+
+
+def start_error(path: str) -> str:
+    """containerd's message for a command the image lacks (runc's exec in the container fails)."""
+    return (
+        "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create "
+        f'failed: unable to start container process: exec: "{path}": stat {path}: no such file or directory: '
+        "unknown"
+    )
 
 
 def stop_seconds(images: list[str], annotations: Mapping[str, str], grace: float, default: float) -> float:
@@ -126,6 +170,33 @@ def _pulled_at(behaviour: Behaviour, elapsed: float, run_for: float, scale: floa
             return State("ImagePullBackOff", "", 0, None, None, attempt + wait)
         attempt += wait
     return attempt
+
+
+@dataclass(frozen=True)
+class Exit:
+    """A one-shot container that ran and exited (seconds since the kubelet took the pod on)."""
+
+    started: float
+    finished: float
+    exit_code: int
+    reason: str
+
+
+def run_once(
+    behaviour: Behaviour, image: str, command: list[str] | None, elapsed: float, run_for: float, scale: float = 1.0
+) -> State | Exit:
+    """A container of a restartPolicy Never pod `elapsed` seconds in: pulling, running, or exited."""
+    pulled = _pulled_at(behaviour, elapsed, run_for, scale)
+    if isinstance(pulled, State):
+        return pulled
+    if command and not has_executable(image, command[0]):
+        return Exit(pulled, pulled, 128, "StartError")
+    if not command and behaviour.exits == 0:
+        return State(None, "", 0, pulled, None, None)  # the image's own entrypoint: a daemon runs on
+    finished = pulled + run_for
+    if elapsed < finished:
+        return State(None, "", 0, pulled, None, finished)
+    return Exit(pulled, finished, 0 if command else 1, "Completed" if command else "Error")
 
 
 def crash_restarts(elapsed: float, run_for: float) -> int:

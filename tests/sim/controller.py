@@ -433,11 +433,17 @@ class DaemonSetController:
     # --- garbage collector ------------------------------------------------------------------------------------
 
     def _collect_garbage(self, live_daemonsets: set[str]) -> None:
-        """Dependents of a deleted DaemonSet go too (apps/v1's default DeleteDependents policy)."""
+        """Dependents of a deleted DaemonSet go too (apps/v1's default DeleteDependents policy). The garbage
+        collector (pkg/controller/garbagecollector, attemptToDeleteItem) deletes an object once none of its
+        owners exists, controller or not; only DaemonSet owners are simulated, so an object with an owner of
+        another kind is left alone."""
         for kind in ("pods", "controllerrevisions"):
             for obj in self.writer.server.objects(kind):
-                owner = o.controller_reference(obj)
-                if owner is None or owner.get("kind") != "DaemonSet" or owner.get("uid") in live_daemonsets:
+                owners = list(o.meta(obj).get("ownerReferences") or [])
+                if not owners or any(
+                    owner.get("kind") != "DaemonSet" or owner.get("uid") in live_daemonsets for owner in owners
+                ):
                     continue
                 if not o.is_terminating(obj):
-                    self.writer.delete(kind, obj, f"{GARBAGE_COLLECTOR}: owner DaemonSet {owner.get('name')} is gone")
+                    name = owners[0].get("name")
+                    self.writer.delete(kind, obj, f"{GARBAGE_COLLECTOR}: owner DaemonSet {name} is gone")

@@ -16,9 +16,15 @@ pods), pkg/kubelet/kuberuntime (killContainer with the grace period, doBackOff),
 status_manager.go (canBeDeleted, the final delete with grace 0), pkg/kubelet/nodeshutdown (the reason and
 message of pods killed by a graceful node shutdown).
 
+A pod with restartPolicy Never runs each container once (containers.run_once): it ends Succeeded when every
+container exited 0, Failed otherwise; a pull that fails where the image has no manifest for the node's
+platform, or without credentials for a private registry (containers.pull_refusal), fails with containerd's
+message. A pod active longer than its activeDeadlineSeconds (since the kubelet started it) is killed: Failed,
+reason DeadlineExceeded (pkg/kubelet/active_deadline.go).
+
 Deviations: no kubelet admission (OutOfcpu, node affinity, OS ...), no init containers, probes or preStop
-hooks; a container is Ready `ready_after` seconds after it starts; the terminal status and the final delete
-are written in the same pass.
+hooks; restartPolicy OnFailure is run as Always; a container is Ready `ready_after` seconds after it starts;
+the terminal status and the final delete are written in the same pass.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from tests.sim.writer import Writer, set_condition
 KUBELET = "kubelet"
 SHUTDOWN_REASON = "Terminated"  # nodeshutdown nodeShutdownReason
 SHUTDOWN_MESSAGE = "Pod was terminated in response to imminent node shutdown."
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"  # active_deadline.go
 
 
 def go_duration(seconds: float) -> str:
@@ -116,6 +123,8 @@ class Kubelet:
             self._started[uid] = now
         if not node_ready:
             return  # the node lifecycle controller marks its pods NotReady
+        if self._past_deadline(pod, self._started[uid], now):
+            return
         desired = self._pod_status(pod, node, self._started[uid], now)
         self.writer.mutate(
             "pods",
@@ -125,6 +134,28 @@ class Kubelet:
             f"{KUBELET}: {_status_summary(desired)}",
             uid=uid,
         )
+
+    def _past_deadline(self, pod: Obj, started: datetime, now: datetime) -> bool:
+        """pkg/kubelet/active_deadline.go: a pod active on the node (since its startTime) longer than its
+        activeDeadlineSeconds is killed and reported Failed, reason DeadlineExceeded."""
+        deadline = o.spec_of(pod).get("activeDeadlineSeconds")
+        if deadline is None:
+            return False
+        due = started + timedelta(seconds=float(deadline))
+        if now < due:
+            self.writer.wait_until(due)
+            return False
+        self._write_terminal(
+            pod,
+            now,
+            exit_code=137,
+            reason="Error",
+            detail="active deadline exceeded",
+            pod_reason="DeadlineExceeded",
+            message=DEADLINE_MESSAGE,
+            disruption=False,
+        )
+        return True
 
     # --- stopping -----------------------------------------------------------------------------------------------
 
@@ -164,6 +195,7 @@ class Kubelet:
         detail: str,
         pod_reason: str | None = None,
         message: str | None = None,
+        disruption: bool = True,
     ) -> None:
         """The status of a pod whose containers all exited: Succeeded if every one exited 0, else Failed."""
 
@@ -172,6 +204,7 @@ class Kubelet:
             status["phase"] = "Succeeded" if exit_code == 0 and pod_reason is None else "Failed"
             if pod_reason:
                 status["reason"], status["message"] = pod_reason, message
+            if pod_reason and disruption:
                 status["conditions"] = set_condition(
                     list(status.get("conditions") or []),
                     "DisruptionTarget",
@@ -236,14 +269,28 @@ class Kubelet:
         container has never run, else Running)."""
         elapsed = (now - started).total_seconds()
         specs = list(o.spec_of(pod).get("containers") or [])
+        one_shot = o.spec_of(pod).get("restartPolicy") == "Never"
+        credentials = self._has_pull_credentials(pod)
         statuses = []
         for container in specs:
-            behaviour = containers.behaviour_of(str(container.get("image") or ""))
-            state = containers.state_at(behaviour, elapsed, self.ready_after, self.backoff_scale)
+            image = str(container.get("image") or "")
+            refusal = containers.pull_refusal(image, o.labels_of(node), credentials)
+            behaviour = containers.Behaviour(failed_pulls=None) if refusal else containers.behaviour_of(image)
+            if one_shot:
+                ran = containers.run_once(
+                    behaviour, image, container.get("command"), elapsed, self.ready_after, self.backoff_scale
+                )
+                if isinstance(ran, containers.Exit):
+                    statuses.append(_exited(container, ran, started))
+                    continue
+                state = ran
+            else:
+                state = containers.state_at(behaviour, elapsed, self.ready_after, self.backoff_scale)
             self._arm_timers(behaviour, state, started, elapsed)
-            statuses.append(self._container_status(pod, container, state, started, elapsed))
+            statuses.append(self._container_status(pod, container, state, started, elapsed, refusal))
         ready = all(s["ready"] for s in statuses)
         never_ran = any("waiting" in s["state"] and "lastState" not in s for s in statuses)
+        exited = [s["state"]["terminated"]["exitCode"] for s in statuses if "terminated" in s["state"]]
         unready = [str(s["name"]) for s in statuses if not s["ready"]]
         reason = None if ready else "ContainersNotReady"
         message = None if ready else f"containers with unready status: [{' '.join(unready)}]"
@@ -254,9 +301,12 @@ class Kubelet:
                 conditions, kind, "True" if ready else "False", now, reason=reason, message=message
             )
         conditions = set_condition(conditions, "PodScheduled", "True", started)
+        phase = "Pending" if never_ran else "Running"
+        if one_shot and len(exited) == len(statuses):  # getPhase: every container exited, none restarts
+            phase = "Succeeded" if not any(exited) else "Failed"
         status: Obj = {
             **old,
-            "phase": "Pending" if never_ran else "Running",
+            "phase": phase,
             "conditions": conditions,
             "startTime": rfc3339(started),
             "containerStatuses": statuses,
@@ -281,7 +331,16 @@ class Kubelet:
         for moment in moments:
             self.writer.wait_until(started + timedelta(seconds=moment))
 
-    def _container_status(self, pod: View, container: View, state: State, started: datetime, elapsed: float) -> Obj:
+    def _has_pull_credentials(self, pod: View) -> bool:
+        """Whether one of the pod's imagePullSecrets exists (the kubelet only warns about the missing ones)."""
+        return any(
+            self.writer.server.get("secrets", o.namespace(pod), str(ref.get("name") or "")) is not None
+            for ref in o.spec_of(pod).get("imagePullSecrets") or []
+        )
+
+    def _container_status(
+        self, pod: View, container: View, state: State, started: datetime, elapsed: float, refusal: str | None = None
+    ) -> Obj:
         name, image = str(container.get("name") or ""), str(container.get("image") or "")
         result: Obj = {
             "name": name,
@@ -297,11 +356,12 @@ class Kubelet:
                 "terminated": {"exitCode": 1, "reason": "Error", "startedAt": began, "finishedAt": ended}
             }
         if state.waiting == "ErrImagePull":
+            why = refusal or f'failed to resolve reference "{image}": {image}: not found'
+            code = "Unknown" if refusal and "authorization" in refusal else "NotFound"
             result["state"] = {
                 "waiting": {
                     "reason": "ErrImagePull",
-                    "message": f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
-                    f'failed to resolve reference "{image}": {image}: not found',
+                    "message": f'rpc error: code = {code} desc = failed to pull and unpack image "{image}": {why}',
                 }
             }
         elif state.waiting == "ImagePullBackOff":
@@ -331,3 +391,25 @@ class Kubelet:
             index = len(self._pod_ips)
             self._pod_ips[uid] = f"10.244.{index // 250}.{index % 250 + 2}"
         return self._pod_ips[uid]
+
+
+def _exited(container: View, ran: containers.Exit, started: datetime) -> Obj:
+    """The status of a one-shot container that exited (a StartError never ran: containerd's message)."""
+    command = list(container.get("command") or [])
+    terminated: Obj = {
+        "exitCode": ran.exit_code,
+        "reason": ran.reason,
+        "startedAt": rfc3339(started + timedelta(seconds=ran.started)),
+        "finishedAt": rfc3339(started + timedelta(seconds=ran.finished)),
+    }
+    if ran.reason == "StartError":
+        terminated["message"] = containers.start_error(str(command[0]))
+    return {
+        "name": str(container.get("name") or ""),
+        "image": str(container.get("image") or ""),
+        "imageID": "",
+        "ready": False,
+        "restartCount": 0,
+        "started": False,
+        "state": {"terminated": terminated},
+    }

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kubectl_ds.kube.cluster import Cluster
     from kubectl_ds.kube.config import KubeFlags
     from kubectl_ds.rollout.change import Change
-    from kubectl_ds.rollout.events import Outcome
+    from kubectl_ds.rollout.events import Event, Outcome
     from kubectl_ds.rollout.runner import Rollout
     from kubectl_ds.rollout.state import RolloutOptions
 
@@ -42,6 +42,9 @@ _BUDGET_FLAGS = (
     "canary_spread",
     "nodes",
     "wave_by",
+    # --- pre-pull ---
+    "prepull",
+    "prepull_timeout",
 )
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
@@ -157,6 +160,8 @@ def budget_flags(func: F) -> F:
                 is_flag=True,
                 help="Let a --max-surge rollout whose surge pods do not fit preempt lower-priority pods.",
             ),
+            # --- pre-pull ---
+            *prepull_options(),
         ],
     )
 
@@ -182,7 +187,33 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         canary_spread=values["canary_spread"],
         nodes=values["nodes"],
         wave_by=values["wave_by"],
+        # --- pre-pull ---
+        prepull=values["prepull"],
+        prepull_timeout=parse_duration(values["prepull_timeout"], flag="--prepull-timeout"),
     )
+
+
+def prepull_options(*, flag: bool = True) -> list[Callable[[F], F]]:
+    """--prepull (unless `flag` is False: the prepull command always pulls) and --prepull-timeout."""
+    options: list[Callable[[F], F]] = [
+        click.option(
+            "--prepull-timeout",
+            default="5m",
+            metavar="DURATION",
+            help="With --prepull: nodes that have not pulled the images by then count as failed (default 5m).",
+        )
+    ]
+    if flag:
+        options.insert(
+            0,
+            click.option(
+                "--prepull",
+                is_flag=True,
+                help="Before the first write, pull the new images on every node to update; halt (exit 4, the "
+                "DaemonSet untouched) where a pull fails.",
+            ),
+        )
+    return options
 
 
 def _int_or_percent(value: str | None, default: Any) -> Any:
@@ -252,7 +283,7 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
     import sys
     import time
 
-    from kubectl_ds.render.rollout import confirm_question, event_line
+    from kubectl_ds.render.rollout import confirm_question
     from kubectl_ds.rollout.events import StepStarted
     from kubectl_ds.rollout.runner import Rollout
     from kubectl_ds.rollout.session import Driver
@@ -275,10 +306,32 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
         parse_quantity=parse_quantity,
         own_node=own_node(cluster, os.environ),
         interrupted=INTERRUPTED.is_set,
-        say=lambda event: click.echo(event_line(event)),
+        say=terminal_say(sys.stdout.isatty()),
         confirm=asker,
     )
     return Rollout(driver, namespace=namespace, name=name)
+
+
+def terminal_say(tty: bool) -> Callable[[Event], None]:
+    """Print each event on a line; on a terminal, pre-pull progress redraws one line ("pulled on 412 of 500
+    nodes") that the next other line ends."""
+    from kubectl_ds.render.rollout import event_line
+    from kubectl_ds.rollout.events import PrepullProgress
+
+    open_line = False
+
+    def say(event: Event) -> None:
+        nonlocal open_line
+        if tty and isinstance(event, PrepullProgress):
+            click.echo(f"\r\033[K{event_line(event)}", nl=False, color=True)
+            open_line = True
+            return
+        if open_line:
+            click.echo("")
+            open_line = False
+        click.echo(event_line(event))
+
+    return say
 
 
 def finish(outcome: Outcome) -> int:

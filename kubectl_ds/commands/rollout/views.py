@@ -128,8 +128,15 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
         notes=tuple(notes),
         refusal=refusal or "",
         options=options.budget,
+        prepull=_prepull_preview(daemonset, template, plan, options.budget),
     )
     return render_plan_json(view) if options.output == "json" else render_plan(view)
+
+
+def _prepull_preview(daemonset: dict[str, Any], template: Any, plan: Any, budget: RolloutOptions) -> Any:
+    from kubectl_ds.rollout.prepuller import plan_nodes, preview
+
+    return preview(daemonset, template, plan_nodes(plan), budget) if budget.prepull else None
 
 
 def _other_pods_for_headroom(
