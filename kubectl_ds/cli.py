@@ -14,6 +14,7 @@ import click
 from kubectl_ds import __version__
 from kubectl_ds.commands.common import kube_flag_options
 from kubectl_ds.commands.explain import explain_command
+from kubectl_ds.commands.node import node_command
 from kubectl_ds.commands.rollout import rollout_group
 from kubectl_ds.errors import DsError, ExitCode
 
@@ -24,6 +25,7 @@ Examples:
   kubectl ds explain -n logging fluentd
   kubectl ds explain -n logging fluentd --problems -o wide
   kubectl ds explain -f fluentd.yaml
+  kubectl ds node node-7 -A
   kubectl ds rollout history -n logging fluentd
 """
 
@@ -36,6 +38,7 @@ def cli(**_: Any) -> None:
 
 
 cli.add_command(explain_command)
+cli.add_command(node_command)
 cli.add_command(rollout_group)
 
 

@@ -128,3 +128,26 @@ class DumpReader:
             for event in self._by_kind["Event"]
             if (r.namespace(event) or "default") == namespace and event.get("reason") == "FailedScheduling"
         ]
+
+    # --- the NodeReader protocol (kubectl ds node) -------------------------------------------------------
+
+    def get_node(self, *, name: str) -> dict[str, Any]:
+        for node in self._by_kind["Node"]:
+            if r.name(node) == name:
+                return node
+        raise NotFound(f'node "{name}" not found (in {self.origin})')
+
+    def list_daemonsets(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self._in_namespace("DaemonSet", namespace)
+
+    def list_pods_on_node(self, *, node: str) -> list[dict[str, Any]]:
+        return [pod for pod in self._by_kind["Pod"] if r.spec(pod).get("nodeName") == node]
+
+    def list_unscheduled_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return [pod for pod in self._in_namespace("Pod", namespace) if not r.spec(pod).get("nodeName")]
+
+    def list_revisions(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self._in_namespace("ControllerRevision", namespace)
+
+    def _in_namespace(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        return [obj for obj in self._by_kind[kind] if namespace is None or (r.namespace(obj) or "default") == namespace]
