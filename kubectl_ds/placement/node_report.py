@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kubectl_ds import resources as r
+from kubectl_ds.placement import reasons as codes
+from kubectl_ds.placement.legacy_labels import BETA_OF_STABLE, legacy_label_hint
 from kubectl_ds.placement.managed_taints import managed_taint
 from kubectl_ds.placement.pods import target_node
 from kubectl_ds.placement.predicate import node_should_run_daemon_pod
@@ -44,6 +46,7 @@ class NodeFacts:
     ready_text: str  # "Ready", "NotReady (Ready=False)", "Ready=Unknown", "no Ready condition"
     unschedulable: bool
     taints: tuple[TaintFact, ...]
+    legacy_labels: str = ""  # legacy_labels.legacy_label_hint for the os/arch keys, "" when none
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,12 @@ class DaemonSetOnNode:
     @property
     def has_ready_pod(self) -> bool:
         return any(pod.ready and not pod.terminating for pod in self.report.pods)
+
+    @property
+    def exclusion(self) -> str:
+        """The controller-side rules that keep the pod off this node ("" when it should run)."""
+        rules = [reason.rule for reason in self.report.reasons if reason.code in codes.CONTROLLER_CODES]
+        return " + ".join(rules) if not self.report.should_run else ""
 
     @property
     def relevant(self) -> bool:
@@ -110,6 +119,7 @@ def node_facts(node: Obj) -> NodeFacts:
         ready_text=text,
         unschedulable=r.is_node_cordoned(node),
         taints=taints,
+        legacy_labels=legacy_label_hint(BETA_OF_STABLE, r.labels(node)).replace("{node}", r.name(node)),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from kubectl_ds.placement import node_change as change_outcomes
 from kubectl_ds.placement.node_change import NodeChange
 from kubectl_ds.placement.node_report import DaemonSetOnNode, NodeAssessment, NodeFacts
+from kubectl_ds.placement.report import NodeReport
 from kubectl_ds.render.explain import (
     SCHEMA_VERSION,
     node_data,
@@ -19,10 +20,9 @@ from kubectl_ds.render.explain import (
     revision_cell,
     status_cell,
     wanted_word,
-    why_cell,
 )
 from kubectl_ds.render.output import to_data_text
-from kubectl_ds.render.text import count, duration, plural, some_names
+from kubectl_ds.render.text import MAX_NAMES, count, duration, plural, some_names
 
 KIND = "NodeReport"
 BOOTSTRAP_WANTED = "no (bootstrap)"  # excluded only by taints a component removes once the node is up
@@ -51,7 +51,15 @@ def facts_lines(facts: NodeFacts) -> list[str]:
     taints = [
         f"{fact.taint}" + (f" (managed by {fact.managed_by})" if fact.managed_by else "") for fact in facts.taints
     ]
-    return [f"Node {facts.name}: {state}", f"Taints: {', '.join(taints) if taints else '<none>'}"]
+    lines = [f"Node {facts.name}: {state}", f"Taints: {', '.join(taints) if taints else '<none>'}"]
+    if facts.legacy_labels:
+        lines.append(f"Labels: {facts.legacy_labels}")
+    return lines
+
+
+def _why(report: NodeReport) -> str:
+    """explain's WHY without the node facts the header already states (NotReady, cordoned)."""
+    return "; ".join(reason.message for reason in report.reasons if not reason.is_info) or "-"
 
 
 def _wanted(ds: DaemonSetOnNode) -> str:
@@ -85,9 +93,9 @@ def render_node_table(views: Sequence[NodeView], *, wide: bool = False) -> str:
             if wide:
                 row.append(",".join(report.labels_that_matter) or "-")
             if what_if and after is not None:
-                row += [_outcome(before, after), why_cell(after.report)]
+                row += [_outcome(before, after), _why(after.report)]
             else:
-                row.append(why_cell(report))
+                row.append(_why(report))
             rows.append(row)
         lines.append("")
         if rows:
@@ -123,9 +131,11 @@ def summary_line(assessment: NodeAssessment, scope: str = "") -> str:
     kept = [ds.key for ds in assessment.daemonsets if not ds.report.should_run and ds.report.pods]
     if kept:
         parts.append(f"{len(kept)} {plural(len(kept), 'pod')} where no new one would be placed ({some_names(kept)})")
-    excluded = total - len(wanted) - len(later) - len(kept)
+    excluded = [ds for ds in assessment.daemonsets if not ds.relevant]
     if excluded:
-        parts.append(f"{excluded} not for this node")
+        named = ", ".join(f"{ds.key} ({ds.exclusion})" for ds in excluded[:MAX_NAMES])
+        more = f" and {len(excluded) - MAX_NAMES} more" if len(excluded) > MAX_NAMES else ""
+        parts.append(f"{len(excluded)} not for this node: {named}{more}")
     return "; ".join(parts)
 
 
