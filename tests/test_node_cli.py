@@ -386,3 +386,40 @@ def test_forbidden_pod_lists_degrade_with_a_note(invoke: Invoke, kubeconfig: str
     assert code == 0
     assert "kube-system  cilium         yes       -" in out
     assert out.splitlines()[-2].startswith("Note: pod states left out: ")
+
+
+def test_wait_follows_a_joining_node_on_a_pod_watch(invoke: Invoke, apiserver: ApiServer, tmp_path: Path) -> None:
+    """The live path: a simulated cluster on the wall clock, held until the command waits on a watch of the pods
+    bound to the joining node, then let go. The command ends when the condition holds; the timeouts only guard
+    against a hang."""
+    import threading
+    import time
+
+    from tests.simulator import ClusterSimulator
+    from tests.test_node_wait import daemonset
+
+    apiserver.load([daemonset("cni", "cni:v1", tolerations=[{"operator": "Exists"}]), daemonset("logs", "logs:v1")])
+    kubeconfig = apiserver.write_kubeconfig(str(tmp_path / "kc"))
+
+    def watching() -> bool:
+        return any(request.query.get("watch") for request in list(apiserver.requests))
+
+    def release_once_watching(simulator: ClusterSimulator) -> None:
+        deadline = time.monotonic() + 60
+        while not watching() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        simulator.paused = False
+
+    with ClusterSimulator(apiserver, ready_after=0.05) as simulator:
+        simulator.paused = True
+        simulator.add_node("node-new")
+        releaser = threading.Thread(target=release_once_watching, args=(simulator,), daemon=True)
+        releaser.start()
+        result = invoke("node", "node-new", "-A", "--wait", "--timeout", "60s", "--kubeconfig", kubeconfig)
+        releaser.join(timeout=5)
+    assert result.exit_code == 0, result.stdout
+    progress = result.stdout.split("\nNode node-new: Ready\n")[0].splitlines()
+    assert progress[0].startswith("node-new: 0 of 2 DaemonSets ready (node NotReady); waiting for kube-system/cni")
+    assert progress[-1] == "node-new: 2 of 2 DaemonSets ready"
+    watches = [request.query.get("fieldSelector") for request in apiserver.requests if request.query.get("watch")]
+    assert watches and set(watches) == {"spec.nodeName=node-new"}
