@@ -423,3 +423,12 @@ def test_wait_follows_a_joining_node_on_a_pod_watch(invoke: Invoke, apiserver: A
     assert progress[-1] == "node-new: 2 of 2 DaemonSets ready"
     watches = [request.query.get("fieldSelector") for request in apiserver.requests if request.query.get("watch")]
     assert watches and set(watches) == {"spec.nodeName=node-new"}
+
+
+def test_wait_on_a_terminal_redraws_one_line(invoke: Invoke, kubeconfig: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import TerminalOutput
+
+    monkeypatch.setattr(TerminalOutput, "isatty", lambda self: True, raising=False)
+    code, out, _ = node(invoke, kubeconfig, "node-1", "-A", "--wait")
+    assert code == 0
+    assert out == "\r\x1b[Knode-1: 4 of 4 DaemonSets ready\n" + HEALTHY
