@@ -432,3 +432,47 @@ def test_wait_on_a_terminal_redraws_one_line(invoke: Invoke, kubeconfig: str, mo
     code, out, _ = node(invoke, kubeconfig, "node-1", "-A", "--wait")
     assert code == 0
     assert out == "\r\x1b[Knode-1: 4 of 4 DaemonSets ready\n" + HEALTHY
+
+
+@pytest.mark.parametrize(
+    ("node_name", "row"),
+    [
+        pytest.param(
+            "node-7",
+            "logging      fluentd      yes       fluentd-7pend  Pending   2           "
+            "pod fluentd-7pend is Pending; the "
+            "scheduler says: Insufficient memory; insufficient memory: requests 300Mi, free 248Mi of 2Gi allocatable",
+            id="insufficient-memory-from-the-other-pods-on-the-node",
+        ),
+        pytest.param(
+            "node-8",
+            "logging      fluentd      yes       fluentd-8pend  Pending   2           "
+            "pod fluentd-8pend is Pending; the "
+            "scheduler says: node(s) didn't have free ports for the requested pod ports; hostPort 24224/TCP held by "
+            "monitoring/fluent-bit-x7k2p",
+            id="host-port-holder-on-the-node",
+        ),
+    ],
+)
+def test_scheduler_side_reasons_as_explain_gives_them(
+    invoke: Invoke, apiserver: ApiServer, tmp_path: Path, node_name: str, row: str
+) -> None:
+    from tests.conftest import EXAMPLE_DUMP
+
+    apiserver.load(yaml.safe_load(EXAMPLE_DUMP.read_text())["items"])
+    kubeconfig = apiserver.write_kubeconfig(str(tmp_path / "kc"))
+    code, out, _ = node(invoke, kubeconfig, node_name, "-n", "logging")
+    assert code == 0
+    assert out.splitlines()[4] == row
+
+
+def test_explain_gives_the_managed_taint_hint_too(invoke: Invoke, kubeconfig: str) -> None:
+    result = invoke("explain", "fluentd", "-n", "logging", "--node", "node-new", "--kubeconfig", kubeconfig)
+    fixes = result.stdout.split("Fixes:\n")[1].splitlines()
+    assert fixes[0] == (
+        "  taint node.kubernetes.io/not-ready:NoSchedule (node-new): the node lifecycle controller sets and removes "
+        "this taint; make the node Ready (its kubelet, container runtime and network plugin: kubectl describe node "
+        "node-new) (removing the taint by hand does not last); a pod that must run there anyway adds toleration "
+        "{key: node.kubernetes.io/not-ready, operator: Exists, effect: NoSchedule}"
+    )
+    assert "kubectl taint" not in result.stdout
