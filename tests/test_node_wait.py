@@ -66,7 +66,6 @@ class BringUp:
             NodeChange(),
             now=self.clock(),
             parse_quantity=parse_quantity,
-            pods_on_node=lambda name: self.cluster.pods_on_node_versioned(node=name),
         )
 
     def run_until_change(self, _current: Round, seconds: float) -> None:

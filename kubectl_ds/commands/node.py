@@ -45,9 +45,6 @@ OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 DEFAULT_TIMEOUT = 300.0
 WAIT_CAP = 5.0  # seconds a wait lasts at most without a pod event: node and Pending-pod changes are read then
 
-# (pods bound to the node, the resourceVersion a watch of them can start from: "" offline)
-PodsOnNode = Callable[[str], tuple[list[dict[str, Any]], str]]
-
 
 @dataclass(frozen=True)
 class NodeOptions:
@@ -105,7 +102,6 @@ def read_round(
     *,
     now: datetime,
     parse_quantity: ParseQuantity,
-    pods_on_node: PodsOnNode,
 ) -> Round:
     omitted: list[str] = []
     nodes, unregistered = [], []
@@ -121,7 +117,7 @@ def read_round(
     versions: dict[str, str] = {}
     for node in nodes:
         try:
-            bound[r.name(node)], versions[r.name(node)] = pods_on_node(r.name(node))
+            bound[r.name(node)], versions[r.name(node)] = reader.pods_on_node_versioned(node=r.name(node))
         except Forbidden as error:
             omitted.append(f"pod states left out: {error.message}")
             bound[r.name(node)] = None
@@ -292,14 +288,11 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
     )
     change = options.validate()
     reader: NodeReader
-    pods_on_node: PodsOnNode
     cluster: Any = None
     if options.from_files:
         from kubectl_ds.kube.dump import DumpReader
 
-        dump = DumpReader.from_files(options.from_files)
-        reader = dump
-        pods_on_node = lambda node: (dump.list_pods_on_node(node=node), "")  # noqa: E731
+        reader = DumpReader.from_files(options.from_files)
     else:
         from kubectl_ds.kube.cluster import Cluster
         from kubectl_ds.kube.config import resolve
@@ -307,7 +300,6 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         resolved = resolve(flags)
         cluster = Cluster.connect(flags, resolved)
         reader = cluster
-        pods_on_node = lambda node: cluster.pods_on_node_versioned(node=node)  # noqa: E731
         if not params["all_namespaces"]:
             options = replace(options, namespace=resolved.namespace)
 
@@ -315,7 +307,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         return datetime.now(timezone.utc)
 
     def read() -> Round:
-        return read_round(reader, options, change, now=now(), parse_quantity=_parse_quantity, pods_on_node=pods_on_node)
+        return read_round(reader, options, change, now=now(), parse_quantity=_parse_quantity)
 
     if not options.wait:
         click.echo(render(read(), options.output), nl=False)

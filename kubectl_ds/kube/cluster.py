@@ -211,9 +211,6 @@ class Cluster:
     def list_daemonsets(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return self.list_all(_APPS, "daemonsets", namespace=namespace)
 
-    def list_pods_on_node(self, *, node: str) -> list[dict[str, Any]]:
-        return self.pods_on_node_versioned(node=node)[0]
-
     def pods_on_node_versioned(self, *, node: str) -> tuple[list[dict[str, Any]], str]:
         """Every pod bound to `node` (the API server's spec.nodeName field selector), and where a watch can start."""
         base = [("limit", str(PAGE_SIZE)), ("fieldSelector", f"spec.nodeName={node}")]

@@ -140,8 +140,9 @@ class DumpReader:
     def list_daemonsets(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return self._in_namespace("DaemonSet", namespace)
 
-    def list_pods_on_node(self, *, node: str) -> list[dict[str, Any]]:
-        return [pod for pod in self._by_kind["Pod"] if r.spec(pod).get("nodeName") == node]
+    def pods_on_node_versioned(self, *, node: str) -> tuple[list[dict[str, Any]], str]:
+        """The pods bound to `node`; a dump has no resourceVersion to watch from."""
+        return [pod for pod in self._by_kind["Pod"] if r.spec(pod).get("nodeName") == node], ""
 
     def list_unscheduled_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return [pod for pod in self._in_namespace("Pod", namespace) if not r.spec(pod).get("nodeName")]
