@@ -74,3 +74,20 @@ def node_cluster(filler: int = 0) -> list[Obj]:
         objects.append(make_node(name, labels=LINUX))
         objects += healthy_pods(name)
     return objects
+
+
+def daemonset(name: str, image: str, **pod_spec: Any) -> Obj:
+    """A kube-system DaemonSet as a user writes it (no uid or status: the API server and the simulator add them)."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": "kube-system"},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": name, "image": image}], **pod_spec},
+            },
+        },
+    }

@@ -14,7 +14,7 @@ import yaml
 
 from tests.apiserver import ApiServer
 from tests.conftest import Invoke
-from tests.node_support import node_cluster
+from tests.node_support import daemonset, node_cluster
 
 
 @pytest.fixture
@@ -396,7 +396,6 @@ def test_wait_follows_a_joining_node_on_a_pod_watch(invoke: Invoke, apiserver: A
     import time
 
     from tests.simulator import ClusterSimulator
-    from tests.test_node_wait import daemonset
 
     apiserver.load([daemonset("cni", "cni:v1", tolerations=[{"operator": "Exists"}]), daemonset("logs", "logs:v1")])
     kubeconfig = apiserver.write_kubeconfig(str(tmp_path / "kc"))

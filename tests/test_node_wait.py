@@ -19,26 +19,11 @@ from kubectl_ds.kube.config import KubeFlags
 from kubectl_ds.kube.quantity import parse_quantity
 from kubectl_ds.placement.node_change import NodeChange
 from tests.apiserver import ApiServer
+from tests.node_support import daemonset
 from tests.rollout_harness import EPOCH
 from tests.simulator import ClusterSimulator, ManualClock
 
 Obj = dict[str, Any]
-
-
-def daemonset(name: str, image: str, **pod_spec: Any) -> Obj:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": name, "namespace": "kube-system"},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": name, "image": image}], **pod_spec},
-            },
-        },
-    }
 
 
 class BringUp:
