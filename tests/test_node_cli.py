@@ -227,6 +227,14 @@ def test_json_entries_are_explains_node_entries(invoke: Invoke, kubeconfig: str)
             key: value for key, value in explain_entry.items() if key != "name"
         }
     assert [ds["afterBootstrap"] for ds in by_name.values()] == [False, False, True, True]
+    assert entry["excluded"] == [
+        {
+            "namespace": "kube-system",
+            "name": "nvidia-device-plugin",
+            "rule": "nodeSelector gpu=true + taint node.kubernetes.io/not-ready:NoSchedule + "
+            "taint node.cilium.io/agent-not-ready=true:NoSchedule",
+        }
+    ]
 
 
 def test_yaml_is_the_same_data(invoke: Invoke, kubeconfig: str) -> None:

@@ -241,6 +241,12 @@ def _node(view: NodeView) -> dict[str, Any]:
                 "reasons": [reason_data(reason, facts.name) for reason in after.report.reasons],
             }
         data["daemonSets"].append(entry)
+    shown = {before.key for before, _ in view.rows()}
+    data["excluded"] = [  # the DaemonSets in scope that have nothing to do with this node, and why
+        {"namespace": ds.namespace, "name": ds.name, "rule": ds.exclusion}
+        for ds in view.assessment.daemonsets
+        if ds.key not in shown
+    ]
     return data
 
 
