@@ -483,3 +483,14 @@ def test_explain_gives_the_managed_taint_hint_too(invoke: Invoke, kubeconfig: st
         "{key: node.kubernetes.io/not-ready, operator: Exists, effect: NoSchedule}"
     )
     assert "kubectl taint" not in result.stdout
+
+
+def test_wide_adds_the_labels_each_daemonset_reads(invoke: Invoke, kubeconfig: str) -> None:
+    _, out, _ = node(invoke, kubeconfig, "node-1", "-A", "-o", "wide")
+    assert out.splitlines()[3:8] == [
+        "NAMESPACE    DAEMONSET      WANTED    POD                   STATUS    REVISION    LABELS                  WHY",
+        "kube-system  cilium         yes       cilium-node-1         Running   1           -                       -",
+        "kube-system  kube-proxy     yes       kube-proxy-node-1     Running   1           -                       -",
+        "logging      fluentd        yes       fluentd-node-1        Running   1           kubernetes.io/os=linux  -",
+        "monitoring   node-exporter  yes       node-exporter-node-1  Running   1           -                       -",
+    ]

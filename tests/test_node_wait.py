@@ -137,3 +137,24 @@ def test_waits_for_a_node_that_has_not_registered_yet(bring_up: Callable[[str], 
     assert done
     assert cluster.said[0] == (0.0, "node-late: waiting for the node to register")
     assert cluster.said[-1] == (15.0, "node-late: 2 of 2 DaemonSets ready")
+
+
+def test_waits_for_every_named_node(bring_up: Callable[[str], BringUp]) -> None:
+    cluster = bring_up("logs:v1")
+    cluster.simulator.add_node("node-a")
+    options = NodeOptions(nodes=("node-a", "node-b"), namespace=None, wait=True)
+
+    def read() -> Round:
+        return read_round(cluster.cluster, options, NodeChange(), now=cluster.clock(), parse_quantity=parse_quantity)
+
+    def join_b_later(current: Round, seconds: float) -> None:
+        cluster.run_until_change(current, seconds)
+        if current.views[0].assessment.waiting_for == () and current.unregistered:
+            cluster.simulator.add_node("node-b")  # node-a is up before node-b registers
+
+    done, result = wait_for_nodes(read, join_b_later, clock=cluster.clock, timeout=120, say=cluster.say)
+    assert done and [view.assessment.facts.name for view in result.views] == ["node-a", "node-b"]
+    assert any(
+        line == "node-b: waiting for the node to register; node-a: 2 of 2 DaemonSets ready" for _, line in cluster.said
+    )
+    assert cluster.said[-1][1] == "node-a: 2 of 2 DaemonSets ready; node-b: 2 of 2 DaemonSets ready"
