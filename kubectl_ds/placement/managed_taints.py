@@ -23,6 +23,9 @@ class ManagedTaint:
     key: str  # the exact key, or a prefix ending in "/" or a suffix starting with "/"
     manager: str
     fix: str
+    # The node is on its way out (shut down, being drained and removed): the taint is not one that goes once the
+    # node is up, so DaemonSets it keeps away are not waited for.
+    node_leaving: bool = False
 
     def matches(self, key: str) -> bool:
         if self.key.endswith("/"):
@@ -80,6 +83,7 @@ MANAGED_TAINTS: tuple[ManagedTaint, ...] = (
         "node.kubernetes.io/out-of-service",
         "whoever handles the node's non-graceful shutdown",
         "it marks a node known to be down, so that its pods are force-deleted; bring the node back first",
+        node_leaving=True,
     ),
     ManagedTaint(
         "node.cloudprovider.kubernetes.io/uninitialized",
@@ -90,6 +94,7 @@ MANAGED_TAINTS: tuple[ManagedTaint, ...] = (
         "node.cloudprovider.kubernetes.io/shutdown",
         "the cloud-controller-manager",
         "the node's machine is shut down: start it again, or delete the node",
+        node_leaving=True,
     ),
     # Node bootstrappers: readiness and startup taints, removed once their agent runs on the node.
     ManagedTaint(
@@ -111,16 +116,19 @@ MANAGED_TAINTS: tuple[ManagedTaint, ...] = (
         "karpenter.sh/disrupted",
         "Karpenter",
         "the node is being disrupted (drained and removed): nothing to fix; a new node takes its place",
+        node_leaving=True,
     ),
     ManagedTaint(
         "karpenter.sh/disruption",
         "Karpenter",
         "the node is being disrupted (drained and removed): nothing to fix; a new node takes its place",
+        node_leaving=True,
     ),
     ManagedTaint(
         "ToBeDeletedByClusterAutoscaler",
         "the cluster-autoscaler",
         "the node is being scaled down: nothing to fix; a new node takes its place",
+        node_leaving=True,
     ),
     ManagedTaint(
         "node.cluster.x-k8s.io/uninitialized",

@@ -123,9 +123,15 @@ def node_facts(node: Obj) -> NodeFacts:
     )
 
 
-def without_managed_taints(node: Obj) -> Obj:
-    """The node as it will be once every component-managed taint is gone (bootstrapping done)."""
-    kept = [taint for taint in r.node_taints(node) if managed_taint(str(taint.get("key") or "")) is None]
+def without_bootstrap_taints(node: Obj) -> Obj:
+    """The node as it will be once up: without the managed taints that go by themselves (not-ready, startup and
+    readiness taints, pressure); a taint that marks a node on its way out stays."""
+
+    def transient(taint: Obj) -> bool:
+        entry = managed_taint(str(taint.get("key") or ""))
+        return entry is not None and not entry.node_leaving
+
+    kept = [taint for taint in r.node_taints(node) if not transient(taint)]
     return {**node, "spec": {**r.spec(node), "taints": kept}}
 
 
@@ -145,7 +151,7 @@ def assess_node(
     name = r.name(node)
     pinned_here = [pod for pod in unscheduled_pods if target_node(pod) == name]
     candidates = list(pods_on_node or []) + pinned_here
-    bootstrapped = without_managed_taints(node)
+    bootstrapped = without_bootstrap_taints(node)
     bootstrapping = len(r.node_taints(bootstrapped)) < len(r.node_taints(node))
     judged = []
     for daemonset in sorted(daemonsets, key=lambda ds: (r.namespace(ds), natural_key(r.name(ds)))):

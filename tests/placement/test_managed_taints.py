@@ -67,6 +67,13 @@ def test_r_managed_taints_classification(key: str, manager: str | None, fix_word
     assert fix_words in found.fix
     assert "kubectl taint" not in found.hint()
     assert found.hint().endswith("(removing the taint by hand does not last)")
+    leaving = {
+        "node.kubernetes.io/out-of-service",
+        "node.cloudprovider.kubernetes.io/shutdown",
+        "karpenter.sh/disrupted",
+        "ToBeDeletedByClusterAutoscaler",
+    }
+    assert found.node_leaving is (key in leaving)
 
 
 def test_r_managed_taints_hint_in_the_predicate_never_removes_the_taint() -> None:

@@ -85,6 +85,15 @@ def test_unknown_pods_make_every_state_unknown() -> None:
             id="an-operator-taint-too",
         ),
         pytest.param([], {}, False, id="wanted-now"),
+        pytest.param(
+            [
+                taint("node.kubernetes.io/not-ready", "NoSchedule"),
+                taint("ToBeDeletedByClusterAutoscaler", "NoSchedule"),
+            ],
+            {},
+            False,
+            id="a-node-on-its-way-out-is-not-waited-for",
+        ),
     ],
 )
 def test_r_managed_taints_daemonsets_that_run_once_the_node_is_up(
