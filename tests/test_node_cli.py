@@ -54,20 +54,20 @@ Node node-new: NotReady
 Taints: node.kubernetes.io/not-ready:NoSchedule (managed by the node lifecycle controller), \
 node.cilium.io/agent-not-ready=true:NoSchedule (managed by Cilium)
 
-NAMESPACE    DAEMONSET      WANTED          POD                  STATUS    REVISION    WHY
-kube-system  cilium         yes             cilium-pending       Pending   1           \
+NAMESPACE    DAEMONSET      WANTED         POD                  STATUS    REVISION    WHY
+kube-system  cilium         yes            cilium-pending       Pending   1           \
 pod cilium-pending is Pending and not yet scheduled
-kube-system  kube-proxy     yes             kube-proxy-node-new  NotReady  1           \
+kube-system  kube-proxy     yes            kube-proxy-node-new  NotReady  1           \
 pod kube-proxy-node-new is Running but not ready
-logging      fluentd        no (bootstrap)  -                    -         -           \
+logging      fluentd        no (until up)  -                    -         -           \
 taint node.kubernetes.io/not-ready:NoSchedule not tolerated: no new pod is created; \
 taint node.cilium.io/agent-not-ready=true:NoSchedule not tolerated: no new pod is created
-monitoring   node-exporter  no (bootstrap)  -                    -         -           \
+monitoring   node-exporter  no (until up)  -                    -         -           \
 taint node.kubernetes.io/not-ready:NoSchedule not tolerated: no new pod is created; \
 taint node.cilium.io/agent-not-ready=true:NoSchedule not tolerated: no new pod is created
 
 5 DaemonSets in all namespaces: 2 should run here, 0 with a ready pod; 1 Pending (kube-system/cilium); \
-1 not ready (kube-system/kube-proxy); 2 once the node's bootstrap taints are gone (logging/fluentd, \
+1 not ready (kube-system/kube-proxy); 2 once the node is up (logging/fluentd, \
 monitoring/node-exporter); 1 not for this node: kube-system/nvidia-device-plugin (nodeSelector gpu=true + \
 taint node.kubernetes.io/not-ready:NoSchedule + taint node.cilium.io/agent-not-ready=true:NoSchedule)
 
@@ -223,10 +223,10 @@ def test_json_entries_are_explains_node_entries(invoke: Invoke, kubeconfig: str)
             "explain", name, "-n", namespace, "--node", "node-new", "-o", "json", "--kubeconfig", kubeconfig
         )
         [explain_entry] = as_json(explained.stdout)["nodes"]
-        assert {key: value for key, value in ds.items() if key not in ("namespace", "name", "afterBootstrap")} == {
+        assert {key: value for key, value in ds.items() if key not in ("namespace", "name", "onceUp")} == {
             key: value for key, value in explain_entry.items() if key != "name"
         }
-    assert [ds["afterBootstrap"] for ds in by_name.values()] == [False, False, True, True]
+    assert [ds["onceUp"] for ds in by_name.values()] == [False, False, True, True]
     assert entry["excluded"] == [
         {
             "namespace": "kube-system",

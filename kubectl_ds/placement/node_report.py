@@ -56,8 +56,9 @@ class DaemonSetOnNode:
     namespace: str
     name: str
     report: NodeReport
-    # Excluded now only by taints a component removes by itself (a node still bootstrapping): it will run here.
-    after_bootstrap: bool = False
+    # Excluded now only by taints a component removes by itself once the node is up (bootstrapping, NotReady,
+    # unreachable, under pressure): it will run here.
+    once_up: bool = False
 
     @property
     def key(self) -> str:
@@ -75,8 +76,8 @@ class DaemonSetOnNode:
 
     @property
     def relevant(self) -> bool:
-        """Shown for the node: it should run there, will once bootstrapping ends, or keeps a pod there."""
-        return self.report.should_run or self.after_bootstrap or bool(self.report.pods)
+        """Shown for the node: it should run there, will once the node is up, or keeps a pod there."""
+        return self.report.should_run or self.once_up or bool(self.report.pods)
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,8 @@ class NodeAssessment:
 
     @property
     def expected(self) -> tuple[DaemonSetOnNode, ...]:
-        """The DaemonSets a brought-up node must run: wanted now, or once its bootstrap taints are gone."""
-        return tuple(ds for ds in self.daemonsets if ds.report.should_run or ds.after_bootstrap)
+        """The DaemonSets a node that is up must run: wanted now, or once its transient managed taints are gone."""
+        return tuple(ds for ds in self.daemonsets if ds.report.should_run or ds.once_up)
 
     @property
     def waiting_for(self) -> tuple[DaemonSetOnNode, ...]:
@@ -168,7 +169,7 @@ def assess_node(
             others = other_pods_on_nodes(pods_on_node, daemonset, [name])
             assessment = add_scheduler_checks(assessment, others, parse_quantity)
         report = assessment.nodes[0]
-        after_bootstrap = (
+        once_up = (
             not report.should_run and bootstrapping and node_should_run_daemon_pod(daemonset, bootstrapped).should_run
         )
         judged.append(
@@ -176,7 +177,7 @@ def assess_node(
                 namespace=r.namespace(daemonset),
                 name=r.name(daemonset),
                 report=report,
-                after_bootstrap=after_bootstrap,
+                once_up=once_up,
             )
         )
     return NodeAssessment(facts=node_facts(node), daemonsets=tuple(judged))

@@ -25,7 +25,7 @@ from kubectl_ds.render.output import to_data_text
 from kubectl_ds.render.text import MAX_NAMES, count, duration, plural, some_names
 
 KIND = "NodeReport"
-BOOTSTRAP_WANTED = "no (bootstrap)"  # excluded only by taints a component removes once the node is up
+UNTIL_UP_WANTED = "no (until up)"  # excluded only by taints a component removes once the node is up
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def _why(report: NodeReport) -> str:
 
 
 def _wanted(ds: DaemonSetOnNode) -> str:
-    return BOOTSTRAP_WANTED if ds.after_bootstrap else wanted_word(ds.report)
+    return UNTIL_UP_WANTED if ds.once_up else wanted_word(ds.report)
 
 
 def _outcome(before: DaemonSetOnNode, after: DaemonSetOnNode | None) -> str:
@@ -125,9 +125,9 @@ def summary_line(assessment: NodeAssessment, scope: str = "") -> str:
         if not ds.has_ready_pod:
             by_state.setdefault(ds.report.state or "unknown", []).append(ds.key)
     parts += [f"{len(keys)} {state} ({some_names(keys)})" for state, keys in by_state.items()]
-    later = [ds.key for ds in assessment.daemonsets if ds.after_bootstrap]
+    later = [ds.key for ds in assessment.daemonsets if ds.once_up]
     if later:
-        parts.append(f"{len(later)} once the node's bootstrap taints are gone ({some_names(later)})")
+        parts.append(f"{len(later)} once the node is up ({some_names(later)})")
     kept = [ds.key for ds in assessment.daemonsets if not ds.report.should_run and ds.report.pods]
     if kept:
         parts.append(f"{len(kept)} {plural(len(kept), 'pod')} where no new one would be placed ({some_names(kept)})")
@@ -177,7 +177,7 @@ def waiting_line(assessment: NodeAssessment) -> str:
 
 
 def _why_waiting(ds: DaemonSetOnNode) -> str:
-    if ds.after_bootstrap:
+    if ds.once_up:
         taints = [reason.rule for reason in ds.report.reasons if reason.code.startswith("Taint")]
         return "until " + ", ".join(taints) + " goes"
     state = ds.report.state or "missing"
@@ -232,7 +232,7 @@ def _node(view: NodeView) -> dict[str, Any]:
         data["whatIf"] = view.change.describe()
     for before, after in view.rows():
         entry = {"namespace": before.namespace, **node_data(before.report), "name": before.name}
-        entry["afterBootstrap"] = before.after_bootstrap
+        entry["onceUp"] = before.once_up
         if after is not None:
             entry["ifChanged"] = {
                 "outcome": _outcome(before, after),

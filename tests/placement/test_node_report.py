@@ -66,7 +66,7 @@ def test_unknown_pods_make_every_state_unknown() -> None:
 
 
 @pytest.mark.parametrize(
-    ("taints", "labels", "after_bootstrap"),
+    ("taints", "labels", "once_up"),
     [
         pytest.param([taint("node.kubernetes.io/not-ready", "NoSchedule")], {}, True, id="not-ready-only"),
         pytest.param(
@@ -97,12 +97,12 @@ def test_unknown_pods_make_every_state_unknown() -> None:
     ],
 )
 def test_r_managed_taints_daemonsets_that_run_once_the_node_is_up(
-    taints: list[dict[str, Any]], labels: dict[str, str], after_bootstrap: bool
+    taints: list[dict[str, Any]], labels: dict[str, str], once_up: bool
 ) -> None:
     result = judge(make_node("n1", taints=taints, labels=labels), [])
     agent = by_name(result)["agent"]
-    assert agent.after_bootstrap is after_bootstrap
-    assert (agent in result.expected) is (after_bootstrap or agent.report.should_run)
+    assert agent.once_up is once_up
+    assert (agent in result.expected) is (once_up or agent.report.should_run)
 
 
 def test_a_selector_exclusion_is_not_waited_for() -> None:
@@ -110,7 +110,7 @@ def test_a_selector_exclusion_is_not_waited_for() -> None:
     node = make_node("n1", taints=[taint("node.kubernetes.io/not-ready", "NoSchedule")])
     result = assess_node(node, [selective], [], [], [], now=NOW, parse_quantity=parse_quantity)
     [ds] = result.daemonsets
-    assert not ds.after_bootstrap and not ds.relevant and result.expected == ()
+    assert not ds.once_up and not ds.relevant and result.expected == ()
     assert ds.exclusion == "nodeSelector gpu=true + taint node.kubernetes.io/not-ready:NoSchedule"
 
 
