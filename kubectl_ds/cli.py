@@ -16,6 +16,7 @@ from kubectl_ds.commands.audit import audit_command
 from kubectl_ds.commands.common import kube_flag_options
 from kubectl_ds.commands.diff import diff_command
 from kubectl_ds.commands.explain import explain_command
+from kubectl_ds.commands.node import node_command
 from kubectl_ds.commands.prepull import prepull_command
 from kubectl_ds.commands.rollout import rollout_group
 from kubectl_ds.errors import DsError, ExitCode
@@ -29,6 +30,7 @@ Examples:
   kubectl ds explain -f fluentd.yaml
   kubectl ds diff -f fluentd.yaml
   kubectl ds audit -A
+  kubectl ds node node-7 -A
   kubectl ds rollout history -n logging fluentd
 """
 
@@ -43,6 +45,7 @@ def cli(**_: Any) -> None:
 cli.add_command(explain_command)
 cli.add_command(diff_command)
 cli.add_command(audit_command)
+cli.add_command(node_command)
 cli.add_command(rollout_group)
 cli.add_command(prepull_command)
 

@@ -172,6 +172,7 @@ def test_the_checks_see_a_violation() -> None:
     [
         ["--help"],
         ["explain", "--help"],
+        ["node", "--help"],
         ["rollout", "start", "--help"],
         ["rollout", "status", "--help"],
         ["rollout", "undo", "--help"],

@@ -205,11 +205,28 @@ class Cluster:
 
     # --- what audit reads: the whole scope in one paginated list each (namespace None: every namespace) --
 
-    def list_daemonsets(self, *, namespace: str | None, selector: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    def list_daemonsets(
+        self, *, namespace: str | None, selector: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         return self.list_all(_APPS, "daemonsets", namespace=namespace, selector=selector or None)
 
     def list_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return self.list_all(_CORE, "pods", namespace=namespace)
+
+    # --- what `kubectl ds node` reads (the NodeReader protocol) --------------------------------------
+
+    def get_node(self, *, name: str) -> dict[str, Any]:
+        return self.get(_CORE, "nodes", namespace=None, name=name)
+
+    def pods_on_node_versioned(self, *, node: str) -> tuple[list[dict[str, Any]], str]:
+        """Every pod bound to `node` (the API server's spec.nodeName field selector), and where a watch can start."""
+        base = [("limit", str(PAGE_SIZE)), ("fieldSelector", f"spec.nodeName={node}")]
+        return self._pages(_collection(_CORE, "pods", None), base, Attempt("list", "pods", None))
+
+    def list_unscheduled_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        """Pods no node is bound to yet (`spec.nodeName=`): a Pending DaemonSet pod names its node only in its
+        matchFields affinity."""
+        return self.list_all(_CORE, "pods", namespace=namespace, field_selector="spec.nodeName=")
 
     def list_revisions(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return self.list_all(_APPS, "controllerrevisions", namespace=namespace)
@@ -308,7 +325,13 @@ class Cluster:
         return self._pages(_collection(_CORE, "pods", namespace), base, Attempt("list", "pods", namespace))
 
     def watch_pods(
-        self, *, namespace: str, selector: Mapping[str, Any], resource_version: str, timeout: float
+        self,
+        *,
+        namespace: str,
+        selector: Mapping[str, Any],
+        resource_version: str,
+        timeout: float,
+        field_selector: str = "",
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Pod events ("ADDED"/"MODIFIED"/"DELETED", pod) after `resource_version`, as a burst: what already
         happened comes at once, otherwise the stream waits up to `timeout`s for the first event; either way it
@@ -322,6 +345,8 @@ class Cluster:
         """
         seconds = max(1, math.ceil(timeout))
         query = [("watch", "1"), ("labelSelector", selector_query(selector)), ("timeoutSeconds", str(seconds))]
+        if field_selector:  # e.g. spec.nodeName=NODE, with namespace "" for every namespace
+            query.append(("fieldSelector", field_selector))
         if resource_version:
             query.append(("resourceVersion", resource_version))
         raw = None

@@ -134,7 +134,9 @@ class DumpReader:
     def _in_scope(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
         return [obj for obj in self._by_kind[kind] if namespace is None or (r.namespace(obj) or "default") == namespace]
 
-    def list_daemonsets(self, *, namespace: str | None, selector: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    def list_daemonsets(
+        self, *, namespace: str | None, selector: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         found = self._in_scope("DaemonSet", namespace)
         return [ds for ds in found if selector is None or selector_matches(selector, r.labels(ds))]
 
@@ -149,3 +151,18 @@ class DumpReader:
 
     def list_budgets(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return self._in_scope("PodDisruptionBudget", namespace)
+
+    # --- the NodeReader protocol (kubectl ds node) -------------------------------------------------------
+
+    def get_node(self, *, name: str) -> dict[str, Any]:
+        for node in self._by_kind["Node"]:
+            if r.name(node) == name:
+                return node
+        raise NotFound(f'node "{name}" not found (in {self.origin})')
+
+    def pods_on_node_versioned(self, *, node: str) -> tuple[list[dict[str, Any]], str]:
+        """The pods bound to `node`; a dump has no resourceVersion to watch from."""
+        return [pod for pod in self._by_kind["Pod"] if r.spec(pod).get("nodeName") == node], ""
+
+    def list_unscheduled_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return [pod for pod in self._in_scope("Pod", namespace) if not r.spec(pod).get("nodeName")]

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 
 from kubectl_ds import resources as r
 from kubectl_ds.placement import reasons as codes
+from kubectl_ds.placement.legacy_labels import legacy_label_hint
+from kubectl_ds.placement.managed_taints import managed_taint
 from kubectl_ds.placement.reasons import Reason
-from kubectl_ds.placement.selectors import match_required_affinity, node_selector_mismatches
+from kubectl_ds.placement.selectors import match_required_affinity, node_selector_mismatches, required_node_selector
 from kubectl_ds.placement.taints import (
     BLOCKING_EFFECTS,
     NO_EXECUTE,
+    Taint,
     daemonset_pod_tolerations,
     toleration_for,
     untolerated_taints,
@@ -73,7 +76,8 @@ def node_should_run_daemon_pod(daemonset: Obj, node: Obj, *, tolerations: Sequen
                 code=codes.NODE_SELECTOR,
                 rule=mismatch.rule,
                 message=mismatch.message,
-                hint=f"kubectl label node {{node}} {mismatch.key}={mismatch.wanted} --overwrite",
+                hint=legacy_label_hint([mismatch.key], r.labels(node))
+                or f"kubectl label node {{node}} {mismatch.key}={mismatch.wanted} --overwrite",
             )
         )
 
@@ -84,7 +88,8 @@ def node_should_run_daemon_pod(daemonset: Obj, node: Obj, *, tolerations: Sequen
                 code=codes.NODE_AFFINITY,
                 rule=affinity.rule,
                 message=affinity.message,
-                hint="label the node so that one nodeSelectorTerm matches, or widen the DaemonSet's affinity",
+                hint=legacy_label_hint(_affinity_keys(pod_spec), r.labels(node))
+                or "label the node so that one nodeSelectorTerm matches, or widen the DaemonSet's affinity",
             )
         )
 
@@ -99,7 +104,7 @@ def node_should_run_daemon_pod(daemonset: Obj, node: Obj, *, tolerations: Sequen
                 code=code,
                 rule=f"taint {taint}",
                 message=f"taint {taint} not tolerated: {consequence}",
-                hint=f"add toleration {toleration_for(taint)} or: kubectl taint node {{node}} {taint}-",
+                hint=_taint_hint(taint),
             )
         )
 
@@ -123,6 +128,25 @@ def node_should_run_daemon_pod(daemonset: Obj, node: Obj, *, tolerations: Sequen
         should_continue_running=should_continue,
         reasons=tuple(reasons) + tuple(node_facts(node)),
     )
+
+
+def _taint_hint(taint: Taint) -> str:
+    """Remove an operator's taint, or tolerate it; a taint a component manages comes back when removed by
+    hand, so its hint names what to fix instead (docs/rules.md#r-managed-taints)."""
+    managed = managed_taint(taint.key)
+    if managed is None:
+        return f"add toleration {toleration_for(taint)} or: kubectl taint node {{node}} {taint}-"
+    return f"{managed.hint()}; a pod that must run there anyway adds toleration {toleration_for(taint)}"
+
+
+def _affinity_keys(pod_spec: Obj) -> list[str]:
+    """The label keys the required node affinity reads."""
+    required = required_node_selector(pod_spec) or {}
+    return [
+        str(expression.get("key"))
+        for term in required.get("nodeSelectorTerms") or []
+        for expression in term.get("matchExpressions") or []
+    ]
 
 
 def node_facts(node: Obj) -> list[Reason]:

@@ -220,12 +220,12 @@ def to_data(view: ExplainView, *, problems_only: bool = False) -> dict[str, Any]
             "text": summary_line(summary, arrow="->"),
             "correlations": [correlation_data(found) for found in summary.correlations],
         },
-        "nodes": [_node_data(node) for node in nodes],
+        "nodes": [node_data(node) for node in nodes],
         "omitted": list(view.omitted),
     }
 
 
-def _node_data(node: NodeReport) -> dict[str, Any]:
+def node_data(node: NodeReport) -> dict[str, Any]:
     return {
         "name": node.name,
         "shouldRun": node.verdict.should_run,
@@ -244,12 +244,12 @@ def _node_data(node: NodeReport) -> dict[str, Any]:
             }
             for pod in node.pods
         ],
-        "reasons": [_reason_data(reason, node.name) for reason in node.reasons],
+        "reasons": [reason_data(reason, node.name) for reason in node.reasons],
         "blocking": any(reason.code in codes.CONTROLLER_CODES | codes.SCHEDULER_CODES for reason in node.reasons),
     }
 
 
-def _reason_data(reason: Reason, node: str) -> dict[str, str]:
+def reason_data(reason: Reason, node: str) -> dict[str, str]:
     data = {"code": reason.code, "message": reason.message}
     if reason.hint:
         data["hint"] = reason.hint_for(node)
