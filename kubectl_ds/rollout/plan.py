@@ -157,7 +157,9 @@ def _chunk(ordered: Sequence[_Candidate], step_size: int, first_capacity: int) -
     """Cut the order into steps of at most `step_size` available nodes (`first_capacity` for the first).
 
     Already-unavailable nodes cost nothing, so they join whichever step reaches them. Canary and non-canary
-    nodes never share a step. If the first step could take no available node and none of the leading nodes
+    nodes never share a step, and the canary group is one step whatever the budget: the step replaces its
+    nodes in batches the budget allows, one after the other (rollout/steps.py), so `--steps 1` stops with
+    every canary node updated. If the first step could take no available node and none of the leading nodes
     is unavailable, it is an ordinary step that must wait for the budget (the NotReadyUsesBudget warning).
     """
     step_size = max(step_size, 1)
@@ -167,7 +169,8 @@ def _chunk(ordered: Sequence[_Candidate], step_size: int, first_capacity: int) -
     used = 0
     for candidate in ordered:
         crosses_group = bool(current) and (current[-1].canary, current[-1].last) != (candidate.canary, candidate.last)
-        if current and (crosses_group or used + candidate.cost > capacity):
+        over_budget = used + candidate.cost > capacity and not candidate.canary
+        if current and (crosses_group or over_budget):
             steps.append(Step(len(steps) + 1, tuple(c.name for c in current), canary=current[0].canary))
             current, used, capacity = [], 0, step_size
         current.append(candidate)

@@ -42,6 +42,8 @@ def test_canary_group_is_one_step_replaced_within_the_budget_and_steps_1_stops_w
         (0.2, "step 1 of 3: node-1, node-3 (canary)"),
         (2.2, "step 1 of 3 done: node-1, node-3 updated (2 of 4 nodes done)"),
     ]
-    assert outcome_message(outcome).startswith("daemonset.apps/agent paused: stopped after 1 steps (--steps)")
+    assert outcome_message(outcome) == (
+        "daemonset.apps/agent paused: stopped after 1 step (--steps); continue with: kubectl ds rollout resume agent"
+    )
     assert h.node_images() == {"node-0": "agent:v1", "node-1": NEW, "node-2": "agent:v1", "node-3": NEW}
     assert h.invariants.violations == []
