@@ -47,7 +47,27 @@ def event_line(event: Event) -> str:
         return f"{event.node}: waiting for pod {event.pod} to terminate{left}{grace}"
     if isinstance(event, ev.HaltedAborting):
         return f"halted: {event.reason}; --on-failure abort: rolling back"
-    return f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume {event.name}"
+    if isinstance(event, ev.Interrupted):
+        return f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume {event.name}"
+    return _gate_line(event)
+
+
+def _gate_line(event: ev.CheckPassed | ev.Baking | ev.Baked) -> str:
+    """The gates between steps (rollout/gates.py)."""
+    if isinstance(event, ev.CheckPassed):
+        where = f" in {event.pods} {plural(event.pods, 'pod')}" if event.pods else ""
+        return f'{step_label(event.number, event.total)}: {event.flag} "{event.command}" passed{where}'
+    if isinstance(event, ev.Baking):
+        pods = f"{event.pods} updated {plural(event.pods, 'pod')}"
+        resumed = f", {duration(event.elapsed)} of it already past" if event.elapsed else ""
+        return (
+            f"{step_label(event.number, event.total)}: baking {duration(event.seconds)}{resumed}: watching {pods} "
+            "for restarts, readiness losses and pods leaving"
+        )
+    return (
+        f"{step_label(event.number, event.total)}: baked {duration(event.seconds)}: {event.pods} updated "
+        f"{plural(event.pods, 'pod')} without a restart, readiness loss or departure"
+    )
 
 
 def confirm_question(event: ev.StepStarted) -> str:

@@ -79,6 +79,39 @@ class Interrupted:
     name: str
 
 
+# --- gates between steps (rollout/gates.py) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckPassed:
+    """--check or --check-exec passed after a step (`pods`: how many pods --check-exec ran in)."""
+
+    number: int
+    total: int
+    flag: str
+    command: str
+    pods: int = 0
+
+
+@dataclass(frozen=True)
+class Baking:
+    """The bake after a step begins (or continues on resume: `elapsed` seconds of it were already past)."""
+
+    number: int
+    total: int
+    seconds: float
+    pods: int
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Baked:
+    number: int
+    total: int
+    seconds: float
+    pods: int
+
+
 Event = (
     Parked
     | Warned
@@ -89,6 +122,9 @@ Event = (
     | WaitingForTermination
     | HaltedAborting
     | Interrupted
+    | CheckPassed
+    | Baking
+    | Baked
 )
 
 # What an entry point ended with (Outcome.kind).

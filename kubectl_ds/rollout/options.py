@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kubectl_ds.errors import UsageError
 from kubectl_ds.rollout.budget import validate_rolling_update
+from kubectl_ds.rollout.gates import validate_gates
 from kubectl_ds.rollout.plan import PlanOptions, parse_canary, validate_plan_options
 from kubectl_ds.rollout.state import RolloutOptions
 from kubectl_ds.strategy import surges
@@ -38,3 +39,4 @@ def validate_options(options: RolloutOptions) -> None:
         raise UsageError("--step-timeout must be positive")
     if options.max_restarts < 1:
         raise UsageError(f"invalid --max-restarts {options.max_restarts}: must be at least 1")
+    validate_gates(options)  # --check, --check-exec, --check-timeout, --bake, --canary-bake
