@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kubectl_ds import resources as r
@@ -49,6 +49,8 @@ class GateRunner:
         """Run the pending gates of `state.gate_step`. Returns once they passed (the state says so), or when a
         pause was requested during the bake (the state keeps the bake: `resume` continues it); halts on a
         failure."""
+        # The step's pods are available when it ends; on a resume (after a halt, say) they must be again first.
+        self.rollout.steps.wait_available(daemonset, state, state.gate_nodes, state.options.step_timeout)
         pods, _ = self.io.pods(daemonset)
         held = d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now(), state.gate_nodes)
         new_pods = {name: node.new[0] for name, node in held.items() if node.new}
@@ -63,15 +65,16 @@ class GateRunner:
         )
         options = state.options
         seconds = g.bake_seconds(options, state.gate_canary)
+        began = None  # the exact moment a bake begins here (the state keeps whole seconds)
         if not state.bake_started:
             if options.check:
                 self._check(state, context)
             if options.check_exec:
                 self._check_exec(state, context, [new_pods[name] for name in state.gate_nodes if name in new_pods])
             if seconds > 0:
-                started = st.rfc3339(self.io.now())
-                state = self._write(lambda current: replace(current, bake_started=started))
-        if seconds > 0 and not self._bake(state, context, seconds):
+                began = self.io.now()
+                state = self._write(lambda current: replace(current, bake_started=st.rfc3339(began)))
+        if seconds > 0 and not self._bake(state, context, seconds, began):
             return
         self._write(g.gates_passed)
 
@@ -111,10 +114,11 @@ class GateRunner:
                 self.rollout.halt(state, failure)
         self.driver.say(ev.CheckPassed(context.number, context.total, g.CHECK_EXEC_FLAG, options.check_exec, len(pods)))
 
-    def _bake(self, state: RolloutState, context: g.StepContext, seconds: float) -> bool:
-        """Watch the updated pods until the bake is over (True), or a pause is requested (False); halt on trouble."""
+    def _bake(self, state: RolloutState, context: g.StepContext, seconds: float, began: datetime | None) -> bool:
+        """Watch the updated pods until the bake is over (True), or a pause is requested (False); halt on trouble.
+        `began`: when it began in this process (else it continues the bake the state records)."""
         since = r.parse_time(state.bake_started) or self.io.now()
-        end = since + timedelta(seconds=seconds)
+        end = (began or since) + timedelta(seconds=seconds)
         daemonset = self.io.get()
         pods, _ = self.io.pods(daemonset, fresh=True)
         baseline = g.bake_baseline(d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now()))

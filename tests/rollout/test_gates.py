@@ -16,7 +16,7 @@ from kubectl_ds.rollout.gates import CheckResult
 from kubectl_ds.rollout.runner import Rollout
 from kubectl_ds.rollout.state import RolloutOptions
 from tests import rollout_harness
-from tests.rollout_harness import Harness
+from tests.rollout_harness import Harness, Wait
 from tests.rollout_support import NAME, NAMESPACE
 
 OLD, NEW = "agent:v1", "agent:v2"
@@ -88,8 +88,8 @@ class FakeCheck:
         return self.answer(dict(env))
 
 
-def gated_rollout(h: Harness, check: FakeCheck | None = None) -> Rollout:
-    driver = h.driver()
+def gated_rollout(h: Harness, check: FakeCheck | None = None, owner: str = rollout_harness.OWNER) -> Rollout:
+    driver = h.driver(owner)
     driver.run_check = check
     return Rollout(driver, namespace=NAMESPACE, name=NAME)
 
@@ -193,3 +193,159 @@ def test_ctrl_c_during_a_check_leaves_the_rollout_resumable_and_resume_checks_th
     check.answer = fails_at_step(0)
     assert outcome_message(gated_rollout(h, check).resume()) == FINISHED
     assert [env["KUBECTL_DS_STEP"] for _, env, _ in check.runs] == ["1", "1", "2"]
+
+
+# --- --bake ----------------------------------------------------------------------------------------------------
+
+
+def watching(pods: int) -> str:
+    return f"watching {pods} updated {'pod' if pods == 1 else 'pods'} for restarts, readiness losses and pods leaving"
+
+
+def baked(pods: int) -> str:
+    return f"{pods} updated {'pod' if pods == 1 else 'pods'} without a restart, readiness loss or departure"
+
+
+def test_a_clean_bake_watches_the_updated_pods_for_its_whole_duration_after_each_step() -> None:
+    h = manual_cluster(nodes=2)
+    outcome = gated_rollout(h).start(image(NEW), RolloutOptions(bake=60))
+    assert outcome_message(outcome) == FINISHED
+    assert h.said[1:] == [
+        (0.2, "step 1 of 2: node-0"),
+        (1.2, "step 1 of 2 done: node-0 updated (1 of 2 nodes done)"),
+        (1.2, f"step 1 of 2: baking 1m00s: {watching(1)}"),
+        (61.2, f"step 1 of 2: baked 1m00s: {baked(1)}"),
+        (61.2, "step 2 of 2: node-1"),
+        (62.2, "step 2 of 2 done: node-1 updated (2 of 2 nodes done)"),
+        (62.2, f"step 2 of 2: baking 1m00s: {watching(2)}"),  # every updated pod, not only the step's
+        (122.2, f"step 2 of 2: baked 1m00s: {baked(2)}"),
+    ]
+    assert h.state() == {}
+
+
+def test_the_canary_step_bakes_for_canary_bake_the_others_for_bake() -> None:
+    h = manual_cluster(nodes=3)
+    outcome = gated_rollout(h).start(
+        image(NEW), RolloutOptions(canary="kubernetes.io/hostname=node-2", bake=30, canary_bake=300)
+    )
+    assert outcome_message(outcome) == FINISHED
+    assert [line for _, line in h.said if "baking" in line] == [
+        f"step 1 of 3: baking 5m00s: {watching(1)}",
+        f"step 2 of 3: baking 30s: {watching(2)}",
+        f"step 3 of 3: baking 30s: {watching(3)}",
+    ]
+
+
+def test_a_container_restart_during_the_bake_halts_naming_the_pod_and_resume_bakes_that_step_again() -> None:
+    h = manual_cluster(nodes=3)
+    crashing = image("agent:v2-crash-after-30s")  # Ready after 1 s, exits at 30 s, restarted at once
+    message = halt_message(lambda: gated_rollout(h).start(crashing, RolloutOptions(bake=60)))
+    pod = h.pod_on("node-0")
+    reason = (
+        f"the bake after step 1 of 3 failed after 29s of 1m00s: pod {pod} on node-0: container agent restarted "
+        "(restartCount 1; last run ended with exit code 1, Error)"
+    )
+    assert message == f'rollout of daemonset "agent" halted: {reason}; {RESUME_HINT}'
+    assert h.said[-1] == (1.2, f"step 1 of 3: baking 1m00s: {watching(1)}")
+    assert h.elapsed() == 30.2
+    state = h.state()
+    assert (state["phase"], state["reason"], state["gate_step"], state["bake_started"]) == ("halted", reason, 1, "")
+    # After a halt, resume bakes the step again from the start: the restart it halted on is not held against it.
+    h.restart_clock()
+    message = halt_message(lambda: gated_rollout(h).resume())
+    assert h.said == [
+        # Its restarted container is Ready 1 s after the restart: the step's pods are available again first.
+        (1.0, f"step 1 of 3: baking 1m00s: {watching(1)}"),
+        (61.0, f"step 1 of 3: baked 1m00s: {baked(1)}"),
+        (61.0, "step 2 of 3: node-1"),
+        (62.0, "step 2 of 3 done: node-1 updated (2 of 3 nodes done)"),
+        (62.0, f"step 2 of 3: baking 1m00s: {watching(2)}"),
+    ]
+    assert f"the bake after step 2 of 3 failed after 29s of 1m00s: pod {h.pod_on('node-1')} on node-1" in message
+
+
+def test_a_readiness_loss_during_the_bake_halts() -> None:
+    h = manual_cluster(nodes=3)
+    unready = image("agent:v2-unready-after-20s")  # Ready after 1 s, not Ready from 20 s to 30 s
+    message = halt_message(lambda: gated_rollout(h).start(unready, RolloutOptions(bake=60)))
+    assert message.startswith(
+        'rollout of daemonset "agent" halted: the bake after step 1 of 3 failed after 19s of 1m00s: '
+        f"pod {h.pod_on('node-0')} on node-0: is not Ready: containers with unready status: [agent];"
+    )
+
+
+def test_a_pod_leaving_during_the_bake_halts() -> None:
+    h = manual_cluster(nodes=3)
+    victim: list[str] = []
+
+    def evict_at_40s(wait: Wait) -> None:
+        if not victim and h.elapsed() >= 40:
+            victim.append(h.pod_on("node-0"))
+            h.cluster.evict_pod(namespace=NAMESPACE, name=victim[0])  # someone drains the node
+
+    h.cluster.on_wait.append(evict_at_40s)
+    message = halt_message(lambda: gated_rollout(h).start(image(NEW), RolloutOptions(bake=60)))
+    assert f"pod {victim[0]} on node-0: left" in message
+
+
+def interrupt_at(h: Harness, seconds: float) -> None:
+    """Ctrl-C at the first wait at or after `seconds` (once)."""
+
+    def hook(wait: Wait) -> None:
+        if h.elapsed() >= seconds:
+            h.cluster.on_wait.remove(hook)
+            raise KeyboardInterrupt
+
+    h.cluster.on_wait.append(hook)
+
+
+def test_ctrl_c_during_the_bake_leaves_it_resumable_and_resume_continues_it_where_it_began() -> None:
+    h = manual_cluster(nodes=2)
+    interrupt_at(h, 20)
+    with pytest.raises(KeyboardInterrupt):
+        gated_rollout(h).start(image(NEW), RolloutOptions(bake=60))
+    state = h.state()
+    assert (state["phase"], state["gate_step"], state["bake_started"]) == ("paused", 1, h.stamp(1))
+    h.cluster.run_for(30)  # nobody watches meanwhile
+    h.restart_clock()
+    assert outcome_message(gated_rollout(h).resume()) == FINISHED
+    assert h.said[:3] == [
+        (0.0, f"step 1 of 2: baking 1m00s, 50s of it already past: {watching(1)}"),
+        # Interrupted at 21.2 s, resumed 30 s later: the bake began at 1.2 s, kept as 1 s (whole seconds), so
+        # it ends at 61 s, 9.8 s after the resume.
+        (9.8, f"step 1 of 2: baked 1m00s: {baked(1)}"),
+        (9.8, "step 2 of 2: node-1"),
+    ]
+
+
+def test_a_restart_while_nobody_watched_is_found_on_resume_in_the_containers_last_state() -> None:
+    h = manual_cluster(nodes=2)
+    interrupt_at(h, 10)
+    with pytest.raises(KeyboardInterrupt):
+        gated_rollout(h).start(image("agent:v2-crash-after-30s"), RolloutOptions(bake=120))
+    h.cluster.run_for(60)  # the container exits at 30 s and is restarted: Ready again, restartCount 1
+    message = halt_message(lambda: gated_rollout(h).resume())
+    reason = (
+        f"the bake after step 1 of 2 failed after 1m10s of 2m00s: pod {h.pod_on('node-0')} on node-0: container "
+        "agent restarted (restartCount 1; last run ended with exit code 1, Error)"
+    )
+    assert message == f'rollout of daemonset "agent" halted: {reason}; {RESUME_HINT}'
+
+
+def test_pause_during_the_bake_stops_there_and_resume_continues_it() -> None:
+    h = manual_cluster(nodes=2)
+    paused: list[Any] = []
+
+    def pause_at_30s(wait: Wait) -> None:
+        if not paused and h.elapsed() >= 30:
+            paused.append(gated_rollout(h, owner="kubectl-ds/other").pause())
+
+    h.cluster.on_wait.append(pause_at_30s)
+    outcome = gated_rollout(h).start(image(NEW), RolloutOptions(bake=60))
+    assert outcome_message(outcome) == (
+        "daemonset.apps/agent paused: paused by request; continue with: kubectl ds rollout resume agent"
+    )
+    assert (h.state()["gate_step"], h.state()["bake_started"]) == (1, h.stamp(1))
+    h.restart_clock()
+    assert outcome_message(gated_rollout(h).resume()) == FINISHED
+    assert h.said[0][1].startswith("step 1 of 2: baking 1m00s, ")
