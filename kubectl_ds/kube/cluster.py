@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -251,6 +251,14 @@ class Cluster:
         self.request(
             "DELETE", path, Attempt("delete", "pods", namespace, name), body=body, content_type="application/json"
         )
+
+    def exec_in_pod(
+        self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float, tick: Callable[[], None]
+    ) -> tuple[int | None, str]:
+        """Run a command in a pod's container (pods/exec): kube/podexec.py."""
+        from kubectl_ds.kube.podexec import exec_in_pod
+
+        return exec_in_pod(self._client, namespace, pod, container, argv, timeout, tick)
 
     def list_pods_versioned(self, *, namespace: str, selector: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
         base = [("limit", str(PAGE_SIZE)), ("labelSelector", selector_query(selector))]

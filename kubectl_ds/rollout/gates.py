@@ -36,7 +36,7 @@ class CheckResult:
     """How a check ended: its exit code (None when it was killed at its timeout) and its output (stdout and
     stderr as written)."""
 
-    exit_code: int | None
+    exit_code: int | None  # -1: it could not run at all (--check-exec: exec refused, no such executable)
     output: str = ""
 
     @property
@@ -159,11 +159,12 @@ def check_failure(
     if result.exit_code == 0:
         return None
     where = f" in pod {pod}" if pod else ""
-    how = (
-        f"did not finish within {duration(timeout)} (killed, --check-timeout)"
-        if result.timed_out
-        else f"failed with exit code {result.exit_code}"
-    )
+    if result.timed_out:
+        how = f"did not finish within {duration(timeout)} (killed, --check-timeout)"
+    elif result.exit_code is not None and result.exit_code < 0:
+        how = "could not run"  # exec refused (RBAC, a pod not running) or the executable missing
+    else:
+        how = f"failed with exit code {result.exit_code}"
     return f'{flag} "{command}"{where} {how} after {context.label}; {trimmed_output(result.output)}'
 
 

@@ -6,7 +6,7 @@ build the runner with the terminal's collaborators."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from kubectl_ds.kube.config import KubeFlags
     from kubectl_ds.rollout.change import Change
     from kubectl_ds.rollout.events import Outcome
+    from kubectl_ds.rollout.gates import CheckResult
     from kubectl_ds.rollout.runner import Rollout
     from kubectl_ds.rollout.state import RolloutOptions
 
@@ -39,6 +40,12 @@ _BUDGET_FLAGS = (
     "image_pull_timeout",
     "unschedulable_timeout",
     "allow_preemption",
+    # gates between steps (rollout/gates.py)
+    "check",
+    "check_exec",
+    "check_timeout",
+    "bake",
+    "canary_bake",
 )
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
@@ -129,8 +136,45 @@ def budget_flags(func: F) -> F:
                 is_flag=True,
                 help="Let a --max-surge rollout whose surge pods do not fit preempt lower-priority pods.",
             ),
+            *_GATE_OPTIONS,
         ],
     )
+
+
+# Gates between steps (rollout/gates.py): after a step's pods are available, before the next step starts.
+_GATE_OPTIONS = [
+    click.option(
+        "--check",
+        default="",
+        metavar="CMD",
+        help="After each step, run CMD through the shell (KUBECTL_DS_STEP, _NODES, _PODS... in its environment); "
+        "a non-zero exit halts the rollout.",
+    ),
+    click.option(
+        "--check-exec",
+        default="",
+        metavar="CMD",
+        help="After each step, run CMD inside each new pod of the step (pods/exec); a non-zero exit halts.",
+    ),
+    click.option(
+        "--check-timeout",
+        default="5m",
+        metavar="DURATION",
+        help="Kill a --check or --check-exec still running after this long, and halt (default 5m).",
+    ),
+    click.option(
+        "--bake",
+        default="0s",
+        metavar="DURATION",
+        help="After each step, watch the updated pods this long: a restart, a readiness loss or a pod leaving halts.",
+    ),
+    click.option(
+        "--canary-bake",
+        default=None,
+        metavar="DURATION",
+        help="The bake after the canary step (default: --bake).",
+    ),
+]
 
 
 def rollout_options(values: dict[str, Any]) -> RolloutOptions:
@@ -151,6 +195,14 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         image_pull_timeout=parse_duration(values["image_pull_timeout"], flag="--image-pull-timeout"),
         unschedulable_timeout=parse_duration(values["unschedulable_timeout"], flag="--unschedulable-timeout"),
         allow_preemption=values["allow_preemption"],
+        # gates between steps
+        check=values["check"],
+        check_exec=values["check_exec"],
+        check_timeout=parse_duration(values["check_timeout"], flag="--check-timeout"),
+        bake=parse_duration(values["bake"], flag="--bake"),
+        canary_bake=None
+        if values["canary_bake"] is None
+        else parse_duration(values["canary_bake"], flag="--canary-bake"),
     )
 
 
@@ -246,6 +298,8 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
         interrupted=INTERRUPTED.is_set,
         say=lambda event: click.echo(event_line(event)),
         confirm=asker,
+        run_check=run_check,
+        exec_in_pod=cluster.exec_in_pod,
     )
     return Rollout(driver, namespace=namespace, name=name)
 
@@ -255,3 +309,12 @@ def finish(outcome: Outcome) -> int:
 
     click.echo(outcome_message(outcome))
     return 0
+
+
+def run_check(command: str, environment: Mapping[str, str], timeout: float, tick: Callable[[], None]) -> CheckResult:
+    """--check: the shell command, run by kube/process.py (the one place that starts a process)."""
+    from kubectl_ds.kube.process import run_shell
+    from kubectl_ds.rollout.gates import CheckResult
+
+    code, output = run_shell(command, environment, timeout, tick)
+    return CheckResult(code, output)
