@@ -81,6 +81,11 @@ def bake_seconds(options: RolloutOptions, canary: bool) -> float:
     return options.bake
 
 
+def bake_total(options: RolloutOptions, canary_steps: Sequence[bool]) -> float:
+    """Seconds the bakes add to a rollout of steps (each: canary or not)."""
+    return sum(bake_seconds(options, canary) for canary in canary_steps)
+
+
 def validate_gates(options: RolloutOptions) -> None:
     if options.check_timeout <= 0:
         raise UsageError("--check-timeout must be positive")
