@@ -5,6 +5,10 @@ WebSocket, and `resume` needs none of the flags again."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,3 +145,44 @@ def test_check_exec_runs_in_each_new_pod_and_a_failing_pod_halts(invoke: Invoke,
         ("node-1", "agent", ["agent", "status", "--brief"]),
     ]
     assert 'step 1 of 3: --check-exec "agent status --brief" passed in 1 pod' in out.splitlines()
+
+
+def test_ctrl_c_during_a_check_kills_it_and_leaves_the_rollout_resumable(tmp_path: Path, isolated_env: Path) -> None:
+    with simulated_cluster(tmp_path, nodes=2) as sim:
+        pidfile = tmp_path / "pid"
+        # Step 1's check waits for ever (a child in the background, as a real check's curl or kubectl would be);
+        # once the pid file is written, a later run (after the resume) passes.
+        check = f"if [ -e {pidfile} ]; then exit 0; fi; sleep 300 & echo $! > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}"
+        check += "; wait"
+        command = [sys.executable, "-m", "kubectl_ds", "rollout", "start", NAME, "-n", NAMESPACE]
+        command += ["--kubeconfig", sim.kubeconfig, "--image", "agent=agent:v2", "--check", check]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not pidfile.exists() and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.05)  # waiting on a condition: the check has started its child
+            assert pidfile.exists(), process.communicate(timeout=5)
+            process.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches the driver only
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert (process.returncode, err) == (130, "error: interrupted\n"), out
+        assert out.splitlines()[-1] == (
+            "interrupted: daemonset agent is parked; continue with: kubectl ds rollout resume agent"
+        )
+        child = int(pidfile.read_text())
+        assert gone(child)  # the check's whole process group was stopped
+        got = state(sim)
+        assert (got["phase"], got["reason"], got["gate_step"], got["owner"]) == ("paused", "interrupted", 1, "")
+        resumed = subprocess.run([*command[:4], "resume", *command[5:10]], capture_output=True, text=True, timeout=60)
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stdout.splitlines()[0] == f'step 1 of 2: --check "{check}" passed'
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
