@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import Invoke
 from tests.rollout_support import NAME, NAMESPACE, SimCluster, simulated_cluster
+from tests.test_pod_exec import gone
 
 Obj = dict[str, Any]
 RESUME_HINT = (
@@ -178,11 +179,3 @@ def test_ctrl_c_during_a_check_kills_it_and_leaves_the_rollout_resumable(tmp_pat
         resumed = subprocess.run([*command[:4], "resume", *command[5:10]], capture_output=True, text=True, timeout=60)
         assert resumed.returncode == 0, resumed.stderr
         assert resumed.stdout.splitlines()[0] == f'step 1 of 2: --check "{check}" passed'
-
-
-def gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_ds.errors import RolloutHalted
+from kubectl_ds.errors import RolloutHalted, UsageError
 from kubectl_ds.render.rollout import event_line, outcome_message
 from kubectl_ds.rollout.change import Change
 from kubectl_ds.rollout.gates import CheckResult
@@ -349,3 +349,28 @@ def test_pause_during_the_bake_stops_there_and_resume_continues_it() -> None:
     h.restart_clock()
     assert outcome_message(gated_rollout(h).resume()) == FINISHED
     assert h.said[0][1].startswith("step 1 of 2: baking 1m00s, ")
+
+
+# --- bad input -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(RolloutOptions(check="x", check_timeout=0), "--check-timeout must be positive", id="timeout-zero"),
+        pytest.param(RolloutOptions(bake=-1), "--bake and --canary-bake must not be negative", id="negative-bake"),
+        pytest.param(
+            RolloutOptions(check_exec="agent 'status"),
+            'invalid --check-exec "agent \'status": No closing quotation',
+            id="check-exec-unbalanced-quote",
+        ),
+        pytest.param(RolloutOptions(check_exec="  "), "--check-exec needs a command", id="check-exec-blank"),
+    ],
+)
+def test_bad_gate_options_are_refused_before_any_write(options: RolloutOptions, message: str) -> None:
+    h = manual_cluster(nodes=2)
+    before = h.daemonset()
+    with pytest.raises(UsageError) as caught:
+        gated_rollout(h).start(image(NEW), options)
+    assert caught.value.message == message
+    assert h.daemonset() == before
