@@ -124,19 +124,35 @@ def test_a_check_gets_the_environment_and_its_output_and_exit_code_are_kept(tmp_
     assert (code, output) == (3, "step 2\noops\n")
 
 
-def gone(pid: int) -> bool:
-    """The process no longer runs (gone, or a zombie waiting for whoever reaps orphans)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
+def gone(pid: int, within: float = 30.0) -> bool:
+    """The process stops running within `within` seconds (gone, or a zombie waiting for whoever reaps orphans):
+    a signal is delivered at once, but a loaded machine may take a moment to run the process to its end."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
 
 
 def test_a_check_past_its_timeout_is_killed_with_everything_it_started(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
+
+    def until_started() -> None:
+        """Hold the runner (it calls this while the check runs) until the check has started its child: the
+        timeout then finds it running, however slowly a loaded machine started it."""
+        deadline = time.monotonic() + 60
+        while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     began = time.monotonic()
-    code, output = run_shell(f"echo started; sleep 60 & echo $! > {pidfile}; wait", {}, 0.5, nothing)
+    script = f"echo started; sleep 60 & echo $! > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; wait"
+    code, output = run_shell(script, {}, 0.5, until_started)
     assert (code, output) == (None, "started\n")
     assert time.monotonic() - began < 30  # not the 60 s the check would have taken
     assert gone(int(pidfile.read_text()))
@@ -150,7 +166,7 @@ def test_ctrl_c_during_a_check_kills_its_process_group_and_is_raised(tmp_path: P
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_shell(f"sleep 60 & echo $! > {pidfile}; wait", {}, 60, ctrl_c)
+        run_shell(f"sleep 60 & echo $! > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; wait", {}, 60, ctrl_c)
     assert gone(int(pidfile.read_text()))
 
 
