@@ -299,7 +299,7 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
         say=lambda event: click.echo(event_line(event)),
         confirm=asker,
         run_check=run_check,
-        exec_in_pod=cluster.exec_in_pod,
+        exec_in_pod=lambda *call: cluster.exec_in_pod(*call),  # bound when --check-exec runs, not before
     )
     return Rollout(driver, namespace=namespace, name=name)
 
