@@ -6,6 +6,7 @@ and a Ctrl-C during a check."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +113,20 @@ def test_exec_that_cannot_run_is_minus_one_with_the_servers_reason(
     if deny:
         server.deny(deny, "pods/exec")
     assert cluster.exec_in_pod("default", pod_name, container, ["true"], 10, nothing) == (-1, expected)
+
+
+def test_exec_still_running_at_its_timeout_is_abandoned(server: ApiServer, cluster: Cluster) -> None:
+    release = threading.Event()
+
+    def hangs(pod: Obj, container: str, argv: list[str]) -> tuple[int, str, str]:
+        release.wait(60)  # answers only once the test has seen the timeout
+        return 0, "late\n", ""
+
+    server.exec_handler = hangs
+    try:
+        assert cluster.exec_in_pod("default", "a", "agent", ["agent", "status"], 0.3, nothing) == (None, "")
+    finally:
+        release.set()
 
 
 # --- --check's process runner ------------------------------------------------------------------------------------

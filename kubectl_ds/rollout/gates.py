@@ -164,7 +164,10 @@ def check_failure(
     if result.exit_code == 0:
         return None
     where = f" in pod {pod}" if pod else ""
-    if result.timed_out:
+    if result.timed_out and flag == CHECK_EXEC_FLAG:
+        # Closing the exec stream does not stop the command in the container (the kubelet lets it run).
+        how = f"did not finish within {duration(timeout)} (--check-timeout; its stream was closed)"
+    elif result.timed_out:
         how = f"did not finish within {duration(timeout)} (killed, --check-timeout)"
     elif result.exit_code is not None and result.exit_code < 0:
         how = "could not run"  # exec refused (RBAC, a pod not running) or the executable missing

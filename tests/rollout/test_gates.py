@@ -12,7 +12,17 @@ import pytest
 from kubectl_ds.errors import RolloutHalted, UsageError
 from kubectl_ds.render.rollout import event_line, outcome_message
 from kubectl_ds.rollout.change import Change
-from kubectl_ds.rollout.gates import CheckResult
+from kubectl_ds.rollout.gates import (
+    CHECK_EXEC_FLAG,
+    CHECK_FLAG,
+    DEFAULT_CONTAINER_ANNOTATION,
+    CheckResult,
+    StepContext,
+    check_environment,
+    check_failure,
+    exec_container,
+    trimmed_output,
+)
 from kubectl_ds.rollout.runner import Rollout
 from kubectl_ds.rollout.state import RolloutOptions
 from tests import rollout_harness
@@ -374,3 +384,92 @@ def test_bad_gate_options_are_refused_before_any_write(options: RolloutOptions, 
         gated_rollout(h).start(image(NEW), options)
     assert caught.value.message == message
     assert h.daemonset() == before
+
+
+# --- the pure rules ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "quoted"),
+    [
+        pytest.param("", "no output", id="nothing"),
+        pytest.param("\n  \nerror: x\n", 'output: "error: x"', id="blank-lines-dropped"),
+        pytest.param(
+            "".join(f"line {i}\n" for i in range(12)),
+            'output: (2 earlier lines) "' + " | ".join(f"line {i}" for i in range(2, 12)) + '"',
+            id="last-10-lines-kept",
+        ),
+        pytest.param("x" * 250, 'output: "' + "x" * 199 + '…"', id="long-line-cut-at-200"),
+    ],
+)
+def test_a_failed_checks_output_is_quoted_from_its_end(output: str, quoted: str) -> None:
+    assert trimmed_output(output) == quoted
+
+
+CONTEXT = StepContext(2, 4, ("node-1",), ("agent-x",), 2, "default", "agent")
+
+
+@pytest.mark.parametrize(
+    ("flag", "result", "pod", "reason"),
+    [
+        pytest.param(CHECK_FLAG, CheckResult(0, "fine"), "", None, id="exit-0-passes"),
+        pytest.param(
+            CHECK_FLAG,
+            CheckResult(2, "bad"),
+            "",
+            '--check "c" failed with exit code 2 after step 2 of 4; output: "bad"',
+            id="non-zero-exit-halts",
+        ),
+        pytest.param(
+            CHECK_FLAG,
+            CheckResult(None, ""),
+            "",
+            '--check "c" did not finish within 30s (killed, --check-timeout) after step 2 of 4; no output',
+            id="timeout-killed",
+        ),
+        pytest.param(
+            CHECK_EXEC_FLAG,
+            CheckResult(None, ""),
+            "agent-x",
+            '--check-exec "c" in pod agent-x did not finish within 30s (--check-timeout; its stream was closed) after '
+            "step 2 of 4; no output",
+            id="exec-timeout-abandoned",
+        ),
+        pytest.param(
+            CHECK_EXEC_FLAG,
+            CheckResult(-1, "HTTP 403: forbidden"),
+            "agent-x",
+            '--check-exec "c" in pod agent-x could not run after step 2 of 4; output: "HTTP 403: forbidden"',
+            id="exec-refused",
+        ),
+    ],
+)
+def test_check_failure(flag: str, result: CheckResult, pod: str, reason: str | None) -> None:
+    assert check_failure(flag, "c", result, 30, CONTEXT, pod) == reason
+
+
+def test_check_environment_names_the_step() -> None:
+    assert check_environment(CONTEXT) == {
+        "KUBECTL_DS_STEP": "2",
+        "KUBECTL_DS_STEPS": "4",
+        "KUBECTL_DS_NODES": "node-1",
+        "KUBECTL_DS_PODS": "agent-x",
+        "KUBECTL_DS_REVISION": "2",
+        "KUBECTL_DS_NAMESPACE": "default",
+        "KUBECTL_DS_NAME": "agent",
+    }
+
+
+@pytest.mark.parametrize(
+    ("annotations", "containers", "chosen"),
+    [
+        pytest.param({}, ["agent", "sidecar"], "agent", id="first-container"),
+        pytest.param({DEFAULT_CONTAINER_ANNOTATION: "sidecar"}, ["agent", "sidecar"], "sidecar", id="kubectl-default"),
+        pytest.param({DEFAULT_CONTAINER_ANNOTATION: "gone"}, ["agent"], "agent", id="unknown-default-ignored"),
+    ],
+)
+def test_exec_container_is_the_one_kubectl_exec_picks(
+    annotations: dict[str, str], containers: list[str], chosen: str
+) -> None:
+    pod = {"metadata": {"annotations": annotations}, "spec": {"containers": [{"name": c} for c in containers]}}
+    assert exec_container(pod) == chosen
