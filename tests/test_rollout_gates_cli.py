@@ -110,6 +110,9 @@ def test_a_check_script_failing_at_step_2_halts_with_exit_4_and_resume_runs_it_a
         f"step 2 of 3: node-1 {pod_on(cluster, 'node-1')} rev 2 {NAMESPACE}/{NAME}",
     ]
     assert (state(cluster)["phase"], state(cluster)["gate_step"]) == ("halted", 2)
+    code, out, _ = rollout(invoke, cluster, "status", NAME)
+    assert out.splitlines()[2] == f"halted: {reason}"
+    assert out.splitlines()[4] == "gates of step 2 (node-1) not passed yet; they run first on resume"
     (tmp_path / "fixed").touch()
     code, out, _ = rollout(invoke, cluster, "resume", NAME)  # no --check: the state has it
     assert code == 0

@@ -135,6 +135,15 @@ def test_check_runs_after_each_step_with_the_step_in_its_environment() -> None:
     ]
 
 
+def test_a_surge_steps_check_sees_the_nodes_the_controller_surged() -> None:
+    h = manual_cluster(nodes=3, max_surge=1, max_unavailable=0)
+    check = FakeCheck(h, fails_at_step(0))
+    options = RolloutOptions(max_unavailable=0, max_surge=1, check="./check.sh")
+    assert outcome_message(gated_rollout(h, check).start(image(NEW), options)) == FINISHED
+    nodes = [env["KUBECTL_DS_NODES"] for _, env, _ in check.runs]
+    assert sorted(nodes) == ["node-0", "node-1", "node-2"]  # one surged node per step, each checked once
+
+
 def test_a_check_failing_at_step_2_halts_before_step_3_quoting_its_output() -> None:
     h = manual_cluster(nodes=4)
     check = FakeCheck(h, fails_at_step(2))
