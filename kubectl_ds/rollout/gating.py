@@ -122,7 +122,7 @@ class GateRunner:
         daemonset = self.io.get()
         pods, _ = self.io.pods(daemonset, fresh=True)
         baseline = g.bake_baseline(d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now()))
-        elapsed = max(0.0, (self.io.now() - since).total_seconds())
+        elapsed = 0.0 if began is not None else max(0.0, (self.io.now() - since).total_seconds())
         self.driver.say(ev.Baking(context.number, context.total, seconds, len(baseline), round(elapsed)))
         while True:
             daemonset = self.io.get()

@@ -242,6 +242,15 @@ def test_a_clean_bake_watches_the_updated_pods_for_its_whole_duration_after_each
     assert h.state() == {}
 
 
+def test_a_bake_begun_late_in_a_second_is_a_whole_bake_not_one_partly_past() -> None:
+    h = manual_cluster(nodes=1, ready_after=1.5)  # the step ends at 1.7 s; the state keeps the bake's start as 1 s
+    assert outcome_message(gated_rollout(h).start(image(NEW), RolloutOptions(bake=10))) == FINISHED
+    assert h.said[3:] == [
+        (1.7, f"step 1 of 1: baking 10s: {watching(1)}"),
+        (11.7, f"step 1 of 1: baked 10s: {baked(1)}"),
+    ]
+
+
 def test_the_canary_step_bakes_for_canary_bake_the_others_for_bake() -> None:
     h = manual_cluster(nodes=3)
     outcome = gated_rollout(h).start(
