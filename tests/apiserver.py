@@ -59,6 +59,7 @@ from tests.apiserver_base import (
     rfc3339,
 )
 from tests.apiserver_discovery import _kubeconfig_yaml, discovery_document
+from tests.apiserver_exec import ExecHandler
 from tests.apiserver_http import _HttpServer
 from tests.apiserver_patch import strategic_merge_patch
 from tests.apiserver_selectors import parse_field_selector, parse_label_selector
@@ -149,6 +150,7 @@ class ApiServer(Verbs):
         self.url = ""  # http://127.0.0.1:PORT once started
         self.https_url = ""  # the same port, over TLS (see TEST_CA_PEM)
         self.requests: list[Request] = []
+        self.exec_handler: ExecHandler | None = None  # what pods/exec answers (tests/apiserver_exec.py)
         super().__init__(watch_history=watch_history, clock=clock)
         self._snapshots: OrderedDict[str, tuple[int, list[Obj]]] = OrderedDict()
 

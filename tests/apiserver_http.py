@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.apiserver_base import DEFAULT_WATCH_TIMEOUT, POLL_INTERVAL, Request, _int_param
+from tests.apiserver_exec import serve_exec
 from tests.apiserver_tables import _table_event, to_table
 from tests.apiserver_tls import tls_context
 from tests.apiserver_traffic import APF_BODY
@@ -78,7 +79,7 @@ def parse_target(path: str) -> tuple[_Target, bool]:
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else None
     if subresource is not None and not (
-        (subresource == "status" and res.has_status) or (subresource == "eviction" and res.plural == "pods")
+        (subresource == "status" and res.has_status) or (subresource in ("eviction", "exec") and res.plural == "pods")
     ):
         raise unknown_path()
     return _Target(res, namespace, name, subresource), legacy_watch
@@ -320,7 +321,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch_verb(self, method: str, target: _Target, query: dict[str, str], watch: bool) -> None:
         api, body = self.api, self._request.body
         dry_run = query.get("dryRun") == "All"
-        if target.subresource == "eviction":
+        if target.subresource == "exec" and method in ("GET", "POST"):  # tests/apiserver_exec.py
+            serve_exec(self, api, target, parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        elif target.subresource == "exec":
+            raise method_not_allowed()
+        elif target.subresource == "eviction":
             if method != "POST":
                 raise method_not_allowed()
             self._send_json(*api._api_evict(target, body, dry_run=dry_run))

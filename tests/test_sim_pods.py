@@ -182,6 +182,23 @@ Seen = tuple[float, str, int]  # seconds after the kubelet took the pod: waiting
             ],
             id="pull-back-off-doubles",
         ),
+        pytest.param(
+            "foo/agent:v2-crash-after-30s",
+            [
+                (0.5, "Running", 0),
+                (1, "Ready", 0),
+                (29.9, "Ready", 0),
+                (30, "Running", 1),
+                (31, "Ready", 1),
+                (400, "Ready", 1),
+            ],
+            id="crash-after-30s-exits-once-while-ready-and-restarts-at-once",
+        ),
+        pytest.param(
+            "foo/agent:v2-unready-after-20s",
+            [(1, "Ready", 0), (19.9, "Ready", 0), (20, "Running", 0), (29.9, "Running", 0), (30, "Ready", 0)],
+            id="unready-after-20s-is-not-ready-for-10s",
+        ),
     ],
 )
 def test_r_container_states_follow_the_kubelet_back_offs(image: str, timeline: list[Seen]) -> None:

@@ -320,6 +320,14 @@ class Cluster:
         if errors:
             raise errors[0]
 
+    def exec_in_pod(
+        self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float, tick: Callable[[], None]
+    ) -> tuple[int | None, str]:
+        """Run a command in a pod's container (pods/exec): kube/podexec.py."""
+        from kubectl_ds.kube.podexec import exec_in_pod
+
+        return exec_in_pod(self._client, namespace, pod, container, argv, timeout, tick)
+
     def list_pods_versioned(self, *, namespace: str, selector: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
         base = [("limit", str(PAGE_SIZE)), ("labelSelector", selector_query(selector))]
         return self._pages(_collection(_CORE, "pods", namespace), base, Attempt("list", "pods", namespace))

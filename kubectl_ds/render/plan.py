@@ -11,6 +11,7 @@ from kubectl_ds.render.output import to_json
 from kubectl_ds.render.rollout import step_tags
 from kubectl_ds.render.text import duration
 from kubectl_ds.rollout.events import PrepullPreview
+from kubectl_ds.rollout.gates import bake_seconds, gated
 from kubectl_ds.rollout.plan import Plan
 from kubectl_ds.rollout.state import RolloutOptions
 
@@ -32,6 +33,7 @@ class PlanView:
     options: RolloutOptions = field(default_factory=RolloutOptions)  # as `start` would keep them in the state
     # --- pre-pull ---
     prepull: PrepullPreview | None = None  # --prepull: what start would pull first, and where
+    gates: RolloutOptions | None = None  # --check, --check-exec, --bake: the gates between steps (rollout/gates.py)
 
 
 def _why(node: NodeReport) -> str:
@@ -72,6 +74,7 @@ def plan_data(view: PlanView) -> dict[str, Any]:
             if view.prepull is not None
             else None
         ),
+        "gates": _gates_data(view.gates or RolloutOptions()),
     }
 
 
@@ -96,6 +99,33 @@ def options_flags(options: RolloutOptions) -> list[str]:
             shown = f"{value:g}s" if isinstance(value, float) else str(value)
             flags.append(f"--{option.name.replace('_', '-')} {shown}")
     return flags
+
+
+def _gates_data(options: RolloutOptions) -> dict[str, Any]:
+    return {
+        "check": options.check or None,
+        "checkExec": options.check_exec or None,
+        "checkTimeoutSeconds": options.check_timeout,
+        "bakeSeconds": options.bake,
+        "canaryBakeSeconds": bake_seconds(options, canary=True),
+    }
+
+
+def _gates_line(options: RolloutOptions | None) -> list[str]:
+    """What runs between steps (after a step's pods are available, before the next step starts)."""
+    if options is None or not gated(options):
+        return []
+    parts = []
+    timeout = f"timeout {duration(options.check_timeout)}"
+    if options.check:
+        parts.append(f'--check "{options.check}" ({timeout})')
+    if options.check_exec:
+        parts.append(f'--check-exec "{options.check_exec}" in each new pod ({timeout})')
+    bake, canary_bake = bake_seconds(options, canary=False), bake_seconds(options, canary=True)
+    if bake or canary_bake:
+        after_canary = f", {duration(canary_bake)} after the canary step" if canary_bake != bake else ""
+        parts.append(f"bake {duration(bake)}{after_canary} (watching the updated pods)")
+    return [f"Gates after each step: {'; '.join(parts)}"]
 
 
 def render_plan_json(view: PlanView) -> str:
@@ -125,6 +155,7 @@ def render_plan(view: PlanView) -> str:
     lines += [f"  will not get the pod: {node.name}: {_why(node)}" for node in view.excluded]
     if view.prepull is not None:
         lines.append(_prepull_line(view.prepull))
+    lines += _gates_line(view.gates)
     lines += [f"warning ({w.code}): {w.message}" for w in plan.warnings]
     basis = (
         f"observed start-up {view.observed_startup:.0f}s"

@@ -59,7 +59,27 @@ def event_line(event: Event) -> str:
         return f"pre-pull done: the new images are on all {event.nodes} {plural(event.nodes, 'node')}"
     if isinstance(event, ev.PrepullFailed):
         return f"pre-pull failed on {event.failed} of {event.total} {plural(event.total, 'node')}"
-    return f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume {event.name}"
+    if isinstance(event, ev.Interrupted):
+        return f"interrupted: daemonset {event.name} is parked; continue with: kubectl ds rollout resume {event.name}"
+    return _gate_line(event)
+
+
+def _gate_line(event: ev.CheckPassed | ev.Baking | ev.Baked) -> str:
+    """The gates between steps (rollout/gates.py)."""
+    if isinstance(event, ev.CheckPassed):
+        where = f" in {event.pods} {plural(event.pods, 'pod')}" if event.pods else ""
+        return f'{step_label(event.number, event.total)}: {event.flag} "{event.command}" passed{where}'
+    if isinstance(event, ev.Baking):
+        pods = f"{event.pods} updated {plural(event.pods, 'pod')}"
+        resumed = f", {duration(event.elapsed)} of it already past" if event.elapsed else ""
+        return (
+            f"{step_label(event.number, event.total)}: baking {duration(event.seconds)}{resumed}: watching {pods} "
+            "for restarts, readiness losses and pods leaving"
+        )
+    return (
+        f"{step_label(event.number, event.total)}: baked {duration(event.seconds)}: {event.pods} updated "
+        f"{plural(event.pods, 'pod')} without a restart, readiness loss or departure"
+    )
 
 
 def step_tags(canary: bool, wave: str | None) -> str:

@@ -74,6 +74,12 @@ def status_text(status: RolloutStatus) -> StatusText:
             "that join or recreate a pod get the known-good one; resume re-applies the target, abort "
             "rolls back"
         )
+    if state.gate_step and state.direction == st.FORWARD:  # rollout/gates.py
+        bake = f"; its bake began at {state.bake_started}" if state.bake_started else ""
+        detail.append(
+            f"gates of step {state.gate_step} ({some_names(state.gate_nodes)}) not passed yet{bake}; they run "
+            "first on resume"
+        )
     if status.joined:
         detail.append(f"joined during the rollout: {some_names(status.joined)}")
     if status.partitioned:

@@ -123,6 +123,39 @@ class PrepullPreview:
     timeout: float
 
 
+# --- gates between steps (rollout/gates.py) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckPassed:
+    """--check or --check-exec passed after a step (`pods`: how many pods --check-exec ran in)."""
+
+    number: int
+    total: int
+    flag: str
+    command: str
+    pods: int = 0
+
+
+@dataclass(frozen=True)
+class Baking:
+    """The bake after a step begins (or continues on resume: `elapsed` seconds of it were already past)."""
+
+    number: int
+    total: int
+    seconds: float
+    pods: int
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Baked:
+    number: int
+    total: int
+    seconds: float
+    pods: int
+
+
 Event = (
     Parked
     | Warned
@@ -137,6 +170,9 @@ Event = (
     | PrepullProgress
     | PrepullDone
     | PrepullFailed
+    | CheckPassed
+    | Baking
+    | Baked
 )
 
 # What an entry point ended with (Outcome.kind).

@@ -6,6 +6,7 @@ from __future__ import annotations
 from kubectl_ds.errors import UsageError
 from kubectl_ds.labelselector import parse_selector
 from kubectl_ds.rollout.budget import validate_rolling_update
+from kubectl_ds.rollout.gates import validate_gates
 from kubectl_ds.rollout.ordering import CANARY_SPREAD_FLAG, WAVE_BY_FLAG, parse_label_keys
 from kubectl_ds.rollout.plan import PlanOptions, parse_canary, validate_plan_options
 from kubectl_ds.rollout.state import RolloutOptions
@@ -54,3 +55,4 @@ def validate_options(options: RolloutOptions) -> None:
     # --- pre-pull ---
     if options.prepull_timeout <= 0:
         raise UsageError("--prepull-timeout must be positive")
+    validate_gates(options)  # --check, --check-exec, --check-timeout, --bake, --canary-bake

@@ -145,7 +145,8 @@ def chunk(
     `first_capacity` for the very first step.
 
     Already-unavailable nodes cost nothing, so they join whichever step reaches them. Canary and non-canary
-    nodes, two waves, and the driver's own node never share a step. If the first step could take no available
+    nodes, two waves, and the driver's own node never share a step; the canary group is one step whatever the
+    budget (the runner replaces it in batches the budget allows). If the first step could take no available
     node and none of the leading nodes is unavailable, it is an ordinary step that must wait for the budget
     (the NotReadyUsesBudget warning).
     """
@@ -176,7 +177,10 @@ def chunk(
                 candidate.last,
                 candidate.wave,
             )
-            if crosses or used + candidate.cost > capacity:
+            # The canary group is one step whatever the budget: the step replaces its nodes in batches the
+            # budget allows, one after the other (rollout/steps.py), so `--steps 1` stops with every canary updated.
+            over_budget = used + candidate.cost > capacity and not candidate.canary
+            if crosses or over_budget:
                 close()
                 capacity = max(canary_capacity if candidate.canary else size_of(sized), 1)
         current.append(candidate)

@@ -1,23 +1,24 @@
 """SHELL. Drives a managed rollout step by step: the loop, and nothing else.
 
-Every decision comes from the pure modules (plan, budget, decisions, state); this module reads through a
-Session, applies them, waits on pod watches, keeps the state annotation honest, and reports events
-(rollout/events.py) that render/rollout.py words. --prepull runs rollout/prepuller.py before the first write.
+Every decision comes from the pure modules (plan and budget: which nodes, in which steps; decisions: what the
+budget allows now, which pods go, which nodes are done, halt or not, a foreign change; state: the annotation's
+transforms; gates: what runs between steps). This module reads through a Session, applies them, waits on pod
+watches, keeps the state annotation honest, and reports events (rollout/events.py) that render/rollout.py words.
+--prepull runs rollout/prepuller.py before the first write.
 
 Safety, whatever happens to this process:
-- the DaemonSet is parked (updateStrategy OnDelete) before anything changes, in the same write as the
-  change itself, so the controller never rolls anything by itself;
+- the DaemonSet is parked (updateStrategy OnDelete) before anything changes, in the same write as the change
+  itself, so the controller never rolls anything by itself;
 - progress is read from the pods, never from a counter, so a resume neither repeats nor skips a node;
-- every write is a PUT of the object just read (409 if anyone changed it: re-read and retry), and
-  transient failures (5xx, timeouts, 429) are retried with backoff;
-- Ctrl-C or SIGTERM ends the current wait, re-parks a surge step, releases ownership and exits 130; a
-  killed process leaves a stale heartbeat that the next `resume` may take over.
+- every write is a PUT of the object just read (409 if anyone changed it: re-read and retry), and transient
+  failures (5xx, timeouts, 429) are retried with backoff;
+- Ctrl-C or SIGTERM ends the current wait, re-parks a surge step, releases ownership and exits 130; a killed
+  process leaves a stale heartbeat that the next `resume` may take over.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -32,6 +33,7 @@ from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.adoption import adopt_new_revision
 from kubectl_ds.rollout.change import Change
 from kubectl_ds.rollout.events import Outcome
+from kubectl_ds.rollout.gating import GateRunner
 from kubectl_ds.rollout.options import plan_options, validate_options
 from kubectl_ds.rollout.ownership import Ownership
 from kubectl_ds.rollout.parking import park_unmanaged
@@ -54,6 +56,7 @@ class Rollout:
         self.name = name
         self.own = Ownership(self.io)
         self.steps = StepRunner(self)
+        self.gating = GateRunner(self)
 
     # --- entry points --------------------------------------------------------------------------------
 
@@ -276,6 +279,9 @@ class Rollout:
             lost = d.lost_nodes(held, nodes)
             if lost:
                 self.halt(state, d.lost_reason(lost, nodes))
+            if self.gating.pending(state):  # the step just done (or one a resume finds) passes its gates first
+                self.gating.run(daemonset, state, plan)
+                continue
             if not plan.steps:
                 return self._finish_or_hold(daemonset, state, plan)
             if steps is not None and done_now >= steps:
@@ -302,13 +308,10 @@ class Rollout:
                 updated = self.steps.unavailable_step(daemonset, state, plan, step.nodes)
             self.io.step_ended()
             done_now += 1
-            self.io.write(functools.partial(self._stepped, canary=step.canary))
+            self.io.write(lambda ds: st.with_state(ds, self.gating.step_done(ds, updated, step.canary)))  # noqa: B023
             progress = len(self.done_nodes(daemonset, state))
             self.driver.say(ev.StepDone(started.number, started.total, tuple(updated), progress, plan.desired))
             rested = state.options.pause_between <= 0
-
-    def _stepped(self, daemonset: Obj, *, canary: bool) -> Obj:
-        return st.with_state(daemonset, st.stepped(self.own.own_state(daemonset), self.io.now(), canary=canary))
 
     def _finish_or_hold(self, daemonset: Obj, state: RolloutState, plan: Plan) -> Outcome:
         if plan.partitioned:

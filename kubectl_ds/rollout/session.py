@@ -30,6 +30,7 @@ from kubectl_ds.placement.requests import ParseQuantity
 from kubectl_ds.placement.revisions import owned_revisions, revision_hash
 from kubectl_ds.resources import Obj
 from kubectl_ds.rollout.events import Event, StepStarted
+from kubectl_ds.rollout.gates import ExecInPod, RunCheck
 from kubectl_ds.rollout.history import revision_template
 from kubectl_ds.rollout.informer import PodInformer
 from kubectl_ds.rollout.preflight import read_budgets, read_other_pods
@@ -94,6 +95,9 @@ class Driver:
     parse_quantity: ParseQuantity | None = None  # resource quantities: without it, no surge headroom check
     own_node: str | None = None  # the node this driver's own pod runs on, when it runs in the cluster
     interrupted: Callable[[], bool] = lambda: False  # a Ctrl-C or SIGTERM came (even if its exception was lost)
+    # --- gates between steps (rollout/gates.py): the processes they start are started by the command layer ---
+    run_check: RunCheck | None = None  # --check: run a shell command (commands/rollout/checks.py)
+    exec_in_pod: ExecInPod | None = None  # --check-exec: the pods/exec subresource (kube.Cluster.exec_in_pod)
 
     def __post_init__(self) -> None:
         self.owner = self.owner or f"kubectl-ds/{uuid.uuid4().hex[:12]}"

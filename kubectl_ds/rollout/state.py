@@ -74,6 +74,12 @@ class RolloutOptions:
     # --- pre-pull (issue 10, rollout/prepull.py): before the first write, and before resume's first eviction
     prepull: bool = False
     prepull_timeout: float = 300.0  # nodes that have not reported a pull by then count as failed
+    # --- gates between steps (rollout/gates.py): run after a step's pods are available, before the next step ---
+    check: str = ""  # --check: a shell command run by the driver with the step in its environment
+    check_exec: str = ""  # --check-exec: a command run inside each new pod of the step (pods/exec)
+    check_timeout: float = 300.0  # --check-timeout: a check still running then is killed, and halts
+    bake: float = 0.0  # --bake: seconds to watch the updated pods after each step
+    canary_bake: float | None = None  # --canary-bake: the bake after the canary step (None: --bake)
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,17 @@ class RolloutState:
     # as updated.
     equivalents: tuple[str, ...] = ()
     sized_steps: int = 0  # steps taken that were not canary steps: where growing --step-size sizes resume
+    # --- gates (rollout/gates.py): the step whose pods are available but whose gates have not passed yet -------
+    gate_step: int = 0  # its number (0: none); `resume` runs its gates before anything else
+    gate_nodes: tuple[str, ...] = ()  # the nodes it updated (the checks' KUBECTL_DS_NODES, --check-exec's pods)
+    gate_canary: bool = False  # it was the canary step (--canary-bake)
+    bake_started: str = ""  # RFC 3339: its checks passed and its bake runs since then; a halt clears it
 
     def with_phase(self, phase: str, reason: str = "") -> RolloutState:
-        return replace(self, phase=phase, reason=reason)
+        # A halt forgets a bake in progress: after a failure, `resume` checks and bakes the step again from the
+        # start (a pause or an interruption keeps it: `resume` continues the bake; docs in README "Gates").
+        bake_started = "" if phase == HALTED else self.bake_started
+        return replace(self, phase=phase, reason=reason, bake_started=bake_started)
 
     def owned_by(self, owner: str, now: datetime) -> RolloutState:
         return replace(self, owner=owner, heartbeat=rfc3339(now))
@@ -154,6 +168,7 @@ def decode(text: str, *, daemonset: str) -> RolloutState:
             raise ValueError("unknown schema")
         options = RolloutOptions(**data.pop("options"))
         data["equivalents"] = tuple(data.get("equivalents") or ())
+        data["gate_nodes"] = tuple(data.get("gate_nodes") or ())
         return RolloutState(options=options, **data)
     except (ValueError, TypeError, KeyError) as error:
         raise StateError(

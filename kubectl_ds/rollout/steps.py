@@ -37,8 +37,28 @@ class StepRunner:
         self.driver = rollout.driver
 
     def unavailable_step(self, daemonset: Obj, state: RolloutState, plan: Plan, nodes: Sequence[str]) -> list[str]:
-        """Replace the old pods of `nodes`: evict (or delete), then wait for available new pods."""
-        chosen = self._within_budget(daemonset, state, plan, nodes)
+        """Replace the old pods of `nodes`: evict (or delete), then wait for available new pods; in as many
+        batches as the budget needs (a canary step is one step whatever the budget: rollout/plan.py _chunk)."""
+        remaining = list(nodes)
+        updated: list[str] = []
+        while True:
+            chosen = self._within_budget(daemonset, state, plan, remaining)
+            updated += self._replace(daemonset, state, chosen)
+            remaining = [node for node in remaining if node not in chosen]
+            if not remaining:
+                return updated
+            # The budget is counted afresh for the next batch; nodes that left the plan meanwhile (unreachable,
+            # no longer wanted, updated by someone else) are dropped from the step.
+            daemonset = self.io.get()
+            state = self.own.own_state(daemonset)
+            pods, _ = self.io.pods(daemonset)
+            plan = self.rollout.plan(daemonset, state, self.io.nodes(), pods)
+            remaining = [node for node in remaining if node in plan.nodes_to_update]
+            if not remaining:
+                return updated
+
+    def _replace(self, daemonset: Obj, state: RolloutState, chosen: Sequence[str]) -> list[str]:
+        """One batch: remove the old pods of `chosen`, wait for their new pods; the nodes updated."""
         pods, _ = self.io.pods(daemonset)
         held = d.held_pods(daemonset, pods, self.rollout.goal(daemonset, state), self.io.now(), chosen)
         replaced: list[str] = []

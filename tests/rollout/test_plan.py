@@ -308,13 +308,8 @@ def labelled(count: int, canary: set[int]) -> list[Obj]:
         pytest.param(
             {1, 3},
             {},
-            [
-                Step(1, ("node-1",), canary=True),
-                Step(2, ("node-3",), canary=True),
-                Step(3, ("node-0",)),
-                Step(4, ("node-2",)),
-            ],
-            id="canary-nodes-respect-the-budget",
+            [Step(1, ("node-1", "node-3"), canary=True), Step(2, ("node-0",)), Step(3, ("node-2",))],
+            id="canary-group-is-one-step-whatever-the-budget",
         ),
         pytest.param(
             {1, 3},

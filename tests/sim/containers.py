@@ -5,6 +5,10 @@ Conventions (a substring of the image reference, checked in this order):
   * `nonexistent` or `bad`: every pull fails: ErrImagePull, then ImagePullBackOff, for ever;
   * `flaky-pull`: the first pull fails (ErrImagePull, then ImagePullBackOff until the back-off ends), the
     second succeeds;
+  * `crash-after-<N>s` (e.g. `agent:v2-crash-after-30s`): the first run stays up (and Ready) N seconds, then
+    exits once; the kubelet restarts it at once (restartCount 1) and it stays up (a restart during a bake);
+  * `unready-after-<N>s`: runs for ever, but is not Ready from N to N + 10 seconds after the kubelet took the
+    pod on (a readiness probe failing for a while; the simulation has no probes, the image says it);
   * `crash-once`: the first run exits; the kubelet restarts it at once (restartCount 1) and it stays up;
   * `crash-twice`: the first two runs exit; after the second exit it waits out CrashLoopBackOff with
     restartCount 1 ("back-off 10s"), then the third run stays up (restartCount 2);
@@ -39,6 +43,7 @@ of the back-off; every container of a pod pulls and runs in step.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,9 +60,21 @@ class Behaviour:
     failed_pulls: int | None = 0
     exits: int | None = 0
     ignores_sigterm: bool = False
+    first_run: float | None = None  # the first run lasts this long (None: run_for)
+    unready: tuple[float, float] | None = None  # not Ready from .. to (seconds after the kubelet took the pod on)
+
+
+UNREADY_FOR = 10.0  # how long an `unready-after-<N>s` container is not Ready
 
 
 def behaviour_of(image: str) -> Behaviour:
+    crash_after = re.search(r"crash-after-(\d+)s", image)
+    if crash_after:
+        return Behaviour(exits=1, first_run=float(crash_after.group(1)))
+    unready_after = re.search(r"unready-after-(\d+)s", image)
+    if unready_after:
+        start = float(unready_after.group(1))
+        return Behaviour(unready=(start, start + UNREADY_FOR))
     if "nonexistent" in image or "bad" in image:
         return Behaviour(failed_pulls=None)
     if "flaky-pull" in image:
@@ -145,7 +162,8 @@ def state_at(behaviour: Behaviour, elapsed: float, run_for: float, scale: float 
         return pulled
     started, restarts, last_exit = pulled, 0, None
     while behaviour.exits is None or restarts < behaviour.exits:
-        finished = started + run_for
+        lasts = behaviour.first_run if restarts == 0 and behaviour.first_run is not None else run_for
+        finished = started + lasts
         if elapsed < finished:
             break  # this run is still up
         last_exit = (started, finished)
@@ -155,7 +173,13 @@ def state_at(behaviour: Behaviour, elapsed: float, run_for: float, scale: float 
             return State("CrashLoopBackOff", "", restarts, None, last_exit, end, back_off=wait)
         started, restarts = finished + wait, restarts + 1
     exits_again = behaviour.exits is None or restarts < behaviour.exits
-    return State(None, "", restarts, started, last_exit, started + run_for if exits_again else None)
+    lasts = behaviour.first_run if restarts == 0 and behaviour.first_run is not None else run_for
+    return State(None, "", restarts, started, last_exit, started + lasts if exits_again else None)
+
+
+def unready_now(behaviour: Behaviour, elapsed: float) -> bool:
+    """Inside the window in which an `unready-after-<N>s` container is not Ready."""
+    return behaviour.unready is not None and behaviour.unready[0] <= elapsed < behaviour.unready[1]
 
 
 def _pulled_at(behaviour: Behaviour, elapsed: float, run_for: float, scale: float) -> float | State:

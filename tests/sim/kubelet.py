@@ -288,6 +288,8 @@ class Kubelet:
                 state = containers.state_at(behaviour, elapsed, self.ready_after, self.backoff_scale)
             self._arm_timers(behaviour, state, started, elapsed)
             statuses.append(self._container_status(pod, container, state, started, elapsed, refusal))
+            if containers.unready_now(behaviour, elapsed):
+                statuses[-1]["ready"] = False
         ready = all(s["ready"] for s in statuses)
         never_ran = any("waiting" in s["state"] and "lastState" not in s for s in statuses)
         exited = [s["state"]["terminated"]["exitCode"] for s in statuses if "terminated" in s["state"]]
@@ -324,6 +326,8 @@ class Kubelet:
         moments = []
         if state.running_since is not None and elapsed < state.running_since + self.ready_after:
             moments.append(state.running_since + self.ready_after)
+        if behaviour.unready is not None:
+            moments += [moment for moment in behaviour.unready if elapsed < moment]
         if state.changes_at is not None:
             ends = behaviour.failed_pulls is not None and behaviour.exits is not None
             if ends or state.changes_at <= 2 * self.ready_after:

@@ -6,7 +6,7 @@ build the runner with the terminal's collaborators."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from kubectl_ds.kube.config import KubeFlags
     from kubectl_ds.rollout.change import Change
     from kubectl_ds.rollout.events import Event, Outcome
+    from kubectl_ds.rollout.gates import CheckResult
     from kubectl_ds.rollout.runner import Rollout
     from kubectl_ds.rollout.state import RolloutOptions
 
@@ -45,6 +46,12 @@ _BUDGET_FLAGS = (
     # --- pre-pull ---
     "prepull",
     "prepull_timeout",
+    # gates between steps (rollout/gates.py)
+    "check",
+    "check_exec",
+    "check_timeout",
+    "bake",
+    "canary_bake",
 )
 _CHANGE_FLAGS = ("images", "restart", "manifest")
 
@@ -162,8 +169,45 @@ def budget_flags(func: F) -> F:
             ),
             # --- pre-pull ---
             *prepull_options(),
+            *_GATE_OPTIONS,
         ],
     )
+
+
+# Gates between steps (rollout/gates.py): after a step's pods are available, before the next step starts.
+_GATE_OPTIONS = [
+    click.option(
+        "--check",
+        default="",
+        metavar="CMD",
+        help="After each step, run CMD through the shell (KUBECTL_DS_STEP, _NODES, _PODS... in its environment); "
+        "a non-zero exit halts the rollout.",
+    ),
+    click.option(
+        "--check-exec",
+        default="",
+        metavar="CMD",
+        help="After each step, run CMD inside each new pod of the step (pods/exec); a non-zero exit halts.",
+    ),
+    click.option(
+        "--check-timeout",
+        default="5m",
+        metavar="DURATION",
+        help="Kill a --check or --check-exec still running after this long, and halt (default 5m).",
+    ),
+    click.option(
+        "--bake",
+        default="0s",
+        metavar="DURATION",
+        help="After each step, watch the updated pods this long: a restart, a readiness loss or a pod leaving halts.",
+    ),
+    click.option(
+        "--canary-bake",
+        default=None,
+        metavar="DURATION",
+        help="The bake after the canary step (default: --bake).",
+    ),
+]
 
 
 def rollout_options(values: dict[str, Any]) -> RolloutOptions:
@@ -190,6 +234,14 @@ def rollout_options(values: dict[str, Any]) -> RolloutOptions:
         # --- pre-pull ---
         prepull=values["prepull"],
         prepull_timeout=parse_duration(values["prepull_timeout"], flag="--prepull-timeout"),
+        # gates between steps
+        check=values["check"],
+        check_exec=values["check_exec"],
+        check_timeout=parse_duration(values["check_timeout"], flag="--check-timeout"),
+        bake=parse_duration(values["bake"], flag="--bake"),
+        canary_bake=None
+        if values["canary_bake"] is None
+        else parse_duration(values["canary_bake"], flag="--canary-bake"),
     )
 
 
@@ -308,6 +360,8 @@ def make_rollout(cluster: Cluster, namespace: str, name: str, *, confirm: bool =
         interrupted=INTERRUPTED.is_set,
         say=terminal_say(sys.stdout.isatty()),
         confirm=asker,
+        run_check=run_check,
+        exec_in_pod=lambda *call: cluster.exec_in_pod(*call),  # bound when --check-exec runs, not before
     )
     return Rollout(driver, namespace=namespace, name=name)
 
@@ -339,3 +393,12 @@ def finish(outcome: Outcome) -> int:
 
     click.echo(outcome_message(outcome))
     return 0
+
+
+def run_check(command: str, environment: Mapping[str, str], timeout: float, tick: Callable[[], None]) -> CheckResult:
+    """--check: the shell command, run by kube/process.py (the one place that starts a process)."""
+    from kubectl_ds.kube.process import run_shell
+    from kubectl_ds.rollout.gates import CheckResult
+
+    code, output = run_shell(command, environment, timeout, tick)
+    return CheckResult(code, output)

@@ -71,6 +71,7 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
         observed_startup,
         termination_grace_seconds,
     )
+    from kubectl_ds.rollout.gates import bake_total
     from kubectl_ds.rollout.preflight import checked, read_budgets
     from kubectl_ds.rollout.preview import preview_index, preview_plan, with_template
 
@@ -112,7 +113,10 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
     startup = observed_startup(pods)
     preview = with_template(daemonset, template)
     assessed = assess_nodes(preview, nodes, [], preview_index(daemonset, revisions), now=now).nodes
-    floor = estimate_seconds(plan, r.min_ready_seconds(daemonset), startup)
+    # The bakes between steps are part of the estimate (rollout/gates.py).
+    floor = estimate_seconds(plan, r.min_ready_seconds(daemonset), startup) + bake_total(
+        options.budget, [step.canary for step in plan.steps]
+    )
     grace = termination_grace_seconds(preview)
     view = PlanView(
         namespace=namespace,
@@ -129,6 +133,7 @@ def run_plan(options: PlanOptions, cluster: Cluster, namespace: str) -> str:
         refusal=refusal or "",
         options=options.budget,
         prepull=_prepull_preview(daemonset, template, plan, options.budget),
+        gates=options.budget,
     )
     return render_plan_json(view) if options.output == "json" else render_plan(view)
 
