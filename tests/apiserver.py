@@ -60,6 +60,7 @@ from tests.apiserver_base import (
 )
 from tests.apiserver_discovery import _kubeconfig_yaml, discovery_document
 from tests.apiserver_http import _HttpServer
+from tests.apiserver_identity import Impersonation
 from tests.apiserver_patch import strategic_merge_patch
 from tests.apiserver_selectors import parse_field_selector, parse_label_selector
 from tests.apiserver_store import _Event
@@ -109,9 +110,12 @@ class _Denial:
     verb: str
     resource: str
     namespace: str | None
+    user: str | None = None
 
-    def blocks(self, verb: str, resource: str, namespace: str | None) -> bool:
+    def blocks(self, verb: str, resource: str, namespace: str | None, user: str) -> bool:
         if self.verb not in ("*", verb) or self.resource not in ("*", resource):
+            return False
+        if self.user is not None and self.user != user:
             return False
         # Without a namespace the request needs cluster-wide rights, which a denial anywhere takes away.
         return self.namespace is None or namespace is None or self.namespace == namespace
@@ -140,8 +144,14 @@ class ApiServer(Verbs):
         watch_history: int = 1000,
         fault_hang_seconds: float = 10.0,
         clock: Callable[[], datetime] | None = None,
+        compress_responses: bool = False,
     ) -> None:
         self.token = token
+        # The real API server gzips answers over 128 KiB for clients that accept gzip (kubectl and kubectl-ds
+        # do, unless --disable-compression). Off by default here so that benchmarks on loopback measure the
+        # plugin rather than zlib; tests of compression turn it on.
+        self.compress_responses = compress_responses
+        self.impersonation = Impersonation()
         self.user = user  # the identity the token authenticates as, quoted in 403 messages
         self.page_size_cap = page_size_cap
         self.graceful_pod_deletion = graceful_pod_deletion
@@ -212,11 +222,17 @@ class ApiServer(Verbs):
 
     # --- RBAC and faults --------------------------------------------------------------------------
 
-    def deny(self, verb: str, resource: str, namespace: str | None = None) -> None:
+    def deny(self, verb: str, resource: str, namespace: str | None = None, *, user: str | None = None) -> None:
         """Answer 403 for `verb` on `resource` (e.g. "pods", "pods/eviction", "daemonsets/status"),
-        in `namespace` or everywhere. "*" matches any verb or resource."""
+        in `namespace` or everywhere, to every user or only to `user` (e.g. one a request impersonates).
+        "*" matches any verb or resource."""
         with self._aux_lock:
-            self._denials.append(_Denial(verb, resource, namespace))
+            self._denials.append(_Denial(verb, resource, namespace, user))
+
+    def deny_impersonation(self, resource: str, name: str) -> None:
+        """Answer 403 to requests that impersonate `name` as `resource`: "users", "groups", "uids", or
+        "serviceaccounts" with name "NS/NAME" (tests/apiserver_identity.py)."""
+        self.impersonation.deny(resource, name)
 
     def clear_denials(self) -> None:
         with self._aux_lock:
@@ -412,14 +428,16 @@ class ApiServer(Verbs):
 
     # --- authorization ----------------------------------------------------------------------------
 
-    def _authorize(self, verb: str, target: _Target) -> None:
+    def _authorize(self, verb: str, target: _Target, user: str | None = None) -> None:
+        """403 for a denied request, naming the user it acts as (an impersonated one, if any)."""
+        user = user or self.user
         resource = target.res.plural + (f"/{target.subresource}" if target.subresource else "")
         with self._aux_lock:
-            denied = any(d.blocks(verb, resource, target.namespace) for d in self._denials)
+            denied = any(d.blocks(verb, resource, target.namespace, user) for d in self._denials)
         if not denied:
             return
         where = f'in the namespace "{target.namespace}"' if target.namespace else "at the cluster scope"
-        why = f'User "{self.user}" cannot {verb} resource "{resource}" in API group "{target.res.group}" {where}'
+        why = f'User "{user}" cannot {verb} resource "{resource}" in API group "{target.res.group}" {where}'
         subject = f'{target.res.group_resource} "{target.name}"' if target.name else target.res.group_resource
         raise ApiError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(target.res, target.name))
 
