@@ -59,9 +59,11 @@ def run_cli(argv: list[str] | None = None) -> int:
         # kubectl style: one line that says what is wrong and where help is, not click's usage block.
         command = error.ctx.command_path if error.ctx is not None else "kubectl ds"
         message = " ".join(error.format_message().split()).rstrip(".")
-        if ". Did you mean " in message:
-            head, suggestion = message.split(". Did you mean ", 1)
-            message = f"{head} (did you mean {suggestion})"
+        for marker in (". (Did you mean ", ". Did you mean "):
+            if marker in message:
+                head, suggestion = message.split(marker, 1)
+                message = f"{head} (did you mean {suggestion.rstrip(')')})"
+                break
         click.echo(f"error: {message[:1].lower()}{message[1:]}; see '{command} --help'", err=True)
         return int(error.exit_code)
     except click.ClickException as error:

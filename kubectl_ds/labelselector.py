@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,3 +43,65 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
         if operator == "DoesNotExist" and present:
             return False
     return True
+
+
+_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_SET = re.compile(r"^(?P<key>\S+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)$")
+_EQUALITY = re.compile(r"^(?P<key>[^=!\s]+)\s*(?P<op>==|=|!=)\s*(?P<value>\S*)$")
+
+
+def parse_selector(text: str) -> dict[str, Any]:
+    """A `-l/--selector` string as kubectl takes it (`app=x,tier!=db`, `env in (a,b)`, `!canary`, `gpu`),
+    as a LabelSelector dict; raises ValueError naming the requirement that is wrong."""
+    expressions: list[dict[str, Any]] = []
+    for requirement in _split_requirements(text):
+        expressions.append(_requirement(requirement))
+    return {"matchExpressions": expressions}
+
+
+def _split_requirements(text: str) -> list[str]:
+    """Split on the commas that separate requirements, not those inside `in (a,b)`."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    if any(not part for part in parts) and text.strip():
+        raise ValueError("an empty requirement (two commas in a row, or a comma at an end)")
+    return [part for part in parts if part]
+
+
+def _requirement(text: str) -> dict[str, Any]:
+    if match := _SET.match(text):
+        values = [value.strip() for value in match["values"].split(",")]
+        if not all(values) and values != [""]:
+            raise ValueError(f'"{text}": an empty value in the set')
+        operator = "In" if match["op"] == "in" else "NotIn"
+        return _checked(match["key"], operator, [value for value in values if value])
+    if match := _EQUALITY.match(text):
+        operator = "NotIn" if match["op"] == "!=" else "In"
+        return _checked(match["key"], operator, [match["value"]])
+    if text.startswith("!"):
+        return _checked(text[1:].strip(), "DoesNotExist", [])
+    return _checked(text, "Exists", [])
+
+
+def _checked(key: str, operator: str, values: list[str]) -> dict[str, Any]:
+    if not _KEY.match(key) or len(key.rsplit("/", 1)[-1]) > 63:
+        raise ValueError(f'"{key}" is not a valid label key')
+    for value in values:
+        if len(value) > 63 or not _VALUE.match(value):
+            raise ValueError(f'"{value}" is not a valid label value')
+    if operator in ("In", "NotIn") and not values:
+        raise ValueError(f'"{key}": in and notin need at least one value')
+    expression: dict[str, Any] = {"key": key, "operator": operator}
+    if operator in ("In", "NotIn"):
+        expression["values"] = values
+    return expression

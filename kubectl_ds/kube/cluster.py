@@ -203,6 +203,20 @@ class Cluster:
     def list_daemonset_pods(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
         return self.list_all(_CORE, "pods", namespace=namespace, selector=selector)
 
+    def list_daemonsets(self, namespace: str | None, selector: str | None) -> list[dict[str, Any]]:
+        """The DaemonSets of a namespace (None: every namespace), filtered by a `-l` selector string."""
+        base = [("limit", str(PAGE_SIZE))] + ([("labelSelector", selector)] if selector else [])
+        attempt = Attempt("list", "daemonsets", namespace)
+        return self._pages(_collection(_APPS, "daemonsets", namespace), base, attempt)[0]
+
+    def list_pods(self, namespace: str | None) -> list[dict[str, Any]]:
+        """Every pod of a namespace (None: every namespace), in one paginated list."""
+        return self.list_all(_CORE, "pods", namespace=namespace)
+
+    def list_revisions(self, namespace: str | None) -> list[dict[str, Any]]:
+        """Every ControllerRevision of a namespace (None: every namespace)."""
+        return self.list_all(_APPS, "controllerrevisions", namespace=namespace)
+
     def list_disruption_budgets(self, *, namespace: str) -> list[dict[str, Any]]:
         """The namespace's PodDisruptionBudgets (policy/v1)."""
         return self.list_all(_POLICY, "poddisruptionbudgets", namespace=namespace)

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from kubectl_ds import resources as r
 from kubectl_ds.errors import InputError, NotFound
-from kubectl_ds.labelselector import selector_matches
+from kubectl_ds.labelselector import parse_selector, selector_matches
 
 _KINDS = {"Node", "Pod", "DaemonSet", "ControllerRevision", "Event"}
 
@@ -104,6 +104,21 @@ class DumpReader:
 
     def list_nodes(self) -> list[dict[str, Any]]:
         return list(self._by_kind["Node"])
+
+    def _in(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        return [obj for obj in self._by_kind[kind] if namespace is None or (r.namespace(obj) or "default") == namespace]
+
+    def list_daemonsets(self, namespace: str | None, selector: str | None) -> list[dict[str, Any]]:
+        """As the API server lists them: by namespace and name, filtered by a `-l` selector string."""
+        wanted = parse_selector(selector) if selector else {}
+        found = [ds for ds in self._in("DaemonSet", namespace) if selector_matches(wanted, r.labels(ds))]
+        return sorted(found, key=lambda ds: (r.namespace(ds) or "default", r.name(ds)))
+
+    def list_pods(self, namespace: str | None) -> list[dict[str, Any]]:
+        return self._in("Pod", namespace)
+
+    def list_revisions(self, namespace: str | None) -> list[dict[str, Any]]:
+        return self._in("ControllerRevision", namespace)
 
     def list_daemonset_pods(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [

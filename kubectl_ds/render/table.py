@@ -106,8 +106,9 @@ def label_cells(keys: Sequence[str], labels: Mapping[str, str]) -> list[str]:
 # --- --sort-by ----------------------------------------------------------------------------------------------
 
 
-def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
-    """node-2 before node-10: digit runs compare as numbers."""
+def natural_key(value: CellLike) -> tuple[tuple[int, int | str], ...]:
+    """A cell's sort key: node-2 before node-10 (digit runs compare as numbers)."""
+    text = _cell(value).text
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
 
@@ -123,4 +124,4 @@ def sort_column(headers: Sequence[str], by: str) -> int | None:
 
 def sorted_rows(rows: Sequence[Sequence[CellLike]], column: int) -> list[Sequence[CellLike]]:
     """Rows ordered by one column's text, naturally; ties keep their order (a stable sort)."""
-    return sorted(rows, key=lambda row: _natural(_cell(row[column]).text))
+    return sorted(rows, key=lambda row: natural_key(row[column]))
