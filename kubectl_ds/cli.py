@@ -14,6 +14,7 @@ import click
 from kubectl_ds import __version__
 from kubectl_ds.commands.common import kube_flag_options
 from kubectl_ds.commands.explain import explain_command
+from kubectl_ds.commands.help import GroupedGroup
 from kubectl_ds.commands.rollout import rollout_group
 from kubectl_ds.errors import DsError, ExitCode
 
@@ -28,7 +29,9 @@ Examples:
 """
 
 
-@click.group(help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    cls=GroupedGroup, help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(__version__, "--version", prog_name="kubectl-ds")
 @kube_flag_options
 def cli(**_: Any) -> None:

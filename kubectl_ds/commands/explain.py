@@ -16,6 +16,7 @@ import click
 
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.table_flags import Scope, TableFlags, scope_flags, table_flags, table_style
 from kubectl_ds.errors import ExitCode, Forbidden, NotFound, UsageError
 from kubectl_ds.placement.report import (
@@ -317,7 +318,9 @@ Examples:
 """
 
 
-@click.command("explain", help=EXPLAIN_HELP, short_help="Explain where a DaemonSet's pods run, and why not.")
+@click.command(
+    "explain", cls=GroupedCommand, help=EXPLAIN_HELP, short_help="Explain where a DaemonSet's pods run, and why not."
+)
 @click.argument("name", required=False)
 @click.option("--node", "nodes", multiple=True, metavar="NODE", help="Only this node (repeatable).")
 @click.option("--problems", "problems_only", is_flag=True, help="Only the nodes that need attention.")

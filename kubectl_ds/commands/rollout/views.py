@@ -11,6 +11,7 @@ import click
 
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import check_output, interruptible, kube_flags
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect
 from kubectl_ds.errors import UsageError
 
@@ -127,7 +128,7 @@ def _other_pods_for_headroom(
     return others, [note] if note else []
 
 
-@click.command("plan", short_help="Show the steps a rollout would take (read-only).")
+@click.command("plan", cls=GroupedCommand, short_help="Show the steps a rollout would take (read-only).")
 @click.argument("name")
 @change_flags
 @budget_flags
@@ -216,7 +217,7 @@ def show_status(options: StatusOptions, cluster: Cluster, namespace: str) -> int
         status, version = _status(cluster, namespace, options.name)
 
 
-@click.command("status", short_help="Per-node rollout progress.")
+@click.command("status", cls=GroupedCommand, short_help="Per-node rollout progress.")
 @click.argument("name")
 @click.option("-w", "--watch", is_flag=True, help="Keep watching until the rollout is done.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
@@ -268,7 +269,7 @@ def run_history(options: HistoryOptions, cluster: Cluster, namespace: str) -> st
     return render_history(namespace, options.name, entries, options.output)
 
 
-@click.command("history", short_help="Show the revisions of a DaemonSet.")
+@click.command("history", cls=GroupedCommand, short_help="Show the revisions of a DaemonSet.")
 @click.argument("name")
 @click.option("--revision", type=int, default=None, help="Show the pod template of this revision.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table, json or yaml.")
