@@ -36,7 +36,7 @@ _KUBE_FLAG_NAMES = (
     "impersonate_uid",
     "disable_compression",
 )
-CONNECTION = "Connection flags (kubectl's; before or after the subcommand)"
+CONNECTION = "Connection flags (also before the subcommand)"
 
 
 class GroupedOption(click.Option):
