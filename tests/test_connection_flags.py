@@ -286,3 +286,10 @@ def test_unreadable_client_certificate_is_one_line(
     )
     assert (code, out) == (1, "")
     assert err.startswith(f'error: server "{server.https_url}" cannot be used: ') and err.count("\n") == 1
+
+
+def test_rollout_commands_take_the_same_flags(invoke: Invoke, server: ApiServer, kubeconfig: str) -> None:
+    result = invoke("--as", "alice", "rollout", "history", "fluentd", "--kubeconfig", kubeconfig, "--as-group", "ops")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("daemonset.apps/fluentd\n")
+    assert {(r.user, r.impersonate_groups) for r in server.requests} == {("alice", ("ops",))}

@@ -58,9 +58,9 @@ def test_lists_the_namespace_with_one_line_each(invoke: Invoke, apiserver: ApiSe
     result = invoke("explain", "--kubeconfig", kubeconfig)
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout == (
-        "NAME        NODES  READY  UP-TO-DATE  AVAILABLE  WHY\n"
-        "fluent-bit  0/14   0      0           0          -\n"
-        f"fluentd     9/14   6      8           6          {FLUENTD_WHY}\n"
+        "NAME        NODES    READY    UP-TO-DATE    AVAILABLE    WHY\n"
+        "fluent-bit  0/14     0        0             0            -\n"
+        f"fluentd     9/14     6        8             6            {FLUENTD_WHY}\n"
     )
 
 
@@ -79,10 +79,10 @@ def test_one_list_per_kind_for_every_daemonset(invoke: Invoke, apiserver: ApiSer
 def test_all_namespaces_adds_the_namespace_column(invoke: Invoke, kubeconfig: str) -> None:
     result = invoke("explain", "-A", "--kubeconfig", kubeconfig)
     assert result.stdout == (
-        "NAMESPACE   NAME           NODES  READY  UP-TO-DATE  AVAILABLE  WHY\n"
-        "logging     fluent-bit     0/14   0      0           0          -\n"
-        f"logging     fluentd        9/14   6      8           6          {FLUENTD_WHY}\n"
-        "monitoring  node-exporter  1/14   0      0           0          1 missing a pod on win-1 (no pod)\n"
+        "NAMESPACE    NAME           NODES    READY    UP-TO-DATE    AVAILABLE    WHY\n"
+        "logging      fluent-bit     0/14     0        0             0            -\n"
+        f"logging      fluentd        9/14     6        8             6            {FLUENTD_WHY}\n"
+        "monitoring   node-exporter  1/14     0        0             0            1 missing a pod on win-1 (no pod)\n"
     )
 
 

@@ -25,8 +25,8 @@ def test_output_name_lists_node_rows(invoke: Invoke) -> None:
 def test_no_headers_prints_the_rows_alone(invoke: Invoke) -> None:
     result = invoke(*EXPLAIN, "--no-headers", "--node", "node-1", "--node", "win-1")
     assert result.stdout == (
-        "node-1  yes  fluentd-1abc  Running  2  -\n"
-        "win-1   no   -             -        -  "
+        "node-1  yes       fluentd-1abc  Running   2           -\n"
+        "win-1   no        -             -         -           "
         "nodeSelector kubernetes.io/os=linux: node has kubernetes.io/os=windows\n"
     )
 
@@ -36,15 +36,15 @@ def test_label_columns_repeatable_and_comma_lists(invoke: Invoke) -> None:
         *EXPLAIN, "-L", "kubernetes.io/os", "-L", "topology.kubernetes.io/zone,kubernetes.io/os", "--node", "node-10"
     )
     assert result.stdout.splitlines()[:2] == [
-        "NODE     WANTED  POD  STATUS  REVISION  OS     ZONE    WHY",
-        "node-10  no      -    -       -         linux  zone-c  affinity term 1: topology.kubernetes.io/zone "
+        "NODE     WANTED    POD    STATUS    REVISION    OS     ZONE    WHY",
+        "node-10  no        -      -         -           linux  zone-c  affinity term 1: topology.kubernetes.io/zone "
         "In [zone-a,zone-b]: node has topology.kubernetes.io/zone=zone-c",
     ]
 
 
 def test_label_column_of_a_missing_label_is_a_dash(invoke: Invoke) -> None:
     result = invoke(*EXPLAIN, "-L", "no-such-label", "--no-headers", "--node", "node-1")
-    assert result.stdout == "node-1  yes  fluentd-1abc  Running  2  -  -\n"
+    assert result.stdout == "node-1  yes       fluentd-1abc  Running   2           -                -\n"
 
 
 @pytest.mark.parametrize("column", ["STATUS", "status", "{.status}"])
@@ -115,25 +115,27 @@ def test_label_header_is_the_last_segment_upper_cased(key: str, header: str) -> 
 
 
 def test_table_layout_pads_all_but_the_last_column() -> None:
+    # tabulate's "plain" layout: a column is as wide as its widest cell, or its header plus two.
     assert format_table(["A", "LONG"], [["xyz", "1"], ["q", ""]]) == "A    LONG\nxyz  1\nq"
+    assert format_table(["NAME", "X"], [["a", "1"]]) == "NAME    X\na       1"
 
 
 def test_table_colour_wraps_the_text_not_the_padding() -> None:
     text = format_table(["A", "B"], [[Cell("x", BAD), Cell("y", WARN)]], TableStyle(headers=False, colour=True))
-    assert text == "\x1b[31mx\x1b[0m  \x1b[33my\x1b[0m"
-    assert format_table(["A", "B"], [[Cell("x", BAD), "y"]], TableStyle(headers=False)) == "x  y"
+    assert text == "\x1b[31mx\x1b[0m    \x1b[33my\x1b[0m"  # A's column: its header and two, padded outside
+    assert format_table(["A", "B"], [[Cell("x", BAD), "y"]], TableStyle(headers=False)) == "x    y"
 
 
 def test_table_wraps_only_when_the_last_column_keeps_some_room() -> None:
     rows = [["n", "one two three four five six seven eight nine ten eleven twelve"]]
     wrapped = format_table(["A", "B"], rows, TableStyle(width=30))
     assert wrapped.splitlines() == [
-        "A  B",
-        "n  one two three four five six",
-        "   seven eight nine ten eleven",
-        "   twelve",
+        "A    B",
+        "n    one two three four five",
+        "     six seven eight nine ten",
+        "     eleven twelve",
     ]
-    cramped = format_table(["A" * 20, "B"], rows, TableStyle(width=30))  # 8 columns left: not worth wrapping
+    cramped = format_table(["A" * 20, "B"], rows, TableStyle(width=30))  # 6 columns left: not worth wrapping
     assert len(cramped.splitlines()) == 2
 
 

@@ -96,9 +96,10 @@ def test_why_wraps_to_the_terminal_but_never_in_a_pipe(tmp_path: Path) -> None:
     assert all(len(line) <= 100 for line in table)
     offset = table[0].index("WHY")
     assert table[1:] == [
-        "node-7  yes     fluentd-7pend  Pending  2         pod fluentd-7pend is Pending; the scheduler says:",
-        " " * offset + "Insufficient memory; insufficient memory: requests",
-        " " * offset + "300Mi, free 248Mi of 2Gi allocatable",
+        "node-7  yes       fluentd-7pend  Pending   2           pod fluentd-7pend is Pending; the scheduler",
+        " " * offset + "says: Insufficient memory; insufficient",
+        " " * offset + "memory: requests 300Mi, free 248Mi of 2Gi",
+        " " * offset + "allocatable",
     ]
     piped = in_pipe([*EXPLAIN, "--node", "node-7"], env).split("\n\n")[0].splitlines()
     assert len(piped) == 2 and len(piped[1]) > 100

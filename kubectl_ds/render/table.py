@@ -3,8 +3,9 @@ columns, `--sort-by` a column, colour only where the words already say something
 the last column to a terminal's width. Whether to colour and how wide the terminal is come in as
 arguments: this module never looks at the terminal or the environment.
 
-The layout is kubectl's (and `tabulate`'s "plain" format, which the explain table used before): every
-column but the last padded to its widest cell, two spaces between columns, nothing after the last cell.
+The layout is `tabulate`'s "plain" format, which the explain table used before (so its output did not
+change): every column but the last padded to its widest cell or its header plus two, two spaces between
+columns, nothing after the last cell.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ WARN = "warn"
 _ANSI = {BAD: "\x1b[31m", WARN: "\x1b[33m"}
 _RESET = "\x1b[0m"
 _GAP = "  "
+_HEADER_ROOM = 2
 _MIN_WRAPPED = 24  # below this many columns left for the last cell, wrapping would only make it worse
 
 
@@ -56,7 +58,9 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[CellLike]], sty
     if not table:
         return ""
     count = len(headers)
-    widths = [max(len(row[i].text) for row in table) for i in range(count - 1)]
+    # tabulate's "plain" layout, which the explain table has always had: a header gets two columns of room
+    # beyond its own length; rows without headers keep the same widths, so they line up the same.
+    widths = [max([len(headers[i]) + _HEADER_ROOM] + [len(row[i].text) for row in body]) for i in range(count - 1)]
     offset = sum(widths) + len(_GAP) * (count - 1)
     room = style.width - offset if style.width else None
     lines: list[str] = []
