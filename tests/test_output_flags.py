@@ -142,3 +142,59 @@ def test_table_wraps_only_when_the_last_column_keeps_some_room() -> None:
 def test_sort_column_accepts_kubectl_spellings() -> None:
     headers = ["NODE", "UP-TO-DATE"]
     assert [sort_column(headers, by) for by in ("node", "{.up-to-date}", ".NODE", "nope")] == [0, 1, 0, None]
+
+
+# --- rollout status and history take the same table flags ------------------------------------------------------
+
+
+@pytest.fixture
+def example_kubeconfig(apiserver: ApiServer, tmp_path: Path) -> str:
+    apiserver.load(copy.deepcopy(yaml.safe_load(EXAMPLE_DUMP.read_text())["items"]))
+    return apiserver.write_kubeconfig(str(tmp_path / "kc"), namespace="logging")
+
+
+def test_rollout_status_rows_sorted_with_label_columns_and_colour(invoke: Invoke, example_kubeconfig: str) -> None:
+    args = ["--no-headers", "--sort-by", "STATE", "-L", "topology.kubernetes.io/zone", "--color", "always"]
+    result = invoke("rollout", "status", "fluentd", "--kubeconfig", example_kubeconfig, *args)
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines][5:9] == ["node-6", "node-5", "node-7", "node-8"]  # excluded, old, ...
+    assert lines[6] == (
+        "node-5   \x1b[31munavailable\x1b[0m  2           zone-a  "
+        "\x1b[31mcontainer fluentd is crash-looping (14 restarts, last exit code 1 (Error))\x1b[0m"
+    )
+    assert lines[0] == "gpu-1    excluded     -           zone-a  -"
+
+
+def test_rollout_history_no_headers_and_sort_by(invoke: Invoke, example_kubeconfig: str) -> None:
+    result = invoke(
+        "rollout", "history", "fluentd", "--kubeconfig", example_kubeconfig, "--no-headers", "--sort-by", "pods"
+    )
+    assert result.stdout == (
+        "1           <none>          2       fluentd=fluent/fluentd:v1.16\n"
+        "2           <none>          8       fluentd: fluent/fluentd:v1.16 -> fluent/fluentd:v1.17\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["history", "fluentd", "-L", "zone"],
+            "-L/--label-columns shows node labels; rollout history lists revisions, not nodes",
+            id="history-label-columns",
+        ),
+        pytest.param(
+            ["history", "fluentd", "--sort-by", "AGE"],
+            '--sort-by "AGE": no such column; use one of: REVISION, CHANGE-CAUSE, PODS, IMAGES',
+            id="history-unknown-column",
+        ),
+        pytest.param(
+            ["status", "fluentd", "--sort-by", "NODE", "-o", "json"],
+            "--sort-by applies to the table; it cannot be used with -o json",
+            id="status-sort-json",
+        ),
+    ],
+)
+def test_rollout_table_flag_misuse_exits_2(invoke: Invoke, args: list[str], message: str) -> None:
+    result = invoke("rollout", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"error: {message}\n")

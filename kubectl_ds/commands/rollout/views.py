@@ -13,6 +13,7 @@ from kubectl_ds import resources as r
 from kubectl_ds.commands.common import check_output, interruptible, kube_flags
 from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect
+from kubectl_ds.commands.table_flags import TableFlags, table_flags, table_style
 from kubectl_ds.errors import UsageError
 
 if TYPE_CHECKING:
@@ -161,26 +162,32 @@ class StatusOptions:
     kube: KubeFlags
     watch: bool = False
     output: str = "table"
+    table: TableFlags = TableFlags()
 
     def validate(self) -> None:
+        from kubectl_ds.render.status import status_headers
+
         check_output(self.output, STATUS_OUTPUTS)
+        self.table.validate(status_headers(self.table.label_columns), self.output, ("table",))
 
 
-def _status(cluster: Cluster, namespace: str, name: str) -> tuple[RolloutStatus, str]:
+def _status(cluster: Cluster, namespace: str, name: str) -> tuple[RolloutStatus, str, dict[str, Any]]:
+    """The status, the pod list's resourceVersion (where the watch starts) and the nodes' labels (for -L)."""
     from kubectl_ds.rollout.status import rollout_status
 
     daemonset = cluster.get_daemonset(namespace=namespace, name=name)
     selector = r.spec(daemonset).get("selector") or {}
     pods, version = cluster.list_pods_versioned(namespace=namespace, selector=selector)
     pods = [pod for pod in pods if r.is_controlled_by(pod, daemonset)]
+    nodes = cluster.list_nodes()
     status = rollout_status(
         daemonset,
-        cluster.list_nodes(),
+        nodes,
         pods,
         cluster.list_controller_revisions(namespace=namespace, selector=selector),
         now=cluster.server_now(),
     )
-    return status, version
+    return status, version, {r.name(node): r.labels(node) for node in nodes}
 
 
 def show_status(options: StatusOptions, cluster: Cluster, namespace: str) -> int:
@@ -189,23 +196,30 @@ def show_status(options: StatusOptions, cluster: Cluster, namespace: str) -> int
     from kubectl_ds.render.output import to_json
     from kubectl_ds.render.status import one_line, render_status, status_data
 
-    status, version = _status(cluster, namespace, options.name)
+    status, version, labels = _status(cluster, namespace, options.name)
     json_output = options.output == "json"
+    style = table_style(options.table)
+    colour = True if style.colour else None  # click strips escapes outside a terminal; --color always keeps them
+
+    def table(bar_width: int = 0) -> str:
+        return render_status(
+            status,
+            bar_width=bar_width,
+            style=style,
+            label_keys=options.table.label_columns,
+            labels=labels,
+            sort_by=options.table.sort_by,
+        )
+
     if not options.watch:
-        click.echo(to_json(status_data(status)) if json_output else render_status(status), nl=False)
+        click.echo(to_json(status_data(status)) if json_output else table(), nl=False, color=colour)
         return 0
     tty = sys.stdout.isatty() and not json_output
     last = ""
     while True:
-        text = (
-            to_json(status_data(status), compact=True)
-            if json_output
-            else render_status(status, bar_width=40)
-            if tty
-            else one_line(status)
-        )
+        text = to_json(status_data(status), compact=True) if json_output else table(40) if tty else one_line(status)
         if text != last:
-            click.echo("\x1b[H\x1b[2J" + text, nl=False) if tty else click.echo(text)
+            click.echo("\x1b[H\x1b[2J" + text, nl=False, color=colour) if tty else click.echo(text, color=colour)
             last = text
         if status.done:
             return 0
@@ -214,13 +228,14 @@ def show_status(options: StatusOptions, cluster: Cluster, namespace: str) -> int
             namespace=namespace, selector=r.spec(daemonset).get("selector") or {}, resource_version=version, timeout=2.0
         ):
             break
-        status, version = _status(cluster, namespace, options.name)
+        status, version, labels = _status(cluster, namespace, options.name)
 
 
 @click.command("status", cls=GroupedCommand, short_help="Per-node rollout progress.")
 @click.argument("name")
 @click.option("-w", "--watch", is_flag=True, help="Keep watching until the rollout is done.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
+@table_flags
 @kube_flags
 @interruptible
 def status_command(**params: Any) -> int:
@@ -248,9 +263,15 @@ class HistoryOptions:
     kube: KubeFlags
     revision: int | None = None
     output: str = "table"
+    table: TableFlags = TableFlags()
 
     def validate(self) -> None:
+        from kubectl_ds.render.history import HISTORY_HEADERS
+
         check_output(self.output, HISTORY_OUTPUTS)
+        if self.table.label_columns:
+            raise UsageError("-L/--label-columns shows node labels; rollout history lists revisions, not nodes")
+        self.table.validate(list(HISTORY_HEADERS), self.output, ("table",))
         if self.revision is not None and self.revision < 0:
             raise UsageError(f"revision must be a positive integer: {self.revision}")
 
@@ -266,13 +287,21 @@ def run_history(options: HistoryOptions, cluster: Cluster, namespace: str) -> st
     entries = history(daemonset, revisions, pods)
     if options.revision:
         return render_revision(options.name, select_revision(entries, options.revision), options.output)
-    return render_history(namespace, options.name, entries, options.output)
+    return render_history(
+        namespace,
+        options.name,
+        entries,
+        options.output,
+        style=table_style(options.table),
+        sort_by=options.table.sort_by,
+    )
 
 
 @click.command("history", cls=GroupedCommand, short_help="Show the revisions of a DaemonSet.")
 @click.argument("name")
 @click.option("--revision", type=int, default=None, help="Show the pod template of this revision.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table, json or yaml.")
+@table_flags
 @kube_flags
 @interruptible
 def history_command(**params: Any) -> int:
