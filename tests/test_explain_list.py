@@ -150,7 +150,7 @@ def test_forbidden_pods_leave_the_counts_out_with_a_note(invoke: Invoke, apiserv
     [
         pytest.param(
             ["fluentd", "-A"],
-            "a DaemonSet cannot be explained by name across all namespaces: drop -A, or NAME",
+            "a DaemonSet cannot be explained by name across all namespaces: drop -A, or drop NAME and -f",
             id="name-and-all",
         ),
         pytest.param(

@@ -69,7 +69,9 @@ class ExplainOptions:
                 raise UsageError("-L/--label-columns adds node labels to explain NAME's table; name a DaemonSet")
         else:
             if self.scope.all_namespaces:
-                raise UsageError("a DaemonSet cannot be explained by name across all namespaces: drop -A, or NAME")
+                raise UsageError(
+                    "a DaemonSet cannot be explained by name across all namespaces: drop -A, or drop NAME and -f"
+                )
             if self.scope.selector is not None:
                 raise UsageError("-l/--selector picks DaemonSets to list: drop NAME or -f, or drop -l")
             headers = table_headers(wide=self.output == "wide", label_keys=self.table.label_columns)
