@@ -11,7 +11,7 @@ from kubectl_ds.placement.report import CRASH_LOOPING, FAILED, IMAGE_PULL, MISSI
 from kubectl_ds.placement.summary import Summary
 from kubectl_ds.render.explain import SCHEMA_VERSION, state_phrase, summary_data
 from kubectl_ds.render.output import to_data_text
-from kubectl_ds.render.table import BAD, WARN, Cell, CellLike, TableStyle, format_table, natural_key, sort_column
+from kubectl_ds.render.table import BAD, WARN, Cell, CellLike, TableStyle, format_table, rows_only, sorted_by
 from kubectl_ds.render.text import plural, some_names
 
 _FAILING = frozenset({CRASH_LOOPING, IMAGE_PULL, FAILED, MISSING})
@@ -79,13 +79,9 @@ def render_list_table(view: ExplainListView, *, style: TableStyle | None = None,
     style = style or TableStyle()
     every = not view.namespace
     headers = list_headers(all_namespaces=every)
-    rows = [line_row(line, all_namespaces=every) for line in view.lines]
-    column = sort_column(headers, sort_by) if sort_by else None
-    if column is not None:
-        rows.sort(key=lambda row: natural_key(row[column]))
+    rows = sorted_by(headers, [line_row(line, all_namespaces=every) for line in view.lines], sort_by)
     if not style.headers:
-        text = format_table(headers, rows, style)
-        return text + "\n" if text else ""
+        return rows_only(headers, rows, style)
     if not rows:
         where = "any namespace" if every else f'namespace "{view.namespace}"'
         lines = [f"No DaemonSets found in {where}."]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubectl_ds.render.output import to_data_text, to_yaml
-from kubectl_ds.render.table import CellLike, TableStyle, format_table, natural_key, sort_column
+from kubectl_ds.render.table import CellLike, TableStyle, format_table, rows_only, sorted_by
 from kubectl_ds.rollout.history import NO_HISTORY, RevisionEntry, history_rows
 
 
@@ -35,16 +35,13 @@ def render_history(
     if output != "table":
         return to_data_text({"daemonSet": {"namespace": namespace, "name": name}, "revisions": rows}, output)
     style = style or TableStyle()
-    table: list[list[CellLike]] = [
+    cells: list[list[CellLike]] = [
         [str(row["revision"]), str(row["changeCause"]), str(row["pods"]), row["changes"] or ", ".join(row["images"])]
         for row in rows
     ]
-    column = sort_column(HISTORY_HEADERS, sort_by) if sort_by else None
-    if column is not None:
-        table.sort(key=lambda row: natural_key(row[column]))
+    table = sorted_by(HISTORY_HEADERS, cells, sort_by)
     if not style.headers:
-        text = format_table(HISTORY_HEADERS, table, style)
-        return text + "\n" if text else ""
+        return rows_only(HISTORY_HEADERS, table, style)
     if not rows:
         return NO_HISTORY + "\n"
     return f"daemonset.apps/{name}\n" + format_table(HISTORY_HEADERS, table, style) + "\n"

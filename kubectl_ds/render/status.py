@@ -15,8 +15,8 @@ from kubectl_ds.render.table import (
     format_table,
     label_cells,
     label_header,
-    natural_key,
-    sort_column,
+    rows_only,
+    sorted_by,
 )
 from kubectl_ds.render.text import plural, some_names
 from kubectl_ds.rollout import state as st
@@ -112,7 +112,7 @@ def render_status(
     available pod (unavailable, missing) is red where colour is on: the words already say it is failing."""
     style = style or TableStyle()
     headers = status_headers(label_keys)
-    rows: list[list[CellLike]] = []
+    rows: list[Sequence[CellLike]] = []
     for line in status.nodes:
         tone = BAD if line.state in (UNAVAILABLE, MISSING) else ""
         revision = "-" if line.revision is None else str(line.revision)
@@ -125,12 +125,9 @@ def render_status(
                 Cell(line.reason or "-", tone if line.reason else ""),
             ]
         )
-    column = sort_column(headers, sort_by) if sort_by else None
-    if column is not None:
-        rows.sort(key=lambda row: natural_key(row[column]))
+    rows = sorted_by(headers, rows, sort_by)
     if not style.headers:
-        table = format_table(headers, rows, style)
-        return table + "\n" if table else ""
+        return rows_only(headers, rows, style)
     text = status_text(status)
     lines = [text.headline, *text.detail]
     if bar_width:

@@ -126,6 +126,16 @@ def sort_column(headers: Sequence[str], by: str) -> int | None:
     return None
 
 
-def sorted_rows(rows: Sequence[Sequence[CellLike]], column: int) -> list[Sequence[CellLike]]:
-    """Rows ordered by one column's text, naturally; ties keep their order (a stable sort)."""
+def sorted_by(headers: Sequence[str], rows: Sequence[Sequence[CellLike]], by: str | None) -> list[Sequence[CellLike]]:
+    """Rows ordered by the column `--sort-by` names, naturally; ties keep their order (a stable sort). No
+    such column (the command's validate() refuses it first) or no --sort-by: the rows as they are."""
+    column = sort_column(headers, by) if by else None
+    if column is None:
+        return list(rows)
     return sorted(rows, key=lambda row: natural_key(row[column]))
+
+
+def rows_only(headers: Sequence[str], rows: Sequence[Sequence[CellLike]], style: TableStyle) -> str:
+    """`--no-headers`: the rows alone, each on its line (nothing at all for no rows)."""
+    text = format_table(headers, rows, style)
+    return text + "\n" if text else ""
