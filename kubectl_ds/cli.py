@@ -24,6 +24,7 @@ MAIN_HELP = """Explain and roll out DaemonSets.
 Examples:
   kubectl ds explain -n logging fluentd
   kubectl ds explain -n logging fluentd --problems -o wide
+  kubectl ds explain -A --problems
   kubectl ds explain -f fluentd.yaml
   kubectl ds rollout history -n logging fluentd
 """

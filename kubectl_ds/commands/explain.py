@@ -298,7 +298,9 @@ EXPLAIN_HELP = """Explain, node by node, whether a DaemonSet's pod should run th
 For every node: the controller's verdict (nodeName, nodeSelector, required node affinity, taints
 with the automatic DaemonSet tolerations), the pod's state and revision, and the scheduler-side
 blockers a wanted pod still meets (insufficient cpu/memory/pods, host-port conflicts, the
-FailedScheduling message). Read-only: it never writes to the cluster.
+FailedScheduling message). Without NAME: one line per DaemonSet of the namespace (-A: of every
+namespace, -l: with these labels), with what keeps it from being healthy. Read-only: it never writes
+to the cluster.
 
 \b
 Examples:
@@ -317,6 +319,12 @@ Examples:
 \b
   # In CI: exit 3 unless every node that should run the pod has a ready, up-to-date one
   kubectl ds explain -n logging fluentd --exit-code -o json
+\b
+  # Every DaemonSet of the cluster that needs attention, and why
+  kubectl ds explain -A --problems
+\b
+  # The nodes to look at, for other commands
+  kubectl ds explain -n logging fluentd --problems -o name | xargs kubectl describe
 """
 
 
@@ -325,7 +333,12 @@ Examples:
 )
 @click.argument("name", required=False)
 @click.option("--node", "nodes", multiple=True, metavar="NODE", help="Only this node (repeatable).")
-@click.option("--problems", "problems_only", is_flag=True, help="Only the nodes that need attention.")
+@click.option(
+    "--problems",
+    "problems_only",
+    is_flag=True,
+    help="Only the nodes (without NAME: the DaemonSets) that need attention.",
+)
 @click.option(
     "-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, wide, json, yaml or name."
 )
@@ -345,7 +358,9 @@ Examples:
     help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin).",
 )
 @click.option(
-    "--exit-code", is_flag=True, help="Exit 3 when a node that should run the pod lacks a ready, up-to-date one."
+    "--exit-code",
+    is_flag=True,
+    help="Exit 3 when a node that should run the pod lacks a ready, up-to-date one (in any listed DaemonSet).",
 )
 @table_flags
 @scope_flags
