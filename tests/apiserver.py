@@ -12,8 +12,10 @@ simulation's clock (Date header, timestamps), and can start defaulting a new tem
 The parts: apiserver_base (resources, errors), apiserver_store (objects, history, update strategies),
 apiserver_verbs (get/list/create/replace/patch/delete), apiserver_eviction (the eviction subresource and
 PodDisruptionBudgets), apiserver_admission (defaulting, Priority admission, PDB validation), apiserver_traffic
-(accounting, APF), apiserver_selectors, apiserver_patch, apiserver_discovery, apiserver_tables, apiserver_http
-and apiserver_tls.
+(accounting, APF), apiserver_selectors, apiserver_patch, apiserver_discovery, apiserver_tables, apiserver_http,
+apiserver_tls (TLS, and client certificates authenticated as their CN and O) and apiserver_identity (the
+impersonation filter: Impersonate-User/-Group/-Uid checked, recorded on each Request, refused with a 403 where
+a test denied it, deny_impersonation()).
 
 It listens on one port for both plain HTTP (`url`) and TLS (`https_url`): kubectl (client-go) never
 sends a bearer token over plain HTTP, so kubeconfigs meant for kubectl are written with tls=True.
@@ -25,6 +27,7 @@ Deliberate simplifications, each of them documented where it happens:
     listed as objects;
   * no garbage collection or controllers (tests/simulator.py provides those, through add_listener);
   * JSON only (no protobuf or YAML bodies); server-side apply answers 415; no deletecollection;
+  * answers are gzipped (over 128 KiB, for clients that accept gzip) only with compress_responses=True;
   * OpenAPI v3 is a stub, just enough for kubectl apply; OpenAPI v2 answers 404.
 
 Standard library only, so it works wherever the tests run.
