@@ -16,6 +16,7 @@ from kubectl_ds.commands.audit import audit_command
 from kubectl_ds.commands.common import kube_flag_options
 from kubectl_ds.commands.diff import diff_command
 from kubectl_ds.commands.explain import explain_command
+from kubectl_ds.commands.help import GroupedGroup
 from kubectl_ds.commands.node import node_command
 from kubectl_ds.commands.prepull import prepull_command
 from kubectl_ds.commands.rollout import rollout_group
@@ -27,6 +28,7 @@ MAIN_HELP = """Explain and roll out DaemonSets.
 Examples:
   kubectl ds explain -n logging fluentd
   kubectl ds explain -n logging fluentd --problems -o wide
+  kubectl ds explain -A --problems
   kubectl ds explain -f fluentd.yaml
   kubectl ds diff -f fluentd.yaml
   kubectl ds audit -A
@@ -35,7 +37,9 @@ Examples:
 """
 
 
-@click.group(help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    cls=GroupedGroup, help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(__version__, "--version", prog_name="kubectl-ds")
 @kube_flag_options
 def cli(**_: Any) -> None:
@@ -70,9 +74,11 @@ def run_cli(argv: list[str] | None = None) -> int:
         # kubectl style: one line that says what is wrong and where help is, not click's usage block.
         command = error.ctx.command_path if error.ctx is not None else "kubectl ds"
         message = " ".join(error.format_message().split()).rstrip(".")
-        if ". Did you mean " in message:
-            head, suggestion = message.split(". Did you mean ", 1)
-            message = f"{head} (did you mean {suggestion})"
+        for marker in (". (Did you mean ", ". Did you mean "):
+            if marker in message:
+                head, suggestion = message.split(marker, 1)
+                message = f"{head} (did you mean {suggestion.rstrip(')')})"
+                break
         click.echo(f"error: {message[:1].lower()}{message[1:]}; see '{command} --help'", err=True)
         return int(error.exit_code)
     except click.ClickException as error:

@@ -12,8 +12,10 @@ simulation's clock (Date header, timestamps), and can start defaulting a new tem
 The parts: apiserver_base (resources, errors), apiserver_store (objects, history, update strategies),
 apiserver_verbs (get/list/create/replace/patch/delete), apiserver_eviction (the eviction subresource and
 PodDisruptionBudgets), apiserver_admission (defaulting, Priority admission, PDB validation), apiserver_traffic
-(accounting, APF), apiserver_selectors, apiserver_patch, apiserver_discovery, apiserver_tables, apiserver_http
-and apiserver_tls.
+(accounting, APF), apiserver_selectors, apiserver_patch, apiserver_discovery, apiserver_tables, apiserver_http,
+apiserver_tls (TLS, and client certificates authenticated as their CN and O) and apiserver_identity (the
+impersonation filter: Impersonate-User/-Group/-Uid checked, recorded on each Request, refused with a 403 where
+a test denied it, deny_impersonation()).
 
 It listens on one port for both plain HTTP (`url`) and TLS (`https_url`): kubectl (client-go) never
 sends a bearer token over plain HTTP, so kubeconfigs meant for kubectl are written with tls=True.
@@ -25,6 +27,7 @@ Deliberate simplifications, each of them documented where it happens:
     listed as objects;
   * no garbage collection or controllers (tests/simulator.py provides those, through add_listener);
   * JSON only (no protobuf or YAML bodies); server-side apply answers 415; no deletecollection;
+  * answers are gzipped (over 128 KiB, for clients that accept gzip) only with compress_responses=True;
   * OpenAPI v3 is a stub, just enough for kubectl apply; OpenAPI v2 answers 404.
 
 Standard library only, so it works wherever the tests run.
@@ -61,6 +64,7 @@ from tests.apiserver_base import (
 from tests.apiserver_discovery import _kubeconfig_yaml, discovery_document
 from tests.apiserver_exec import ExecHandler
 from tests.apiserver_http import _HttpServer
+from tests.apiserver_identity import Impersonation
 from tests.apiserver_patch import strategic_merge_patch
 from tests.apiserver_selectors import parse_field_selector, parse_label_selector
 from tests.apiserver_store import _Event
@@ -110,9 +114,12 @@ class _Denial:
     verb: str
     resource: str
     namespace: str | None
+    user: str | None = None
 
-    def blocks(self, verb: str, resource: str, namespace: str | None) -> bool:
+    def blocks(self, verb: str, resource: str, namespace: str | None, user: str) -> bool:
         if self.verb not in ("*", verb) or self.resource not in ("*", resource):
+            return False
+        if self.user is not None and self.user != user:
             return False
         # Without a namespace the request needs cluster-wide rights, which a denial anywhere takes away.
         return self.namespace is None or namespace is None or self.namespace == namespace
@@ -141,8 +148,14 @@ class ApiServer(Verbs):
         watch_history: int = 1000,
         fault_hang_seconds: float = 10.0,
         clock: Callable[[], datetime] | None = None,
+        compress_responses: bool = False,
     ) -> None:
         self.token = token
+        # The real API server gzips answers over 128 KiB for clients that accept gzip (kubectl and kubectl-ds
+        # do, unless --disable-compression). Off by default here so that benchmarks on loopback measure the
+        # plugin rather than zlib; tests of compression turn it on.
+        self.compress_responses = compress_responses
+        self.impersonation = Impersonation()
         self.user = user  # the identity the token authenticates as, quoted in 403 messages
         self.page_size_cap = page_size_cap
         self.graceful_pod_deletion = graceful_pod_deletion
@@ -214,11 +227,17 @@ class ApiServer(Verbs):
 
     # --- RBAC and faults --------------------------------------------------------------------------
 
-    def deny(self, verb: str, resource: str, namespace: str | None = None) -> None:
+    def deny(self, verb: str, resource: str, namespace: str | None = None, *, user: str | None = None) -> None:
         """Answer 403 for `verb` on `resource` (e.g. "pods", "pods/eviction", "daemonsets/status"),
-        in `namespace` or everywhere. "*" matches any verb or resource."""
+        in `namespace` or everywhere, to every user or only to `user` (e.g. one a request impersonates).
+        "*" matches any verb or resource."""
         with self._aux_lock:
-            self._denials.append(_Denial(verb, resource, namespace))
+            self._denials.append(_Denial(verb, resource, namespace, user))
+
+    def deny_impersonation(self, resource: str, name: str) -> None:
+        """Answer 403 to requests that impersonate `name` as `resource`: "users", "groups", "uids", or
+        "serviceaccounts" with name "NS/NAME" (tests/apiserver_identity.py)."""
+        self.impersonation.deny(resource, name)
 
     def clear_denials(self) -> None:
         with self._aux_lock:
@@ -414,14 +433,16 @@ class ApiServer(Verbs):
 
     # --- authorization ----------------------------------------------------------------------------
 
-    def _authorize(self, verb: str, target: _Target) -> None:
+    def _authorize(self, verb: str, target: _Target, user: str | None = None) -> None:
+        """403 for a denied request, naming the user it acts as (an impersonated one, if any)."""
+        user = user or self.user
         resource = target.res.plural + (f"/{target.subresource}" if target.subresource else "")
         with self._aux_lock:
-            denied = any(d.blocks(verb, resource, target.namespace) for d in self._denials)
+            denied = any(d.blocks(verb, resource, target.namespace, user) for d in self._denials)
         if not denied:
             return
         where = f'in the namespace "{target.namespace}"' if target.namespace else "at the cluster scope"
-        why = f'User "{self.user}" cannot {verb} resource "{resource}" in API group "{target.res.group}" {where}'
+        why = f'User "{user}" cannot {verb} resource "{resource}" in API group "{target.res.group}" {where}'
         subject = f'{target.res.group_resource} "{target.name}"' if target.name else target.res.group_resource
         raise ApiError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(target.res, target.name))
 

@@ -370,6 +370,13 @@ class Request:
     verb: str = ""
     resource: str = ""  # pods, pods/eviction, daemonsets/status ...; the path of a non-resource request
     response_bytes: int = 0  # the response body (a watch adds each event as it streams)
+    # Who the request acted as (the token's user, or the one it impersonated) and the impersonation headers.
+    user: str = ""
+    impersonate_user: str = ""
+    impersonate_groups: tuple[str, ...] = ()
+    impersonate_uid: str = ""
+    accept_encoding: str = ""  # the Accept-Encoding header as sent
+    content_encoding: str = ""  # "gzip" when the answer was compressed
 
 
 def _int_param(query: dict[str, str], name: str) -> int:

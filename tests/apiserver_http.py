@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import gzip
 import json
 import logging
 import select
@@ -21,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from tests.apiserver_base import DEFAULT_WATCH_TIMEOUT, POLL_INTERVAL, Request, _int_param
 from tests.apiserver_exec import serve_exec
 from tests.apiserver_tables import _table_event, to_table
-from tests.apiserver_tls import tls_context
+from tests.apiserver_tls import certificate_user, tls_context
 from tests.apiserver_traffic import APF_BODY
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ from tests.apiserver_base import (
 )
 
 log = logging.getLogger(__name__)
+
+GZIP_THRESHOLD = 128 * 1024  # k8s.io/apiserver responsewriters: smaller answers are not worth compressing
 
 # How often blocked threads re-check for a stopping server or a vanished client.
 
@@ -187,6 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = split.path, dict(parse_qsl(split.query, keep_blank_values=True))
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         self._request = Request(method, path, query, 0, content_type)
+        self._request.accept_encoding = self.headers.get("Accept-Encoding") or ""
         self._request.verb, self._request.resource = _classify(method, path, query)
         raw = self._read_body()
         fault = self.api._take_fault(method, self.path)
@@ -258,9 +262,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, code: int, body: Obj, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
-        self._send(
-            code, data, {"Content-Type": "application/json", "Cache-Control": "no-cache, private", **(headers or {})}
-        )
+        extra = dict(headers or {})
+        if self.api.compress_responses and len(data) >= GZIP_THRESHOLD and "gzip" in self._request.accept_encoding:
+            # As the real API server: gzip level 1 for answers of 128 KiB and more (responsewriters).
+            data = gzip.compress(data, compresslevel=1)
+            extra["Content-Encoding"] = self._request.content_encoding = "gzip"
+        self._send(code, data, {"Content-Type": "application/json", "Cache-Control": "no-cache, private", **extra})
 
     def _send(self, code: int, data: bytes, headers: dict[str, str]) -> None:
         self._request.status = code
@@ -289,7 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
         watch = legacy_watch or query.get("watch", "").lower() in ("1", "true")
         if self._throttled():
             return
-        self.api._authorize(self._request.verb, target)
+        self.api._authorize(self._request.verb, target, self._request.user)
         self._dispatch_verb(method, target, query, watch)
 
     def _throttled(self) -> bool:
@@ -306,7 +313,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _authenticate(self) -> None:
         scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or credential.strip() != self.api.token:
+        peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
+        by_certificate = certificate_user(peer)  # kube-apiserver tries x509 before bearer tokens
+        authenticated = by_certificate[0] if by_certificate else self.api.user
+        if by_certificate is None and (scheme.lower() != "bearer" or credential.strip() != self.api.token):
             if (
                 not scheme
                 and not isinstance(self.connection, ssl.SSLSocket)
@@ -317,6 +327,13 @@ class _Handler(BaseHTTPRequestHandler):
                     "with write_kubeconfig(..., tls=True)"
                 )
             raise ApiError(401, "Unauthorized", "Unauthorized")
+        request = self._request
+        request.impersonate_user = self.headers.get("Impersonate-User") or ""
+        request.impersonate_groups = tuple(self.headers.get_all("Impersonate-Group") or ())
+        request.impersonate_uid = self.headers.get("Impersonate-Uid") or ""
+        request.user = authenticated
+        identity = self.api.impersonation.identity(authenticated, lambda name: list(self.headers.get_all(name) or ()))
+        request.user = identity.user
 
     def _dispatch_verb(self, method: str, target: _Target, query: dict[str, str], watch: bool) -> None:
         api, body = self.api, self._request.body

@@ -18,7 +18,11 @@ from tests.conftest import Invoke
             "(or un-park a paused one).\n:4\n",
             id="rollout-subcommands",
         ),
-        pytest.param(["explain", "--prob"], "--problems\tOnly the nodes that need attention.\n:4\n", id="flag"),
+        pytest.param(
+            ["explain", "--prob"],
+            "--problems\tOnly the nodes (without NAME: the DaemonSets) that need attention.\n:4\n",
+            id="flag",
+        ),
     ],
 )
 def test_complete(invoke: Invoke, words: list[str], expected: str) -> None:

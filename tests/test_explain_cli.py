@@ -276,15 +276,15 @@ def test_manifest_what_if_against_the_dump(invoke: Invoke, tmp_path: Path) -> No
         ),
         pytest.param(
             ["explain", "-n", "logging", "fluentd", "--from-file", DUMP, "-o", "xml"],
-            'error: unknown output format "xml" for -o; use one of: table, wide, json, yaml\n',
+            'error: unknown output format "xml" for -o; use one of: table, wide, json, yaml, name\n',
             2,
             id="bad-output-format",
         ),
         pytest.param(
-            ["explain"],
-            "error: name the DaemonSet to explain (kubectl ds explain NAME), or pass a manifest with -f/--filename\n",
+            ["explain", "--node", "node-1", "--from-file", DUMP],
+            "error: --node needs a DaemonSet: kubectl ds explain NAME --node NODE\n",
             2,
-            id="no-name",
+            id="node-without-name",
         ),
         pytest.param(
             ["explain", "-f", "-", "--from-file", "-"],
@@ -365,7 +365,8 @@ def test_name_conflicting_with_manifest(invoke: Invoke, tmp_path: Path) -> None:
         ),
         pytest.param(
             ["explain", "x", "--nope"],
-            "error: no such option '--nope' (did you mean '--node'?); see 'kubectl ds explain --help'\n",
+            "error: no such option '--nope' (did you mean one of: '--node', '--token'?); "
+            "see 'kubectl ds explain --help'\n",
             id="unknown-flag",
         ),
     ],

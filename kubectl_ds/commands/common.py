@@ -17,34 +17,100 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Set by a Ctrl-C or SIGTERM while a command runs (see interruptible).
 INTERRUPTED = threading.Event()
 
-_KUBE_FLAG_NAMES = ("kubeconfig", "context", "cluster", "user", "namespace", "request_timeout")
+_KUBE_FLAG_NAMES = (
+    "kubeconfig",
+    "context",
+    "cluster",
+    "user",
+    "namespace",
+    "request_timeout",
+    "server",
+    "token",
+    "certificate_authority",
+    "client_certificate",
+    "client_key",
+    "insecure_skip_tls_verify",
+    "tls_server_name",
+    "impersonate",
+    "impersonate_groups",
+    "impersonate_uid",
+    "disable_compression",
+)
+CONNECTION = "Connection flags (also before the subcommand)"
+
+
+class GroupedOption(click.Option):
+    """An option that names the help section it is listed under (see GroupedCommand)."""
+
+    def __init__(self, *args: Any, help_group: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_group = help_group
 
 
 def kube_flag_options(func: F) -> F:
-    """Add --kubeconfig, --context, --cluster, --user, -n/--namespace and --request-timeout."""
+    """Add kubectl's connection flags (genericclioptions.ConfigFlags): --kubeconfig, --context, --cluster,
+    --user, -n/--namespace, --request-timeout, -s/--server, --token, --certificate-authority,
+    --client-certificate, --client-key, --insecure-skip-tls-verify, --tls-server-name, --as,
+    --as-group (repeatable), --as-uid and --disable-compression. Defaults are None (not given), so the
+    subcommand's value overrides the group's only when given."""
+
+    def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
+        return click.option(*names, cls=GroupedOption, help_group=CONNECTION, **kwargs)
+
     options = [
-        click.option(
+        option(
             "--kubeconfig",
             metavar="PATH",
             help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
         ),
-        click.option("--context", metavar="NAME", help="The kubeconfig context to use."),
-        click.option("--cluster", metavar="NAME", help="The kubeconfig cluster to use."),
-        click.option("--user", metavar="NAME", help="The kubeconfig user to use."),
-        click.option(
+        option("--context", metavar="NAME", help="The kubeconfig context to use."),
+        option("--cluster", metavar="NAME", help="The kubeconfig cluster to use."),
+        option("--user", metavar="NAME", help="The kubeconfig user to use."),
+        option(
             "-n",
             "--namespace",
             metavar="NS",
             help="Namespace of the DaemonSet (default: the context's namespace, else default).",
         ),
-        click.option(
+        option(
             "--request-timeout",
             metavar="DURATION",
             help="Time to wait for each API request, e.g. 30s, 2m or 10 (seconds); 0 waits forever.",
         ),
+        option("-s", "--server", metavar="URL", help="The address and port of the Kubernetes API server."),
+        option("--token", metavar="TOKEN", help="Bearer token for authentication to the API server."),
+        option("--certificate-authority", metavar="PATH", help="Path to a cert file for the certificate authority."),
+        option("--client-certificate", metavar="PATH", help="Path to a client certificate file for TLS."),
+        option("--client-key", metavar="PATH", help="Path to a client key file for TLS."),
+        option(
+            "--insecure-skip-tls-verify",
+            is_flag=True,
+            default=None,
+            help="Do not check the server's certificate (insecure).",
+        ),
+        option(
+            "--tls-server-name",
+            metavar="NAME",
+            help="Server name to validate the server's certificate against (default: the server's host name).",
+        ),
+        option("--as", "impersonate", metavar="USER", help="Username to impersonate for the operation."),
+        option(
+            "--as-group",
+            "impersonate_groups",
+            multiple=True,
+            metavar="GROUP",
+            help="Group to impersonate for the operation (repeatable).",
+        ),
+        option("--as-uid", "impersonate_uid", metavar="UID", help="UID to impersonate for the operation."),
+        option(
+            "--disable-compression",
+            is_flag=True,
+            default=None,
+            help="Do not ask the server to compress responses.",
+        ),
     ]
-    for option in reversed(options):
-        func = option(func)
+    for each in reversed(options):
+        func = each(func)
     return func
 
 
@@ -61,14 +127,28 @@ def parse_duration(text: str, *, flag: str) -> float:
 
 
 def merged_kube_flags(ctx: click.Context, local: dict[str, Any]) -> Any:
-    """KubeFlags from the group's flags overridden by the subcommand's."""
+    """KubeFlags from the group's flags overridden by the subcommand's; --as-group given on both sides
+    adds up, as kubectl's repeatable flags do."""
     from kubectl_ds.kube.config import KubeFlags
 
     group: dict[str, Any] = ctx.find_root().params or {}
-    values = {name: local.get(name) if local.get(name) is not None else group.get(name) for name in _KUBE_FLAG_NAMES}
+    values: dict[str, Any] = {
+        name: local.get(name) if local.get(name) is not None else group.get(name) for name in _KUBE_FLAG_NAMES
+    }
+    values["impersonate_groups"] = tuple(group.get("impersonate_groups") or ()) + tuple(
+        local.get("impersonate_groups") or ()
+    )
+    for name in ("insecure_skip_tls_verify", "disable_compression"):
+        values[name] = bool(values[name])
     timeout = values.pop("request_timeout")
     seconds = parse_duration(timeout, flag="--request-timeout") if timeout else None
-    return KubeFlags(request_timeout=seconds or None, **values)
+    flags = KubeFlags(request_timeout=seconds or None, **values)
+    if (flags.impersonate_groups or flags.impersonate_uid) and not flags.impersonate:
+        raise UsageError(
+            "--as-group and --as-uid need --as USER: "
+            "the API server impersonates groups or a UID only together with a user"
+        )
+    return flags
 
 
 def pop_kube_flags(params: dict[str, Any]) -> dict[str, Any]:

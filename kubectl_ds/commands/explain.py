@@ -16,6 +16,8 @@ import click
 
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
+from kubectl_ds.commands.help import GroupedCommand
+from kubectl_ds.commands.table_flags import Scope, TableFlags, scope_flags, table_flags, table_style
 from kubectl_ds.errors import ExitCode, Forbidden, NotFound, UsageError
 from kubectl_ds.placement.report import (
     Assessment,
@@ -29,9 +31,12 @@ from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
 from kubectl_ds.placement.scheduling import events_for
 from kubectl_ds.placement.summary import summarize
 from kubectl_ds.reader import ClusterReader
-from kubectl_ds.render.explain import ExplainView, render_json, render_table, render_yaml
+from kubectl_ds.render.explain import ExplainView, render_json, render_names, render_table, render_yaml, table_headers
+from kubectl_ds.render.explain_list import list_headers
+from kubectl_ds.render.table import TableStyle
 
-OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
+OUTPUT_FORMATS = ("table", "wide", "json", "yaml", "name")
+TABLE_OUTPUTS = ("table", "wide")
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,33 @@ class ExplainOptions:
     from_files: tuple[str, ...] = ()
     manifest: str | None = None
     exit_code: bool = False
+    table: TableFlags = TableFlags()
+    scope: Scope = Scope()
+
+    @property
+    def listing(self) -> bool:
+        """Without NAME or -f: one summary line per DaemonSet (render/explain_list.py)."""
+        return not self.name and not self.manifest
 
     def validate(self) -> None:
         if self.output not in OUTPUT_FORMATS:
             raise UsageError(f'unknown output format "{self.output}" for -o; use one of: {", ".join(OUTPUT_FORMATS)}')
-        if not self.name and not self.manifest:
-            raise UsageError(
-                "name the DaemonSet to explain (kubectl ds explain NAME), or pass a manifest with -f/--filename"
-            )
+        self.scope.validate()
+        if self.listing:
+            if self.nodes:
+                raise UsageError("--node needs a DaemonSet: kubectl ds explain NAME --node NODE")
+            headers = list_headers(all_namespaces=self.scope.all_namespaces)
+            if self.table.label_columns:
+                raise UsageError("-L/--label-columns adds node labels to explain NAME's table; name a DaemonSet")
+        else:
+            if self.scope.all_namespaces:
+                raise UsageError(
+                    "a DaemonSet cannot be explained by name across all namespaces: drop -A, or drop NAME and -f"
+                )
+            if self.scope.selector is not None:
+                raise UsageError("-l/--selector picks DaemonSets to list: drop NAME or -f, or drop -l")
+            headers = table_headers(wide=self.output == "wide", label_keys=self.table.label_columns)
+        self.table.validate(headers, self.output, TABLE_OUTPUTS)
         if sum(1 for path in self.from_files if path == "-") + (self.manifest == "-") > 1:
             raise UsageError("standard input (-) can be read only once: use it for either --from-file or -f")
 
@@ -60,6 +84,7 @@ class ExplainOptions:
 class ExplainResult:
     text: str
     exit_code: ExitCode
+    notes: tuple[str, ...] = ()  # what was left out (RBAC), for stderr when --no-headers prints rows only
 
 
 def run(
@@ -70,12 +95,16 @@ def run(
     parse_quantity: ParseQuantity,
     manifest: dict[str, Any] | None = None,
     arrow: str = "→",
+    style: TableStyle | None = None,
 ) -> ExplainResult:
+    if options.listing:
+        return _run_list(options, reader, now=now, parse_quantity=parse_quantity, style=style)
     omitted: list[str] = []
     daemonset, live = _target(options, reader, manifest)
     namespace = r.namespace(daemonset) or options.namespace
     selector = r.spec(daemonset).get("selector") or {}
     nodes = _select_nodes(reader.list_nodes(), options.nodes)
+    labels = {r.name(node): r.labels(node) for node in nodes} if options.table.label_columns else {}
 
     pods = _daemonset_pods(reader, live, namespace, selector, omitted)
     revisions = _revisions(reader, live, namespace, selector, omitted, what_if=manifest is not None)
@@ -98,8 +127,38 @@ def run(
         summary=summarize(assessment),
         omitted=tuple(omitted),
         source=source,
+        node_labels=labels,
     )
-    return ExplainResult(text=_render(view, options, arrow), exit_code=_exit_code(view, options))
+    return ExplainResult(
+        text=_render(view, options, arrow, style), exit_code=_exit_code(view, options), notes=view.omitted
+    )
+
+
+def _run_list(
+    options: ExplainOptions,
+    reader: ClusterReader,
+    *,
+    now: datetime,
+    parse_quantity: ParseQuantity,
+    style: TableStyle | None,
+) -> ExplainResult:
+    from kubectl_ds.commands.explain_list import list_view
+    from kubectl_ds.render.explain_list import render_list_data, render_list_names, render_list_table
+
+    namespace = None if options.scope.all_namespaces else options.namespace
+    view = list_view(
+        reader, namespace=namespace, selector=options.scope.selector, now=now, parse_quantity=parse_quantity
+    )
+    if options.problems_only:
+        view = replace(view, lines=tuple(line for line in view.lines if line.summary.problems))
+    if options.output in ("json", "yaml"):
+        text = render_list_data(view, options.output)
+    elif options.output == "name":
+        text = render_list_names(view)
+    else:
+        text = render_list_table(view, style=style, sort_by=options.table.sort_by)
+    unhealthy = options.exit_code and any(line.summary.unhealthy_wanted for line in view.lines)
+    return ExplainResult(text=text, exit_code=ExitCode.UNHEALTHY if unhealthy else ExitCode.OK, notes=view.omitted)
 
 
 def _target(
@@ -205,14 +264,24 @@ def _with_scheduler_checks(
     return add_scheduler_checks(assessment, others, parse_quantity)
 
 
-def _render(view: ExplainView, options: ExplainOptions, arrow: str) -> str:
+def _render(view: ExplainView, options: ExplainOptions, arrow: str, style: TableStyle | None) -> str:
+    problems_only = options.problems_only
     renderers: dict[str, Callable[[], str]] = {
-        "json": lambda: render_json(view, problems_only=options.problems_only),
-        "yaml": lambda: render_yaml(view, problems_only=options.problems_only),
-        "wide": lambda: render_table(view, wide=True, problems_only=options.problems_only, arrow=arrow),
-        "table": lambda: render_table(view, problems_only=options.problems_only, arrow=arrow),
+        "json": lambda: render_json(view, problems_only=problems_only),
+        "yaml": lambda: render_yaml(view, problems_only=problems_only),
+        "name": lambda: render_names(view, problems_only=problems_only),
     }
-    return renderers[options.output]()
+    if options.output in renderers:
+        return renderers[options.output]()
+    return render_table(
+        view,
+        wide=options.output == "wide",
+        problems_only=problems_only,
+        arrow=arrow,
+        style=style,
+        label_keys=options.table.label_columns,
+        sort_by=options.table.sort_by,
+    )
 
 
 def _exit_code(view: ExplainView, options: ExplainOptions) -> ExitCode:
@@ -229,7 +298,9 @@ EXPLAIN_HELP = """Explain, node by node, whether a DaemonSet's pod should run th
 For every node: the controller's verdict (nodeName, nodeSelector, required node affinity, taints
 with the automatic DaemonSet tolerations), the pod's state and revision, and the scheduler-side
 blockers a wanted pod still meets (insufficient cpu/memory/pods, host-port conflicts, the
-FailedScheduling message). Read-only: it never writes to the cluster.
+FailedScheduling message). Without NAME: one line per DaemonSet of the namespace (-A: of every
+namespace, -l: with these labels), with what keeps it from being healthy. Read-only: it never writes
+to the cluster.
 
 \b
 Examples:
@@ -248,14 +319,29 @@ Examples:
 \b
   # In CI: exit 3 unless every node that should run the pod has a ready, up-to-date one
   kubectl ds explain -n logging fluentd --exit-code -o json
+\b
+  # Every DaemonSet of the cluster that needs attention, and why
+  kubectl ds explain -A --problems
+\b
+  # The nodes to look at, for other commands
+  kubectl ds explain -n logging fluentd --problems -o name | xargs kubectl describe
 """
 
 
-@click.command("explain", help=EXPLAIN_HELP, short_help="Explain where a DaemonSet's pods run, and why not.")
+@click.command(
+    "explain", cls=GroupedCommand, help=EXPLAIN_HELP, short_help="Explain where a DaemonSet's pods run, and why not."
+)
 @click.argument("name", required=False)
 @click.option("--node", "nodes", multiple=True, metavar="NODE", help="Only this node (repeatable).")
-@click.option("--problems", "problems_only", is_flag=True, help="Only the nodes that need attention.")
-@click.option("-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, wide, json or yaml.")
+@click.option(
+    "--problems",
+    "problems_only",
+    is_flag=True,
+    help="Only the nodes (without NAME: the DaemonSets) that need attention.",
+)
+@click.option(
+    "-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, wide, json, yaml or name."
+)
 @click.option(
     "--from-file",
     "from_files",
@@ -272,8 +358,12 @@ Examples:
     help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin).",
 )
 @click.option(
-    "--exit-code", is_flag=True, help="Exit 3 when a node that should run the pod lacks a ready, up-to-date one."
+    "--exit-code",
+    is_flag=True,
+    help="Exit 3 when a node that should run the pod lacks a ready, up-to-date one (in any listed DaemonSet).",
 )
+@table_flags
+@scope_flags
 @kube_flag_options
 @click.pass_context
 @interruptible
@@ -298,6 +388,8 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         from_files=from_files,
         manifest=params["manifest"],
         exit_code=params["exit_code"],
+        table=params["table"],
+        scope=params["scope"],
     )
     options.validate()
     manifest = read_manifest(params["manifest"]) if params["manifest"] else None
@@ -311,6 +403,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         resolved = resolve(flags)
         reader = Cluster.connect(flags, resolved)
         options = replace(options, namespace=resolved.namespace)
+    style = table_style(options.table)
     result = run(
         options,
         reader,
@@ -318,8 +411,13 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         parse_quantity=_parse_quantity,
         manifest=manifest,
         arrow=_arrow(),
+        style=style,
     )
-    click.echo(result.text, nl=False)
+    # click strips escapes when stdout is not a terminal; --color always means them anyway.
+    click.echo(result.text, nl=False, color=True if style.colour else None)
+    if options.table.no_headers and options.output in TABLE_OUTPUTS:
+        for note in result.notes:  # the rows alone went to stdout; what they lack still has to be said
+            click.echo(f"Note: {note}", err=True)
     return int(result.exit_code)
 
 

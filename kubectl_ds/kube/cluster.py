@@ -55,8 +55,10 @@ class Cluster:
         server: str,
         request_timeout: float | None = None,
         local_clock: Callable[[], datetime] = _utc_now,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self._client = api_client
+        self._headers = headers
         self._server = server
         self._timeout = request_timeout
         self._local_clock = local_clock
@@ -70,10 +72,11 @@ class Cluster:
         logging.getLogger("urllib3").setLevel(logging.ERROR)
         resolved = resolved or resolve(flags)
         return cls(
-            new_api_client(resolved),
+            new_api_client(resolved, flags),
             server=resolved.server,
             request_timeout=flags.request_timeout,
             local_clock=local_clock,
+            headers=flags.request_headers(),
         )
 
     def server_now(self) -> datetime:
@@ -96,6 +99,19 @@ class Cluster:
             return
         # The header has whole seconds: the middle of that second is the best estimate.
         self._server_offset = stamped + timedelta(seconds=0.5) - self._local_clock()
+
+    def _with_headers(self, serialized: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The serialized request with our own headers added. Impersonate-Group repeats once per group, which
+        a plain dict cannot hold: urllib3's HTTPHeaderDict sends every value as its own header line."""
+        if not self._headers:
+            return serialized
+        from urllib3 import HTTPHeaderDict
+
+        method, url, headers, *rest = serialized
+        combined = HTTPHeaderDict(headers or {})
+        for name, value in self._headers:
+            combined.add(name, value)
+        return (method, url, combined, *rest)
 
     # --- generic -----------------------------------------------------------------------------------
 
@@ -121,7 +137,7 @@ class Cluster:
                 body=body,
                 auth_settings=["BearerToken"],
             )
-            response = self._client.call_api(*serialized, _request_timeout=self._timeout)
+            response = self._client.call_api(*self._with_headers(serialized), _request_timeout=self._timeout)
             data = response.read()
             self._note_server_time(response)
         except Exception as error:  # noqa: BLE001 - every client/transport failure becomes our own error
@@ -367,7 +383,7 @@ class Cluster:
                 header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"],
             )
-            response = self._client.call_api(*serialized, _request_timeout=(10, seconds + 5))
+            response = self._client.call_api(*self._with_headers(serialized), _request_timeout=(10, seconds + 5))
             raw = response.response
             if response.status >= 400:
                 yield "ERROR", _status_body(response.read(), response.status)

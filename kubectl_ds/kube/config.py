@@ -28,6 +28,29 @@ class KubeFlags:
     user: str | None = None
     namespace: str | None = None
     request_timeout: float | None = None
+    server: str | None = None
+    token: str | None = None
+    certificate_authority: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
+    insecure_skip_tls_verify: bool = False
+    tls_server_name: str | None = None
+    impersonate: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
+    impersonate_uid: str | None = None
+    disable_compression: bool = False
+
+    def request_headers(self) -> tuple[tuple[str, str], ...]:
+        """What every request carries besides credentials, as kubectl sends it: Accept-Encoding gzip unless
+        --disable-compression (Go's transport asks for gzip by itself), and the impersonation headers of
+        --as, --as-group (one header per group) and --as-uid (client-go's ImpersonatingRoundTripper)."""
+        headers: list[tuple[str, str]] = [] if self.disable_compression else [("Accept-Encoding", "gzip")]
+        if self.impersonate:
+            headers.append(("Impersonate-User", self.impersonate))
+            headers += [("Impersonate-Group", group) for group in self.impersonate_groups]
+            if self.impersonate_uid:
+                headers.append(("Impersonate-Uid", self.impersonate_uid))
+        return tuple(headers)
 
 
 @dataclass(frozen=True)
@@ -41,6 +64,7 @@ class ResolvedConfig:
 
 
 def kubeconfig_paths(flags: KubeFlags, environ: Mapping[str, str]) -> list[str]:
+    """The kubeconfig files to merge; none at all is fine with --server (`kubectl -s URL --token T`)."""
     if flags.kubeconfig:
         path = os.path.expanduser(flags.kubeconfig)
         if not os.path.exists(path):
@@ -53,6 +77,8 @@ def kubeconfig_paths(flags: KubeFlags, environ: Mapping[str, str]) -> list[str]:
             raise ConfigError(f"no kubeconfig found: none of the KUBECONFIG paths exist ({environ['KUBECONFIG']})")
         return existing
     path = os.path.expanduser(DEFAULT_KUBECONFIG)
+    if not os.path.exists(path) and flags.server:
+        return []
     if not os.path.exists(path):
         raise ConfigError("no kubeconfig found: set KUBECONFIG or pass --kubeconfig (looked in ~/.kube/config)")
     return [path]
@@ -102,6 +128,16 @@ def resolve(flags: KubeFlags, environ: Mapping[str, str] | None = None) -> Resol
                 target.setdefault(key, value)
         current = current or str(data.get("current-context") or "")
     context_name = flags.context or current
+    if not context_name and flags.server and not flags.cluster:
+        # No context, but --server says where to go: kubectl then talks to it with the flags' credentials.
+        return ResolvedConfig(
+            paths=tuple(paths),
+            context="",
+            namespace=flags.namespace or "default",
+            cluster="",
+            user="",
+            server=flags.server,
+        )
     if not context_name:
         raise ConfigError(
             "no current context in the kubeconfig; pass --context NAME (kubectl config get-contexts lists them)"
@@ -120,7 +156,9 @@ def resolve(flags: KubeFlags, environ: Mapping[str, str] | None = None) -> Resol
     if flags.user and user_name not in users:
         raise ConfigError(f'user "{user_name}" not found in the kubeconfig')
     namespace = flags.namespace or str(context.get("namespace") or "") or "default"
-    server = str(clusters[cluster_name].get("server") or "")
+    server = flags.server or str(clusters[cluster_name].get("server") or "")
+    if "://" not in server and flags.server:
+        raise ConfigError(f'--server "{flags.server}" is not a URL; use e.g. https://203.0.113.10:6443')
     if "://" not in server:
         raise ConfigError(
             f'cluster "{cluster_name}" in the kubeconfig has no server address (https://...); '
@@ -136,29 +174,100 @@ def resolve(flags: KubeFlags, environ: Mapping[str, str] | None = None) -> Resol
     )
 
 
-_OVERRIDE_CONTEXT = "kubectl-ds/override"
+_OVERRIDE = "kubectl-ds/override"
 
 
-def new_api_client(resolved: ResolvedConfig) -> Any:
-    """An ApiClient for the resolved context; imports the kubernetes client (only now)."""
+def overridden_cluster(cluster: Mapping[str, Any], flags: KubeFlags) -> dict[str, Any]:
+    """The kubeconfig cluster with the flags applied as client-go applies ConfigOverrides (getCluster):
+    --certificate-authority or --insecure-skip-tls-verify replace the CA data and the skip setting together,
+    and --server without --tls-server-name drops the kubeconfig's tls-server-name (it named the old host)."""
+    merged = dict(cluster)
+    if flags.server:
+        merged["server"] = flags.server
+    if flags.certificate_authority or flags.insecure_skip_tls_verify:
+        for key in ("certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify"):
+            merged.pop(key, None)
+        if flags.certificate_authority:
+            merged["certificate-authority"] = os.path.abspath(os.path.expanduser(flags.certificate_authority))
+        if flags.insecure_skip_tls_verify:
+            merged["insecure-skip-tls-verify"] = True
+    if flags.tls_server_name or flags.server:
+        merged.pop("tls-server-name", None)
+        if flags.tls_server_name:
+            merged["tls-server-name"] = flags.tls_server_name
+    return merged
+
+
+def overridden_user(user: Mapping[str, Any], flags: KubeFlags) -> dict[str, Any]:
+    """The kubeconfig user with --token, --client-certificate and --client-key applied (client-go's
+    getAuthInfo). A --token is sent in the Authorization header, which client-go's exec and auth-provider
+    plugins then leave alone; the Python client would run those plugins first, so they are dropped."""
+    merged = dict(user)
+    if flags.token:
+        for key in ("token", "tokenFile", "exec", "auth-provider"):
+            merged.pop(key, None)
+        merged["token"] = flags.token
+    for flag, key in ((flags.client_certificate, "client-certificate"), (flags.client_key, "client-key")):
+        if flag:
+            merged.pop(f"{key}-data", None)
+            merged[key] = os.path.abspath(os.path.expanduser(flag))
+    return merged
+
+
+_FILE_KEYS = ("certificate-authority", "client-certificate", "client-key", "tokenFile")
+
+
+def _entry(items: Any, name: str, section: str) -> dict[str, Any]:
+    """A copy of the named cluster or user, its file paths made absolute against the kubeconfig that holds
+    it (the merged config keeps each entry's file on a ConfigNode), as the client would resolve them."""
+    for item in items or []:
+        entry, path = getattr(item, "value", item), getattr(item, "path", None)
+        if isinstance(entry, Mapping) and entry.get("name") == name:
+            copied = dict(entry.get(section) or {})
+            base = os.path.dirname(os.path.abspath(path)) if path else ""
+            for key in _FILE_KEYS:
+                if base and isinstance(copied.get(key), str) and not os.path.isabs(copied[key]):
+                    copied[key] = os.path.join(base, copied[key])
+            return copied
+    return {}
+
+
+def new_api_client(resolved: ResolvedConfig, flags: KubeFlags | None = None) -> Any:
+    """An ApiClient for the resolved context with the connection flags applied; imports the kubernetes
+    client (only now)."""
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
+    flags = flags or KubeFlags()
+    what = f'kubeconfig context "{resolved.context}"' if resolved.context else f'server "{resolved.server}"'
     try:
-        merger = KubeConfigMerger(os.pathsep.join(resolved.paths))
-        # --cluster/--user override the context's own: select a synthetic context naming them.
-        merger.config.value["contexts"].append(
-            {
-                "name": _OVERRIDE_CONTEXT,
-                "context": {"cluster": resolved.cluster, "user": resolved.user, "namespace": resolved.namespace},
-            }
+        # With no kubeconfig at all (--server and credentials as flags), start from an empty one.
+        config: Any = KubeConfigMerger(os.pathsep.join(resolved.paths)).config if resolved.paths else {}
+        value = config.value if resolved.paths else config
+        for section in ("clusters", "users", "contexts"):
+            if not isinstance(value.get(section), list):
+                value[section] = []
+        # The flags override the context's cluster and user: select a synthetic context naming copies of them.
+        cluster = overridden_cluster(_entry(value["clusters"], resolved.cluster, "cluster"), flags)
+        user = overridden_user(_entry(value["users"], resolved.user, "user"), flags)
+        value["clusters"].append({"name": _OVERRIDE, "cluster": {**cluster, "server": resolved.server}})
+        value["users"].append({"name": _OVERRIDE, "user": user})
+        value["contexts"].append(
+            {"name": _OVERRIDE, "context": {"cluster": _OVERRIDE, "user": _OVERRIDE, "namespace": resolved.namespace}}
         )
-        loader = KubeConfigLoader(config_dict=merger.config, active_context=_OVERRIDE_CONTEXT, config_base_path=None)
+        loader = KubeConfigLoader(config_dict=config, active_context=_OVERRIDE, config_base_path=None)
         configuration = type.__call__(Configuration)
         loader.load_and_set(configuration)
     except ConfigException as error:
-        raise ConfigError(f'kubeconfig context "{resolved.context}" cannot be used: {error}') from error
+        raise ConfigError(f"{what} cannot be used: {error}") from error
     except OSError as error:
-        raise ConfigError(f'kubeconfig context "{resolved.context}" cannot be used: {error}') from error
+        raise ConfigError(f"{what} cannot be used: {error}") from error
+    if flags.insecure_skip_tls_verify:
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        # kubectl says nothing either: the user asked for it; a warning per request would bury the output.
+        warnings.simplefilter("ignore", InsecureRequestWarning)
     return ApiClient(configuration=configuration)

@@ -137,8 +137,13 @@ class DumpReader:
     def list_daemonsets(
         self, *, namespace: str | None, selector: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        found = self._in_scope("DaemonSet", namespace)
-        return [ds for ds in found if selector is None or selector_matches(selector, r.labels(ds))]
+        """As the API server lists them: by namespace and name, filtered by the selector."""
+        found = [
+            ds
+            for ds in self._in_scope("DaemonSet", namespace)
+            if selector is None or selector_matches(selector, r.labels(ds))
+        ]
+        return sorted(found, key=lambda ds: (r.namespace(ds) or "default", r.name(ds)))
 
     def list_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return self._in_scope("Pod", namespace)

@@ -105,6 +105,13 @@ def error_for_status(
             f"the API server at {server} rejected the credentials (401 Unauthorized); "
             "log in again or refresh the kubeconfig's token"
         )
+    if status == 403 and "cannot impersonate" in message:
+        # Not a missing right on what we read: the server refuses to act as --as/--as-group/--as-uid at all,
+        # so no request can succeed (never an "omitted" note).
+        kind = str((answer.get("details") or {}).get("kind") or "users")
+        return ApiError(
+            f"impersonation refused: {message}; ask for 'impersonate' on {kind}, or drop --as/--as-group/--as-uid"
+        )
     if status == 403:
         target = f"{attempt.verb} {attempt.resource}{attempt.scope() or ' at the cluster scope'}"
         return Forbidden(
@@ -150,6 +157,14 @@ def error_for_exception(error: BaseException, attempt: Attempt, server: str, tim
         )
     if "ConfigException" in names:
         return ConfigError(f"kubeconfig cannot be used: {error}")
+    if "CERTIFICATE_VERIFY_FAILED" in str(error) or "certificate verify failed" in str(error):
+        cause = _root_cause(error)
+        why = cause.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip(" ;(") or "untrusted"
+        return Unreachable(
+            f"the API server at {server} has a certificate that cannot be verified ({why}); trust its CA with "
+            "--certificate-authority or the kubeconfig's certificate-authority-data, check --tls-server-name, "
+            "or (insecure) pass --insecure-skip-tls-verify"
+        )
     if names & {"MaxRetryError", "NewConnectionError", "ProtocolError", "ConnectionError", "SSLError"}:
         cause = _root_cause(error)
         return Unreachable(

@@ -5,16 +5,23 @@ The JSON/YAML shape is a documented, stable schema (README "JSON schema"): chang
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_ds.placement import reasons as codes
 from kubectl_ds.placement.correlation import Correlation
 from kubectl_ds.placement.reasons import Reason
 from kubectl_ds.placement.report import (
+    CRASH_LOOPING,
+    FAILED,
+    IMAGE_PULL,
     MISSING,
+    NOT_AVAILABLE,
+    NOT_READY,
+    PENDING,
     RUNNING,
+    TERMINATING,
     UNKNOWN,
     WOULD_CREATE,
     Assessment,
@@ -22,6 +29,18 @@ from kubectl_ds.placement.report import (
 )
 from kubectl_ds.placement.summary import Summary, needs_attention
 from kubectl_ds.render.output import to_json, to_yaml
+from kubectl_ds.render.table import (
+    BAD,
+    WARN,
+    Cell,
+    CellLike,
+    TableStyle,
+    format_table,
+    label_cells,
+    label_header,
+    natural_key,
+    sort_column,
+)
 from kubectl_ds.render.text import MAX_NAMES, plural, some_names
 
 SCHEMA_VERSION = "kubectl-ds/v1"
@@ -37,6 +56,7 @@ class ExplainView:
     summary: Summary
     omitted: tuple[str, ...] = ()
     source: str = ""  # "" for a live DaemonSet, else e.g. "manifest ds.yaml (not applied)"
+    node_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # by node name, for -L
 
 
 def wanted_word(node: NodeReport) -> str:
@@ -74,26 +94,82 @@ def why_cell(node: NodeReport) -> str:
     return "; ".join(reason.message for reason in node.reasons) or "-"
 
 
-def render_table(view: ExplainView, *, wide: bool = False, problems_only: bool = False, arrow: str = "→") -> str:
-    nodes = [node for node in view.assessment.nodes if not problems_only or needs_attention(node)]
+FAILING_STATES = frozenset({CRASH_LOOPING, IMAGE_PULL, FAILED, MISSING})
+WAITING_STATES = frozenset({PENDING, NOT_READY, NOT_AVAILABLE, TERMINATING, UNKNOWN})
+
+
+def table_headers(*, wide: bool = False, label_keys: Sequence[str] = ()) -> list[str]:
+    """The explain table's columns: -o wide adds LABELS and TAINTS, -L one column per label key, all
+    before WHY (the long one stays last, where a terminal can wrap it)."""
     headers = ["NODE", "WANTED", "POD", "STATUS", "REVISION"]
     if wide:
         headers += ["LABELS", "TAINTS"]
+    headers += [label_header(key) for key in label_keys]
     headers.append("WHY")
-    rows = []
-    for node in nodes:
-        row = [node.name, wanted_word(node), pod_cell(node), status_cell(node), revision_cell(node)]
-        if wide:
-            row += [",".join(node.labels_that_matter) or "-", ",".join(node.taints) or "-"]
-        row.append(why_cell(node))
-        rows.append(row)
+    return headers
+
+
+def status_tone(node: NodeReport) -> str:
+    """Red for a failing pod (or none where one should run), yellow for one still on its way."""
+    if node.state in FAILING_STATES:
+        return BAD
+    return WARN if node.state in WAITING_STATES and node.should_run else ""
+
+
+def why_tone(node: NodeReport) -> str:
+    """Colour only a node that needs attention: red when something blocks it or its pod fails, yellow
+    otherwise (an old revision, a pod on its way); an excluded, empty node is as intended."""
+    if not needs_attention(node):
+        return ""
+    blocking = any(reason.code in codes.CONTROLLER_CODES | codes.SCHEDULER_CODES for reason in node.reasons)
+    return BAD if blocking or node.state in FAILING_STATES else WARN
+
+
+def node_row(node: NodeReport, *, wide: bool, label_keys: Sequence[str], labels: Mapping[str, str]) -> list[CellLike]:
+    row: list[CellLike] = [
+        node.name,
+        wanted_word(node),
+        pod_cell(node),
+        Cell(status_cell(node), status_tone(node)),
+        revision_cell(node),
+    ]
+    if wide:
+        row += [",".join(node.labels_that_matter) or "-", ",".join(node.taints) or "-"]
+    row += label_cells(label_keys, labels)
+    row.append(Cell(why_cell(node), why_tone(node)))
+    return row
+
+
+def render_table(
+    view: ExplainView,
+    *,
+    wide: bool = False,
+    problems_only: bool = False,
+    arrow: str = "→",
+    style: TableStyle | None = None,
+    label_keys: Sequence[str] = (),
+    sort_by: str | None = None,
+) -> str:
+    """The node table, then the summary line, fixes and notes. Without headers (--no-headers) only the rows,
+    as `kubectl get --no-headers` prints them for scripts; the command says what was left out elsewhere."""
+    style = style or TableStyle()
+    nodes = [node for node in view.assessment.nodes if not problems_only or needs_attention(node)]
+    headers = table_headers(wide=wide, label_keys=label_keys)
+    rows = [
+        node_row(node, wide=wide, label_keys=label_keys, labels=view.node_labels.get(node.name, {})) for node in nodes
+    ]
+    column = sort_column(headers, sort_by) if sort_by else None
+    if column is not None:
+        order = sorted(range(len(nodes)), key=lambda index: natural_key(rows[index][column]))
+        nodes, rows = [nodes[i] for i in order], [rows[i] for i in order]
+    if not style.headers:
+        text = format_table(headers, rows, style)
+        return text + "\n" if text else ""
     lines = []
     if view.source:
         lines.append(f"Explaining {view.source}")
     if rows:
-        from tabulate import tabulate  # only a table pays for it (it loads importlib.metadata): not --help
-
-        lines.append(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True))
+        lines.append(format_table(headers, rows, style))
     elif problems_only:
         lines.append("No node needs attention.")
     else:
@@ -107,6 +183,13 @@ def render_table(view: ExplainView, *, wide: bool = False, problems_only: bool =
     return "\n".join(lines) + "\n"
 
 
+def render_names(view: ExplainView, *, problems_only: bool = False) -> str:
+    """`-o name`: one `node/NAME` a line for the rows the table would show (with --problems, the nodes to
+    look at), ready for `xargs kubectl describe`."""
+    nodes = [node for node in view.assessment.nodes if not problems_only or needs_attention(node)]
+    return "".join(f"node/{node.name}\n" for node in nodes)
+
+
 def summary_line(summary: Summary, *, arrow: str = "→") -> str:
     """ "12 nodes → 9 should run: 2 excluded by …, 1 by …; 8 running, 1 Pending on node-7 (…)"."""
     head = f"{summary.nodes} {plural(summary.nodes, 'node')} {arrow} {summary.should_run} should run"
@@ -115,7 +198,7 @@ def summary_line(summary: Summary, *, arrow: str = "→") -> str:
             f"{count} {'excluded by' if i == 0 else 'by'} {rule}" for i, (rule, count) in enumerate(summary.excluded)
         ]
         head += ": " + ", ".join(parts)
-    states = [_state_phrase(state, nodes, summary) for state, nodes in summary.states]
+    states = [state_phrase(state, nodes, summary) for state, nodes in summary.states]
     tail = []
     if summary.misscheduled:
         count = len(summary.misscheduled)
@@ -151,7 +234,7 @@ def correlation_data(found: Correlation) -> dict[str, Any]:
     }
 
 
-def _state_phrase(state: str, nodes: Sequence[tuple[str, str]], summary: Summary) -> str:
+def state_phrase(state: str, nodes: Sequence[tuple[str, str]], summary: Summary) -> str:
     count = len(nodes)
     if state == RUNNING:
         phrase = f"{count} running"
@@ -189,7 +272,6 @@ def to_data(view: ExplainView, *, problems_only: bool = False) -> dict[str, Any]
     assessment = view.assessment
     summary = view.summary
     nodes = [node for node in assessment.nodes if not problems_only or needs_attention(node)]
-    counts = summary.counts
     return {
         "apiVersion": SCHEMA_VERSION,
         "daemonSet": {
@@ -198,30 +280,36 @@ def to_data(view: ExplainView, *, problems_only: bool = False) -> dict[str, Any]
             "revision": assessment.revisions.current_revision,
             "hash": assessment.revisions.current_hash,
         },
-        "summary": {
-            "nodes": summary.nodes,
-            "shouldRun": summary.should_run,
-            "excluded": [{"rule": rule, "nodes": count} for rule, count in summary.excluded],
-            "states": [
-                {"state": state, "nodes": [{"name": name, "reason": reason} for name, reason in nodes]}
-                for state, nodes in summary.states
-            ],
-            "outdated": list(summary.outdated),
-            "misscheduled": list(summary.misscheduled),
-            "problems": summary.problems,
-            "status": {
-                "desiredNumberScheduled": counts.desired,
-                "currentNumberScheduled": counts.current,
-                "numberReady": counts.ready,
-                "updatedNumberScheduled": counts.updated,
-                "numberAvailable": counts.available,
-                "numberMisscheduled": counts.misscheduled,
-            },
-            "text": summary_line(summary, arrow="->"),
-            "correlations": [correlation_data(found) for found in summary.correlations],
-        },
+        "summary": summary_data(summary),
         "nodes": [node_data(node) for node in nodes],
         "omitted": list(view.omitted),
+    }
+
+
+def summary_data(summary: Summary) -> dict[str, Any]:
+    """The schema's `summary` object."""
+    counts = summary.counts
+    return {
+        "nodes": summary.nodes,
+        "shouldRun": summary.should_run,
+        "excluded": [{"rule": rule, "nodes": count} for rule, count in summary.excluded],
+        "states": [
+            {"state": state, "nodes": [{"name": name, "reason": reason} for name, reason in nodes]}
+            for state, nodes in summary.states
+        ],
+        "outdated": list(summary.outdated),
+        "misscheduled": list(summary.misscheduled),
+        "problems": summary.problems,
+        "status": {
+            "desiredNumberScheduled": counts.desired,
+            "currentNumberScheduled": counts.current,
+            "numberReady": counts.ready,
+            "updatedNumberScheduled": counts.updated,
+            "numberAvailable": counts.available,
+            "numberMisscheduled": counts.misscheduled,
+        },
+        "text": summary_line(summary, arrow="->"),
+        "correlations": [correlation_data(found) for found in summary.correlations],
     }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubectl_ds.render.output import to_data_text, to_yaml
+from kubectl_ds.render.table import CellLike, TableStyle, format_table, rows_only, sorted_by
 from kubectl_ds.rollout.history import NO_HISTORY, RevisionEntry, history_rows
 
 
@@ -18,21 +19,29 @@ def render_revision(name: str, entry: RevisionEntry, output: str) -> str:
     return to_data_text(data, output)
 
 
-def render_history(namespace: str, name: str, entries: Sequence[RevisionEntry], output: str) -> str:
+HISTORY_HEADERS = ("REVISION", "CHANGE-CAUSE", "PODS", "IMAGES")
+
+
+def render_history(
+    namespace: str,
+    name: str,
+    entries: Sequence[RevisionEntry],
+    output: str,
+    *,
+    style: TableStyle | None = None,
+    sort_by: str | None = None,
+) -> str:
     rows = history_rows(entries)
     if output != "table":
         return to_data_text({"daemonSet": {"namespace": namespace, "name": name}, "revisions": rows}, output)
+    style = style or TableStyle()
+    cells: list[list[CellLike]] = [
+        [str(row["revision"]), str(row["changeCause"]), str(row["pods"]), row["changes"] or ", ".join(row["images"])]
+        for row in rows
+    ]
+    table = sorted_by(HISTORY_HEADERS, cells, sort_by)
+    if not style.headers:
+        return rows_only(HISTORY_HEADERS, table, style)
     if not rows:
         return NO_HISTORY + "\n"
-    from tabulate import tabulate
-
-    table = [
-        [row["revision"], row["changeCause"], row["pods"], row["changes"] or ", ".join(row["images"])] for row in rows
-    ]
-    return (
-        f"daemonset.apps/{name}\n"
-        + tabulate(
-            table, headers=["REVISION", "CHANGE-CAUSE", "PODS", "IMAGES"], tablefmt="plain", disable_numparse=True
-        )
-        + "\n"
-    )
+    return f"daemonset.apps/{name}\n" + format_table(HISTORY_HEADERS, table, style) + "\n"

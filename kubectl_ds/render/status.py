@@ -3,11 +3,22 @@ and one-line form, and the JSON shape."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kubectl_ds.render.ledger import ledger_data, ledger_lines
+from kubectl_ds.render.table import (
+    BAD,
+    Cell,
+    CellLike,
+    TableStyle,
+    format_table,
+    label_cells,
+    label_header,
+    rows_only,
+    sorted_by,
+)
 from kubectl_ds.render.text import plural, some_names
 from kubectl_ds.rollout import state as st
 from kubectl_ds.rollout.nodepods import MISSING, OLD, UNAVAILABLE, UPDATED
@@ -87,22 +98,49 @@ def status_text(status: RolloutStatus) -> StatusText:
     return StatusText(headline, tuple(detail))
 
 
-def render_status(status: RolloutStatus, *, bar_width: int = 0) -> str:
+STATUS_HEADERS = ("NODE", "STATE", "REVISION", "WHY")
+
+
+def status_headers(label_keys: Sequence[str] = ()) -> list[str]:
+    """The node table's columns; -L label columns go before WHY."""
+    return [*STATUS_HEADERS[:-1], *(label_header(key) for key in label_keys), STATUS_HEADERS[-1]]
+
+
+def render_status(
+    status: RolloutStatus,
+    *,
+    bar_width: int = 0,
+    style: TableStyle | None = None,
+    label_keys: Sequence[str] = (),
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+    sort_by: str | None = None,
+) -> str:
+    """Headline, detail, bar and the node table; --no-headers prints the rows alone. A node without an
+    available pod (unavailable, missing) is red where colour is on: the words already say it is failing."""
+    style = style or TableStyle()
+    headers = status_headers(label_keys)
+    rows: list[Sequence[CellLike]] = []
+    for line in status.nodes:
+        tone = BAD if line.state in (UNAVAILABLE, MISSING) else ""
+        revision = "-" if line.revision is None else str(line.revision)
+        rows.append(
+            [
+                line.node,
+                Cell(line.state, tone),
+                revision,
+                *label_cells(label_keys, (labels or {}).get(line.node, {})),
+                Cell(line.reason or "-", tone if line.reason else ""),
+            ]
+        )
+    rows = sorted_by(headers, rows, sort_by)
+    if not style.headers:
+        return rows_only(headers, rows, style)
     text = status_text(status)
     lines = [text.headline, *text.detail]
     if bar_width:
         lines.append(progress_bar(status.counts, bar_width))
-    from tabulate import tabulate
-
-    rows = [
-        [line.node, line.state, "-" if line.revision is None else str(line.revision), line.reason or "-"]
-        for line in status.nodes
-    ]
     if rows:
-        lines += [
-            "",
-            tabulate(rows, headers=["NODE", "STATE", "REVISION", "WHY"], tablefmt="plain", disable_numparse=True),
-        ]
+        lines += ["", format_table(headers, rows, style)]
     return "\n".join(lines) + "\n"
 
 

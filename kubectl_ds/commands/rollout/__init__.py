@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import click
 
+from kubectl_ds.commands.help import GroupedGroup
 from kubectl_ds.commands.rollout.drivers import (
     abort_command,
     pause_command,
@@ -40,7 +41,7 @@ Examples:
 """
 
 
-@click.group("rollout", help=ROLLOUT_HELP, short_help="Inspect and drive DaemonSet rollouts.")
+@click.group("rollout", cls=GroupedGroup, help=ROLLOUT_HELP, short_help="Inspect and drive DaemonSet rollouts.")
 def rollout_group() -> None:
     """Subcommands carry their own flags."""
 

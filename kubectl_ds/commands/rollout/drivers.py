@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_ds.commands.common import interruptible, kube_flags, parse_duration
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect, finish, make_rollout
 from kubectl_ds.errors import UsageError
 
@@ -46,7 +47,7 @@ def run_start(options: StartOptions) -> int:
     return finish(rollout.start(options.change, options.budget, steps=options.steps, dry_run=options.dry_run))
 
 
-@click.command("start", short_help="Begin a managed, step-wise rollout.")
+@click.command("start", cls=GroupedCommand, short_help="Begin a managed, step-wise rollout.")
 @click.argument("name")
 @change_flags
 @budget_flags
@@ -161,7 +162,9 @@ def _continue_command(verb: str, doc: str) -> Any:
     return command
 
 
-resume_command = click.command("resume", short_help="Continue a managed rollout (or un-park a paused one).")(
+resume_command = click.command(
+    "resume", cls=GroupedCommand, short_help="Continue a managed rollout (or un-park a paused one)."
+)(
     _continue_command(
         "resume",
         """Continue a managed rollout from where the pods say it is, from any terminal.
@@ -174,7 +177,7 @@ resume_command = click.command("resume", short_help="Continue a managed rollout 
     """,
     )
 )
-step_command = click.command("step", short_help="Run one step of a managed rollout.")(
+step_command = click.command("step", cls=GroupedCommand, short_help="Run one step of a managed rollout.")(
     _continue_command(
         "step",
         """Run exactly one step of a managed rollout, then stop (parked).
@@ -185,7 +188,7 @@ step_command = click.command("step", short_help="Run one step of a managed rollo
     """,
     )
 )
-abort_command = click.command("abort", short_help="Roll every node back to the starting revision.")(
+abort_command = click.command("abort", cls=GroupedCommand, short_help="Roll every node back to the starting revision.")(
     _continue_command(
         "abort",
         """Return every node to the revision the rollout started from, with the same
@@ -209,7 +212,7 @@ class PauseOptions:
         """Nothing to check before the cluster: any DaemonSet name may be paused."""
 
 
-@click.command("pause", short_help="Pause a rollout (managed or the controller's own).")
+@click.command("pause", cls=GroupedCommand, short_help="Pause a rollout (managed or the controller's own).")
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="Print what would change, change nothing.")
 @kube_flags

@@ -12,6 +12,7 @@ import click
 
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import interruptible, kube_flags
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.rollout.flags import budget_flags, connect, finish, make_rollout
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def run_undo(options: UndoOptions) -> int:
     return finish(controller_driven.undo(cluster, daemonset, target, dry_run=options.dry_run))
 
 
-@click.command("undo", short_help="Roll back to an earlier revision.")
+@click.command("undo", cls=GroupedCommand, short_help="Roll back to an earlier revision.")
 @click.argument("name")
 @click.option("--to-revision", type=int, default=0, help="The revision to go back to (default: the previous one).")
 @click.option("--managed", is_flag=True, help="Roll back step by step, as a managed rollout.")
@@ -96,7 +97,7 @@ def run_restart(options: RestartOptions) -> int:
     )
 
 
-@click.command("restart", short_help="Restart every pod of a DaemonSet.")
+@click.command("restart", cls=GroupedCommand, short_help="Restart every pod of a DaemonSet.")
 @click.argument("name")
 @click.option("--managed", is_flag=True, help="Restart step by step, as a managed rollout.")
 @budget_flags

@@ -13,7 +13,9 @@ import click
 
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import check_output, interruptible, kube_flags, parse_duration
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect
+from kubectl_ds.commands.table_flags import TableFlags, table_flags, table_style
 from kubectl_ds.errors import UsageError
 
 if TYPE_CHECKING:
@@ -157,7 +159,7 @@ def _other_pods_for_headroom(
     return others, [note] if note else []
 
 
-@click.command("plan", short_help="Show the steps a rollout would take (read-only).")
+@click.command("plan", cls=GroupedCommand, short_help="Show the steps a rollout would take (read-only).")
 @click.argument("name")
 @change_flags
 @budget_flags
@@ -191,9 +193,13 @@ class StatusOptions:
     watch: bool = False
     output: str = "table"
     timeout: str | None = None
+    table: TableFlags = TableFlags()
 
     def validate(self) -> None:
+        from kubectl_ds.render.status import status_headers
+
         check_output(self.output, STATUS_OUTPUTS)
+        self.table.validate(status_headers(self.table.label_columns), self.output, ("table",))
         self.timeout_seconds  # noqa: B018 - parsed here so that a bad value fails before any request
 
     @property
@@ -211,21 +217,21 @@ class StatusOptions:
 LOOK_EVERY = 2.0
 
 
-def _status(cluster: StatusReader, namespace: str, name: str, now: datetime) -> tuple[RolloutStatus, str]:
+def _status(
+    cluster: StatusReader, namespace: str, name: str, now: datetime
+) -> tuple[RolloutStatus, str, dict[str, Any]]:
+    """The status, the pod list's resourceVersion (where the watch starts) and the nodes' labels (for -L)."""
     from kubectl_ds.rollout.status import rollout_status
 
     daemonset = cluster.get_daemonset(namespace=namespace, name=name)
     selector = r.spec(daemonset).get("selector") or {}
     pods, version = cluster.list_pods_versioned(namespace=namespace, selector=selector)
     pods = [pod for pod in pods if r.is_controlled_by(pod, daemonset)]
+    nodes = cluster.list_nodes()
     status = rollout_status(
-        daemonset,
-        cluster.list_nodes(),
-        pods,
-        cluster.list_controller_revisions(namespace=namespace, selector=selector),
-        now=now,
+        daemonset, nodes, pods, cluster.list_controller_revisions(namespace=namespace, selector=selector), now=now
     )
-    return status, version
+    return status, version, {r.name(node): r.labels(node) for node in nodes}
 
 
 def show_status(
@@ -234,7 +240,7 @@ def show_status(
     namespace: str,
     *,
     clock: Callable[[], datetime],
-    echo: Callable[[str, bool], None] = lambda text, nl: click.echo(text, nl=nl),
+    echo: Callable[[str, bool], None] | None = None,
     tty: bool = False,
 ) -> int:
     """Print the status once; or, with --watch or --timeout, wait until the rollout is done (--watch draws
@@ -245,11 +251,25 @@ def show_status(
     from kubectl_ds.render.output import to_json
     from kubectl_ds.render.status import not_done_message, one_line, render_status, status_data
 
-    status, version = _status(cluster, namespace, options.name, clock())
+    status, version, labels = _status(cluster, namespace, options.name, clock())
     json_output = options.output == "json"
+    style = table_style(options.table)
+    colour = True if style.colour else None  # click strips escapes outside a terminal; --color always keeps them
+    if echo is None:
+        echo = lambda text, nl: click.echo(text, nl=nl, color=colour)  # noqa: E731
+
+    def table(bar_width: int = 0) -> str:
+        return render_status(
+            status,
+            bar_width=bar_width,
+            style=style,
+            label_keys=options.table.label_columns,
+            labels=labels,
+            sort_by=options.table.sort_by,
+        )
 
     def full(status: RolloutStatus) -> str:
-        return to_json(status_data(status)) if json_output else render_status(status)
+        return to_json(status_data(status)) if json_output else table()
 
     if not options.waits:
         echo(full(status), False)
@@ -260,13 +280,7 @@ def show_status(
     last = ""
     while True:
         if options.watch:
-            text = (
-                to_json(status_data(status), compact=True)
-                if json_output
-                else render_status(status, bar_width=40)
-                if tty
-                else one_line(status)
-            )
+            text = to_json(status_data(status), compact=True) if json_output else table(40) if tty else one_line(status)
             if text != last:
                 echo("\x1b[H\x1b[2J" + text, False) if tty else echo(text, True)
                 last = text
@@ -285,10 +299,10 @@ def show_status(
             timeout=min(LOOK_EVERY, remaining),
         ):
             break
-        status, version = _status(cluster, namespace, options.name, clock())
+        status, version, labels = _status(cluster, namespace, options.name, clock())
 
 
-@click.command("status", short_help="Per-node rollout progress.")
+@click.command("status", cls=GroupedCommand, short_help="Per-node rollout progress.")
 @click.argument("name")
 @click.option("-w", "--watch", is_flag=True, help="Keep watching until the rollout is done.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table or json.")
@@ -297,6 +311,7 @@ def show_status(
     metavar="DURATION",
     help="Wait until the rollout is done, at most this long (e.g. 5m; 0: no limit); exit 3 if it is not.",
 )
+@table_flags
 @kube_flags
 @interruptible
 def status_command(**params: Any) -> int:
@@ -326,9 +341,15 @@ class HistoryOptions:
     kube: KubeFlags
     revision: int | None = None
     output: str = "table"
+    table: TableFlags = TableFlags()
 
     def validate(self) -> None:
+        from kubectl_ds.render.history import HISTORY_HEADERS
+
         check_output(self.output, HISTORY_OUTPUTS)
+        if self.table.label_columns:
+            raise UsageError("-L/--label-columns shows node labels; rollout history lists revisions, not nodes")
+        self.table.validate(list(HISTORY_HEADERS), self.output, ("table",))
         if self.revision is not None and self.revision < 0:
             raise UsageError(f"revision must be a positive integer: {self.revision}")
 
@@ -344,13 +365,21 @@ def run_history(options: HistoryOptions, cluster: Cluster, namespace: str) -> st
     entries = history(daemonset, revisions, pods)
     if options.revision:
         return render_revision(options.name, select_revision(entries, options.revision), options.output)
-    return render_history(namespace, options.name, entries, options.output)
+    return render_history(
+        namespace,
+        options.name,
+        entries,
+        options.output,
+        style=table_style(options.table),
+        sort_by=options.table.sort_by,
+    )
 
 
-@click.command("history", short_help="Show the revisions of a DaemonSet.")
+@click.command("history", cls=GroupedCommand, short_help="Show the revisions of a DaemonSet.")
 @click.argument("name")
 @click.option("--revision", type=int, default=None, help="Show the pod template of this revision.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", help="table, json or yaml.")
+@table_flags
 @kube_flags
 @interruptible
 def history_command(**params: Any) -> int:
