@@ -286,7 +286,10 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
     """Resolve where to read from, run, print; returns the exit code."""
     from datetime import timezone
 
+    from kubectl_ds.kube.documents import label_of
     from kubectl_ds.kube.dump import DumpReader, read_manifest
+    from kubectl_ds.placement.manifest import check_manifest
+    from kubectl_ds.render.explain import manifest_warning_lines
 
     from_files = tuple(params["from_files"])
     options = ExplainOptions(
@@ -300,7 +303,13 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         exit_code=params["exit_code"],
     )
     options.validate()
-    manifest = read_manifest(params["manifest"]) if params["manifest"] else None
+    manifest = None
+    if params["manifest"]:
+        manifest, warnings = check_manifest(
+            read_manifest(params["manifest"], params["name"]), label_of(params["manifest"])
+        )
+        for line in manifest_warning_lines(warnings):
+            click.echo(line, err=True)
     reader: ClusterReader
     if from_files:
         reader = DumpReader.from_files(from_files)
