@@ -142,13 +142,14 @@ def parse_objects(text: str, label: str) -> list[Located]:
     return objects
 
 
-def _objects_of(document: Any, where: str, *, list_kind: str | None) -> Iterator[Located]:
+def _objects_of(document: Any, where: str, *, list_kind: str | None, list_version: Any = None) -> Iterator[Located]:
     if not isinstance(document, dict):
         raise InputError(f"{where} is not a Kubernetes object (it is a {_type_name(document)}); {_DUMP_HINT}")
     kind = document.get("kind")
     if not kind and list_kind:
         # A typed list (NodeList, PodList, ...) as the API serves it and `kubectl cluster-info dump` writes
         # it: its items carry no kind of their own.
+        document = {"apiVersion": list_version, "kind": list_kind, **document} if list_version else document
         document = {"kind": list_kind, **document}
         kind = list_kind
     if not isinstance(kind, str) or not kind:
@@ -159,7 +160,9 @@ def _objects_of(document: Any, where: str, *, list_kind: str | None) -> Iterator
             raise InputError(f"{where} is a {kind} whose items are not a list; {_DUMP_HINT}")
         item_kind = kind[: -len("List")] or None
         for index, item in enumerate(items):
-            yield from _objects_of(item, f"{where} items[{index}]", list_kind=item_kind)
+            yield from _objects_of(
+                item, f"{where} items[{index}]", list_kind=item_kind, list_version=document.get("apiVersion")
+            )
         return
     if not isinstance(document.get("metadata", {}), dict):
         raise InputError(f"{where} ({kind}) has a metadata that is not a mapping; {_DUMP_HINT}")

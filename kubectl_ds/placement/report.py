@@ -26,7 +26,7 @@ from kubectl_ds.placement.pods import (
 )
 from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.reasons import Reason
-from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
+from kubectl_ds.placement.requests import ParseQuantity, reports_no_allocatable, resource_shortfalls
 from kubectl_ds.placement.revisions import RevisionIndex
 from kubectl_ds.placement.scheduling import short_scheduler_reason
 from kubectl_ds.placement.selectors import required_node_selector
@@ -45,6 +45,7 @@ TERMINATING = "terminating"
 MISSING = "missing"
 UNKNOWN = "unknown"  # pods could not be listed
 WOULD_CREATE = "would get a pod"  # explaining a manifest that is not applied: no pods exist yet
+WOULD_PEND = "would stay Pending"  # ... and the scheduler could not place the new pod there
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class NodeReport:
             return False
         if self.state == WOULD_CREATE:
             return True
+        if self.state == WOULD_PEND:
+            return False
         if not self.should_run:
             return not self.pods
         live = [pod for pod in self.pods if not pod.terminating]
@@ -400,11 +403,25 @@ def add_scheduler_checks(
             continue
         others = other_pods_by_node[node.name]
         extra = scheduler_reasons(pod_spec, assessment.node_objects[node.name], others, parse_quantity)
-        updated.append(node.with_reasons(extra))
+        node = node.with_reasons(extra)
+        if node.state == WOULD_CREATE and extra:
+            # Every scheduler-side reason blocks binding: the new pod would be created and stay Pending.
+            node = replace(node, state=WOULD_PEND)
+        updated.append(node)
     return replace(assessment, nodes=tuple(updated))
 
 
 def scheduler_reasons(pod_spec: Obj, node: Obj, other_pods: Sequence[Obj], parse: ParseQuantity) -> list[Reason]:
+    if reports_no_allocatable(node):
+        return [
+            Reason(
+                code=codes.NODE_NO_ALLOCATABLE,
+                rule="no allocatable resources",
+                message="node reports no allocatable resources (status.allocatable not posted): the scheduler "
+                "places no pod here until its kubelet registers and posts them",
+                hint="check the kubelet on {node}: kubectl describe node {node}",
+            )
+        ]
     reasons = []
     for shortfall in resource_shortfalls(pod_spec, node, other_pods, parse):
         reasons.append(

@@ -83,6 +83,14 @@ def pod_requests(pod_spec: Obj, parse: ParseQuantity) -> Requests:
     return _add(total, overhead)
 
 
+def reports_no_allocatable(node: Obj) -> bool:
+    """The kubelet has not posted status.allocatable (a node object created before its kubelet registered, or
+    one whose kubelet never came up). The scheduler then sees 0 allowed pods and says "Too many pods"; the
+    cause is the missing status, not the pods on the node (docs/rules.md#r-no-allocatable)."""
+    allocatable = r.status(node).get("allocatable")
+    return not allocatable
+
+
 def resource_shortfalls(pod_spec: Obj, node: Obj, other_pods: Iterable[Obj], parse: ParseQuantity) -> list[Shortfall]:
     """Every resource for which the DaemonSet pod would not fit next to `other_pods` on `node`."""
     allocatable = {str(k): parse(v) for k, v in (r.status(node).get("allocatable") or {}).items()}

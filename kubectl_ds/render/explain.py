@@ -17,6 +17,7 @@ from kubectl_ds.placement.report import (
     RUNNING,
     UNKNOWN,
     WOULD_CREATE,
+    WOULD_PEND,
     Assessment,
     NodeReport,
 )
@@ -58,7 +59,7 @@ def status_cell(node: NodeReport) -> str:
         return "?"
     primary = node.primary_pod
     if primary is None:
-        return "Missing" if node.should_run and node.state != WOULD_CREATE else "-"
+        return "Missing" if node.should_run and node.state not in (WOULD_CREATE, WOULD_PEND) else "-"
     return primary.status
 
 
