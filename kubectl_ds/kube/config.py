@@ -5,8 +5,10 @@ current-context. Namespace: -n, else the context's namespace, else "default".
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,25 @@ def resolve(flags: KubeFlags, environ: Mapping[str, str] | None = None) -> Resol
 _OVERRIDE_CONTEXT = "kubectl-ds/override"
 
 
+@contextlib.contextmanager
+def _client_log_errors() -> Iterator[list[str]]:
+    """The ERROR records the kubernetes client logs meanwhile (kept off the terminal): our one-line error says
+    it instead."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    root = logging.getLogger()
+    handler = Collect(level=logging.ERROR)
+    root.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        root.removeHandler(handler)
+
+
 def new_api_client(resolved: ResolvedConfig) -> Any:
     """An ApiClient for the resolved context; imports the kubernetes client (only now)."""
     from kubernetes.client import ApiClient, Configuration
@@ -156,7 +177,15 @@ def new_api_client(resolved: ResolvedConfig) -> Any:
         )
         loader = KubeConfigLoader(config_dict=merger.config, active_context=_OVERRIDE_CONTEXT, config_base_path=None)
         configuration = type.__call__(Configuration)
-        loader.load_and_set(configuration)
+        with _client_log_errors() as logged:
+            loader.load_and_set(configuration)
+        if logged:
+            # The client logs a failing exec credential plugin (and a malformed answer from it) and carries on
+            # without credentials, which would end in a 401 far from its cause.
+            raise ConfigError(
+                f'the credential plugin of user "{resolved.user}" failed: {" ".join(logged[0].split())}; '
+                "run it by hand to see why, or log in again"
+            )
     except ConfigException as error:
         raise ConfigError(f'kubeconfig context "{resolved.context}" cannot be used: {error}') from error
     except OSError as error:

@@ -132,6 +132,8 @@ def _too_big(label: str, size: int) -> str:
 
 def parse_objects(text: str, label: str) -> list[Located]:
     documents = parse_documents(text, label)
+    if all(document is None for document in documents):
+        raise InputError(f"{label} is empty; pass a YAML or JSON file of Kubernetes objects")
     many = len(documents) > 1
     objects: list[Located] = []
     for number, document in enumerate(documents, 1):
