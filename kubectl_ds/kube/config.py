@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kubectl_ds.errors import ConfigError
+from kubectl_ds.errors import ConfigError, InputError
+from kubectl_ds.kube.documents import yaml_documents
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
@@ -62,13 +61,19 @@ def kubeconfig_paths(flags: KubeFlags, environ: Mapping[str, str]) -> list[str]:
 
 def _read(path: str) -> dict[str, Any]:
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode("utf-8-sig")
     except OSError as error:
         raise ConfigError(f'cannot read kubeconfig "{path}": {error.strerror or error}') from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f'kubeconfig "{path}" is not text (byte {error.start} is not UTF-8); check --kubeconfig'
+        ) from error
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f'kubeconfig "{path}" is not valid YAML: {str(error).splitlines()[0]}') from error
+        # The same limits as for dumps: a kubeconfig is YAML someone may have been sent, too.
+        documents = yaml_documents(text, f'kubeconfig "{path}"', language="YAML")
+    except InputError as error:
+        raise ConfigError(error.message) from error
+    data = documents[0] if documents else None
     if data is None:
         return {}
     if not isinstance(data, dict):

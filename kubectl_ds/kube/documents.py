@@ -190,7 +190,7 @@ def parse_documents(text: str, label: str) -> list[Any]:
         documents = _json_stream(text, label)
         if documents is not None:
             return documents
-    return _yaml_documents(text, label)
+    return yaml_documents(text, label)
 
 
 def _json_stream(text: str, label: str) -> list[Any] | None:
@@ -224,7 +224,8 @@ def _too_deep(label: str) -> str:
     return f"{label} is nested too deeply to be a Kubernetes object; pass a dump written by kubectl"
 
 
-def _yaml_documents(text: str, label: str) -> list[Any]:
+def yaml_documents(text: str, label: str, *, language: str = "YAML or JSON") -> list[Any]:
+    """The documents of a YAML text, with the limits above; errors say `{label} is not valid {language}`."""
     import yaml
 
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -242,7 +243,7 @@ def _yaml_documents(text: str, label: str) -> list[Any]:
         if "maximum nesting depth" in message:
             raise InputError(_too_deep(label)) from error
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{label} is not valid YAML or JSON: {first}{_mark(error)}") from error
+        raise InputError(f"{label} is not valid {language}: {first}{_mark(error)}") from error
     except RecursionError as error:
         raise InputError(_too_deep(label)) from error
     finally:
