@@ -261,15 +261,16 @@ Examples:
     "from_files",
     multiple=True,
     metavar="PATH",
-    help="Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster "
-    "(repeatable; - for stdin).",
+    help="Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster: a file or "
+    "directory of kubectl get -o yaml|json, kubectl cluster-info dump, must-gather (repeatable; - for stdin).",
 )
 @click.option(
     "-f",
     "--filename",
     "manifest",
     metavar="MANIFEST",
-    help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin).",
+    help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin); NAME picks one "
+    "of several.",
 )
 @click.option(
     "--exit-code", is_flag=True, help="Exit 3 when a node that should run the pod lacks a ready, up-to-date one."
