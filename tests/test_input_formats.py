@@ -81,23 +81,33 @@ def without_revisions(tmp_path: Path) -> str:
     return str(path)
 
 
+@pytest.mark.parametrize("output", ["json", "yaml"])
 def test_cluster_info_dump_on_stdout_reads_like_the_objects_it_holds(
-    invoke: Invoke, server: ApiServer, tmp_path: Path
+    invoke: Invoke, server: ApiServer, tmp_path: Path, output: str
 ) -> None:
-    """Concatenated, indented JSON lists whose items have no kind, and each pod's logs between them."""
-    parts = [json.dumps(api_list(server, "/api/v1/nodes"), indent=4)]
+    """Concatenated lists whose items have no kind (indented JSON, or YAML documents that kubectl's printer
+    separates with ---), and each pod's logs between them."""
+    lists = [api_list(server, "/api/v1/nodes")]
+    logs: dict[int, list[str]] = {}
     for namespace in NAMESPACES:
-        for _, listed in known_lists(server, namespace):
-            parts.append(json.dumps(listed, indent=4))
+        lists += [listed for _, listed in known_lists(server, namespace)]
         for pod in api_list(server, f"/api/v1/namespaces/{namespace}/pods")["items"]:
             for container in pod["spec"]["containers"]:
                 name = f"{namespace}/{pod['metadata']['name']}"
-                parts.append(
+                logs.setdefault(len(lists), []).append(
                     f"==== START logs for container {container['name']} of pod {name} ====\n{LOG_LINES}"
-                    f"==== END logs for container {container['name']} of pod {name} ===="
+                    f"==== END logs for container {container['name']} of pod {name} ====\n"
                 )
+    parts = []
+    for index, listed in enumerate(lists):
+        if output == "json":
+            parts.append(json.dumps(listed, indent=4) + "\n")
+        else:
+            parts.append(("---\n" if index else "") + yaml.safe_dump(listed))
+        parts += logs.get(index + 1, [])
+    assert sum(len(blocks) for blocks in logs.values()) > 10
     dump = tmp_path / "cluster-info.dump"
-    dump.write_text("\n".join(parts) + "\n")
+    dump.write_text("".join(parts))
     assert explain_json(invoke, str(dump)) == explain_json(invoke, without_revisions(tmp_path))
 
 
