@@ -187,3 +187,25 @@ def test_a_what_if_pod_that_does_not_fit_would_stay_pending(
     assert data["summary"]["text"] == (
         "3 nodes -> 3 should run; 2 would get a new pod, 1 would stay Pending on n1 (hostPort 9100/TCP)"
     )
+
+
+def test_a_manifest_with_modest_yaml_aliases_reads_as_written(invoke: Invoke, kubeconfig: str, tmp_path: Path) -> None:
+    """Anchors and merge keys people write by hand (the labels once, the selector and template pointing at them)
+    are not an alias bomb: the limit is on expansion, not on aliases."""
+    manifest = tmp_path / "anchored.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\n"
+        "kind: DaemonSet\n"
+        "metadata: {name: anchored, labels: &labels {app: anchored}}\n"
+        "spec:\n"
+        "  selector: {matchLabels: *labels}\n"
+        "  template:\n"
+        "    metadata: {labels: *labels}\n"
+        "    spec:\n"
+        "      containers:\n"
+        "      - &container {name: a, image: 'a:1', resources: {requests: {cpu: 10m}}}\n"
+        "      - {<<: *container, name: b}\n"
+    )
+    result = invoke("explain", "-f", str(manifest), "--kubeconfig", kubeconfig)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[-1] == "3 nodes → 3 should run; 3 would get a new pod"
