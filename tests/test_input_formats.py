@@ -206,3 +206,27 @@ def test_a_directory_read_recursively_in_name_order(invoke: Invoke, tmp_path: Pa
         (folder / "objects.yml").write_text(yaml.safe_dump_all(items))
     (tmp_path / "dump" / ".hidden.yaml").write_text("not: [valid\n")
     assert explain_json(invoke, str(tmp_path / "dump")) == explain_json(invoke, str(EXAMPLE_DUMP))
+
+
+@pytest.mark.parametrize(
+    ("name", "render"),
+    [
+        pytest.param(
+            "flow.yaml",
+            lambda items: yaml.safe_dump({"kind": "List", "items": items}, default_flow_style=True),
+            id="yaml-flow-style-starting-with-a-brace-is-not-json",
+        ),
+        pytest.param(
+            "bom.json",
+            lambda items: "\ufeff" + json.dumps({"kind": "List", "items": items}),
+            id="utf8-byte-order-mark-skipped",
+        ),
+        pytest.param(
+            "crlf.yaml", lambda items: yaml.safe_dump_all(items).replace("\n", "\r\n"), id="windows-line-ends"
+        ),
+    ],
+)
+def test_text_variants_read_the_same(invoke: Invoke, tmp_path: Path, name: str, render: Any) -> None:
+    path = tmp_path / name
+    path.write_bytes(render(EXAMPLE).encode("utf-8"))
+    assert explain_json(invoke, str(path)) == explain_json(invoke, str(EXAMPLE_DUMP))
