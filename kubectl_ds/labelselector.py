@@ -140,3 +140,21 @@ class _SelectorText:
         if expressions:
             selector["matchExpressions"] = expressions
         return selector
+
+
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAME_RULE = "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+
+
+def label_problem(key: str, value: str) -> str | None:
+    """Why the API server would refuse this label (apimachinery validation IsQualifiedName, IsValidLabelValue),
+    or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return f'label key "{key}" has an invalid prefix (a DNS subdomain such as example.com)'
+    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        return f'label key "{key}" is not valid ({_NAME_RULE}, after an optional prefix/)'
+    if value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value)):
+        return f'label value "{value}" is not valid ({_NAME_RULE}, or empty)'
+    return None

@@ -336,7 +336,8 @@ def test_dump_without_nodes(invoke: Invoke, tmp_path: Path) -> None:
     result = invoke("explain", "fluentd", "--from-file", str(dump))
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: no Node objects in {dump}; dump them too: kubectl get nodes,pods,ds,controllerrevisions -A -o yaml\n"
+        f"error: no Node objects in {dump}; dump them too: "
+        "kubectl get nodes,pods,ds,controllerrevisions,events -A -o yaml\n"
     )
 
 
@@ -396,7 +397,7 @@ def test_manifest_not_applied_yet_shows_where_pods_would_go(invoke: Invoke, tmp_
     [
         pytest.param(
             "kind: List\nitems:\n- kind: Node\n",
-            "a Node in {path} has no metadata.name; is this a dump written by kubectl get -o yaml?",
+            '"{path}" items[0] (Node) has no metadata.name; is this a dump written by kubectl get -o yaml?',
             id="object-without-a-name",
         ),
     ],

@@ -347,15 +347,16 @@ Examples:
     "from_files",
     multiple=True,
     metavar="PATH",
-    help="Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster "
-    "(repeatable; - for stdin).",
+    help="Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster: a file or "
+    "directory of kubectl get -o yaml|json, kubectl cluster-info dump, must-gather (repeatable; - for stdin).",
 )
 @click.option(
     "-f",
     "--filename",
     "manifest",
     metavar="MANIFEST",
-    help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin).",
+    help="Explain this DaemonSet manifest (not applied yet) against the nodes (- for stdin); NAME picks one "
+    "of several.",
 )
 @click.option(
     "--exit-code",
@@ -376,7 +377,10 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
     """Resolve where to read from, run, print; returns the exit code."""
     from datetime import timezone
 
+    from kubectl_ds.kube.documents import label_of
     from kubectl_ds.kube.dump import DumpReader, read_manifest
+    from kubectl_ds.placement.manifest import check_manifest
+    from kubectl_ds.render.explain import manifest_warning_lines
 
     from_files = tuple(params["from_files"])
     options = ExplainOptions(
@@ -392,7 +396,13 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         scope=params["scope"],
     )
     options.validate()
-    manifest = read_manifest(params["manifest"]) if params["manifest"] else None
+    manifest = None
+    if params["manifest"]:
+        manifest, warnings = check_manifest(
+            read_manifest(params["manifest"], params["name"]), label_of(params["manifest"])
+        )
+        for line in manifest_warning_lines(warnings):
+            click.echo(line, err=True)
     reader: ClusterReader
     if from_files:
         reader = DumpReader.from_files(from_files)

@@ -5,15 +5,16 @@ current-context. Namespace: -n, else the context's namespace, else "default".
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kubectl_ds.errors import ConfigError
+from kubectl_ds.errors import ConfigError, InputError
+from kubectl_ds.kube.documents import yaml_documents
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
@@ -86,13 +87,19 @@ def kubeconfig_paths(flags: KubeFlags, environ: Mapping[str, str]) -> list[str]:
 
 def _read(path: str) -> dict[str, Any]:
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode("utf-8-sig")
     except OSError as error:
         raise ConfigError(f'cannot read kubeconfig "{path}": {error.strerror or error}') from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f'kubeconfig "{path}" is not text (byte {error.start} is not UTF-8); check --kubeconfig'
+        ) from error
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f'kubeconfig "{path}" is not valid YAML: {str(error).splitlines()[0]}') from error
+        # The same limits as for dumps: a kubeconfig is YAML someone may have been sent, too.
+        documents = yaml_documents(text, f'kubeconfig "{path}"', language="YAML")
+    except InputError as error:
+        raise ConfigError(error.message) from error
+    data = documents[0] if documents else None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -232,6 +239,25 @@ def _entry(items: Any, name: str, section: str) -> dict[str, Any]:
     return {}
 
 
+@contextlib.contextmanager
+def _client_log_errors() -> Iterator[list[str]]:
+    """The ERROR records the kubernetes client logs meanwhile (kept off the terminal): our one-line error says
+    it instead."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    root = logging.getLogger()
+    handler = Collect(level=logging.ERROR)
+    root.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        root.removeHandler(handler)
+
+
 def new_api_client(resolved: ResolvedConfig, flags: KubeFlags | None = None) -> Any:
     """An ApiClient for the resolved context with the connection flags applied; imports the kubernetes
     client (only now)."""
@@ -258,7 +284,15 @@ def new_api_client(resolved: ResolvedConfig, flags: KubeFlags | None = None) -> 
         )
         loader = KubeConfigLoader(config_dict=config, active_context=_OVERRIDE, config_base_path=None)
         configuration = type.__call__(Configuration)
-        loader.load_and_set(configuration)
+        with _client_log_errors() as logged:
+            loader.load_and_set(configuration)
+        if logged:
+            # The client logs a failing exec credential plugin (and a malformed answer from it) and carries on
+            # without credentials, which would end in a 401 far from its cause.
+            raise ConfigError(
+                f'the credential plugin of user "{resolved.user}" failed: {" ".join(logged[0].split())}; '
+                "run it by hand to see why, or log in again"
+            )
     except ConfigException as error:
         raise ConfigError(f"{what} cannot be used: {error}") from error
     except OSError as error:

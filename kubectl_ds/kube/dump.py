@@ -1,68 +1,54 @@
-"""Offline sources: dumps written by `kubectl get nodes,pods,ds,controllerrevisions -A -o yaml`, and
-DaemonSet manifests for the what-if. Reads files (or stdin); everything after parsing is pure.
+"""Offline sources: dumps (`kubectl get ... -o yaml|json`, `kubectl cluster-info dump` and its
+`--output-directory` tree, raw API list responses, must-gather style trees; see kube/documents.py for the
+formats) and DaemonSet manifests for the what-if. Reads files (or stdin); everything after parsing is pure.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from kubectl_ds import resources as r
 from kubectl_ds.errors import InputError, NotFound
+from kubectl_ds.kube.documents import Located, label_of, read_path
 from kubectl_ds.labelselector import selector_matches
 
 _KINDS = {"Node", "Pod", "DaemonSet", "ControllerRevision", "Event", "PodDisruptionBudget"}
+_DUMP_COMMAND = "kubectl get nodes,pods,ds,controllerrevisions,events,pdb -A -o yaml"
 
 
 def read_documents(path: str, stdin: TextIO | None = None) -> list[dict[str, Any]]:
-    """Every object in a YAML/JSON file (multi-document, `kind: List` and `*List` flattened)."""
-    import yaml
-
-    label = "standard input" if path == "-" else f'"{path}"'
-    try:
-        text = (stdin or sys.stdin).read() if path == "-" else Path(path).read_text()
-    except OSError as error:
-        raise InputError(f"cannot read {label}: {error.strerror or error}") from error
-    try:
-        documents = list(yaml.safe_load_all(text)) if not text.lstrip().startswith("{") else [json.loads(text)]
-    except (yaml.YAMLError, ValueError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{label} is not valid YAML or JSON: {first}") from error
-    objects = list(_flatten(doc for doc in documents if doc is not None))
-    for obj in objects:
-        if not isinstance(obj, dict) or not obj.get("kind"):
-            raise InputError(f"{label} holds something that is not a Kubernetes object (no kind)")
-    return objects
+    """Every object in a YAML/JSON file or directory (multi-document, `kind: List` and `*List` flattened)."""
+    return [located.obj for located in read_path(path, stdin)]
 
 
-def _flatten(documents: Iterable[Any]) -> Iterator[Any]:
-    for document in documents:
-        if isinstance(document, dict) and str(document.get("kind", "")).endswith("List") and "items" in document:
-            yield from _flatten(document.get("items") or [])
-        else:
-            yield document
-
-
-def read_manifest(path: str, stdin: TextIO | None = None) -> dict[str, Any]:
-    """The one DaemonSet in a manifest file."""
-    objects = read_documents(path, stdin)
-    daemonsets = [obj for obj in objects if obj.get("kind") == "DaemonSet"]
-    label = "standard input" if path == "-" else f'"{path}"'
+def read_manifest(path: str, name: str | None = None, stdin: TextIO | None = None) -> dict[str, Any]:
+    """The DaemonSet of a manifest file: the only one, or the one called `name` when it holds several."""
+    located = read_path(path, stdin)
+    label = label_of(path)
+    daemonsets = [item for item in located if item.obj.get("kind") == "DaemonSet"]
     if not daemonsets:
-        kinds = ", ".join(sorted({str(obj.get("kind")) for obj in objects})) or "nothing"
+        kinds = ", ".join(sorted({str(item.obj.get("kind")) for item in located})) or "nothing"
         raise InputError(f"{label} is not a DaemonSet manifest (found {kinds}); pass a file with kind: DaemonSet")
+    for item in daemonsets:
+        if not r.name(item.obj):
+            raise InputError(f"the DaemonSet in {item.where} has no metadata.name")
     if len(daemonsets) > 1:
-        names = ", ".join(r.name(ds) for ds in daemonsets)
-        raise InputError(f"{label} holds {len(daemonsets)} DaemonSets ({names}); pass a file with exactly one")
+        names = [r.name(item.obj) for item in daemonsets]
+        chosen = [item for item in daemonsets if r.name(item.obj) == name]
+        if not chosen:
+            listed = ", ".join(names)
+            if name:
+                raise InputError(f'{label} holds no DaemonSet "{name}" (it holds {listed}); name one of them')
+            raise InputError(
+                f"{label} holds {len(daemonsets)} DaemonSets ({listed}); name the one to explain: "
+                f"kubectl ds explain {names[0]} -f {path}"
+            )
+        daemonsets = chosen[:1]
     daemonset = daemonsets[0]
-    if not r.name(daemonset):
-        raise InputError(f"the DaemonSet in {label} has no metadata.name")
-    if not r.spec(daemonset).get("template"):
-        raise InputError(f'DaemonSet "{r.name(daemonset)}" in {label} has no spec.template')
-    return daemonset
+    if not isinstance(r.spec(daemonset.obj).get("template"), dict) or not r.spec(daemonset.obj).get("template"):
+        raise InputError(f'DaemonSet "{r.name(daemonset.obj)}" in {daemonset.where} has no spec.template')
+    return daemonset.obj
 
 
 class DumpReader:
@@ -79,21 +65,12 @@ class DumpReader:
     @classmethod
     def from_files(cls, paths: Iterable[str], stdin: TextIO | None = None) -> DumpReader:
         paths = list(paths)
-        objects: list[dict[str, Any]] = []
+        located: list[Located] = []
         for path in paths:
-            objects.extend(read_documents(path, stdin))
-        for obj in objects:
-            if r.kind_of(obj) in _KINDS and not r.name(obj):
-                raise InputError(
-                    f"a {r.kind_of(obj)} in {', '.join(paths)} has no metadata.name; "
-                    "is this a dump written by kubectl get -o yaml?"
-                )
-        reader = cls(objects, origin=", ".join(paths))
+            located.extend(read_path(path, stdin))
+        reader = cls(_unique([item for item in located if r.kind_of(item.obj) in _KINDS]), origin=", ".join(paths))
         if not reader._by_kind["Node"]:
-            raise InputError(
-                f"no Node objects in {reader.origin}; dump them too: "
-                "kubectl get nodes,pods,ds,controllerrevisions -A -o yaml"
-            )
+            raise InputError(f"no Node objects in {reader.origin}; dump them too: {_DUMP_COMMAND}")
         return reader
 
     def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]:
@@ -171,3 +148,49 @@ class DumpReader:
 
     def list_unscheduled_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return [pod for pod in self._in_scope("Pod", namespace) if not r.spec(pod).get("nodeName")]
+
+
+def _unique(located: Iterable[Located]) -> list[dict[str, Any]]:
+    """One object per kind, namespace and name. The same object read twice (a must-gather tree holds a pod in
+    its namespace's pod list and again in its own file) is kept once, the later resourceVersion of it if the
+    two copies were read at different times. Two different objects under one name (different uids: a dump of
+    another cluster, or of a pod recreated between two dumps) cannot both be true: that is an error."""
+    seen: dict[tuple[str, str, str], Located] = {}
+    for item in located:
+        obj = item.obj
+        if not r.name(obj):
+            raise InputError(
+                f"{item.where} ({r.kind_of(obj)}) has no metadata.name; is this a dump written by kubectl get -o yaml?"
+            )
+        namespace = "" if r.kind_of(obj) == "Node" else (r.namespace(obj) or "default")
+        key = (r.kind_of(obj), namespace, r.name(obj))
+        first = seen.get(key)
+        if first is None:
+            seen[key] = item
+            continue
+        newer = _same_object_newer(first.obj, obj)
+        if newer is None:
+            title = f"{namespace}/{r.name(obj)}" if namespace else r.name(obj)
+            raise InputError(
+                f'{r.kind_of(obj)} "{title}" appears twice with different contents, in {first.where} and in '
+                f"{item.where}; read one snapshot of one cluster"
+            )
+        if newer is obj:
+            seen[key] = item
+    return [item.obj for item in seen.values()]
+
+
+def _same_object_newer(a: Mapping[str, Any], b: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The newer copy if a and b are the same object (b wins a tie), None if they are different objects."""
+    if a == b:
+        return b
+    uid_a, uid_b = r.metadata(a).get("uid"), r.metadata(b).get("uid")
+    if not uid_a or uid_a != uid_b:
+        return None
+    version_a, version_b = (
+        str(r.metadata(a).get("resourceVersion") or ""),
+        str(r.metadata(b).get("resourceVersion") or ""),
+    )
+    if not (version_a.isdigit() and version_b.isdigit()) or version_a == version_b:
+        return None
+    return b if int(version_b) > int(version_a) else a

@@ -14,6 +14,7 @@ TAINT_NO_EXECUTE = "TaintNoExecute"
 INSUFFICIENT_RESOURCES = "InsufficientResources"
 HOST_PORT_CONFLICT = "HostPortConflict"
 FAILED_SCHEDULING = "FailedScheduling"
+NODE_NO_ALLOCATABLE = "NodeNoAllocatable"  # status.allocatable not posted: the scheduler sees 0 pods allowed
 # Pod side: the state of the pod(s) on the node.
 POD_MISSING = "PodMissing"
 POD_NOT_READY = "PodNotReady"
@@ -31,7 +32,7 @@ NODE_NOT_READY = "NodeNotReady"
 NODE_CORDONED = "NodeCordoned"
 
 CONTROLLER_CODES = frozenset({NODE_NAME, NODE_SELECTOR, NODE_AFFINITY, TAINT_NO_SCHEDULE, TAINT_NO_EXECUTE})
-SCHEDULER_CODES = frozenset({INSUFFICIENT_RESOURCES, HOST_PORT_CONFLICT, FAILED_SCHEDULING})
+SCHEDULER_CODES = frozenset({INSUFFICIENT_RESOURCES, HOST_PORT_CONFLICT, FAILED_SCHEDULING, NODE_NO_ALLOCATABLE})
 INFO_CODES = frozenset({NODE_NOT_READY, NODE_CORDONED})
 
 

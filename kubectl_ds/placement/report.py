@@ -26,7 +26,7 @@ from kubectl_ds.placement.pods import (
 )
 from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
 from kubectl_ds.placement.reasons import Reason
-from kubectl_ds.placement.requests import ParseQuantity, resource_shortfalls
+from kubectl_ds.placement.requests import NO_ALLOCATABLE, ParseQuantity, reports_no_allocatable, resource_shortfalls
 from kubectl_ds.placement.revisions import RevisionIndex
 from kubectl_ds.placement.scheduling import short_scheduler_reason
 from kubectl_ds.placement.selectors import required_node_selector
@@ -45,6 +45,7 @@ TERMINATING = "terminating"
 MISSING = "missing"
 UNKNOWN = "unknown"  # pods could not be listed
 WOULD_CREATE = "would get a pod"  # explaining a manifest that is not applied: no pods exist yet
+WOULD_PEND = "would stay Pending"  # ... and the scheduler could not place the new pod there
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ class NodeReport:
         """Wanted with one ready, available, up-to-date pod; or not wanted and empty."""
         if self.state == UNKNOWN:
             return False
-        if self.state == WOULD_CREATE:
-            return True
+        if self.state in (WOULD_CREATE, WOULD_PEND):
+            return self.state == WOULD_CREATE
         if not self.should_run:
             return not self.pods
         live = [pod for pod in self.pods if not pod.terminating]
@@ -400,11 +401,16 @@ def add_scheduler_checks(
             continue
         others = other_pods_by_node[node.name]
         extra = scheduler_reasons(pod_spec, assessment.node_objects[node.name], others, parse_quantity)
-        updated.append(node.with_reasons(extra))
+        node = node.with_reasons(extra)
+        if node.state == WOULD_CREATE and extra:
+            node = replace(node, state=WOULD_PEND)  # any scheduler-side reason blocks binding
+        updated.append(node)
     return replace(assessment, nodes=tuple(updated))
 
 
 def scheduler_reasons(pod_spec: Obj, node: Obj, other_pods: Sequence[Obj], parse: ParseQuantity) -> list[Reason]:
+    if reports_no_allocatable(node):
+        return [NO_ALLOCATABLE]
     reasons = []
     for shortfall in resource_shortfalls(pod_spec, node, other_pods, parse):
         reasons.append(

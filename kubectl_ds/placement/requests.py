@@ -17,6 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from kubectl_ds import resources as r
+from kubectl_ds.placement import reasons as codes
+from kubectl_ds.placement.reasons import Reason
 from kubectl_ds.resources import Obj
 
 ParseQuantity = Callable[[Any], Decimal]
@@ -81,6 +83,23 @@ def pod_requests(pod_spec: Obj, parse: ParseQuantity) -> Requests:
     total = _max(_add(total, sidecars), init_peak)
     overhead = {str(k): parse(v) for k, v in (pod_spec.get("overhead") or {}).items()}
     return _add(total, overhead)
+
+
+def reports_no_allocatable(node: Obj) -> bool:
+    """The kubelet has not posted status.allocatable (a node object created before its kubelet registered, or
+    one whose kubelet never came up). The scheduler then sees 0 allowed pods and says "Too many pods"; the
+    cause is the missing status, not the pods on the node (docs/rules.md#r-no-allocatable)."""
+    allocatable = r.status(node).get("allocatable")
+    return not allocatable
+
+
+NO_ALLOCATABLE = Reason(
+    code=codes.NODE_NO_ALLOCATABLE,
+    rule="no allocatable resources",
+    message="node reports no allocatable resources (status.allocatable not posted): the scheduler places no pod "
+    "here until its kubelet registers and posts them",
+    hint="check the kubelet on {node}: kubectl describe node {node}",
+)
 
 
 def resource_shortfalls(pod_spec: Obj, node: Obj, other_pods: Iterable[Obj], parse: ParseQuantity) -> list[Shortfall]:

@@ -23,6 +23,7 @@ from kubectl_ds.placement.report import (
     TERMINATING,
     UNKNOWN,
     WOULD_CREATE,
+    WOULD_PEND,
     Assessment,
     NodeReport,
 )
@@ -96,6 +97,7 @@ _STATE_ORDER = (
     TERMINATING,
     MISSING,
     WOULD_CREATE,
+    WOULD_PEND,
     UNKNOWN,
 )
 
@@ -111,7 +113,12 @@ def _exclusion_rule(node: NodeReport) -> str:
 
 def short_reason(node: NodeReport) -> str:
     """The most telling reason of a node, as a few words for the summary line."""
-    priority = (codes.INSUFFICIENT_RESOURCES, codes.HOST_PORT_CONFLICT, codes.FAILED_SCHEDULING)
+    priority = (
+        codes.NODE_NO_ALLOCATABLE,
+        codes.INSUFFICIENT_RESOURCES,
+        codes.HOST_PORT_CONFLICT,
+        codes.FAILED_SCHEDULING,
+    )
     for code in priority:
         for reason in node.reasons:
             if reason.code == code:

@@ -11,6 +11,7 @@ from typing import Any
 
 from kubectl_ds.placement import reasons as codes
 from kubectl_ds.placement.correlation import Correlation
+from kubectl_ds.placement.manifest import MISSING_SELECTOR, REMOVED_API_VERSION, SERVED_VERSION, ManifestWarning
 from kubectl_ds.placement.reasons import Reason
 from kubectl_ds.placement.report import (
     CRASH_LOOPING,
@@ -24,6 +25,7 @@ from kubectl_ds.placement.report import (
     TERMINATING,
     UNKNOWN,
     WOULD_CREATE,
+    WOULD_PEND,
     Assessment,
     NodeReport,
 )
@@ -78,7 +80,7 @@ def status_cell(node: NodeReport) -> str:
         return "?"
     primary = node.primary_pod
     if primary is None:
-        return "Missing" if node.should_run and node.state != WOULD_CREATE else "-"
+        return "Missing" if node.should_run and node.state not in (WOULD_CREATE, WOULD_PEND) else "-"
     return primary.status
 
 
@@ -352,3 +354,23 @@ def render_json(view: ExplainView, *, problems_only: bool = False) -> str:
 
 def render_yaml(view: ExplainView, *, problems_only: bool = False) -> str:
     return to_yaml(to_data(view, problems_only=problems_only))
+
+
+def manifest_warning_lines(warnings: Sequence[ManifestWarning]) -> list[str]:
+    """kubectl's `Warning: ...` lines (on stderr) for a manifest the API server would reject as written."""
+    lines = []
+    for warning in warnings:
+        if warning.code == REMOVED_API_VERSION:
+            lines.append(
+                f'Warning: DaemonSet "{warning.name}" is {warning.api_version}, which the API server no longer '
+                f"serves (removed in Kubernetes {warning.removed_in}) and would reject; "
+                f"use apiVersion: {SERVED_VERSION}"
+            )
+        elif warning.code == MISSING_SELECTOR:
+            labels = ", ".join(f"{key}: {value}" for key, value in warning.labels)
+            lines.append(
+                f'Warning: DaemonSet "{warning.name}" has no spec.selector, which {SERVED_VERSION} requires: the API '
+                f"server would reject it; add spec.selector.matchLabels {{{labels}}} (the pod template's labels, "
+                "which this explanation used)"
+            )
+    return lines

@@ -15,7 +15,7 @@ from typing import Any
 
 from kubectl_ds import resources as r
 from kubectl_ds.errors import UsageError
-from kubectl_ds.labelselector import selector_matches, selector_query
+from kubectl_ds.labelselector import label_problem, selector_matches, selector_query
 from kubectl_ds.placement.hostports import host_ports
 from kubectl_ds.placement.pods import is_terminating, pods_by_node
 from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
@@ -111,6 +111,9 @@ def parse_canary(text: str) -> dict[str, Any]:
         key, value = key.strip(), value.strip()
         if not sep or not key or value.startswith("="):
             raise UsageError(usage)
+        problem = label_problem(key, value)
+        if problem:
+            raise UsageError(f'invalid {CANARY_FLAG} "{text}": {problem}')
         if labels.get(key, value) != value:
             raise UsageError(f'invalid {CANARY_FLAG} "{text}": label {key} is given two values')
         labels[key] = value

@@ -273,6 +273,30 @@ def test_scheduler_reason_rules_use_scheduler_words(
     assert [(reason.code, reason.rule) for reason in reasons] == [("InsufficientResources", rule) for rule in rules]
 
 
+@pytest.mark.parametrize(
+    "status",
+    [
+        pytest.param({}, id="rule-no-allocatable-status-not-posted"),
+        pytest.param({"allocatable": {}}, id="rule-no-allocatable-empty-map"),
+        pytest.param({"allocatable": None, "capacity": {"pods": "110"}}, id="rule-no-allocatable-capacity-alone"),
+    ],
+)
+def test_node_without_allocatable_is_named_not_too_many_pods(status: dict[str, Any]) -> None:
+    """The scheduler sees 0 allowed pods on a node whose kubelet never posted status.allocatable and says "Too
+    many pods"; the cause to fix is the kubelet, not the pods (docs/rules.md#r-no-allocatable)."""
+    node = make_node("n") | {"status": status}
+    reasons = scheduler_reasons(spec_of(make_daemonset(requests={"cpu": "1"})), node, [], parse_quantity)
+    assert [(reason.code, reason.rule, reason.message, reason.hint_for("n")) for reason in reasons] == [
+        (
+            "NodeNoAllocatable",
+            "no allocatable resources",
+            "node reports no allocatable resources (status.allocatable not posted): the scheduler places no pod "
+            "here until its kubelet registers and posts them",
+            "check the kubelet on n: kubectl describe node n",
+        )
+    ]
+
+
 # --- NodePorts ------------------------------------------------------------------------------------------------
 
 

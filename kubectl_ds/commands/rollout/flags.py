@@ -281,7 +281,7 @@ def change_flags(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **params: Any) -> Any:
         values = {name: params.pop(name) for name in _CHANGE_FLAGS}
-        return func(*args, change=_change(values), **params)
+        return func(*args, change=_change(values, params.get("name")), **params)
 
     return _with_options(
         wrapper,
@@ -306,7 +306,7 @@ def change_flags(func: F) -> F:
     )
 
 
-def _change(values: dict[str, Any]) -> Change:
+def _change(values: dict[str, Any], name: str | None) -> Change:
     from kubectl_ds import resources as r
     from kubectl_ds.kube.dump import read_manifest
     from kubectl_ds.rollout.change import image_change, restart_change, template_change
@@ -317,7 +317,7 @@ def _change(values: dict[str, Any]) -> Change:
         return image_change(values["images"])
     if values["restart"]:
         return restart_change()
-    manifest = read_manifest(values["manifest"])
+    manifest = read_manifest(values["manifest"], name)
     return template_change(r.pod_template(manifest), f"pod template from {values['manifest']}")
 
 

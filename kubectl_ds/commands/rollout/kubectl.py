@@ -14,6 +14,7 @@ from kubectl_ds import resources as r
 from kubectl_ds.commands.common import interruptible, kube_flags
 from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.rollout.flags import budget_flags, connect, finish, make_rollout
+from kubectl_ds.errors import UsageError
 
 if TYPE_CHECKING:
     from kubectl_ds.kube.config import KubeFlags
@@ -32,6 +33,8 @@ class UndoOptions:
     def validate(self) -> None:
         from kubectl_ds.rollout.options import validate_options
 
+        if self.to_revision < 0:
+            raise UsageError(f"revision must be a positive integer: {self.to_revision}")  # kubectl's words
         validate_options(self.budget)
 
 
