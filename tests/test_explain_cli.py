@@ -337,7 +337,7 @@ def test_dump_without_nodes(invoke: Invoke, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr == (
         f"error: no Node objects in {dump}; dump them too: "
-        "kubectl get nodes,pods,ds,controllerrevisions,events -A -o yaml\n"
+        "kubectl get nodes,pods,ds,controllerrevisions,events,pdb -A -o yaml\n"
     )
 
 
