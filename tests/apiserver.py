@@ -37,7 +37,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,7 +149,6 @@ class ApiServer(Verbs):
         self.https_url = ""  # the same port, over TLS (see TEST_CA_PEM)
         self.requests: list[Request] = []
         super().__init__(watch_history=watch_history, clock=clock)
-        self._snapshots: OrderedDict[str, tuple[int, list[Obj]]] = OrderedDict()
 
         self._aux_lock = threading.Lock()  # guards requests, faults and denials
         self._faults: list[_Fault] = []
