@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from kubectl_ds import resources as r
+from kubectl_ds.commands.background import Background
 from kubectl_ds.commands.common import interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
 from kubectl_ds.errors import ExitCode, Forbidden, NotFound, UsageError
 from kubectl_ds.placement.report import (
@@ -71,14 +72,22 @@ def run(
     manifest: dict[str, Any] | None = None,
     arrow: str = "→",
 ) -> ExplainResult:
-    omitted: list[str] = []
+    # The reads overlap (commands/background.py): the nodes while the DaemonSet is read, then its pods and
+    # revisions side by side. What each leaves out is collected apart, so `omitted` keeps a fixed order.
+    all_nodes = Background(reader.list_nodes)
     daemonset, live = _target(options, reader, manifest)
     namespace = r.namespace(daemonset) or options.namespace
     selector = r.spec(daemonset).get("selector") or {}
-    nodes = _select_nodes(reader.list_nodes(), options.nodes)
-
-    pods = _daemonset_pods(reader, live, namespace, selector, omitted)
-    revisions = _revisions(reader, live, namespace, selector, omitted, what_if=manifest is not None)
+    pods_omitted: list[str] = []
+    revisions_omitted: list[str] = []
+    pods_read = Background(lambda: _daemonset_pods(reader, live, namespace, selector, pods_omitted))
+    revisions_read = Background(
+        lambda: _revisions(reader, live, namespace, selector, revisions_omitted, what_if=manifest is not None)
+    )
+    nodes = _select_nodes(all_nodes.result(), options.nodes)
+    pods = pods_read.result()
+    revisions = revisions_read.result()
+    omitted = pods_omitted + revisions_omitted
     messages = _scheduler_messages(reader, pods or [], namespace, omitted)
     assessment = assess_nodes(
         daemonset, nodes, pods, revisions, now=now, scheduler_messages=messages, applied=live is not None
@@ -309,7 +318,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         from kubectl_ds.kube.config import resolve
 
         resolved = resolve(flags)
-        reader = Cluster.connect(flags, resolved)
+        reader = Cluster.connect(flags, resolved, plain_reads=True)
         options = replace(options, namespace=resolved.namespace)
     result = run(
         options,

@@ -1,7 +1,9 @@
 """The cluster adapter: raw JSON reads (never client models), paginated lists, one error boundary.
 
 Client models cost ~7x the time and 3x the memory of json.loads on large lists, so every call goes
-through ApiClient.param_serialize/call_api and decodes the body itself.
+through ApiClient.param_serialize/call_api and decodes the body itself. With `plain_reads`, GETs go over
+the standard library (kube/transport.py) when the kubeconfig's credentials allow it, and the client is
+imported only when a write or a watch needs it: `explain` then never imports it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from urllib.parse import quote
 from kubectl_ds.errors import ApiError
 from kubectl_ds.kube.config import KubeFlags, ResolvedConfig, new_api_client, resolve
 from kubectl_ds.kube.errors import Attempt, error_for_exception, error_for_status
+from kubectl_ds.kube.transport import HttpTransport, plain_transport
 from kubectl_ds.labelselector import selector_query
 
-PAGE_SIZE = 500  # kubectl's own chunk size
+# Items per page. kubectl asks for 500; we ask for 2,000 (why: README, "Benchmarks"): each page is a round
+# trip and a request the API server admits and serves on its own, while a page of 2,000 nodes is ~10 MB of
+# JSON, so a client holding a few pages in flight stays well under the memory of one unpaginated list.
+PAGE_SIZE = 2000
 _CORE = "/api/v1"
 _APPS = "/apis/apps/v1"
 _POLICY = "/apis/policy/v1"
@@ -55,8 +61,12 @@ class Cluster:
         server: str,
         request_timeout: float | None = None,
         local_clock: Callable[[], datetime] = _utc_now,
+        transport: HttpTransport | None = None,
+        client_factory: Callable[[], Any] | None = None,
     ) -> None:
-        self._client = api_client
+        self._api_client = api_client  # None until a write or a watch needs it, with a client_factory
+        self._client_factory = client_factory
+        self._transport = transport
         self._server = server
         self._timeout = request_timeout
         self._local_clock = local_clock
@@ -64,17 +74,32 @@ class Cluster:
 
     @classmethod
     def connect(
-        cls, flags: KubeFlags, resolved: ResolvedConfig | None = None, local_clock: Callable[[], datetime] = _utc_now
+        cls,
+        flags: KubeFlags,
+        resolved: ResolvedConfig | None = None,
+        local_clock: Callable[[], datetime] = _utc_now,
+        *,
+        plain_reads: bool = False,
     ) -> Cluster:
         # urllib3 logs each retry as a WARNING; our own one-line error is what the user should see.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
-        resolved = resolved or resolve(flags)
+        config = resolved or resolve(flags)
+        transport = plain_transport(flags, config) if plain_reads else None
         return cls(
-            new_api_client(resolved),
-            server=resolved.server,
+            None if transport is not None else new_api_client(config),
+            server=config.server,
             request_timeout=flags.request_timeout,
             local_clock=local_clock,
+            transport=transport,
+            client_factory=lambda: new_api_client(config),
         )
+
+    @property
+    def _client(self) -> Any:
+        """The official client, created (and imported) on first use when reads did not need it."""
+        if self._api_client is None and self._client_factory is not None:
+            self._api_client = self._client_factory()
+        return self._api_client
 
     def server_now(self) -> datetime:
         """The time on the API server's clock, as its last answer's Date header told it.
@@ -109,6 +134,8 @@ class Cluster:
         body: Any = None,
         content_type: str | None = None,
     ) -> Any:
+        if method == "GET" and self._transport is not None:
+            return self._plain_get(path, attempt, query or [])
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
@@ -126,8 +153,20 @@ class Cluster:
             self._note_server_time(response)
         except Exception as error:  # noqa: BLE001 - every client/transport failure becomes our own error
             raise error_for_exception(error, attempt, self._server, self._timeout) from error
-        if response.status >= 400:
-            raise error_for_status(response.status, data, attempt, self._server, _retry_after(response))
+        return self._decode(response.status, data, attempt, response)
+
+    def _plain_get(self, path: str, attempt: Attempt, query: list[tuple[str, str]]) -> Any:
+        assert self._transport is not None
+        try:
+            response = self._transport.get(path, query, self._timeout)
+        except Exception as error:  # noqa: BLE001 - every transport failure becomes our own error
+            raise error_for_exception(error, attempt, self._server, self._timeout) from error
+        self._note_server_time(response)
+        return self._decode(response.status, response.body, attempt, response)
+
+    def _decode(self, status: int, data: bytes, attempt: Attempt, response: Any) -> Any:
+        if status >= 400:
+            raise error_for_status(status, data, attempt, self._server, _retry_after(response))
         try:
             return json.loads(data) if data else {}
         except ValueError as error:  # e.g. an HTML page from a proxy in front of the API server
