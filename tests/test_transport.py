@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubectl_ds.kube.cluster import _early_continue
 from kubectl_ds.kube.config import KubeFlags, resolve
 from kubectl_ds.kube.transport import plain_transport
 from tests.apiserver import TEST_CA_PEM, ApiServer
@@ -147,3 +148,25 @@ def test_explain_with_an_exec_plugin_authenticates_through_the_client(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["nodes"] == 1
     assert result.stderr.strip() == "kubernetes imported: True"
+
+
+@pytest.mark.parametrize(
+    ("body", "token"),
+    [
+        pytest.param(
+            b'{"kind":"NodeList","metadata":{"resourceVersion":"5","continue":"abc"},"items":[{}]}',
+            "abc",
+            id="metadata-before-items-as-the-api-server-writes-it",
+        ),  # fmt: skip
+        pytest.param(b'{"kind": "NodeList", "metadata": {"resourceVersion": "5"}, "items": []}', "", id="last-page"),
+        pytest.param(
+            b'{"items":[{"metadata":{"name":"n","continue":"x"}}],"metadata":{"continue":"abc"}}',
+            "",
+            id="items-first-left-to-the-decoded-page",
+        ),  # fmt: skip
+        pytest.param(b'{"metadata":{"continue":"ab', "", id="cut-short"),
+        pytest.param(b"<html>", "", id="not-json"),
+    ],
+)
+def test_the_next_page_is_asked_for_from_the_head_of_the_body(body: bytes, token: str) -> None:
+    assert _early_continue(body) == token

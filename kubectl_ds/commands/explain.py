@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,19 +18,15 @@ from kubectl_ds import resources as r
 from kubectl_ds.commands.background import Background
 from kubectl_ds.commands.common import interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
 from kubectl_ds.errors import ExitCode, Forbidden, NotFound, UsageError
-from kubectl_ds.placement.report import (
-    Assessment,
-    add_scheduler_checks,
-    assess_nodes,
-    nodes_to_check,
-    other_pods_on_nodes,
-)
-from kubectl_ds.placement.requests import ParseQuantity
-from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
-from kubectl_ds.placement.scheduling import events_for
-from kubectl_ds.placement.summary import summarize
-from kubectl_ds.reader import ClusterReader
-from kubectl_ds.render.explain import ExplainView, render_json, render_table, render_yaml
+
+# The judging and rendering modules are imported where they are used, not here: `kubectl ds --help` does
+# not need them, and `explain` imports them while its first reads are in flight (run()).
+if TYPE_CHECKING:
+    from kubectl_ds.placement.report import Assessment
+    from kubectl_ds.placement.requests import ParseQuantity
+    from kubectl_ds.placement.revisions import RevisionIndex
+    from kubectl_ds.reader import ClusterReader
+    from kubectl_ds.render.explain import ExplainView
 
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 
@@ -84,6 +80,10 @@ def run(
     revisions_read = Background(
         lambda: _revisions(reader, live, namespace, selector, revisions_omitted, what_if=manifest is not None)
     )
+    from kubectl_ds.placement.report import assess_nodes  # while the reads are in flight
+    from kubectl_ds.placement.summary import summarize
+    from kubectl_ds.render.explain import ExplainView
+
     nodes = _select_nodes(all_nodes.result(), options.nodes)
     pods = pods_read.result()
     revisions = revisions_read.result()
@@ -165,6 +165,8 @@ def _revisions(
     *,
     what_if: bool,
 ) -> RevisionIndex:
+    from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
+
     if live is None:
         return RevisionIndex(by_hash={}, current_hash=None, current_revision=None, template_generation=None)
     try:
@@ -181,6 +183,8 @@ def _revisions(
 def _scheduler_messages(
     reader: ClusterReader, pods: Sequence[dict[str, Any]], namespace: str, omitted: list[str]
 ) -> dict[str, str]:
+    from kubectl_ds.placement.scheduling import events_for
+
     pending = [pod for pod in pods if r.status(pod).get("phase") == "Pending" and not r.spec(pod).get("nodeName")]
     if not pending:
         return {}
@@ -201,6 +205,8 @@ def _with_scheduler_checks(
     owner: dict[str, Any] | None,
     every_wanted_node: bool,
 ) -> Assessment:
+    from kubectl_ds.placement.report import add_scheduler_checks, nodes_to_check, other_pods_on_nodes
+
     names = nodes_to_check(assessment, every_wanted_node=every_wanted_node)
     if not names:
         return assessment
@@ -215,6 +221,8 @@ def _with_scheduler_checks(
 
 
 def _render(view: ExplainView, options: ExplainOptions, arrow: str) -> str:
+    from kubectl_ds.render.explain import render_json, render_table, render_yaml
+
     renderers: dict[str, Callable[[], str]] = {
         "json": lambda: render_json(view, problems_only=options.problems_only),
         "yaml": lambda: render_yaml(view, problems_only=options.problems_only),

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from kubectl_ds.errors import ApiError
 from kubectl_ds.kube.config import KubeFlags, ResolvedConfig, new_api_client, resolve
 from kubectl_ds.kube.errors import Attempt, error_for_exception, error_for_status
-from kubectl_ds.kube.transport import HttpTransport, plain_transport
+from kubectl_ds.kube.transport import HttpTransport, Response, Sent, plain_transport
 from kubectl_ds.labelselector import selector_query
 
 # Items per page. kubectl asks for 500; we ask for 2,000 (why: README, "Benchmarks"): each page is a round
@@ -156,13 +156,44 @@ class Cluster:
         return self._decode(response.status, data, attempt, response)
 
     def _plain_get(self, path: str, attempt: Attempt, query: list[tuple[str, str]]) -> Any:
+        response = self._receive(self._send(path, query, attempt), attempt)
+        return self._decode(response.status, response.body, attempt, response)
+
+    def _send(self, path: str, query: list[tuple[str, str]], attempt: Attempt) -> Sent:
         assert self._transport is not None
         try:
-            response = self._transport.get(path, query, self._timeout)
+            return self._transport.send(path, query, self._timeout)
+        except Exception as error:  # noqa: BLE001 - every transport failure becomes our own error
+            raise error_for_exception(error, attempt, self._server, self._timeout) from error
+
+    def _receive(self, sent: Sent, attempt: Attempt) -> Response:
+        try:
+            response = sent.response()
         except Exception as error:  # noqa: BLE001 - every transport failure becomes our own error
             raise error_for_exception(error, attempt, self._server, self._timeout) from error
         self._note_server_time(response)
-        return self._decode(response.status, response.body, attempt, response)
+        return response
+
+    def _plain_pages(
+        self, path: str, base: list[tuple[str, str]], attempt: Attempt
+    ) -> tuple[list[dict[str, Any]], str]:
+        """_pages over the plain transport, pipelined: the next page is asked for as soon as its continue token
+        is read from the head of this page's body, and this page is decoded while the server serves the next."""
+        items: list[dict[str, Any]] = []
+        version = ""
+        sent: Sent | None = self._send(path, base, attempt)
+        while sent is not None:
+            response = self._receive(sent, attempt)
+            early = _early_continue(response.body) if response.status < 400 else ""
+            sent = self._send(path, [*base, ("continue", early)], attempt) if early else None
+            page = self._decode(response.status, response.body, attempt, response)
+            metadata = page.get("metadata") or {}
+            token = str(metadata.get("continue") or "")
+            if sent is None and token:  # the head did not show the token: ask after decoding
+                sent = self._send(path, [*base, ("continue", token)], attempt)
+            items.extend(page.get("items") or [])
+            version = version or str(metadata.get("resourceVersion") or "")
+        return items, version
 
     def _decode(self, status: int, data: bytes, attempt: Attempt, response: Any) -> Any:
         if status >= 400:
@@ -200,6 +231,8 @@ class Cluster:
 
     def _pages(self, path: str, base: list[tuple[str, str]], attempt: Attempt) -> tuple[list[dict[str, Any]], str]:
         """All items of a paginated list, and the list's resourceVersion (where a watch can start)."""
+        if self._transport is not None:
+            return self._plain_pages(path, base, attempt)
         items: list[dict[str, Any]] = []
         token = version = ""
         while True:
@@ -349,6 +382,27 @@ class Cluster:
         finally:
             if raw is not None:
                 raw.close()
+
+
+def _early_continue(body: bytes) -> str:
+    """The continue token of a list page, read from the head of its body without decoding the items: the API
+    server writes a list's metadata before its items (Go encodes the struct's fields in order). "" when the
+    head does not show it (no token, or another order): the caller then reads it from the decoded page."""
+    head = body[:8192]
+    at = head.find(b'"metadata"')
+    if at < 0 or b'"items"' in head[:at]:
+        return ""
+    text = head.decode("utf-8", "ignore")
+    start = text.find("{", text.find('"metadata"') + len('"metadata"'))
+    if start < 0:
+        return ""
+    try:
+        metadata, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return ""
+    if not isinstance(metadata, dict) or "name" in metadata:
+        return ""
+    return str(metadata.get("continue") or "")
 
 
 WATCH_QUIET = 0.1  # seconds without an event that end a watch burst (Cluster.watch_pods)

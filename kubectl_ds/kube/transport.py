@@ -74,30 +74,32 @@ class HttpTransport:
             connection.sock.settimeout(timeout)
         return connection
 
-    def open(self, path: str, query: list[tuple[str, str]], timeout: float | None) -> HTTPResponse:
-        """Send a GET and return the response whose body is still to be read (a watch streams it)."""
-        target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
-        for attempt in (1, 2):
-            connection = self._connection(timeout)
-            reused = connection.sock is not None
-            try:
-                connection.request("GET", target, headers=self._headers)
-                return connection.getresponse()
-            except (HTTPException, ConnectionError) as error:
-                self.close()
-                # A kept-alive connection the server closed meanwhile fails at once: one fresh try.
-                if not (reused and attempt == 1 and isinstance(error, (HTTPException, ConnectionResetError,
-                                                                       BrokenPipeError))):  # fmt: skip
-                    raise
-        raise AssertionError("unreachable")
+    def send(self, path: str, query: list[tuple[str, str]], timeout: float | None) -> Sent:
+        """Send a GET now; its answer is read by the returned Sent's response(), so the caller can decode the
+        previous page while the server works on this one (one request in flight per thread's connection)."""
+        return Sent(self, self._prefix + path + (f"?{urlencode(query)}" if query else ""), timeout)
 
     def get(self, path: str, query: list[tuple[str, str]], timeout: float | None) -> Response:
-        response = self.open(path, query, timeout)
-        body = response.read()
-        headers = {name.lower(): value for name, value in response.getheaders()}
-        if response.will_close:
+        return self.send(path, query, timeout).response()
+
+    def _write(self, target: str, timeout: float | None) -> bool:
+        """Send the request line and headers; True when it went over a kept-alive connection."""
+        connection = self._connection(timeout)
+        reused = connection.sock is not None
+        try:
+            connection.request("GET", target, headers=self._headers)
+        except (HTTPException, ConnectionError):
             self.close()
-        return Response(status=response.status, headers=headers, body=body)
+            if not reused:
+                raise
+            connection = self._connection(timeout)  # the server closed it while idle: one fresh try
+            connection.request("GET", target, headers=self._headers)
+            return False
+        return reused
+
+    def _read(self) -> HTTPResponse:
+        connection: HTTPConnection = self._local.connection
+        return connection.getresponse()
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
@@ -169,3 +171,31 @@ def _tls_context(
             key_path.write_bytes(key)
             context.load_cert_chain(str(cert_path), str(key_path))
     return context
+
+
+class Sent:
+    """A GET on its way; response() waits for the answer and reads its body."""
+
+    def __init__(self, transport: HttpTransport, target: str, timeout: float | None) -> None:
+        self._transport, self._target, self._timeout = transport, target, timeout
+        self._reused = transport._write(target, timeout)
+
+    def open(self) -> HTTPResponse:
+        """The answer with its body still to read (a watch streams it)."""
+        try:
+            return self._transport._read()
+        except (HTTPException, ConnectionError):
+            self._transport.close()
+            # A kept-alive connection the server had closed fails at once (RemoteDisconnected): one fresh try.
+            if not self._reused:
+                raise
+            self._reused = self._transport._write(self._target, self._timeout)
+            return self._transport._read()
+
+    def response(self) -> Response:
+        answer = self.open()
+        body = answer.read()
+        headers = {name.lower(): value for name, value in answer.getheaders()}
+        if answer.will_close:
+            self._transport.close()
+        return Response(status=answer.status, headers=headers, body=body)
