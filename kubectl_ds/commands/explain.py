@@ -80,17 +80,26 @@ def run(
     revisions_read = Background(
         lambda: _revisions(reader, live, namespace, selector, revisions_omitted, what_if=manifest is not None)
     )
-    from kubectl_ds.placement.report import assess_nodes  # while the reads are in flight
+    from kubectl_ds.placement.nodeside import judge_nodes  # while the reads are in flight
+    from kubectl_ds.placement.report import assess_nodes
     from kubectl_ds.placement.summary import summarize
     from kubectl_ds.render.explain import ExplainView
 
     nodes = _select_nodes(all_nodes.result(), options.nodes)
+    judged = Background(lambda: judge_nodes(daemonset, nodes))  # needs no pod: while the pods still come
     pods = pods_read.result()
     revisions = revisions_read.result()
     omitted = pods_omitted + revisions_omitted
     messages = _scheduler_messages(reader, pods or [], namespace, omitted)
     assessment = assess_nodes(
-        daemonset, nodes, pods, revisions, now=now, scheduler_messages=messages, applied=live is not None
+        daemonset,
+        nodes,
+        pods,
+        revisions,
+        now=now,
+        scheduler_messages=messages,
+        applied=live is not None,
+        judged=judged.result(),
     )
     assessment = _with_scheduler_checks(
         assessment, reader, parse_quantity, omitted, owner=live, every_wanted_node=manifest is not None
