@@ -68,8 +68,37 @@ def run(
     manifest: dict[str, Any] | None = None,
     arrow: str = "→",
 ) -> ExplainResult:
-    # The reads overlap (commands/background.py): the nodes while the DaemonSet is read, then its pods and
-    # revisions side by side. What each leaves out is collected apart, so `omitted` keeps a fixed order.
+    from kubectl_ds.placement.summary import summarize
+    from kubectl_ds.render.explain import ExplainView
+
+    # The API objects die with _assess's frame: only the reports are left when the output is built.
+    daemonset, live, assessment, omitted = _assess(options, reader, now, parse_quantity, manifest)
+    source = ""
+    if manifest is not None:
+        state = "the applied DaemonSet's pods shown as old" if live else "not applied yet"
+        source = f'DaemonSet "{r.name(daemonset)}" from {options.manifest} ({state})'
+    view = ExplainView(
+        namespace=r.namespace(daemonset) or options.namespace,
+        name=r.name(daemonset),
+        assessment=assessment,
+        summary=summarize(assessment),
+        omitted=tuple(omitted),
+        source=source,
+    )
+    return ExplainResult(text=_render(view, options, arrow), exit_code=_exit_code(view, options))
+
+
+def _assess(
+    options: ExplainOptions,
+    reader: ClusterReader,
+    now: datetime,
+    parse_quantity: ParseQuantity,
+    manifest: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None, Assessment, list[str]]:
+    """Read and judge: the DaemonSet explained, the applied one, the assessment (without the node objects)
+    and what was left out. The reads overlap (commands/background.py): the nodes while the DaemonSet is
+    read, then its pods and revisions side by side, and the nodes are judged while the pods still come.
+    What each read leaves out is collected apart, so `omitted` keeps a fixed order."""
     all_nodes = Background(reader.list_nodes)
     daemonset, live = _target(options, reader, manifest)
     namespace = r.namespace(daemonset) or options.namespace
@@ -82,11 +111,9 @@ def run(
     )
     from kubectl_ds.placement.nodeside import judge_nodes  # while the reads are in flight
     from kubectl_ds.placement.report import assess_nodes
-    from kubectl_ds.placement.summary import summarize
-    from kubectl_ds.render.explain import ExplainView
 
     nodes = _select_nodes(all_nodes.result(), options.nodes)
-    judged = Background(lambda: judge_nodes(daemonset, nodes))  # needs no pod: while the pods still come
+    judged = Background(lambda: judge_nodes(daemonset, nodes))  # needs no pod
     pods = pods_read.result()
     revisions = revisions_read.result()
     omitted = pods_omitted + revisions_omitted
@@ -104,20 +131,7 @@ def run(
     assessment = _with_scheduler_checks(
         assessment, reader, parse_quantity, omitted, owner=live, every_wanted_node=manifest is not None
     )
-
-    source = ""
-    if manifest is not None:
-        state = "the applied DaemonSet's pods shown as old" if live else "not applied yet"
-        source = f'DaemonSet "{r.name(daemonset)}" from {options.manifest} ({state})'
-    view = ExplainView(
-        namespace=namespace,
-        name=r.name(daemonset),
-        assessment=assessment,
-        summary=summarize(assessment),
-        omitted=tuple(omitted),
-        source=source,
-    )
-    return ExplainResult(text=_render(view, options, arrow), exit_code=_exit_code(view, options))
+    return daemonset, live, replace(assessment, node_objects={}), omitted
 
 
 def _target(

@@ -23,48 +23,51 @@ def to_json(data: Any, *, compact: bool = False) -> str:
 def _indented(data: Any) -> str:
     """json.dumps(data, indent=2), character for character, for strings, integers, booleans, None, lists and
     string-keyed dicts; twice as fast (json indents in pure Python, through a generator per value: half of
-    what `explain -o json` spends after reading 5,000 nodes). TypeError for anything else."""
-    out: list[str] = []
-    append = out.append
+    what `explain -o json` spends after reading 5,000 nodes). Each element of a list is joined into one
+    string as soon as it is written, so the pieces of 5,000 nodes (a million small strings, 25 MB) never
+    exist at once. TypeError for anything else."""
 
-    def write(value: Any, pad: str) -> None:
+    def write(value: Any, pad: str, out: list[str]) -> None:
         if isinstance(value, str):
-            append(encode_basestring_ascii(value))
+            out.append(encode_basestring_ascii(value))
         elif isinstance(value, dict):
             if not value:
-                append("{}")
+                out.append("{}")
                 return
             inner = pad + "  "
             separator = "{\n" + inner
             for key, item in value.items():
                 if not isinstance(key, str):
                     raise TypeError(key)
-                append(separator)
-                append(encode_basestring_ascii(key))
-                append(": ")
-                write(item, inner)
+                out.append(separator)
+                out.append(encode_basestring_ascii(key))
+                out.append(": ")
+                write(item, inner, out)
                 separator = ",\n" + inner
-            append("\n" + pad + "}")
+            out.append("\n" + pad + "}")
         elif isinstance(value, (list, tuple)):
             if not value:
-                append("[]")
+                out.append("[]")
                 return
             inner = pad + "  "
             separator = "[\n" + inner
             for item in value:
-                append(separator)
-                write(item, inner)
+                out.append(separator)
+                pieces: list[str] = []
+                write(item, inner, pieces)
+                out.append("".join(pieces))
                 separator = ",\n" + inner
-            append("\n" + pad + "]")
+            out.append("\n" + pad + "]")
         elif value is None or value is True or value is False:
-            append("null" if value is None else "true" if value else "false")
+            out.append("null" if value is None else "true" if value else "false")
         elif isinstance(value, int):
-            append(int.__repr__(value))
+            out.append(int.__repr__(value))
         else:
             raise TypeError(value)
 
-    write(data, "")
-    return "".join(out)
+    result: list[str] = []
+    write(data, "", result)
+    return "".join(result)
 
 
 def to_yaml(data: Any) -> str:
