@@ -68,11 +68,11 @@ def run(
     manifest: dict[str, Any] | None = None,
     arrow: str = "→",
 ) -> ExplainResult:
+    # The API objects die with _assess's frame: only the reports are left when the output is built.
+    daemonset, live, assessment, omitted = _assess(options, reader, now, parse_quantity, manifest)
     from kubectl_ds.placement.summary import summarize
     from kubectl_ds.render.explain import ExplainView
 
-    # The API objects die with _assess's frame: only the reports are left when the output is built.
-    daemonset, live, assessment, omitted = _assess(options, reader, now, parse_quantity, manifest)
     source = ""
     if manifest is not None:
         state = "the applied DaemonSet's pods shown as old" if live else "not applied yet"
@@ -111,6 +111,7 @@ def _assess(
     )
     from kubectl_ds.placement.nodeside import judge_nodes  # while the reads are in flight
     from kubectl_ds.placement.report import assess_nodes
+    from kubectl_ds.render.explain import ExplainView  # noqa: F401 - imported now, used by run()
 
     nodes = _select_nodes(all_nodes.result(), options.nodes)
     judged = Background(lambda: judge_nodes(daemonset, nodes))  # needs no pod

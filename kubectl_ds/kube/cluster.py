@@ -9,7 +9,6 @@ imported only when a write or a watch needs it: `explain` then never imports it.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -81,17 +80,15 @@ class Cluster:
         *,
         plain_reads: bool = False,
     ) -> Cluster:
-        # urllib3 logs each retry as a WARNING; our own one-line error is what the user should see.
-        logging.getLogger("urllib3").setLevel(logging.ERROR)
         config = resolved or resolve(flags)
         transport = plain_transport(flags, config) if plain_reads else None
         return cls(
-            None if transport is not None else new_api_client(config),
+            None if transport is not None else _new_client(config),
             server=config.server,
             request_timeout=flags.request_timeout,
             local_clock=local_clock,
             transport=transport,
-            client_factory=lambda: new_api_client(config),
+            client_factory=lambda: _new_client(config),
         )
 
     @property
@@ -382,6 +379,14 @@ class Cluster:
         finally:
             if raw is not None:
                 raw.close()
+
+
+def _new_client(config: ResolvedConfig) -> Any:
+    import logging
+
+    # urllib3 logs each retry as a WARNING; our own one-line error is what the user should see.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    return new_api_client(config)
 
 
 def _early_continue(body: bytes) -> str:
