@@ -15,6 +15,7 @@ Run: python bench/explain_bench.py [--nodes 5000] [--repeat 3]
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -152,31 +153,36 @@ def populate(server: ApiServer, nodes: int) -> None:
         )
 
 
-def run_once(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one process.
+def run_once(command: list[str]) -> tuple[float, int, float, float]:
+    """Wall seconds, peak RSS (KiB), the process's CPU seconds (user + system) and the test API server's CPU
+    seconds (this process's, whose threads serve it) for one run.
 
     The peak is measured by GNU time, which forks from its own small process: a child forked from this
     one (which holds the whole test cluster) would count this process's memory until it execs, in
     ru_maxrss, and hide the difference between explain and the floor."""
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as usage:
+        server_before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
-        subprocess.run([GNU_TIME, "-f", "%M", "-o", rss.name, *command], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([GNU_TIME, "-f", "%M %U %S", "-o", usage.name, *command], check=True, stdout=subprocess.DEVNULL)
         elapsed = time.perf_counter() - start
-        return elapsed, int(rss.read().split()[-1])
+        server_after = resource.getrusage(resource.RUSAGE_SELF)
+        rss, user, system = usage.read().split()[-3:]
+    server_cpu = (server_after.ru_utime - server_before.ru_utime) + (server_after.ru_stime - server_before.ru_stime)
+    return elapsed, int(rss), float(user) + float(system), server_cpu
 
 
 def timed(command: list[str], repeat: int) -> float:
     return statistics.median(run_once(command)[0] for _ in range(repeat))
 
 
-def interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, int]]:
-    """Median wall time and median peak RSS of each command, run in turns (A B C A B C ...)."""
-    samples: dict[str, list[tuple[float, int]]] = {name: [] for name in commands}
+def interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, ...]]:
+    """Medians of each command's run_once figures, run in turns (A B C A B C ...)."""
+    samples: dict[str, list[tuple[float, int, float, float]]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, command in commands.items():
             samples[name].append(run_once(command))
     return {
-        name: (statistics.median(s[0] for s in runs), int(statistics.median(s[1] for s in runs)))
+        name: tuple(statistics.median(run[field] for run in runs) for field in range(4))
         for name, runs in samples.items()
     }
 
@@ -216,20 +222,22 @@ def measure(nodes: int, repeat: int, workdir: Path, with_kubectl: bool) -> dict[
 
 
 def report(big: dict[str, Any], repeat: int) -> None:
-    explain_time, explain_rss = big["explain"]
+    explain_time, explain_rss, explain_cpu, _ = big["explain"]
     print(
         f"cluster: {big['nodes']} nodes, {big['nodes']} DaemonSet pods, {big['nodes']} other pods (median of {repeat})"
     )
+    print(f"{'':13s} {'wall':>8s} {'peak RSS':>10s} {'CPU':>7s} {'server CPU':>10s}")
     for name in ("explain", "floor", "client floor", "kubectl"):
         if name not in big:
             continue
-        seconds, rss = big[name]
+        seconds, rss, cpu, server_cpu = big[name]
         ratio = (
             ""
             if name == "explain"
-            else (f"  explain/{name}: time {explain_time / seconds:.2f}x, peak memory {explain_rss / rss:.2f}x")
+            else f"  explain/{name}: wall {explain_time / seconds:.2f}x, peak memory {explain_rss / rss:.2f}x, "
+            f"CPU {explain_cpu / cpu:.2f}x"
         )
-        print(f"{name:13s} {seconds:6.2f} s {rss / 1024:7.1f} MiB{ratio}")
+        print(f"{name:13s} {seconds:6.2f} s {rss / 1024:6.1f} MiB {cpu:5.2f} s {server_cpu:8.2f} s{ratio}")
     print(f"API requests at {big['nodes']} nodes: {big['requests']} ({big['continued_pages']} continued pages)")
 
 
