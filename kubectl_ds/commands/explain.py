@@ -41,6 +41,7 @@ class ExplainOptions:
     from_files: tuple[str, ...] = ()
     manifest: str | None = None
     exit_code: bool = False
+    watch: bool = False
 
     def validate(self) -> None:
         if self.output not in OUTPUT_FORMATS:
@@ -49,6 +50,9 @@ class ExplainOptions:
             raise UsageError(
                 "name the DaemonSet to explain (kubectl ds explain NAME), or pass a manifest with -f/--filename"
             )
+        if self.watch and (self.from_files or self.manifest or self.exit_code):
+            flag = "--from-file" if self.from_files else "-f/--filename" if self.manifest else "--exit-code"
+            raise UsageError(f"--watch follows a live DaemonSet; it cannot be combined with {flag}")
         if sum(1 for path in self.from_files if path == "-") + (self.manifest == "-") > 1:
             raise UsageError("standard input (-) can be read only once: use it for either --from-file or -f")
 
@@ -57,6 +61,7 @@ class ExplainOptions:
 class ExplainResult:
     text: str
     exit_code: ExitCode
+    view: ExplainView | None = None  # what the text shows (explain --watch compares them)
 
 
 def run(
@@ -85,7 +90,7 @@ def run(
         omitted=tuple(omitted),
         source=source,
     )
-    return ExplainResult(text=_render(view, options, arrow), exit_code=_exit_code(view, options))
+    return ExplainResult(text=_render(view, options, arrow), exit_code=_exit_code(view, options), view=view)
 
 
 def _assess(
@@ -315,6 +320,12 @@ Examples:
 @click.option(
     "--exit-code", is_flag=True, help="Exit 3 when a node that should run the pod lacks a ready, up-to-date one."
 )
+@click.option(
+    "-w",
+    "--watch",
+    is_flag=True,
+    help="After the answer, follow changes (watches): redrawn on a terminal, a line per changed node in a pipe.",
+)
 @kube_flag_options
 @click.pass_context
 @interruptible
@@ -339,6 +350,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         from_files=from_files,
         manifest=params["manifest"],
         exit_code=params["exit_code"],
+        watch=params["watch"],
     )
     options.validate()
     manifest = read_manifest(params["manifest"]) if params["manifest"] else None
@@ -352,6 +364,8 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         resolved = resolve(flags)
         reader = Cluster.connect(flags, resolved, plain_reads=True)
         options = replace(options, namespace=resolved.namespace)
+        if options.watch:
+            return _watch(options, reader)
     result = run(
         options,
         reader,
@@ -362,6 +376,26 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
     )
     click.echo(result.text, nl=False)
     return int(result.exit_code)
+
+
+def _watch(options: ExplainOptions, cluster: Any) -> int:
+    import sys
+    from datetime import timezone
+
+    from kubectl_ds.commands.explain_watch import watch_explain
+
+    arrow = _arrow()
+
+    def once(current: ExplainOptions, reader: Any) -> ExplainResult:
+        now = datetime.now(timezone.utc)
+        return run(current, reader, now=now, parse_quantity=_parse_quantity, arrow=arrow)
+
+    def echo(text: str) -> None:
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+
+    tty = sys.stdout.isatty() and options.output in ("table", "wide")
+    return watch_explain(options, cluster, once, echo, tty=tty, arrow=arrow)
 
 
 def _parse_quantity(value: Any) -> Any:

@@ -325,6 +325,13 @@ class Cluster:
         base = [("limit", str(PAGE_SIZE)), ("labelSelector", selector_query(selector))]
         return self._pages(_collection(_CORE, "pods", namespace), base, Attempt("list", "pods", namespace))
 
+    def list_nodes_versioned(self) -> tuple[list[dict[str, Any]], str]:
+        return self._pages(_collection(_CORE, "nodes", None), [("limit", str(PAGE_SIZE))], Attempt("list", "nodes"))
+
+    def watch_nodes(self, *, resource_version: str, timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Node events after `resource_version`, as watch_pods gives pod events (a burst; a failure last)."""
+        return self._watch(_collection(_CORE, "nodes", None), [], resource_version, timeout, "node")
+
     def watch_pods(
         self, *, namespace: str, selector: Mapping[str, Any], resource_version: str, timeout: float
     ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -338,8 +345,14 @@ class Cluster:
         Gone (the version left the server's history), an ERROR event, an error answer or a broken stream. Events
         may have been missed then, so the caller lists again. Closing the generator closes the stream.
         """
+        query = [("labelSelector", selector_query(selector))]
+        return self._watch(_collection(_CORE, "pods", namespace), query, resource_version, timeout, "pod")
+
+    def _watch(
+        self, path: str, selection: list[tuple[str, str]], resource_version: str, timeout: float, what: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         seconds = max(1, math.ceil(timeout))
-        query = [("watch", "1"), ("labelSelector", selector_query(selector)), ("timeoutSeconds", str(seconds))]
+        query = [("watch", "1"), *selection, ("timeoutSeconds", str(seconds))]
         if resource_version:
             query.append(("resourceVersion", resource_version))
         raw = None
@@ -347,7 +360,7 @@ class Cluster:
         try:
             serialized = self._client.param_serialize(
                 method="GET",
-                resource_path=_collection(_CORE, "pods", namespace),
+                resource_path=path,
                 query_params=query,
                 header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"],
@@ -374,7 +387,7 @@ class Cluster:
                 return  # the quiet that ends a burst, or no event within `timeout`: a normal end
             yield (
                 "ERROR",
-                {"kind": "Status", "code": 0, "reason": "BrokenStream", "message": f"the pod watch broke: {error}"},
+                {"kind": "Status", "code": 0, "reason": "BrokenStream", "message": f"the {what} watch broke: {error}"},
             )
         finally:
             if raw is not None:
