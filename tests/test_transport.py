@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_ds.kube.cluster import _early_continue
 from kubectl_ds.kube.config import KubeFlags, resolve
+from kubectl_ds.kube.transport import early_continue as _early_continue
 from kubectl_ds.kube.transport import plain_transport
 from tests.apiserver import TEST_CA_PEM, ApiServer
 from tests.apiserver_tls import _TLS_CERT_PEM, _TLS_KEY_PEM

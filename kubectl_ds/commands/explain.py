@@ -104,22 +104,35 @@ def _assess(
     and what was left out. The reads overlap (commands/background.py): the nodes while the DaemonSet is
     read, then its pods and revisions side by side, and the nodes are judged while the pods still come.
     What each read leaves out is collected apart, so `omitted` keeps a fixed order."""
-    all_nodes = Background(reader.list_nodes)
-    daemonset, live = _target(options, reader, manifest)
+    from kubectl_ds.commands.explain_pages import PagedJudging
+
+    # A live cluster hands each page over as it comes (commands/explain_pages.py); a dump is judged after.
+    paging = PagedJudging() if getattr(reader, "pages_reads", False) else None
+    paged: Any = reader
+    all_nodes = Background(lambda: paged.list_nodes(on_page=paging.nodes_page) if paging else reader.list_nodes())
+    try:
+        daemonset, live = _target(options, reader, manifest)
+    except BaseException:
+        if paging is not None:
+            paging.know(None)  # the node pages need not wait for a DaemonSet that will not come
+        raise
     namespace = r.namespace(daemonset) or options.namespace
     selector = r.spec(daemonset).get("selector") or {}
     pods_omitted: list[str] = []
     revisions_omitted: list[str] = []
-    pods_read = Background(lambda: _daemonset_pods(reader, live, namespace, selector, pods_omitted))
     revisions_read = Background(
         lambda: _revisions(reader, live, namespace, selector, revisions_omitted, what_if=manifest is not None)
     )
+    if paging is not None:
+        paging.know(daemonset, live, revisions_read.result, now)
+    on_page = paging.pods_page if paging is not None else None
+    pods_read = Background(lambda: _daemonset_pods(reader, live, namespace, selector, pods_omitted, on_page))
     from kubectl_ds.placement.nodeside import judge_nodes  # while the reads are in flight
     from kubectl_ds.placement.report import assess_nodes
     from kubectl_ds.render.explain import ExplainView  # noqa: F401 - imported now, used by run()
 
     nodes = _select_nodes(all_nodes.result(), options.nodes)
-    judged = Background(lambda: judge_nodes(daemonset, nodes))  # needs no pod
+    judged = Background(lambda: paging.judged if paging else judge_nodes(daemonset, nodes))
     pods = pods_read.result()
     revisions = revisions_read.result()
     omitted = pods_omitted + revisions_omitted
@@ -133,6 +146,7 @@ def _assess(
         scheduler_messages=messages,
         applied=live is not None,
         judged=judged.result(),
+        reported=paging.reported if paging is not None else {},
     )
     assessment = _with_scheduler_checks(
         assessment, reader, parse_quantity, omitted, owner=live, every_wanted_node=manifest is not None
@@ -172,13 +186,22 @@ def _select_nodes(nodes: list[dict[str, Any]], wanted: Sequence[str]) -> list[di
 
 
 def _daemonset_pods(
-    reader: ClusterReader, live: dict[str, Any] | None, namespace: str, selector: dict[str, Any], omitted: list[str]
+    reader: ClusterReader,
+    live: dict[str, Any] | None,
+    namespace: str,
+    selector: dict[str, Any],
+    omitted: list[str],
+    on_page: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]] | None:
     """The pods the DaemonSet controls: by controller ownerReference, not by label alone."""
     if live is None:
         return []
+    paged: Any = reader
     try:
-        candidates = reader.list_daemonset_pods(namespace=namespace, selector=selector)
+        if on_page is not None:
+            candidates = paged.list_daemonset_pods(namespace=namespace, selector=selector, on_page=on_page)
+        else:
+            candidates = reader.list_daemonset_pods(namespace=namespace, selector=selector)
     except Forbidden as error:
         omitted.append(f"pod states left out: {error.message}")
         return None

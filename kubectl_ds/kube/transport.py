@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import os
 import ssl
 import tempfile
@@ -106,6 +107,27 @@ class HttpTransport:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def early_continue(body: bytes) -> str:
+    """The continue token of a list page, read from the head of its body without decoding the items: the API
+    server writes a list's metadata before its items (Go encodes the struct's fields in order). "" when the
+    head does not show it (no token, or another order): the caller then reads it from the decoded page."""
+    head = body[:8192]
+    at = head.find(b'"metadata"')
+    if at < 0 or b'"items"' in head[:at]:
+        return ""
+    text = head.decode("utf-8", "ignore")
+    start = text.find("{", text.find('"metadata"') + len('"metadata"'))
+    if start < 0:
+        return ""
+    try:
+        metadata, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return ""
+    if not isinstance(metadata, dict) or "name" in metadata:
+        return ""
+    return str(metadata.get("continue") or "")
 
 
 def plain_transport(

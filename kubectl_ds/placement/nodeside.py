@@ -14,7 +14,7 @@ from kubectl_ds.placement.selectors import required_node_selector
 from kubectl_ds.resources import Obj
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeSide:
     verdict: NodeVerdict
     labels_that_matter: tuple[str, ...]

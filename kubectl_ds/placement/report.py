@@ -47,7 +47,7 @@ UNKNOWN = "unknown"  # pods could not be listed
 WOULD_CREATE = "would get a pod"  # explaining a manifest that is not applied: no pods exist yet
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodReport:
     name: str
     namespace: str
@@ -61,7 +61,7 @@ class PodReport:
     bound: bool  # spec.nodeName is set (the scheduler placed it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeReport:
     name: str
     verdict: NodeVerdict
@@ -121,10 +121,12 @@ def assess_nodes(
     scheduler_messages: Mapping[str, str] | None = None,
     applied: bool = True,
     judged: Mapping[str, NodeSide] | None = None,
+    reported: Mapping[str, PodReport] = {},  # noqa: B006 - read only
 ) -> Assessment:
     """Verdict and pod state for every node. `daemonset_pods` None means they could not be listed;
     `applied` False means the DaemonSet does not exist yet (a what-if), so no pod is missing anywhere.
-    `judged`: the nodes' side (nodeside.judge_nodes), when the caller judged them while the pods were read."""
+    `judged` and `reported`: the nodes' side and pod reports (report_pods), when the caller made them while
+    it read (the same values assess_nodes would make)."""
     grouped = pods_by_node(daemonset_pods or [])
     min_ready = r.min_ready_seconds(daemonset)
     reports = []
@@ -133,7 +135,7 @@ def assess_nodes(
         side = sides[r.name(node)]
         verdict = side.verdict
         pods = oldest_first(grouped.get(r.name(node), []))
-        pod_reports = tuple(_pod_report(pod, revisions, min_ready, now) for pod in pods)
+        pod_reports = tuple(reported.get(r.name(pod)) or _pod_report(pod, revisions, min_ready, now) for pod in pods)
         pod_reasons: list[Reason] = []
         if daemonset_pods is None:
             state = UNKNOWN
@@ -164,6 +166,12 @@ def assess_nodes(
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """node-2 before node-10, as people count."""
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
+
+
+def report_pods(daemonset: Obj, pods: Iterable[Obj], revisions: RevisionIndex, now: datetime) -> dict[str, PodReport]:
+    """Each pod's report, by pod name (the DaemonSet's pods share its namespace)."""
+    min_ready = r.min_ready_seconds(daemonset)
+    return {r.name(pod): _pod_report(pod, revisions, min_ready, now) for pod in pods}
 
 
 def _pod_report(pod: Obj, revisions: RevisionIndex, min_ready: int, now: datetime) -> PodReport:
