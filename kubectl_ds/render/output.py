@@ -39,10 +39,15 @@ def _indented(data: Any) -> str:
             for key, item in value.items():
                 if not isinstance(key, str):
                     raise TypeError(key)
-                out.append(separator)
-                out.append(encode_basestring_ascii(key))
-                out.append(": ")
-                write(item, inner, out)
+                head = separator + encode_basestring_ascii(key) + ": "
+                kind = type(item)
+                if kind is str:  # most values: written here, without a call per value
+                    out.append(head + encode_basestring_ascii(item))
+                elif kind is bool or item is None:
+                    out.append(head + ("null" if item is None else "true" if item else "false"))
+                else:
+                    out.append(head)
+                    write(item, inner, out)
                 separator = ",\n" + inner
             out.append("\n" + pad + "}")
         elif isinstance(value, (list, tuple)):
