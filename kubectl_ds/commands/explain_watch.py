@@ -107,3 +107,23 @@ def watch_explain(
                 echo(line + "\n")
         previous = result
         reader.wait()
+
+
+def watch_live(options: ExplainOptions, cluster: Cluster, *, arrow: str) -> int:
+    """watch_explain wired to the real clock, stdout and terminal."""
+    import sys
+    from datetime import datetime, timezone
+
+    import click
+
+    from kubectl_ds.commands.explain import _parse_quantity, run
+
+    def once(current: ExplainOptions, reader: WatchedReader) -> ExplainResult:
+        return run(current, reader, now=datetime.now(timezone.utc), parse_quantity=_parse_quantity, arrow=arrow)
+
+    def echo(text: str) -> None:
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+
+    tty = sys.stdout.isatty() and options.output in ("table", "wide")
+    return watch_explain(options, cluster, once, echo, tty=tty, arrow=arrow)
