@@ -22,9 +22,10 @@ from kubectl_ds.kube.errors import Attempt, error_for_exception, error_for_statu
 from kubectl_ds.kube.transport import HttpTransport, Response, Sent, early_continue, plain_transport
 from kubectl_ds.labelselector import selector_query
 
-# Items per page. kubectl asks for 500; we ask for 2,000 (why: README, "Benchmarks"): each page is a round
-# trip and a request the API server admits and serves on its own, while a page of 2,000 nodes is ~10 MB of
-# JSON, so a client holding a few pages in flight stays well under the memory of one unpaginated list.
+# Items per page: 500, kubectl's chunk size, chosen by measuring (README, "Benchmarks"). Pages are pipelined
+# (the next is asked for before this one is decoded), so more round trips cost little time, while each page
+# in flight costs memory (a page of real nodes, with images and managedFields, is 5-10 MB at 500); and API
+# Priority and Fairness charges a LIST seats by the objects its limit lets it return.
 PAGE_SIZE = 500
 _CORE = "/api/v1"
 _APPS = "/apis/apps/v1"
