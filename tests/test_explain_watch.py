@@ -127,6 +127,11 @@ def test_watch_prints_the_answer_then_a_line_per_changed_node_and_stops_on_ctrl_
         "WHY no DaemonSet pod on this node although one should run",
         "4 nodes → 4 should run; 1 running, 1 not ready on n1, 2 missing a pod on n2 (no pod), n3 (no pod)",
     ]
+    server.delete_object("node", None, "n3")
+    assert watch.until("3 nodes") == [
+        "n3: node removed",
+        "3 nodes → 3 should run; 1 running, 1 not ready on n1, 1 missing a pod on n2 (no pod)",
+    ]
     assert watch.interrupt() == (130, "error: interrupted\n")
 
 
