@@ -12,7 +12,6 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -115,6 +114,8 @@ class Cluster:
         if not date:
             return
         try:
+            from email.utils import parsedate_to_datetime  # after the first request is on its way
+
             stamped = parsedate_to_datetime(str(date))
         except (TypeError, ValueError):
             return
