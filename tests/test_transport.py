@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubectl_ds.commands.background import Background
 from kubectl_ds.kube.config import KubeFlags, resolve
 from kubectl_ds.kube.transport import early_continue as _early_continue
 from kubectl_ds.kube.transport import plain_transport
@@ -170,3 +171,28 @@ def test_explain_with_an_exec_plugin_authenticates_through_the_client(tmp_path: 
 )
 def test_the_next_page_is_asked_for_from_the_head_of_the_body(body: bytes, token: str) -> None:
     assert _early_continue(body) == token
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_tried_once_more(tmp_path: Path) -> None:
+    """A GET is idempotent: a reused connection that the server closed (here: dropped without an answer) is
+    reopened once, as urllib3 does; a second drop in a row is the caller's error."""
+    with ApiServer() as server:
+        server.add({"kind": "Node", "metadata": {"name": "n1"}})
+        flags = KubeFlags(kubeconfig=server.write_kubeconfig(tmp_path / "kc"))
+        transport = plain_transport(flags, resolve(flags, environ={}), {})
+        assert transport is not None
+        assert transport.get("/api/v1/nodes", [], timeout=10).status == 200
+        server.inject_fault(status="drop", path_contains="/api/v1/nodes")
+        assert transport.get("/api/v1/nodes", [], timeout=10).status == 200
+        server.inject_fault(status="drop", count=2, path_contains="/api/v1/nodes")
+        with pytest.raises(ConnectionError):
+            transport.get("/api/v1/nodes", [], timeout=10)
+
+
+def test_background_hands_over_the_result_or_the_error() -> None:
+    def fail() -> int:
+        raise LookupError("gone")
+
+    assert Background(lambda: 42).result() == 42
+    with pytest.raises(LookupError, match="gone"):
+        Background(fail).result()
