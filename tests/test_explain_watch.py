@@ -185,3 +185,17 @@ def test_watch_redraws_the_whole_answer_on_a_terminal(apiserver: ApiServer, tmp_
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=PATIENCE) == 130
         os.close(primary)
+
+
+def test_watch_without_rbac_watch_on_pods_is_one_error_not_a_stream_of_lists(
+    apiserver: ApiServer, tmp_path: Path
+) -> None:
+    small_cluster(apiserver, 1)
+    apiserver.deny("watch", "pods")
+    watch = Watcher(apiserver.write_kubeconfig(str(tmp_path / "kc")), tmp_path)
+    assert watch.process.wait(timeout=PATIENCE) == 1
+    assert watch.process.stderr is not None
+    stderr = watch.process.stderr.read()
+    assert stderr.startswith('error: forbidden: RBAC does not allow you to watch pods in namespace "default" (')
+    assert stderr.endswith("); ask for 'watch' on pods\n")
+    assert stderr.count("\n") == 1

@@ -10,7 +10,8 @@ or yaml print the whole document again, one per change. Ctrl-C ends it (exit 130
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -33,6 +34,8 @@ class WatchedReader:
     cluster: Cluster
     nodes: PodInformer
     pods: PodInformer
+    sleep: Callable[[float], None]
+    failures: int = 0  # watches that failed in a row
 
     def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]:
         return self.cluster.get_daemonset(namespace=namespace, name=name)
@@ -53,12 +56,33 @@ class WatchedReader:
         return self.cluster.list_scheduling_events(namespace=namespace)
 
     def wait(self) -> None:
-        """Until a watch brings a change (or fails, so that the next read lists again)."""
+        """Until a watch brings a change, or fails: the next read then lists again (at once after one
+        failure, such as 410 Gone after compaction; after a growing pause, as a reflector backs off, when
+        they keep failing, so that a broken watch does not become a stream of lists)."""
         while True:
             pods = self.pods.wait(POD_WAIT)
             nodes = self.nodes.wait(0.0)
-            if pods or nodes:
+            if pods < 0 or nodes < 0:
+                self.failures += 1
+                if self.failures > 1:
+                    self.sleep(min(0.5 * 2 ** (self.failures - 2), 8.0))
                 return
+            if pods or nodes:
+                self.failures = 0
+                return
+
+
+def _refused(
+    events: Iterator[tuple[str, Obj]], resource: str, namespace: str | None, server: str
+) -> Iterator[tuple[str, Obj]]:
+    """The watch's events; a 401 or 403 is our error (RBAC lacks `watch`), not a reason to list again."""
+    from kubectl_ds.kube.errors import Attempt, error_for_status
+
+    for kind, obj in events:
+        code = obj.get("code") if kind == "ERROR" else None
+        if code in (401, 403):
+            raise error_for_status(int(code), json.dumps(obj).encode(), Attempt("watch", resource, namespace), server)
+        yield kind, obj
 
 
 def watch_explain(
@@ -69,6 +93,7 @@ def watch_explain(
     *,
     tty: bool,
     arrow: str,
+    sleep: Callable[[float], None],
 ) -> int:
     """Print the answer, then what changed, until interrupted."""
     from kubectl_ds.render.explain_watch import change_lines
@@ -82,16 +107,22 @@ def watch_explain(
         cluster=cluster,
         nodes=PodInformer(
             lambda: cast("tuple[list[Obj], str]", cluster.list_nodes_versioned()),
-            lambda version, seconds: cluster.watch_nodes(resource_version=version, timeout=seconds),
+            lambda version, seconds: _refused(
+                cluster.watch_nodes(resource_version=version, timeout=seconds), "nodes", None, cluster.server
+            ),
             lambda node: True,
         ),
         pods=PodInformer(
             lambda: cast("tuple[list[Obj], str]", cluster.list_pods_versioned(namespace=namespace, selector=selector)),
-            lambda version, seconds: cluster.watch_pods(
-                namespace=namespace, selector=selector, resource_version=version, timeout=seconds
+            lambda version, seconds: _refused(
+                cluster.watch_pods(namespace=namespace, selector=selector, resource_version=version, timeout=seconds),
+                "pods",
+                namespace,
+                cluster.server,
             ),
             lambda pod: True,  # run() keeps the pods the DaemonSet controls
         ),
+        sleep=sleep,
     )
     previous = None
     while True:
@@ -112,6 +143,7 @@ def watch_explain(
 def watch_live(options: ExplainOptions, cluster: Cluster, *, arrow: str) -> int:
     """watch_explain wired to the real clock, stdout and terminal."""
     import sys
+    import time
     from datetime import datetime, timezone
 
     import click
@@ -126,4 +158,4 @@ def watch_live(options: ExplainOptions, cluster: Cluster, *, arrow: str) -> int:
         sys.stdout.flush()
 
     tty = sys.stdout.isatty() and options.output in ("table", "wide")
-    return watch_explain(options, cluster, once, echo, tty=tty, arrow=arrow)
+    return watch_explain(options, cluster, once, echo, tty=tty, arrow=arrow, sleep=time.sleep)

@@ -101,6 +101,11 @@ class Cluster:
             self._api_client = self._client_factory()
         return self._api_client
 
+    @property
+    def server(self) -> str:
+        """The API server's address, as messages name it."""
+        return self._server
+
     def server_now(self) -> datetime:
         """The time on the API server's clock, as its last answer's Date header told it.
 
