@@ -12,14 +12,8 @@ from typing import Any
 import click
 
 from kubectl_ds import __version__
-from kubectl_ds.commands.audit import audit_command
 from kubectl_ds.commands.common import kube_flag_options
-from kubectl_ds.commands.diff import diff_command
-from kubectl_ds.commands.explain import explain_command
-from kubectl_ds.commands.help import GroupedGroup
-from kubectl_ds.commands.node import node_command
-from kubectl_ds.commands.prepull import prepull_command
-from kubectl_ds.commands.rollout import rollout_group
+from kubectl_ds.commands.lazy import LazyCommand, LazyGroup
 from kubectl_ds.errors import DsError, ExitCode
 
 MAIN_HELP = """Explain and roll out DaemonSets.
@@ -37,21 +31,35 @@ Examples:
 """
 
 
+# Each command is imported when it runs (commands/lazy.py): `kubectl ds --help` stays light.
+COMMANDS = {
+    "explain": LazyCommand(
+        "kubectl_ds.commands.explain", "explain_command", "Explain where a DaemonSet's pods run, and why not."
+    ),
+    "audit": LazyCommand("kubectl_ds.commands.audit", "audit_command", "Audit every DaemonSet on every node."),
+    "node": LazyCommand("kubectl_ds.commands.node", "node_command", "Every DaemonSet on a node, and why not."),
+    "diff": LazyCommand(
+        "kubectl_ds.commands.diff", "diff_command", "What applying a changed DaemonSet would do, node by node."
+    ),
+    "rollout": LazyCommand("kubectl_ds.commands.rollout", "rollout_group", "Inspect and drive DaemonSet rollouts."),
+    "prepull": LazyCommand(
+        "kubectl_ds.commands.prepull",
+        "prepull_command",
+        "Pull a rollout's new images on every node, changing nothing else.",
+    ),
+}
+
+
 @click.group(
-    cls=GroupedGroup, help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    help=MAIN_HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
 @click.version_option(__version__, "--version", prog_name="kubectl-ds")
 @kube_flag_options
 def cli(**_: Any) -> None:
     """The group only carries the kubectl flags; subcommands read them from the root context."""
-
-
-cli.add_command(explain_command)
-cli.add_command(diff_command)
-cli.add_command(audit_command)
-cli.add_command(node_command)
-cli.add_command(rollout_group)
-cli.add_command(prepull_command)
 
 
 def main(argv: list[str] | None = None) -> None:

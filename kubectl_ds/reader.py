@@ -20,7 +20,11 @@ class ClusterReader(Protocol):
 
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]: ...
 
-    # `audit`: one list each for the whole scope (namespace None: every namespace), never one per object.
+
+class FleetReader(ClusterReader, Protocol):
+    """What `audit` and `explain` without NAME read besides: one list each for the whole scope (namespace None:
+    every namespace), never one per object."""
+
     def list_daemonsets(
         self, *, namespace: str | None, selector: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]: ...

@@ -40,7 +40,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,7 +164,6 @@ class ApiServer(Verbs):
         self.requests: list[Request] = []
         self.exec_handler: ExecHandler | None = None  # what pods/exec answers (tests/apiserver_exec.py)
         super().__init__(watch_history=watch_history, clock=clock)
-        self._snapshots: OrderedDict[str, tuple[int, list[Obj]]] = OrderedDict()
 
         self._aux_lock = threading.Lock()  # guards requests, faults and denials
         self._faults: list[_Fault] = []

@@ -25,6 +25,7 @@ from tests.apiserver_base import (
     resolve_resource,
     rfc3339,
 )
+from tests.apiserver_index import ListIndex
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, Obj], None]
@@ -52,6 +53,8 @@ class Store:
         self._lock = threading.RLock()  # guards objects, resourceVersion, history and listeners
         self._changed = threading.Condition(self._lock)
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {r.plural: {} for r in RESOURCES}
+        # The sorted keys and recent versions lists are served from, as a real server's storage keeps them.
+        self._indexes: dict[str, ListIndex] = {r.plural: ListIndex() for r in RESOURCES}
         self._rv = 0
         self._history: deque[_Event] = deque(maxlen=watch_history)
         self._history_floor = 0  # every change with rv > floor is still in _history
@@ -86,6 +89,9 @@ class Store:
             table[_key(new)] = new
         if len(self._history) == self._history.maxlen and self._history:
             self._history_floor = self._history[0].rv
+        self._indexes[res.plural].write(
+            _key(new), self._rv, None if event_type == "DELETED" else new, self._history_floor
+        )
         self._history.append(_Event(self._rv, event_type, res, new, old))
         self._pending.append((event_type, new))
         self._changed.notify_all()
@@ -311,8 +317,7 @@ class Store:
         """Forget the watch history, as etcd compaction does: older resourceVersions now answer 410."""
         with self._lock:
             self._history.clear()
-            self._history_floor = self._rv
-            self._snapshots.clear()
+            self._history_floor = self._rv  # continue tokens of older lists now answer 410 too
 
     # --- listeners --------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from tests.apiserver_selectors import parse_field_selector, parse_label_selector
 from tests.apiserver_store import Store
 
 log = logging.getLogger(__name__)
+CONTINUE_VERSION = "meta.k8s.io/v1"
 
 
 class Verbs(Store):
@@ -59,6 +60,7 @@ class Verbs(Store):
             return copy.deepcopy(self._lookup(target.res, target.namespace, target.name or ""))
 
     def _api_list(self, res: Resource, namespace: str | None, query: dict[str, str]) -> Obj:
+        """A list, or one page of it, served from the resource's sorted index (tests/apiserver_index.py)."""
         label_text, field_text = query.get("labelSelector", ""), query.get("fieldSelector", "")
         try:
             by_labels = parse_label_selector(label_text)
@@ -68,71 +70,49 @@ class Verbs(Store):
         limit = _int_param(query, "limit")
         page_size = min(x for x in (limit, self.page_size_cap) if x) if limit else 0
         with self._lock:
+            rv, after = self._rv, None
             if query.get("continue"):
-                snapshot_id, offset = self._resume(res, namespace, query["continue"])
-                rv, items = self._snapshots[snapshot_id]
-            else:
-                snapshot_id, rv, offset = None, self._rv, 0
-                items = [
-                    obj
-                    for key, obj in sorted(self._objects[res.plural].items())
-                    if (namespace is None or key[0] == namespace) and by_labels(obj) and by_fields(obj)
-                ]
-            page = [copy.deepcopy(obj) for obj in (items[offset : offset + page_size] if page_size else items[offset:])]
-            end = offset + len(page)
-            metadata: Obj = {"resourceVersion": str(rv)}
-            if end < len(items):
-                metadata["continue"] = self._remember(res, namespace, snapshot_id, rv, items, end)
-                if not label_text and not field_text:
-                    metadata["remainingItemCount"] = len(items) - end
-        for item in page:
+                rv, after = self._resume(res, namespace, query["continue"])
+            page = self._indexes[res.plural].page(
+                namespace=namespace if res.namespaced else None,
+                after=after,
+                rv=rv,
+                limit=page_size,
+                selected=lambda obj: by_labels(obj) and by_fields(obj),
+            )
+            items = [copy.deepcopy(obj) for obj in page.items]
+        metadata: Obj = {"resourceVersion": str(rv)}
+        if page_size and page.more and page.last is not None:
+            metadata["continue"] = _continue_token(res, namespace, rv, page.last)
+            if not label_text and not field_text:
+                metadata["remainingItemCount"] = page.remaining
+        for item in items:
             # Items of a real list carry no apiVersion/kind; only the list does.
             item.pop("apiVersion", None)
             item.pop("kind", None)
-        return {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": metadata, "items": page}
+        return {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": metadata, "items": items}
 
-    def _remember(
-        self, res: Resource, namespace: str | None, snapshot_id: str | None, rv: int, items: list[Obj], offset: int
-    ) -> str:
-        """Keep the full result so later pages are a consistent snapshot, as etcd gives.
-
-        Stored objects are never mutated in place (every write stores a new dict), so keeping
-        references is enough.
-        """
-        if snapshot_id is None:
-            snapshot_id = uuid.uuid4().hex
-            self._snapshots[snapshot_id] = (rv, items)
-        self._snapshots.move_to_end(snapshot_id)
-        while len(self._snapshots) > 64:
-            self._snapshots.popitem(last=False)
-        payload = {
-            "v": 1,
-            "id": snapshot_id,
-            "rv": rv,
-            "start": offset,
-            "resource": res.plural,
-            "namespace": namespace or "",
-        }
-        return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
-
-    def _resume(self, res: Resource, namespace: str | None, token: str) -> tuple[str, int]:
-        """The snapshot and offset a continue token names."""
+    def _resume(self, res: Resource, namespace: str | None, token: str) -> tuple[int, tuple[str, str]]:
+        """The resourceVersion and the key a continue token names (apiserver/pkg/storage/continue.go)."""
         try:
             payload = json.loads(base64.urlsafe_b64decode(token.encode()))
-            snapshot_id, offset = str(payload["id"]), int(payload["start"])
-            same = payload["resource"] == res.plural and payload["namespace"] == (namespace or "")
+            rv, start = int(payload["rv"]), str(payload["start"])
+            valid = payload["v"] == CONTINUE_VERSION and start.endswith("\x00") and rv > 0
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise bad_request(f"continue key is not valid: {token}") from None
-        if not same:
-            raise bad_request("continue key is not valid: the key does not match this request")
-        if snapshot_id not in self._snapshots:
+        relative = start[:-1] if valid else ""
+        parts = relative.split("/")
+        if not valid or not all(parts) or len(parts) != (2 if res.namespaced and namespace is None else 1):
+            raise bad_request(f"continue key is not valid: {token}")
+        if rv < self._history_floor:
             raise ApiError(
                 410,
                 "Expired",
                 "The provided continue parameter is too old to display a consistent "
                 "list result. You can start a new list without the continue parameter.",
             )
-        return snapshot_id, offset
+        key = (parts[0], parts[1]) if len(parts) == 2 else ((namespace or "") if res.namespaced else "", parts[0])
+        return rv, key
 
     def _api_create(self, res: Resource, namespace: str | None, body: Any, *, dry_run: bool) -> Obj:
         if not isinstance(body, dict):
@@ -347,3 +327,11 @@ class Verbs(Store):
         """POST .../pods/<name>/eviction: the PodDisruptionBudget checks, then a delete
         (tests/apiserver_eviction.py)."""
         return evict(self, target, body, dry_run=dry_run)
+
+
+def _continue_token(res: Resource, namespace: str | None, rv: int, last: tuple[str, str]) -> str:
+    """A real server's token: the list's resourceVersion and the key to start after, relative to the
+    request's prefix ("NAME" in a namespace, "NS/NAME" across namespaces), with a NUL appended."""
+    relative = f"{last[0]}/{last[1]}" if res.namespaced and namespace is None else last[1]
+    payload = {"v": CONTINUE_VERSION, "rv": rv, "start": relative + "\x00"}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()

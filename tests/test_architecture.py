@@ -180,12 +180,32 @@ def test_the_checks_see_a_violation() -> None:
     ids=lambda args: " ".join(args),
 )
 def test_help_does_not_import_the_kubernetes_client(args: list[str]) -> None:
+    """Nor anything else only a command's run needs: YAML, TLS, HTTP; and for `kubectl ds --help` and
+    `kubectl ds explain --help`, the judging and rendering layers either (the `kubectl ds --help` budget is
+    150 ms, and each of these costs tens of milliseconds; other commands' help imports their own module)."""
+    heavy = ["kubernetes", "urllib3", "yaml", "ssl", "http.client", "tabulate", "kubectl_ds.kube.cluster"]
+    strict = args in (["--help"], ["explain", "--help"])
+    layers = ("kubectl_ds.placement", "kubectl_ds.render.") if strict else ("kubernetes.",)
     code = (
         "import sys, contextlib, io\n"
         "from kubectl_ds.cli import run_cli\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    assert run_cli({args!r}) == 0\n"
-        "print('kubernetes' in sys.modules)\n"
+        f"layers = {layers!r}\n"
+        "leaf = 'kubectl_ds.render.table'  # TableStyle, for the output flags: small and dependency-free\n"
+        f"print([m for m in sys.modules if m in {heavy!r} or (m.startswith(layers) and m != leaf)])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_lazy_commands_short_help_is_their_own() -> None:
+    """`kubectl ds --help` lists the commands from cli.COMMANDS without importing them: what it says of each
+    must be what the command itself says."""
+    import importlib
+
+    from kubectl_ds.cli import COMMANDS
+
+    for name, entry in COMMANDS.items():
+        command = getattr(importlib.import_module(entry.module), entry.attribute)
+        assert (command.name, command.short_help) == (name, entry.short_help)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 
@@ -748,7 +749,8 @@ def test_bad_input(invoke: Invoke, served: tuple[ApiServer, Path], isolated_env:
 
 def test_the_table_covers_every_command() -> None:
     """Each command of `kubectl ds` and `kubectl ds rollout` has at least one bad-input case."""
-    commands = {name for name in cli.commands if name != "rollout"} | {
+    context = click.Context(cli)
+    commands = {name for name in cli.list_commands(context) if name != "rollout"} | {
         f"rollout {name}" for name in rollout_group.commands
     }
     covered = {

@@ -17,11 +17,12 @@ import click
 
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import check_output, interruptible, kube_flags, open_reader, parse_quantity
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.errors import ExitCode, Forbidden, UsageError
 from kubectl_ds.labelselector import parse_selector, selector_matches
 from kubectl_ds.placement.report import nodes_to_check
 from kubectl_ds.placement.requests import ParseQuantity
-from kubectl_ds.reader import ClusterReader
+from kubectl_ds.reader import FleetReader
 from kubectl_ds.resources import Obj
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class AuditResult:
     exit_code: ExitCode
 
 
-def run(options: AuditOptions, reader: ClusterReader, *, now: datetime, parse_quantity: ParseQuantity) -> AuditResult:
+def run(options: AuditOptions, reader: FleetReader, *, now: datetime, parse_quantity: ParseQuantity) -> AuditResult:
     # Imported here, not at the top: `kubectl ds --help` should not pay for the rollout modules.
     from kubectl_ds.render.audit import AuditView, render_data, render_table
     from kubectl_ds.rollout.audit import Fleet, assess, finish, pending_unscheduled
@@ -121,7 +122,7 @@ def _read(list_them: Callable[[], T], what: str, omitted: list[str]) -> T | None
 
 
 def _active_pods(
-    reader: ClusterReader, scope: str | None, pods: Sequence[dict[str, Any]] | None, omitted: list[str]
+    reader: FleetReader, scope: str | None, pods: Sequence[dict[str, Any]] | None, omitted: list[str]
 ) -> Mapping[str, Sequence[Obj]] | None:
     """Non-terminal pods by node, for the resource and host-port checks: the scope's pod list when it is the
     whole cluster, else one cluster-wide list of non-terminal pods."""
@@ -162,7 +163,7 @@ Examples:
 """
 
 
-@click.command("audit", help=AUDIT_HELP, short_help="Audit every DaemonSet on every node.")
+@click.command("audit", cls=GroupedCommand, help=AUDIT_HELP, short_help="Audit every DaemonSet on every node.")
 @click.option("-A", "--all-namespaces", "all_namespaces", is_flag=True, help="Every namespace.")
 @click.option("-l", "--selector", metavar="SELECTOR", help="Only DaemonSets with these labels (kubectl's syntax).")
 @click.option("--node-selector", metavar="SELECTOR", help="Only nodes with these labels (kubectl's syntax).")

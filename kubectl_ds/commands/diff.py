@@ -18,6 +18,7 @@ import click
 
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import check_output, interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.errors import DsError, ExitCode, Forbidden, NotFound, UsageError
 from kubectl_ds.placement.diff import DaemonSetDiff, diff_nodes, image_changes, spec_diff
 from kubectl_ds.placement.report import Assessment, add_scheduler_checks, assess_nodes, other_pods_on_nodes
@@ -166,7 +167,9 @@ Examples:
 """
 
 
-@click.command("diff", help=DIFF_HELP, short_help="What applying a changed DaemonSet would do, node by node.")
+@click.command(
+    "diff", cls=GroupedCommand, help=DIFF_HELP, short_help="What applying a changed DaemonSet would do, node by node."
+)
 @click.option("-f", "--filename", "manifest", metavar="MANIFEST", help="The changed DaemonSet (- for stdin).")
 @click.option("-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, json or yaml.")
 @click.option(

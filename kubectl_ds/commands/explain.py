@@ -2,15 +2,16 @@
 
 run() fetches in stages so that it reads only what the answer needs: the DaemonSet, the nodes and
 the DaemonSet's pods always; the other pods only when a wanted node lacks an available DaemonSet pod;
-scheduling events only when a DaemonSet pod is Pending. It never writes to the cluster.
+scheduling events only when a DaemonSet pod is Pending. It never writes to the cluster. Without NAME it
+lists the DaemonSets with one summary line each (commands/explain_list.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -18,22 +19,15 @@ from kubectl_ds import resources as r
 from kubectl_ds.commands.common import interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
 from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.table_flags import Scope, TableFlags, scope_flags, table_flags, table_style
-from kubectl_ds.errors import ExitCode, Forbidden, NotFound, UsageError
-from kubectl_ds.placement.report import (
-    Assessment,
-    add_scheduler_checks,
-    assess_nodes,
-    nodes_to_check,
-    other_pods_on_nodes,
-)
-from kubectl_ds.placement.requests import ParseQuantity
-from kubectl_ds.placement.revisions import RevisionIndex, index_revisions
-from kubectl_ds.placement.scheduling import events_for
-from kubectl_ds.placement.summary import summarize
-from kubectl_ds.reader import ClusterReader
-from kubectl_ds.render.explain import ExplainView, render_json, render_names, render_table, render_yaml, table_headers
-from kubectl_ds.render.explain_list import list_headers
-from kubectl_ds.render.table import TableStyle
+from kubectl_ds.errors import ExitCode, UsageError
+
+# The judging and rendering modules are imported where they are used, not here: `kubectl ds --help` does
+# not need them, and `explain` imports them while its first reads are in flight (run()).
+if TYPE_CHECKING:
+    from kubectl_ds.placement.requests import ParseQuantity
+    from kubectl_ds.reader import ClusterReader, FleetReader
+    from kubectl_ds.render.explain import ExplainView
+    from kubectl_ds.render.table import TableStyle
 
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml", "name")
 TABLE_OUTPUTS = ("table", "wide")
@@ -51,6 +45,7 @@ class ExplainOptions:
     exit_code: bool = False
     table: TableFlags = TableFlags()
     scope: Scope = Scope()
+    watch: bool = False
 
     @property
     def listing(self) -> bool:
@@ -58,12 +53,17 @@ class ExplainOptions:
         return not self.name and not self.manifest
 
     def validate(self) -> None:
+        from kubectl_ds.render.explain import table_headers
+        from kubectl_ds.render.explain_list import list_headers
+
         if self.output not in OUTPUT_FORMATS:
             raise UsageError(f'unknown output format "{self.output}" for -o; use one of: {", ".join(OUTPUT_FORMATS)}')
         self.scope.validate()
         if self.listing:
             if self.nodes:
                 raise UsageError("--node needs a DaemonSet: kubectl ds explain NAME --node NODE")
+            if self.watch:
+                raise UsageError("--watch follows one DaemonSet: kubectl ds explain NAME --watch")
             headers = list_headers(all_namespaces=self.scope.all_namespaces)
             if self.table.label_columns:
                 raise UsageError("-L/--label-columns adds node labels to explain NAME's table; name a DaemonSet")
@@ -76,6 +76,9 @@ class ExplainOptions:
                 raise UsageError("-l/--selector picks DaemonSets to list: drop NAME or -f, or drop -l")
             headers = table_headers(wide=self.output == "wide", label_keys=self.table.label_columns)
         self.table.validate(headers, self.output, TABLE_OUTPUTS)
+        if self.watch and (self.from_files or self.manifest or self.exit_code):
+            flag = "--from-file" if self.from_files else "-f/--filename" if self.manifest else "--exit-code"
+            raise UsageError(f"--watch follows a live DaemonSet; it cannot be combined with {flag}")
         if sum(1 for path in self.from_files if path == "-") + (self.manifest == "-") > 1:
             raise UsageError("standard input (-) can be read only once: use it for either --from-file or -f")
 
@@ -85,6 +88,7 @@ class ExplainResult:
     text: str
     exit_code: ExitCode
     notes: tuple[str, ...] = ()  # what was left out (RBAC), for stderr when --no-headers prints rows only
+    view: ExplainView | None = None  # what the text shows (explain --watch compares them)
 
 
 def run(
@@ -98,30 +102,22 @@ def run(
     style: TableStyle | None = None,
 ) -> ExplainResult:
     if options.listing:
-        return _run_list(options, reader, now=now, parse_quantity=parse_quantity, style=style)
-    omitted: list[str] = []
-    daemonset, live = _target(options, reader, manifest)
-    namespace = r.namespace(daemonset) or options.namespace
-    selector = r.spec(daemonset).get("selector") or {}
-    nodes = _select_nodes(reader.list_nodes(), options.nodes)
-    labels = {r.name(node): r.labels(node) for node in nodes} if options.table.label_columns else {}
+        # The live cluster and a dump read the whole scope too; only --watch's reader (NAME only) does not.
+        fleet = cast("FleetReader", reader)
+        return _run_list(options, fleet, now=now, parse_quantity=parse_quantity, style=style)
+    # The API objects die with _assess's frame: only the reports are left when the output is built.
+    from kubectl_ds.commands.explain_reads import assess
 
-    pods = _daemonset_pods(reader, live, namespace, selector, omitted)
-    revisions = _revisions(reader, live, namespace, selector, omitted, what_if=manifest is not None)
-    messages = _scheduler_messages(reader, pods or [], namespace, omitted)
-    assessment = assess_nodes(
-        daemonset, nodes, pods, revisions, now=now, scheduler_messages=messages, applied=live is not None
-    )
-    assessment = _with_scheduler_checks(
-        assessment, reader, parse_quantity, omitted, owner=live, every_wanted_node=manifest is not None
-    )
+    daemonset, live, assessment, omitted, labels = assess(options, reader, now, parse_quantity, manifest)
+    from kubectl_ds.placement.summary import summarize
+    from kubectl_ds.render.explain import ExplainView
 
     source = ""
     if manifest is not None:
         state = "the applied DaemonSet's pods shown as old" if live else "not applied yet"
         source = f'DaemonSet "{r.name(daemonset)}" from {options.manifest} ({state})'
     view = ExplainView(
-        namespace=namespace,
+        namespace=r.namespace(daemonset) or options.namespace,
         name=r.name(daemonset),
         assessment=assessment,
         summary=summarize(assessment),
@@ -130,13 +126,16 @@ def run(
         node_labels=labels,
     )
     return ExplainResult(
-        text=_render(view, options, arrow, style), exit_code=_exit_code(view, options), notes=view.omitted
+        text=_render(view, options, arrow, style),
+        exit_code=_exit_code(view, options),
+        notes=view.omitted,
+        view=view,
     )
 
 
 def _run_list(
     options: ExplainOptions,
-    reader: ClusterReader,
+    reader: FleetReader,
     *,
     now: datetime,
     parse_quantity: ParseQuantity,
@@ -161,110 +160,9 @@ def _run_list(
     return ExplainResult(text=text, exit_code=ExitCode.UNHEALTHY if unhealthy else ExitCode.OK, notes=view.omitted)
 
 
-def _target(
-    options: ExplainOptions, reader: ClusterReader, manifest: dict[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The DaemonSet to explain, and the applied one whose pods and revisions we read."""
-    if manifest is None:
-        assert options.name is not None  # validate() guarantees it
-        live = reader.get_daemonset(namespace=options.namespace, name=options.name)
-        return live, live
-    if options.name and options.name != r.name(manifest):
-        raise UsageError(
-            f'NAME "{options.name}" does not match the manifest\'s DaemonSet "{r.name(manifest)}"; '
-            "drop NAME or fix the manifest"
-        )
-    namespace = r.namespace(manifest) or options.namespace
-    placed = {**manifest, "metadata": {**r.metadata(manifest), "namespace": namespace}}  # as kubectl apply would
-    try:
-        return placed, reader.get_daemonset(namespace=namespace, name=r.name(manifest))
-    except NotFound:
-        return placed, None
-
-
-def _select_nodes(nodes: list[dict[str, Any]], wanted: Sequence[str]) -> list[dict[str, Any]]:
-    if not wanted:
-        return nodes
-    by_name = {r.name(node): node for node in nodes}
-    missing = [name for name in wanted if name not in by_name]
-    if missing:
-        raise NotFound(f'node "{missing[0]}" not found; kubectl get nodes lists them')
-    return [by_name[name] for name in dict.fromkeys(wanted)]
-
-
-def _daemonset_pods(
-    reader: ClusterReader, live: dict[str, Any] | None, namespace: str, selector: dict[str, Any], omitted: list[str]
-) -> list[dict[str, Any]] | None:
-    """The pods the DaemonSet controls: by controller ownerReference, not by label alone."""
-    if live is None:
-        return []
-    try:
-        candidates = reader.list_daemonset_pods(namespace=namespace, selector=selector)
-    except Forbidden as error:
-        omitted.append(f"pod states left out: {error.message}")
-        return None
-    return [pod for pod in candidates if r.is_controlled_by(pod, live)]
-
-
-def _revisions(
-    reader: ClusterReader,
-    live: dict[str, Any] | None,
-    namespace: str,
-    selector: dict[str, Any],
-    omitted: list[str],
-    *,
-    what_if: bool,
-) -> RevisionIndex:
-    if live is None:
-        return RevisionIndex(by_hash={}, current_hash=None, current_revision=None, template_generation=None)
-    try:
-        index = index_revisions(live, reader.list_controller_revisions(namespace=namespace, selector=selector))
-    except Forbidden as error:
-        omitted.append(f"revision numbers left out: {error.message}")
-        index = index_revisions(live, [])
-    if what_if:
-        # The manifest is a new template: no existing pod runs it yet.
-        return RevisionIndex(by_hash=index.by_hash, current_hash=None, current_revision=None, template_generation=None)
-    return index
-
-
-def _scheduler_messages(
-    reader: ClusterReader, pods: Sequence[dict[str, Any]], namespace: str, omitted: list[str]
-) -> dict[str, str]:
-    pending = [pod for pod in pods if r.status(pod).get("phase") == "Pending" and not r.spec(pod).get("nodeName")]
-    if not pending:
-        return {}
-    try:
-        events = reader.list_scheduling_events(namespace=namespace)
-    except Forbidden as error:
-        omitted.append(f"scheduler events left out: {error.message}")
-        events = []
-    return events_for(pending, events)
-
-
-def _with_scheduler_checks(
-    assessment: Assessment,
-    reader: ClusterReader,
-    parse_quantity: ParseQuantity,
-    omitted: list[str],
-    *,
-    owner: dict[str, Any] | None,
-    every_wanted_node: bool,
-) -> Assessment:
-    names = nodes_to_check(assessment, every_wanted_node=every_wanted_node)
-    if not names:
-        return assessment
-    try:
-        active = reader.list_active_pods()
-    except Forbidden as error:
-        omitted.append(f"resource and host-port checks left out: {error.message}")
-        return assessment
-    # "Other pods" are those this DaemonSet does not own; a manifest's pods would replace the live ones.
-    others = other_pods_on_nodes(active, owner, names)
-    return add_scheduler_checks(assessment, others, parse_quantity)
-
-
 def _render(view: ExplainView, options: ExplainOptions, arrow: str, style: TableStyle | None) -> str:
+    from kubectl_ds.render.explain import render_json, render_names, render_table, render_yaml
+
     problems_only = options.problems_only
     renderers: dict[str, Callable[[], str]] = {
         "json": lambda: render_json(view, problems_only=problems_only),
@@ -323,6 +221,9 @@ Examples:
   # Every DaemonSet of the cluster that needs attention, and why
   kubectl ds explain -A --problems
 \b
+  # Follow it while a rollout or a node bring-up goes on
+  kubectl ds explain -n logging fluentd --watch
+\b
   # The nodes to look at, for other commands
   kubectl ds explain -n logging fluentd --problems -o name | xargs kubectl describe
 """
@@ -363,6 +264,12 @@ Examples:
     is_flag=True,
     help="Exit 3 when a node that should run the pod lacks a ready, up-to-date one (in any listed DaemonSet).",
 )
+@click.option(
+    "-w",
+    "--watch",
+    is_flag=True,
+    help="After the answer, follow changes (watches): redrawn on a terminal, a line per changed node in a pipe.",
+)
 @table_flags
 @scope_flags
 @kube_flag_options
@@ -394,6 +301,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         exit_code=params["exit_code"],
         table=params["table"],
         scope=params["scope"],
+        watch=params["watch"],
     )
     options.validate()
     manifest = None
@@ -411,18 +319,32 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         from kubectl_ds.kube.config import resolve
 
         resolved = resolve(flags)
-        reader = Cluster.connect(flags, resolved)
+        cluster = Cluster.connect(flags, resolved, plain_reads=True)
+        reader = cluster
         options = replace(options, namespace=resolved.namespace)
+        if options.watch:
+            from kubectl_ds.commands.explain_watch import watch_live
+
+            return watch_live(options, cluster, arrow=_arrow())
     style = table_style(options.table)
-    result = run(
-        options,
-        reader,
-        now=datetime.now(timezone.utc),
-        parse_quantity=_parse_quantity,
-        manifest=manifest,
-        arrow=_arrow(),
-        style=style,
-    )
+    import gc
+
+    # One explain allocates a few objects per field of every node and pod it reads and makes no garbage cycles
+    # worth collecting; the cycle collector would scan that whole heap again and again (a fifth of the CPU
+    # after the reads at 5,000 nodes). --watch, which runs for long, keeps it.
+    gc.disable()
+    try:
+        result = run(
+            options,
+            reader,
+            now=datetime.now(timezone.utc),
+            parse_quantity=_parse_quantity,
+            manifest=manifest,
+            arrow=_arrow(),
+            style=style,
+        )
+    finally:
+        gc.enable()
     # click strips escapes when stdout is not a terminal; --color always means them anyway.
     click.echo(result.text, nl=False, color=True if style.colour else None)
     if options.table.no_headers and options.output in TABLE_OUTPUTS:

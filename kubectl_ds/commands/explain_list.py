@@ -16,7 +16,7 @@ from kubectl_ds.placement.report import add_scheduler_checks, assess_nodes, node
 from kubectl_ds.placement.requests import ParseQuantity
 from kubectl_ds.placement.revisions import index_revisions
 from kubectl_ds.placement.summary import summarize
-from kubectl_ds.reader import ClusterReader
+from kubectl_ds.reader import FleetReader
 from kubectl_ds.render.explain_list import DaemonSetLine, ExplainListView
 
 
@@ -33,7 +33,7 @@ def _read(read: Callable[[], list[dict[str, Any]]], what: str, omitted: list[str
 
 
 def list_view(
-    reader: ClusterReader,
+    reader: FleetReader,
     *,
     namespace: str | None,
     selector: str | None,

@@ -25,6 +25,7 @@ from kubectl_ds.commands.common import (
     parse_duration,
     pop_kube_flags,
 )
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.errors import ExitCode, Forbidden, NotFound, UsageError
 from kubectl_ds.placement.node_change import NodeChange, apply_change, node_change
 from kubectl_ds.placement.node_report import NodeAssessment, assess_node
@@ -247,7 +248,7 @@ Examples:
 """
 
 
-@click.command("node", help=NODE_HELP, short_help="Every DaemonSet on a node, and why not.")
+@click.command("node", cls=GroupedCommand, help=NODE_HELP, short_help="Every DaemonSet on a node, and why not.")
 @click.argument("nodes", nargs=-1, metavar="NODE...")
 @click.option("-A", "--all-namespaces", is_flag=True, help="DaemonSets of every namespace.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, wide, json or yaml.")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_ds.commands.common import interruptible, kube_flags, parse_duration
+from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.rollout.flags import connect, finish, make_rollout, prepull_options
 from kubectl_ds.errors import UsageError
 
@@ -68,7 +69,9 @@ def _with(options: list[Any], func: Any) -> Any:
     return func
 
 
-@click.command("prepull", short_help="Pull a rollout's new images on every node, changing nothing else.")
+@click.command(
+    "prepull", cls=GroupedCommand, short_help="Pull a rollout's new images on every node, changing nothing else."
+)
 @click.argument("name")
 @click.option("--image", "images", multiple=True, metavar="CONTAINER=IMAGE", help="A container's new image.")
 @click.option("-f", "--filename", "manifest", default=None, metavar="MANIFEST", help="The images of this manifest.")

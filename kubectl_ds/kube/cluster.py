@@ -1,222 +1,56 @@
-"""The cluster adapter: raw JSON reads (never client models), paginated lists, one error boundary.
-
-Client models cost ~7x the time and 3x the memory of json.loads on large lists, so every call goes
-through ApiClient.param_serialize/call_api and decodes the body itself.
-"""
+"""The cluster adapter: what the commands read, write and watch, over kube/api.py's requests."""
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 from kubectl_ds.errors import ApiError, Conflict
-from kubectl_ds.kube.config import KubeFlags, ResolvedConfig, new_api_client, resolve
-from kubectl_ds.kube.errors import Attempt, error_for_exception, error_for_status
+from kubectl_ds.kube.api import APPS, CORE, PAGE_SIZE, POLICY, ApiCore, OnPage, collection
+from kubectl_ds.kube.errors import Attempt
 from kubectl_ds.labelselector import selector_query
 
-PAGE_SIZE = 500  # kubectl's own chunk size
-_CORE = "/api/v1"
-_APPS = "/apis/apps/v1"
-_POLICY = "/apis/policy/v1"
+__all__ = ["PAGE_SIZE", "Cluster"]
 
 
-def _retry_after(response: Any) -> float | None:
-    """The Retry-After header (seconds) of a 429 from API Priority and Fairness, if any."""
-    value = response.getheader("Retry-After") if hasattr(response, "getheader") else None
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _collection(group: str, resource: str, namespace: str | None) -> str:
-    if namespace:
-        return f"{group}/namespaces/{quote(namespace, safe='')}/{resource}"
-    return f"{group}/{resource}"
-
-
-class Cluster:
+class Cluster(ApiCore):
     """Reads (and, for rollouts, writes) through the official client, returning plain dicts."""
 
-    def __init__(
-        self,
-        api_client: Any,
-        *,
-        server: str,
-        request_timeout: float | None = None,
-        local_clock: Callable[[], datetime] = _utc_now,
-        headers: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        self._client = api_client
-        self._headers = headers
-        self._server = server
-        self._timeout = request_timeout
-        self._local_clock = local_clock
-        self._server_offset = timedelta(0)  # the API server's clock minus ours, from its Date headers
-
-    @classmethod
-    def connect(
-        cls, flags: KubeFlags, resolved: ResolvedConfig | None = None, local_clock: Callable[[], datetime] = _utc_now
-    ) -> Cluster:
-        # urllib3 logs each retry as a WARNING; our own one-line error is what the user should see.
-        logging.getLogger("urllib3").setLevel(logging.ERROR)
-        resolved = resolved or resolve(flags)
-        return cls(
-            new_api_client(resolved, flags),
-            server=resolved.server,
-            request_timeout=flags.request_timeout,
-            local_clock=local_clock,
-            headers=flags.request_headers(),
-        )
-
-    def server_now(self) -> datetime:
-        """The time on the API server's clock, as its last answer's Date header told it.
-
-        Pods' Ready transitions and a rollout's heartbeats are stamped with the cluster's clocks, so waiting out
-        minReadySeconds or judging a heartbeat stale must use them too: a laptop two minutes ahead would cut
-        every step short and take over live drivers (docs/rules.md#r-availability)."""
-        return self._local_clock() + self._server_offset
-
-    def _note_server_time(self, response: Any) -> None:
-        date = response.getheader("Date") if hasattr(response, "getheader") else None
-        if not date:
-            return
-        try:
-            stamped = parsedate_to_datetime(str(date))
-        except (TypeError, ValueError):
-            return
-        if stamped.tzinfo is None:
-            return
-        # The header has whole seconds: the middle of that second is the best estimate.
-        self._server_offset = stamped + timedelta(seconds=0.5) - self._local_clock()
-
-    def _with_headers(self, serialized: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The serialized request with our own headers added. Impersonate-Group repeats once per group, which
-        a plain dict cannot hold: urllib3's HTTPHeaderDict sends every value as its own header line."""
-        if not self._headers:
-            return serialized
-        from urllib3 import HTTPHeaderDict
-
-        method, url, headers, *rest = serialized
-        combined = HTTPHeaderDict(headers or {})
-        for name, value in self._headers:
-            combined.add(name, value)
-        return (method, url, combined, *rest)
-
-    # --- generic -----------------------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        attempt: Attempt,
-        *,
-        query: list[tuple[str, str]] | None = None,
-        body: Any = None,
-        content_type: str | None = None,
-    ) -> Any:
-        headers = {"Accept": "application/json"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        try:
-            serialized = self._client.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=query or [],
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            response = self._client.call_api(*self._with_headers(serialized), _request_timeout=self._timeout)
-            data = response.read()
-            self._note_server_time(response)
-        except Exception as error:  # noqa: BLE001 - every client/transport failure becomes our own error
-            raise error_for_exception(error, attempt, self._server, self._timeout) from error
-        if response.status >= 400:
-            raise error_for_status(response.status, data, attempt, self._server, _retry_after(response))
-        try:
-            return json.loads(data) if data else {}
-        except ValueError as error:  # e.g. an HTML page from a proxy in front of the API server
-            raise ApiError(
-                f"the API server at {self._server} answered {attempt.verb} {attempt.resource} with "
-                "something that is not JSON; is the kubeconfig's server address right?"
-            ) from error
-
-    def get(self, group: str, resource: str, *, namespace: str | None, name: str) -> dict[str, Any]:
-        path = f"{_collection(group, resource, namespace)}/{quote(name, safe='')}"
-        result: dict[str, Any] = self.request("GET", path, Attempt("get", resource, namespace, name))
-        return result
-
-    def list_all(
-        self,
-        group: str,
-        resource: str,
-        *,
-        namespace: str | None = None,
-        selector: Mapping[str, Any] | None = None,
-        field_selector: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Every item, following `continue` tokens page by page."""
-        path = _collection(group, resource, namespace)
-        base: list[tuple[str, str]] = [("limit", str(PAGE_SIZE))]
-        if selector is not None:
-            base.append(("labelSelector", selector_query(selector)))
-        if field_selector:
-            base.append(("fieldSelector", field_selector))
-        return self._pages(path, base, Attempt("list", resource, namespace))[0]
-
-    def _pages(self, path: str, base: list[tuple[str, str]], attempt: Attempt) -> tuple[list[dict[str, Any]], str]:
-        """All items of a paginated list, and the list's resourceVersion (where a watch can start)."""
-        items: list[dict[str, Any]] = []
-        token = version = ""
-        while True:
-            query = base + ([("continue", token)] if token else [])
-            page = self.request("GET", path, attempt, query=query)
-            items.extend(page.get("items") or [])
-            metadata = page.get("metadata") or {}
-            version = version or str(metadata.get("resourceVersion") or "")
-            token = metadata.get("continue") or ""
-            if not token:
-                return items, version
+    pages_reads = True  # list_nodes and list_daemonset_pods take on_page (explain judges pages as they come)
 
     # --- what explain reads (the ClusterReader protocol) ----------------------------------------------
 
     def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]:
-        return self.get(_APPS, "daemonsets", namespace=namespace, name=name)
+        return self.get(APPS, "daemonsets", namespace=namespace, name=name)
 
     def get_pod(self, *, namespace: str, name: str) -> dict[str, Any]:
-        return self.get(_CORE, "pods", namespace=namespace, name=name)
+        return self.get(CORE, "pods", namespace=namespace, name=name)
 
-    def list_nodes(self) -> list[dict[str, Any]]:
-        return self.list_all(_CORE, "nodes")
+    def list_nodes(self, on_page: OnPage | None = None) -> list[dict[str, Any]]:
+        return self.list_all(CORE, "nodes", on_page=on_page)
 
-    def list_daemonset_pods(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return self.list_all(_CORE, "pods", namespace=namespace, selector=selector)
+    def list_daemonset_pods(
+        self, *, namespace: str, selector: Mapping[str, Any], on_page: OnPage | None = None
+    ) -> list[dict[str, Any]]:
+        return self.list_all(CORE, "pods", namespace=namespace, selector=selector, on_page=on_page)
 
     def list_disruption_budgets(self, *, namespace: str) -> list[dict[str, Any]]:
         """The namespace's PodDisruptionBudgets (policy/v1)."""
-        return self.list_all(_POLICY, "poddisruptionbudgets", namespace=namespace)
+        return self.list_all(POLICY, "poddisruptionbudgets", namespace=namespace)
 
     def list_active_pods(self) -> list[dict[str, Any]]:
         """Every non-terminal pod in the cluster, in one paginated list (not one request per node)."""
-        return self.list_all(_CORE, "pods", field_selector="status.phase!=Succeeded,status.phase!=Failed")
+        return self.list_all(CORE, "pods", field_selector="status.phase!=Succeeded,status.phase!=Failed")
 
     def list_controller_revisions(self, *, namespace: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return self.list_all(_APPS, "controllerrevisions", namespace=namespace, selector=selector)
+        return self.list_all(APPS, "controllerrevisions", namespace=namespace, selector=selector)
 
     def list_scheduling_events(self, *, namespace: str) -> list[dict[str, Any]]:
         return self.list_all(
-            _CORE, "events", namespace=namespace, field_selector="involvedObject.kind=Pod,reason=FailedScheduling"
+            CORE, "events", namespace=namespace, field_selector="involvedObject.kind=Pod,reason=FailedScheduling"
         )
 
     # --- what audit reads: the whole scope in one paginated list each (namespace None: every namespace) --
@@ -224,36 +58,36 @@ class Cluster:
     def list_daemonsets(
         self, *, namespace: str | None, selector: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        return self.list_all(_APPS, "daemonsets", namespace=namespace, selector=selector or None)
+        return self.list_all(APPS, "daemonsets", namespace=namespace, selector=selector or None)
 
     def list_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
-        return self.list_all(_CORE, "pods", namespace=namespace)
+        return self.list_all(CORE, "pods", namespace=namespace)
 
     # --- what `kubectl ds node` reads (the NodeReader protocol) --------------------------------------
 
     def get_node(self, *, name: str) -> dict[str, Any]:
-        return self.get(_CORE, "nodes", namespace=None, name=name)
+        return self.get(CORE, "nodes", namespace=None, name=name)
 
     def pods_on_node_versioned(self, *, node: str) -> tuple[list[dict[str, Any]], str]:
         """Every pod bound to `node` (the API server's spec.nodeName field selector), and where a watch can start."""
         base = [("limit", str(PAGE_SIZE)), ("fieldSelector", f"spec.nodeName={node}")]
-        return self._pages(_collection(_CORE, "pods", None), base, Attempt("list", "pods", None))
+        return self._pages(collection(CORE, "pods", None), base, Attempt("list", "pods", None))
 
     def list_unscheduled_pods(self, *, namespace: str | None) -> list[dict[str, Any]]:
         """Pods no node is bound to yet (`spec.nodeName=`): a Pending DaemonSet pod names its node only in its
         matchFields affinity."""
-        return self.list_all(_CORE, "pods", namespace=namespace, field_selector="spec.nodeName=")
+        return self.list_all(CORE, "pods", namespace=namespace, field_selector="spec.nodeName=")
 
     def list_revisions(self, *, namespace: str | None) -> list[dict[str, Any]]:
-        return self.list_all(_APPS, "controllerrevisions", namespace=namespace)
+        return self.list_all(APPS, "controllerrevisions", namespace=namespace)
 
     def list_events(self, *, namespace: str | None) -> list[dict[str, Any]]:
         return self.list_all(
-            _CORE, "events", namespace=namespace, field_selector="involvedObject.kind=Pod,reason=FailedScheduling"
+            CORE, "events", namespace=namespace, field_selector="involvedObject.kind=Pod,reason=FailedScheduling"
         )
 
     def list_budgets(self, *, namespace: str | None) -> list[dict[str, Any]]:
-        return self.list_all(_POLICY, "poddisruptionbudgets", namespace=namespace)
+        return self.list_all(POLICY, "poddisruptionbudgets", namespace=namespace)
 
     # --- what rollouts write and watch (the RolloutCluster protocol) ---------------------------------
 
@@ -262,7 +96,7 @@ class Cluster:
     ) -> dict[str, Any]:
         """A JSON merge patch (or, `strategic`, a strategic merge patch, as kubectl sends); without a
         metadata.resourceVersion in it, it applies to whatever version is stored: no 409 from a status write."""
-        path = f"{_collection(_APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
+        path = f"{collection(APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
         content_type = "application/strategic-merge-patch+json" if strategic else "application/merge-patch+json"
         result: dict[str, Any] = self.request(
             "PATCH", path, Attempt("patch", "daemonsets", namespace, name), body=dict(patch), content_type=content_type
@@ -273,7 +107,7 @@ class Cluster:
         """PUT the whole object; its metadata.resourceVersion makes it fail with 409 if anyone changed it."""
         metadata = daemonset.get("metadata") or {}
         namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
-        path = f"{_collection(_APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
+        path = f"{collection(APPS, 'daemonsets', namespace)}/{quote(name, safe='')}"
         result: dict[str, Any] = self.request(
             "PUT",
             path,
@@ -285,7 +119,7 @@ class Cluster:
 
     def evict_pod(self, *, namespace: str, name: str) -> None:
         """The Eviction API, so PodDisruptionBudgets are respected (429 when one forbids it now)."""
-        path = f"{_collection(_CORE, 'pods', namespace)}/{quote(name, safe='')}/eviction"
+        path = f"{collection(CORE, 'pods', namespace)}/{quote(name, safe='')}/eviction"
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
         self.request(
             "POST",
@@ -296,7 +130,7 @@ class Cluster:
         )
 
     def delete_pod(self, *, namespace: str, name: str, uid: str | None = None) -> None:
-        path = f"{_collection(_CORE, 'pods', namespace)}/{quote(name, safe='')}"
+        path = f"{collection(CORE, 'pods', namespace)}/{quote(name, safe='')}"
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if uid:
             body["preconditions"] = {"uid": uid}  # never delete a replacement that reuses the name
@@ -310,7 +144,7 @@ class Cluster:
         answer) counts as created; the first other error is raised once every create was tried."""
         from concurrent.futures import ThreadPoolExecutor
 
-        path = _collection(_CORE, "pods", namespace)
+        path = collection(CORE, "pods", namespace)
 
         def create(pod: Mapping[str, Any]) -> ApiError | None:
             name = str((pod.get("metadata") or {}).get("name") or "")
@@ -346,7 +180,14 @@ class Cluster:
 
     def list_pods_versioned(self, *, namespace: str, selector: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
         base = [("limit", str(PAGE_SIZE)), ("labelSelector", selector_query(selector))]
-        return self._pages(_collection(_CORE, "pods", namespace), base, Attempt("list", "pods", namespace))
+        return self._pages(collection(CORE, "pods", namespace), base, Attempt("list", "pods", namespace))
+
+    def list_nodes_versioned(self) -> tuple[list[dict[str, Any]], str]:
+        return self._pages(collection(CORE, "nodes", None), [("limit", str(PAGE_SIZE))], Attempt("list", "nodes"))
+
+    def watch_nodes(self, *, resource_version: str, timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Node events after `resource_version`, as watch_pods gives pod events (a burst; a failure last)."""
+        return self._watch(collection(CORE, "nodes", None), [], resource_version, timeout, "node")
 
     def watch_pods(
         self,
@@ -367,10 +208,16 @@ class Cluster:
         Gone (the version left the server's history), an ERROR event, an error answer or a broken stream. Events
         may have been missed then, so the caller lists again. Closing the generator closes the stream.
         """
-        seconds = max(1, math.ceil(timeout))
-        query = [("watch", "1"), ("labelSelector", selector_query(selector)), ("timeoutSeconds", str(seconds))]
+        query = [("labelSelector", selector_query(selector))]
         if field_selector:  # e.g. spec.nodeName=NODE, with namespace "" for every namespace
             query.append(("fieldSelector", field_selector))
+        return self._watch(collection(CORE, "pods", namespace), query, resource_version, timeout, "pod")
+
+    def _watch(
+        self, path: str, selection: list[tuple[str, str]], resource_version: str, timeout: float, what: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        seconds = max(1, math.ceil(timeout))
+        query = [("watch", "1"), *selection, ("timeoutSeconds", str(seconds))]
         if resource_version:
             query.append(("resourceVersion", resource_version))
         raw = None
@@ -378,7 +225,7 @@ class Cluster:
         try:
             serialized = self._client.param_serialize(
                 method="GET",
-                resource_path=_collection(_CORE, "pods", namespace),
+                resource_path=path,
                 query_params=query,
                 header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"],
@@ -405,7 +252,7 @@ class Cluster:
                 return  # the quiet that ends a burst, or no event within `timeout`: a normal end
             yield (
                 "ERROR",
-                {"kind": "Status", "code": 0, "reason": "BrokenStream", "message": f"the pod watch broke: {error}"},
+                {"kind": "Status", "code": 0, "reason": "BrokenStream", "message": f"the {what} watch broke: {error}"},
             )
         finally:
             if raw is not None:
@@ -413,6 +260,8 @@ class Cluster:
 
 
 CREATE_CONCURRENCY = 8  # parallel creates of create_pods (client-go's default QPS is 5, burst 10)
+
+
 WATCH_QUIET = 0.1  # seconds without an event that end a watch burst (Cluster.watch_pods)
 
 

@@ -181,6 +181,21 @@ def resolve(flags: KubeFlags, environ: Mapping[str, str] | None = None) -> Resol
     )
 
 
+def kubeconfig_entries(resolved: ResolvedConfig) -> tuple[dict[str, Any], Path, dict[str, Any], Path]:
+    """The resolved cluster's and user's entries, each with the folder of the kubeconfig that holds it (where
+    their relative file paths start); the first file that names them wins, as in resolve()."""
+    found: dict[str, tuple[dict[str, Any], Path]] = {}
+    for path in resolved.paths:
+        data = _read(path)
+        for section, name in (("clusters", resolved.cluster), ("users", resolved.user)):
+            entries = _named(data.get(section), path, section)
+            if section not in found and name in entries:
+                found[section] = (entries[name], Path(path).resolve().parent)
+    cluster, cluster_dir = found.get("clusters", ({}, Path.cwd()))
+    user, user_dir = found.get("users", ({}, Path.cwd()))
+    return cluster, cluster_dir, user, user_dir
+
+
 _OVERRIDE = "kubectl-ds/override"
 
 

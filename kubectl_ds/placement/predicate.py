@@ -28,7 +28,7 @@ from kubectl_ds.placement.taints import (
 from kubectl_ds.resources import Obj
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeVerdict:
     """The controller's view of one node, with named results instead of bare booleans."""
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from kubectl_ds import resources as r
 from kubectl_ds.placement import reasons as codes
 from kubectl_ds.placement.hostports import port_conflicts
+from kubectl_ds.placement.nodeside import NodeSide, judge_nodes
 from kubectl_ds.placement.pods import (
     container_problem,
     is_available,
@@ -24,12 +25,11 @@ from kubectl_ds.placement.pods import (
     oldest_first,
     pods_by_node,
 )
-from kubectl_ds.placement.predicate import NodeVerdict, node_should_run_daemon_pod, pod_tolerations
+from kubectl_ds.placement.predicate import NodeVerdict
 from kubectl_ds.placement.reasons import Reason
 from kubectl_ds.placement.requests import NO_ALLOCATABLE, ParseQuantity, reports_no_allocatable, resource_shortfalls
 from kubectl_ds.placement.revisions import RevisionIndex
 from kubectl_ds.placement.scheduling import short_scheduler_reason
-from kubectl_ds.placement.selectors import required_node_selector
 from kubectl_ds.resources import Obj
 from kubectl_ds.strategy import allows_surge
 
@@ -48,7 +48,7 @@ WOULD_CREATE = "would get a pod"  # explaining a manifest that is not applied: n
 WOULD_PEND = "would stay Pending"  # ... and the scheduler could not place the new pod there
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodReport:
     name: str
     namespace: str
@@ -62,7 +62,7 @@ class PodReport:
     bound: bool  # spec.nodeName is set (the scheduler placed it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeReport:
     name: str
     verdict: NodeVerdict
@@ -121,17 +121,22 @@ def assess_nodes(
     now: datetime,
     scheduler_messages: Mapping[str, str] | None = None,
     applied: bool = True,
+    judged: Mapping[str, NodeSide] | None = None,
+    reported: Mapping[str, PodReport] = {},  # noqa: B006 - read only
 ) -> Assessment:
     """Verdict and pod state for every node. `daemonset_pods` None means they could not be listed;
-    `applied` False means the DaemonSet does not exist yet (a what-if), so no pod is missing anywhere."""
+    `applied` False means the DaemonSet does not exist yet (a what-if), so no pod is missing anywhere.
+    `judged` and `reported`: the nodes' side and pod reports (report_pods), when the caller made them while
+    it read (the same values assess_nodes would make)."""
     grouped = pods_by_node(daemonset_pods or [])
     min_ready = r.min_ready_seconds(daemonset)
     reports = []
-    tolerations = pod_tolerations(daemonset)  # once, not per node
+    sides = judged if judged is not None else judge_nodes(daemonset, nodes)
     for node in sorted(nodes, key=lambda node: natural_key(r.name(node))):
-        verdict = node_should_run_daemon_pod(daemonset, node, tolerations=tolerations)
+        side = sides[r.name(node)]
+        verdict = side.verdict
         pods = oldest_first(grouped.get(r.name(node), []))
-        pod_reports = tuple(_pod_report(pod, revisions, min_ready, now) for pod in pods)
+        pod_reports = tuple(reported.get(r.name(pod)) or _pod_report(pod, revisions, min_ready, now) for pod in pods)
         pod_reasons: list[Reason] = []
         if daemonset_pods is None:
             state = UNKNOWN
@@ -146,8 +151,8 @@ def assess_nodes(
                 pods=pod_reports,
                 reasons=verdict.reasons + tuple(pod_reasons),
                 state=state,
-                labels_that_matter=_labels_that_matter(daemonset, node),
-                taints=tuple(_taint_text(taint) for taint in r.node_taints(node)),
+                labels_that_matter=side.labels_that_matter,
+                taints=side.taints,
             )
         )
     return Assessment(
@@ -164,21 +169,10 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
 
-def _taint_text(taint: Obj) -> str:
-    value = taint.get("value")
-    key = f"{taint.get('key')}={value}" if value else str(taint.get("key"))
-    return f"{key}:{taint.get('effect')}"
-
-
-def _labels_that_matter(daemonset: Obj, node: Obj) -> tuple[str, ...]:
-    """The node's values for every label key the DaemonSet's nodeSelector or affinity reads."""
-    pod_spec = r.template_pod_spec(daemonset)
-    keys = set((pod_spec.get("nodeSelector") or {}).keys())
-    required = required_node_selector(pod_spec) or {}
-    for term in required.get("nodeSelectorTerms") or []:
-        keys.update(str(expr.get("key")) for expr in term.get("matchExpressions") or [])
-    node_labels = r.labels(node)
-    return tuple(f"{key}={node_labels[key]}" if key in node_labels else f"{key}=<none>" for key in sorted(keys))
+def report_pods(daemonset: Obj, pods: Iterable[Obj], revisions: RevisionIndex, now: datetime) -> dict[str, PodReport]:
+    """Each pod's report, by pod name (the DaemonSet's pods share its namespace)."""
+    min_ready = r.min_ready_seconds(daemonset)
+    return {r.name(pod): _pod_report(pod, revisions, min_ready, now) for pod in pods}
 
 
 def _pod_report(pod: Obj, revisions: RevisionIndex, min_ready: int, now: datetime) -> PodReport:
