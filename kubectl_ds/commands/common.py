@@ -169,8 +169,9 @@ def kube_flags(func: F) -> F:
 
 
 def open_reader(flags: Any, from_files: tuple[str, ...]) -> tuple[Any, str]:
-    """A ClusterReader: the dump in `from_files` (offline), else the cluster the kubeconfig names; and the
-    namespace a namespaced command uses (-n, else the context's, else "default")."""
+    """A ClusterReader: the dump in `from_files` (offline), else the cluster the kubeconfig names (read over the
+    standard library where the credentials allow: kube/transport.py); and the namespace a namespaced command
+    uses (-n, else the context's, else "default")."""
     if from_files:
         from kubectl_ds.kube.dump import DumpReader
 
@@ -179,7 +180,7 @@ def open_reader(flags: Any, from_files: tuple[str, ...]) -> tuple[Any, str]:
     from kubectl_ds.kube.config import resolve
 
     resolved = resolve(flags)
-    return Cluster.connect(flags, resolved), resolved.namespace
+    return Cluster.connect(flags, resolved, plain_reads=True), resolved.namespace
 
 
 def parse_quantity(value: Any) -> Any:

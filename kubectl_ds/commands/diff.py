@@ -221,7 +221,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         from kubectl_ds.kube.config import resolve
 
         resolved = resolve(flags)
-        reader = Cluster.connect(flags, resolved)
+        reader = Cluster.connect(flags, resolved, plain_reads=True)
         options = replace(options, namespace=resolved.namespace)
     result = run(options, reader, manifest, now=datetime.now(timezone.utc), parse_quantity=_parse_quantity)
     click.echo(result.text, nl=False)

@@ -299,7 +299,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         from kubectl_ds.kube.config import resolve
 
         resolved = resolve(flags)
-        cluster = Cluster.connect(flags, resolved)
+        cluster = Cluster.connect(flags, resolved, plain_reads=True)
         reader = cluster
         if not params["all_namespaces"]:
             options = replace(options, namespace=resolved.namespace)

@@ -206,7 +206,11 @@ def judge(
         if isinstance(verdict, tuple):
             reason, message = verdict
             if reason in FINAL_AT_ONCE or lasted or terminal:
-                message = (messages or {}).get(image, message) if reason == "ImagePullBackOff" else message
+                known = (messages or {}).get(image)
+                if reason == "ImagePullBackOff" and known:
+                    # The back-off repeats the ErrImagePull behind it: said as that, so one failure on many
+                    # nodes is one group whichever of the two states each node was seen in.
+                    reason, message = "ErrImagePull", known
                 return NodePull(node, FAILED, image, reason, message)
         pending.append(image)
     if not pending:

@@ -81,7 +81,26 @@ def test_judge_names_the_pull_error_behind_a_back_off() -> None:
     """ImagePullBackOff says only "Back-off pulling image": the last ErrImagePull message seen is reported."""
     found = pod(waiting("ImagePullBackOff", 'Back-off pulling image "img:0"'), age=61)
     verdict = pp.judge("n", found, now=NOW, pull_timeout=60, messages={"img:0": "no match for platform"})
-    assert (verdict.image, verdict.message) == ("img:0", "no match for platform")
+    assert (verdict.image, verdict.reason, verdict.message) == ("img:0", "ErrImagePull", "no match for platform")
+
+
+def test_one_pull_error_is_one_group_whether_a_node_is_in_its_error_or_its_back_off() -> None:
+    """Nodes seen at different moments of the kubelet's retry loop (ErrImagePull, then ImagePullBackOff) fail
+    for one reason: the failure names them together."""
+    messages = {"img:0": "manifest unknown"}
+    seen = [
+        pp.judge("n1", pod(waiting("ErrImagePull", "manifest unknown"), age=61), now=NOW, pull_timeout=60),
+        pp.judge(
+            "n2",
+            pod(waiting("ImagePullBackOff", 'Back-off pulling image "img:0"'), age=61),
+            now=NOW,
+            pull_timeout=60,
+            messages=messages,
+        ),
+    ]
+    assert pp.failure_reason(seen, 2) == (
+        "the new image could not be pulled on 2 of 2 nodes: img:0: ErrImagePull on n1, n2 (manifest unknown)"
+    )
 
 
 def _template(containers: list[Obj], init: list[Obj] | None = None) -> Obj:
