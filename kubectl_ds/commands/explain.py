@@ -105,7 +105,7 @@ def run(
         # The live cluster and a dump read the whole scope too; only --watch's reader (NAME only) does not.
         fleet = cast("FleetReader", reader)
         return _run_list(options, fleet, now=now, parse_quantity=parse_quantity, style=style)
-    # The API objects die with _assess's frame: only the reports are left when the output is built.
+    # The API objects die with assess()'s frame: only the reports are left when the output is built.
     from kubectl_ds.commands.explain_reads import assess
 
     daemonset, live, assessment, omitted, labels = assess(options, reader, now, parse_quantity, manifest)
