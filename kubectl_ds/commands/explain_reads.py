@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kubectl_ds import resources as r
-from kubectl_ds.commands.background import Background
+from kubectl_ds.commands.background import Background, settle
 from kubectl_ds.errors import Forbidden, NotFound, UsageError
 
 if TYPE_CHECKING:
@@ -39,48 +39,57 @@ def assess(
     paging = PagedJudging() if getattr(reader, "pages_reads", False) else None
     paged: Any = reader
     all_nodes = Background(lambda: paged.list_nodes(on_page=paging.nodes_page) if paging else reader.list_nodes())
+    started: list[Background[Any]] = [all_nodes]
     try:
         daemonset, live = _target(options, reader, manifest)
-    except BaseException:
+    except BaseException as error:
         if paging is not None:
             paging.know(None)  # the node pages need not wait for a DaemonSet that will not come
+        if isinstance(error, Exception):  # not on Ctrl-C: that ends the process, daemon threads with it
+            settle(started)
         raise
-    namespace = r.namespace(daemonset) or options.namespace
-    selector = r.spec(daemonset).get("selector") or {}
-    pods_omitted: list[str] = []
-    revisions_omitted: list[str] = []
-    revisions_read = Background(
-        lambda: _revisions(reader, live, namespace, selector, revisions_omitted, what_if=manifest is not None)
-    )
-    if paging is not None:
-        paging.know(daemonset, live, revisions_read.result, now)
-    on_page = paging.pods_page if paging is not None else None
-    pods_read = Background(lambda: _daemonset_pods(reader, live, namespace, selector, pods_omitted, on_page))
-    from kubectl_ds.placement.nodeside import judge_nodes  # while the reads are in flight
-    from kubectl_ds.placement.report import assess_nodes
-    from kubectl_ds.render.explain import ExplainView  # noqa: F401 - imported now, used by run()
+    try:
+        namespace = r.namespace(daemonset) or options.namespace
+        selector = r.spec(daemonset).get("selector") or {}
+        pods_omitted: list[str] = []
+        revisions_omitted: list[str] = []
+        revisions_read = Background(
+            lambda: _revisions(reader, live, namespace, selector, revisions_omitted, what_if=manifest is not None)
+        )
+        started.append(revisions_read)
+        if paging is not None:
+            paging.know(daemonset, live, revisions_read.result, now)
+        on_page = paging.pods_page if paging is not None else None
+        pods_read = Background(lambda: _daemonset_pods(reader, live, namespace, selector, pods_omitted, on_page))
+        started.append(pods_read)
+        from kubectl_ds.placement.nodeside import judge_nodes  # while the reads are in flight
+        from kubectl_ds.placement.report import assess_nodes
+        from kubectl_ds.render.explain import ExplainView  # noqa: F401 - imported now, used by run()
 
-    nodes = _select_nodes(all_nodes.result(), options.nodes)
-    labels = {r.name(node): r.labels(node) for node in nodes} if options.table.label_columns else {}
-    judged = Background(lambda: paging.judged if paging else judge_nodes(daemonset, nodes))
-    pods = pods_read.result()
-    revisions = revisions_read.result()
-    omitted = pods_omitted + revisions_omitted
-    messages = _scheduler_messages(reader, pods or [], namespace, omitted)
-    assessment = assess_nodes(
-        daemonset,
-        nodes,
-        pods,
-        revisions,
-        now=now,
-        scheduler_messages=messages,
-        applied=live is not None,
-        judged=judged.result(),
-        reported=paging.reported if paging is not None else {},
-    )
-    assessment = _with_scheduler_checks(
-        assessment, reader, parse_quantity, omitted, owner=live, every_wanted_node=manifest is not None
-    )
+        nodes = _select_nodes(all_nodes.result(), options.nodes)
+        labels = {r.name(node): r.labels(node) for node in nodes} if options.table.label_columns else {}
+        judged = Background(lambda: paging.judged if paging else judge_nodes(daemonset, nodes))
+        pods = pods_read.result()
+        revisions = revisions_read.result()
+        omitted = pods_omitted + revisions_omitted
+        messages = _scheduler_messages(reader, pods or [], namespace, omitted)
+        assessment = assess_nodes(
+            daemonset,
+            nodes,
+            pods,
+            revisions,
+            now=now,
+            scheduler_messages=messages,
+            applied=live is not None,
+            judged=judged.result(),
+            reported=paging.reported if paging is not None else {},
+        )
+        assessment = _with_scheduler_checks(
+            assessment, reader, parse_quantity, omitted, owner=live, every_wanted_node=manifest is not None
+        )
+    except Exception:
+        settle(started)  # no read left in flight once explain has answered
+        raise
     # Only the nodes' labels are kept (the summary's failure correlation reads them), not the whole objects.
     slim = {
         name: {"metadata": {"name": name, "labels": dict(r.labels(node))}}
