@@ -199,3 +199,18 @@ def test_watch_without_rbac_watch_on_pods_is_one_error_not_a_stream_of_lists(
     assert stderr.startswith('error: forbidden: RBAC does not allow you to watch pods in namespace "default" (')
     assert stderr.endswith("); ask for 'watch' on pods\n")
     assert stderr.count("\n") == 1
+
+
+def test_a_ctrl_c_whose_exception_python_dropped_still_ends_the_watch() -> None:
+    """The signal handler sets INTERRUPTED before it raises; a KeyboardInterrupt raised while a finalizer runs
+    (a watch stream closed by the garbage collector) is dropped by Python, so each round checks the flag."""
+    from typing import Any, cast
+
+    from kubectl_ds.commands.explain_watch import WatchedReader
+
+    nothing = cast(Any, None)  # never reached: the flag is checked before any watch
+    reader = WatchedReader(
+        cluster=nothing, nodes=nothing, pods=nothing, sleep=lambda _s: None, interrupted=lambda: True
+    )
+    with pytest.raises(KeyboardInterrupt):
+        reader.wait()

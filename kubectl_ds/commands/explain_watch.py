@@ -36,6 +36,9 @@ class WatchedReader:
     pods: PodInformer
     sleep: Callable[[float], None]
     failures: int = 0  # watches that failed in a row
+    # Ctrl-C seen by the signal handler: a KeyboardInterrupt raised while a finalizer runs (a watch stream closed
+    # by the garbage collector) is dropped by Python, so each round of waiting also checks the flag.
+    interrupted: Callable[[], bool] = lambda: False
 
     def get_daemonset(self, *, namespace: str, name: str) -> dict[str, Any]:
         return self.cluster.get_daemonset(namespace=namespace, name=name)
@@ -60,6 +63,8 @@ class WatchedReader:
         failure, such as 410 Gone after compaction; after a growing pause, as a reflector backs off, when
         they keep failing, so that a broken watch does not become a stream of lists)."""
         while True:
+            if self.interrupted():
+                raise KeyboardInterrupt
             pods = self.pods.wait(POD_WAIT)
             nodes = self.nodes.wait(0.0)
             if pods < 0 or nodes < 0:
@@ -94,6 +99,7 @@ def watch_explain(
     tty: bool,
     arrow: str,
     sleep: Callable[[float], None],
+    interrupted: Callable[[], bool] = lambda: False,
 ) -> int:
     """Print the answer, then what changed, until interrupted."""
     from kubectl_ds.render.explain_watch import change_lines
@@ -123,6 +129,7 @@ def watch_explain(
             lambda pod: True,  # run() keeps the pods the DaemonSet controls
         ),
         sleep=sleep,
+        interrupted=interrupted,
     )
     previous = None
     while True:
@@ -158,4 +165,8 @@ def watch_live(options: ExplainOptions, cluster: Cluster, *, arrow: str) -> int:
         sys.stdout.flush()
 
     tty = sys.stdout.isatty() and options.output in ("table", "wide")
-    return watch_explain(options, cluster, once, echo, tty=tty, arrow=arrow, sleep=time.sleep)
+    from kubectl_ds.commands.common import INTERRUPTED
+
+    return watch_explain(
+        options, cluster, once, echo, tty=tty, arrow=arrow, sleep=time.sleep, interrupted=INTERRUPTED.is_set
+    )

@@ -338,6 +338,10 @@ def watch_wait(cluster: Any) -> Callable[[Round, float], None]:
     ends at the first burst of pod events, or after `seconds`."""
 
     def wait(current: Round, seconds: float) -> None:
+        from kubectl_ds.commands.common import INTERRUPTED
+
+        if INTERRUPTED.is_set():  # a Ctrl-C whose KeyboardInterrupt Python dropped (raised in a finalizer)
+            raise KeyboardInterrupt
         waiting = [view.assessment.facts.name for view in current.views if view.assessment.waiting_for]
         node = (waiting or list(current.unregistered))[0]
         events = cluster.watch_pods(

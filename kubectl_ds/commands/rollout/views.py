@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 
 from kubectl_ds import resources as r
-from kubectl_ds.commands.common import check_output, interruptible, kube_flags, parse_duration
+from kubectl_ds.commands.common import INTERRUPTED, check_output, interruptible, kube_flags, parse_duration
 from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.rollout.flags import budget_flags, change_flags, connect
 from kubectl_ds.commands.table_flags import TableFlags, table_flags, table_style
@@ -291,6 +291,8 @@ def show_status(
             if status.done:
                 return 0
             raise RolloutNotDone(not_done_message(status, options.timeout or ""))
+        if INTERRUPTED.is_set():  # a Ctrl-C whose KeyboardInterrupt Python dropped (raised in a finalizer)
+            raise KeyboardInterrupt
         daemonset = cluster.get_daemonset(namespace=namespace, name=options.name)
         for _ in cluster.watch_pods(
             namespace=namespace,
