@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from kubectl_ds import resources as r
-from kubectl_ds.commands.common import check_output, interruptible, kube_flags, open_reader, parse_quantity
+from kubectl_ds.commands.common import (
+    check_output,
+    from_file_option,
+    interruptible,
+    kube_flags,
+    open_reader,
+    parse_quantity,
+)
 from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.errors import ExitCode, Forbidden, UsageError
 from kubectl_ds.labelselector import parse_selector, selector_matches
@@ -169,13 +176,7 @@ Examples:
 @click.option("--node-selector", metavar="SELECTOR", help="Only nodes with these labels (kubectl's syntax).")
 @click.option("--all", "every_node", is_flag=True, help="List the healthy nodes too.")
 @click.option("-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, wide, json or yaml.")
-@click.option(
-    "--from-file",
-    "from_files",
-    multiple=True,
-    metavar="PATH",
-    help="Read the objects from a dump instead of the cluster (repeatable; - for stdin).",
-)
+@from_file_option("Read the objects from a dump instead of the cluster (repeatable; - for stdin).")
 @click.option(
     "--exit-code",
     is_flag=True,

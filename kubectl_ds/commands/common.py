@@ -183,6 +183,11 @@ def open_reader(flags: Any, from_files: tuple[str, ...]) -> tuple[Any, str]:
     return Cluster.connect(flags, resolved, plain_reads=True), resolved.namespace
 
 
+def from_file_option(help_text: str) -> Callable[[F], F]:
+    """--from-file PATH (repeatable), handed over as `from_files`: read a dump instead of the cluster."""
+    return click.option("--from-file", "from_files", multiple=True, metavar="PATH", help=help_text)
+
+
 def parse_quantity(value: Any) -> Any:
     """Kubernetes quantities through the client's parser (imported only when a check needs it)."""
     from kubectl_ds.kube.quantity import parse_quantity as parse

@@ -17,7 +17,16 @@ from typing import Any
 import click
 
 from kubectl_ds import resources as r
-from kubectl_ds.commands.common import check_output, interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
+from kubectl_ds.commands.common import (
+    check_output,
+    from_file_option,
+    interruptible,
+    kube_flag_options,
+    merged_kube_flags,
+    open_reader,
+    parse_quantity,
+    pop_kube_flags,
+)
 from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.errors import DsError, ExitCode, Forbidden, NotFound, UsageError
 from kubectl_ds.placement.diff import DaemonSetDiff, diff_nodes, image_changes, spec_diff
@@ -172,13 +181,7 @@ Examples:
 )
 @click.option("-f", "--filename", "manifest", metavar="MANIFEST", help="The changed DaemonSet (- for stdin).")
 @click.option("-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, json or yaml.")
-@click.option(
-    "--from-file",
-    "from_files",
-    multiple=True,
-    metavar="PATH",
-    help="Compare against a dump instead of the cluster (repeatable; - for stdin).",
-)
+@from_file_option("Compare against a dump instead of the cluster (repeatable; - for stdin).")
 @kube_flag_options
 @click.pass_context
 @interruptible
@@ -195,8 +198,7 @@ def diff_command(ctx: click.Context, /, **params: Any) -> int:
 def execute(flags: Any, params: dict[str, Any]) -> int:
     from datetime import timezone
 
-    from kubectl_ds.commands.explain import _parse_quantity
-    from kubectl_ds.kube.dump import DumpReader, read_manifest
+    from kubectl_ds.kube.dump import read_manifest
 
     options = DiffOptions(
         manifest=params["manifest"],
@@ -213,16 +215,8 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
             f'the namespace from the provided object "{r.namespace(manifest)}" does not match the namespace '
             f'"{flags.namespace}"; pass --namespace={r.namespace(manifest)} or drop -n'
         )
-    reader: ClusterReader
-    if options.from_files:
-        reader = DumpReader.from_files(options.from_files)
-    else:
-        from kubectl_ds.kube.cluster import Cluster
-        from kubectl_ds.kube.config import resolve
-
-        resolved = resolve(flags)
-        reader = Cluster.connect(flags, resolved, plain_reads=True)
-        options = replace(options, namespace=resolved.namespace)
-    result = run(options, reader, manifest, now=datetime.now(timezone.utc), parse_quantity=_parse_quantity)
+    reader, namespace = open_reader(flags, options.from_files)
+    options = replace(options, namespace=namespace)
+    result = run(options, reader, manifest, now=datetime.now(timezone.utc), parse_quantity=parse_quantity)
     click.echo(result.text, nl=False)
     return result.exit_code

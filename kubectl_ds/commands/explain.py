@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from kubectl_ds import resources as r
-from kubectl_ds.commands.common import interruptible, kube_flag_options, merged_kube_flags, pop_kube_flags
+from kubectl_ds.commands.common import (
+    from_file_option,
+    interruptible,
+    kube_flag_options,
+    merged_kube_flags,
+    parse_quantity,
+    pop_kube_flags,
+)
 from kubectl_ds.commands.help import GroupedCommand
 from kubectl_ds.commands.table_flags import Scope, TableFlags, scope_flags, table_flags, table_style
 from kubectl_ds.errors import ExitCode, UsageError
@@ -243,13 +250,9 @@ Examples:
 @click.option(
     "-o", "--output", default="table", metavar="FORMAT", show_default=True, help="table, wide, json, yaml or name."
 )
-@click.option(
-    "--from-file",
-    "from_files",
-    multiple=True,
-    metavar="PATH",
-    help="Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster: a file or "
-    "directory of kubectl get -o yaml|json, kubectl cluster-info dump, must-gather (repeatable; - for stdin).",
+@from_file_option(
+    "Read nodes, pods, DaemonSets and ControllerRevisions from a dump instead of the cluster: a file or "
+    "directory of kubectl get -o yaml|json, kubectl cluster-info dump, must-gather (repeatable; - for stdin)."
 )
 @click.option(
     "-f",
@@ -338,7 +341,7 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
             options,
             reader,
             now=datetime.now(timezone.utc),
-            parse_quantity=_parse_quantity,
+            parse_quantity=parse_quantity,
             manifest=manifest,
             arrow=_arrow(),
             style=style,
@@ -351,12 +354,6 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
         for note in result.notes:  # the rows alone went to stdout; what they lack still has to be said
             click.echo(f"Note: {note}", err=True)
     return int(result.exit_code)
-
-
-def _parse_quantity(value: Any) -> Any:
-    from kubectl_ds.kube.quantity import parse_quantity
-
-    return parse_quantity(value)
 
 
 def _arrow() -> str:

@@ -155,10 +155,11 @@ def watch_live(options: ExplainOptions, cluster: Cluster, *, arrow: str) -> int:
 
     import click
 
-    from kubectl_ds.commands.explain import _parse_quantity, run
+    from kubectl_ds.commands.common import parse_quantity
+    from kubectl_ds.commands.explain import run
 
     def once(current: ExplainOptions, reader: WatchedReader) -> ExplainResult:
-        return run(current, reader, now=datetime.now(timezone.utc), parse_quantity=_parse_quantity, arrow=arrow)
+        return run(current, reader, now=datetime.now(timezone.utc), parse_quantity=parse_quantity, arrow=arrow)
 
     def echo(text: str) -> None:
         click.echo(text, nl=False)

@@ -19,10 +19,13 @@ import click
 
 from kubectl_ds import resources as r
 from kubectl_ds.commands.common import (
+    from_file_option,
     interruptible,
     kube_flag_options,
     merged_kube_flags,
+    open_reader,
     parse_duration,
+    parse_quantity,
     pop_kube_flags,
 )
 from kubectl_ds.commands.help import GroupedCommand
@@ -259,9 +262,7 @@ Examples:
 )
 @click.option("--label", "labels", multiple=True, metavar="K=V", help="What-if: with this label (K- removes).")
 @click.option("--cordon", is_flag=True, help="What-if: cordoned.")
-@click.option(
-    "--from-file", "from_files", multiple=True, metavar="PATH", help="Read a dump instead of the cluster (repeatable)."
-)
+@from_file_option("Read a dump instead of the cluster (repeatable).")
 @kube_flag_options
 @click.pass_context
 @interruptible
@@ -289,26 +290,16 @@ def execute(flags: Any, params: dict[str, Any]) -> int:
     )
     change = options.validate()
     reader: NodeReader
-    cluster: Any = None
-    if options.from_files:
-        from kubectl_ds.kube.dump import DumpReader
-
-        reader = DumpReader.from_files(options.from_files)
-    else:
-        from kubectl_ds.kube.cluster import Cluster
-        from kubectl_ds.kube.config import resolve
-
-        resolved = resolve(flags)
-        cluster = Cluster.connect(flags, resolved, plain_reads=True)
-        reader = cluster
-        if not params["all_namespaces"]:
-            options = replace(options, namespace=resolved.namespace)
+    reader, namespace = open_reader(flags, options.from_files)
+    cluster: Any = None if options.from_files else reader  # --wait watches the live cluster
+    if not params["all_namespaces"]:
+        options = replace(options, namespace=namespace)
 
     def now() -> datetime:
         return datetime.now(timezone.utc)
 
     def read() -> Round:
-        return read_round(reader, options, change, now=now(), parse_quantity=_parse_quantity)
+        return read_round(reader, options, change, now=now(), parse_quantity=parse_quantity)
 
     if not options.wait:
         click.echo(render(read(), options.output), nl=False)
@@ -356,9 +347,3 @@ def watch_wait(cluster: Any) -> Callable[[Round, float], None]:
         events.close()
 
     return wait
-
-
-def _parse_quantity(value: Any) -> Any:
-    from kubectl_ds.kube.quantity import parse_quantity
-
-    return parse_quantity(value)
